@@ -1,0 +1,59 @@
+"""Platform settings, read from ``HUB_*`` environment variables (nested groups use ``__``).
+
+Examples: ``HUB_DATABASE__URL=postgresql+asyncpg://...``, ``HUB_SERVER__PORT=9000``,
+``HUB_OCPI__PUBLIC_URL=https://ocpi.example.com``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./hub.db"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = DEFAULT_DATABASE_URL
+    echo: bool = False
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class OcpiSettings(BaseModel):
+    # The base URL partners use to reach us; the versions endpoint is {public_url}/ocpi/versions.
+    # Defaults to http://{server.host}:{server.port} when unset.
+    public_url: str | None = None
+    max_page_limit: int = Field(default=100, ge=1, le=1000)
+    partner_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    ocpi: OcpiSettings = OcpiSettings()
+    log_level: str = "INFO"
+
+    @property
+    def public_url(self) -> str:
+        if self.ocpi.public_url:
+            return self.ocpi.public_url.rstrip("/")
+        return f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.public_url}/ocpi/versions"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process (CLI and ``hub serve`` only)."""
+    return Settings()

@@ -1,0 +1,26 @@
+"""Protocol-neutral business errors raised by services.
+
+``hub.roaming`` and ``hub.app`` translate them into OCPI status codes; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of expected business failures: never a 500."""
+
+
+class NotFound(HubError):  # noqa: N818 - reads as the business outcome, like Conflict
+    """The object does not exist (or is not visible to the caller)."""
+
+
+class Conflict(HubError):
+    """The change clashes with existing data (duplicate name, party claimed by another partner)."""
+
+
+class Forbidden(HubError):  # noqa: N818
+    """The caller may not do this."""
+
+
+class InvalidState(HubError):
+    """The object is not in a state that allows this operation."""

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from hub.domain.partners import HeaderTokenEncoding, PartnerStatus
+from hub.persistence.base import TimestampMixin, UtcDateTime
+
+
+class Partner(TimestampMixin, table=True):
+    """A roaming peer (eMSP or hub) and the credentials exchanged with it.
+
+    ``inbound_token_hash`` verifies the token the partner uses to call us (OCPI token A before
+    registration, B or C after); ``pending_inbound_token_hash`` holds the next one while we rotate
+    it, because the partner starts using it before our rotation call returns.
+    ``outbound_token`` is the token we send to the partner; it must be kept readable.
+    """
+
+    __tablename__ = "partners"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    status: str = Field(max_length=16, default=PartnerStatus.INVITED.value, index=True)
+    token_encoding: str = Field(max_length=8, default=HeaderTokenEncoding.AUTO.value)
+    inbound_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    pending_inbound_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    outbound_token: str | None = Field(default=None, max_length=64)
+    versions_url: str | None = Field(default=None, max_length=255)
+    version: str | None = Field(default=None, max_length=10)
+    endpoints: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
+    )
+    registered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+    @property
+    def partner_status(self) -> PartnerStatus:
+        return PartnerStatus(self.status)
+
+
+class PartnerRole(TimestampMixin, table=True):
+    """A role the partner declared in its credentials. A party belongs to one partner at a time."""
+
+    __tablename__ = "partner_roles"
+    __table_args__ = (sa.UniqueConstraint("role", "country_code", "party_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partners.id", index=True, ondelete="CASCADE")
+    role: str = Field(max_length=10)
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
+    business_details: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False)
+    )
