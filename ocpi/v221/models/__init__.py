@@ -1,0 +1,127 @@
+"""OCPI 2.2.1 wire models, one module per spec chapter, all re-exported here.
+
+Hub code refers to them through a module alias, e.g. ``from ocpi.v221 import models as v221``
+then ``v221.Location``.
+"""
+
+from ocpi.v221.models.cdrs import (
+    CDR,
+    CdrDimension,
+    CdrLocation,
+    CdrToken,
+    ChargingPeriod,
+    SignedData,
+    SignedValue,
+)
+from ocpi.v221.models.charging_profiles import (
+    ActiveChargingProfile,
+    ActiveChargingProfileResult,
+    ChargingProfile,
+    ChargingProfilePeriod,
+    ChargingProfileResponse,
+    ChargingProfileResult,
+    ClearProfileResult,
+    SetChargingProfile,
+)
+from ocpi.v221.models.commands import (
+    CancelReservation,
+    CommandResponse,
+    CommandResult,
+    ReserveNow,
+    StartSession,
+    StopSession,
+    UnlockConnector,
+)
+from ocpi.v221.models.credentials import Credentials, CredentialsRole
+from ocpi.v221.models.hub_client_info import ClientInfo
+from ocpi.v221.models.locations import (
+    EVSE,
+    AdditionalGeoLocation,
+    BusinessDetails,
+    Connector,
+    ConnectorPatch,
+    EnergyMix,
+    EnergySource,
+    EnvironmentalImpact,
+    EVSEPatch,
+    ExceptionalPeriod,
+    GeoLocation,
+    Hours,
+    Image,
+    Location,
+    LocationPatch,
+    PublishTokenType,
+    RegularHours,
+    StatusSchedule,
+)
+from ocpi.v221.models.sessions import ChargingPreferences, Session, SessionPatch
+from ocpi.v221.models.tariffs import PriceComponent, Tariff, TariffElement, TariffRestrictions
+from ocpi.v221.models.tokens import (
+    AuthorizationInfo,
+    EnergyContract,
+    LocationReferences,
+    Token,
+    TokenPatch,
+)
+from ocpi.v221.models.versions import Endpoint, Version, VersionDetails
+
+__all__ = [
+    "CDR",
+    "EVSE",
+    "ActiveChargingProfile",
+    "ActiveChargingProfileResult",
+    "AdditionalGeoLocation",
+    "AuthorizationInfo",
+    "BusinessDetails",
+    "CancelReservation",
+    "CdrDimension",
+    "CdrLocation",
+    "CdrToken",
+    "ChargingPeriod",
+    "ChargingPreferences",
+    "ChargingProfile",
+    "ChargingProfilePeriod",
+    "ChargingProfileResponse",
+    "ChargingProfileResult",
+    "ClearProfileResult",
+    "ClientInfo",
+    "CommandResponse",
+    "CommandResult",
+    "Connector",
+    "ConnectorPatch",
+    "Credentials",
+    "CredentialsRole",
+    "EVSEPatch",
+    "Endpoint",
+    "EnergyContract",
+    "EnergyMix",
+    "EnergySource",
+    "EnvironmentalImpact",
+    "ExceptionalPeriod",
+    "GeoLocation",
+    "Hours",
+    "Image",
+    "Location",
+    "LocationPatch",
+    "LocationReferences",
+    "PriceComponent",
+    "PublishTokenType",
+    "RegularHours",
+    "ReserveNow",
+    "Session",
+    "SessionPatch",
+    "SetChargingProfile",
+    "SignedData",
+    "SignedValue",
+    "StartSession",
+    "StatusSchedule",
+    "StopSession",
+    "Tariff",
+    "TariffElement",
+    "TariffRestrictions",
+    "Token",
+    "TokenPatch",
+    "UnlockConnector",
+    "Version",
+    "VersionDetails",
+]
