@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
-import secrets
 from enum import StrEnum
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
     "TokenEncoding",
     "authorization_header",
-    "generate_token",
-    "hash_token",
     "is_valid_token",
     "token_candidates",
-    "tokens_equal",
 ]
 
 MAX_TOKEN_LENGTH = 64
@@ -47,25 +41,6 @@ class TokenEncoding(StrEnum):
 def is_valid_token(token: str) -> bool:
     """Whether ``token`` is a valid credentials token: 1-64 printable non-whitespace ASCII."""
     return 0 < len(token) <= MAX_TOKEN_LENGTH and bool(_TOKEN_CHARACTERS.match(token))
-
-
-def generate_token() -> str:
-    """A new random credentials token (256 bits, URL-safe, 43 characters)."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """SHA-256 hex digest used to store tokens we only need to verify.
-
-    Tokens are 256-bit random values, so a fast hash is enough (no password stretching needed)
-    and it lets the database find the partner by an indexed lookup.
-    """
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def tokens_equal(left: str, right: str) -> bool:
-    """Constant-time comparison of two tokens or token hashes."""
-    return hmac.compare_digest(left.encode("utf-8"), right.encode("utf-8"))
 
 
 def authorization_header(token: str, encoding: TokenEncoding = TokenEncoding.BASE64) -> str:

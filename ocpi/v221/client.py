@@ -1,0 +1,229 @@
+"""PartnerClient: calls to a peer's OCPI 2.2.1 interfaces over an injected ``httpx.AsyncClient``.
+
+Every request carries ``Authorization: Token ...``, a fresh ``X-Request-ID`` and an
+``X-Correlation-ID`` (``transport_and_format.asciidoc``). Failures raise the
+:class:`~ocpi.errors.OcpiClientError` branch; whether to retry is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ocpi.auth import TokenEncoding, authorization_header
+from ocpi.envelope import OcpiResponse, parse_next_link
+from ocpi.errors import (
+    PartnerHttpError,
+    PartnerProtocolError,
+    PartnerRejected,
+    PartnerUnreachable,
+)
+from ocpi.headers import X_CORRELATION_ID, X_REQUEST_ID, RoutingHeaders, new_message_id
+from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.versions import Version, VersionDetails
+
+__all__ = ["PartnerClient"]
+
+logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+_ENVELOPE = TypeAdapter(OcpiResponse[Any])
+
+
+class PartnerClient:
+    """OCPI calls to one peer with one credentials token.
+
+    Args:
+        http: shared client (connection pool, timeouts) owned by the application.
+        token: the credentials token the peer gave us (or its registration token A).
+        encoding: how to put the token in the header. ``AUTO`` sends Base64 first and, if the
+            peer answers 401, retries once in plain text and keeps whichever worked
+            (see :attr:`encoding`); the spec leaves this to "trial and error".
+        correlation_id: ``X-Correlation-ID`` for every request of this client; a new one per
+            request when omitted.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        token: str,
+        encoding: TokenEncoding = TokenEncoding.AUTO,
+        correlation_id: str | None = None,
+    ) -> None:
+        self._http = http
+        self._token = token
+        self.encoding = encoding
+        self._correlation_id = correlation_id
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        routing: RoutingHeaders | None = None,
+    ) -> httpx.Response:
+        """Send one request; return the response whatever its HTTP status.
+
+        Raises:
+            PartnerUnreachable: transport failure.
+        """
+        if self.encoding is TokenEncoding.AUTO:
+            response = await self._send(method, url, body, params, routing, TokenEncoding.BASE64)
+            if response.status_code != httpx.codes.UNAUTHORIZED:
+                self.encoding = TokenEncoding.BASE64
+                return response
+            response = await self._send(method, url, body, params, routing, TokenEncoding.PLAIN)
+            if response.status_code != httpx.codes.UNAUTHORIZED:
+                logger.info("partner at %s accepts only plain tokens; switching", url)
+                self.encoding = TokenEncoding.PLAIN
+            return response
+        return await self._send(method, url, body, params, routing, self.encoding)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        routing: RoutingHeaders | None,
+        encoding: TokenEncoding,
+    ) -> httpx.Response:
+        request_id = new_message_id()
+        headers = {
+            "Authorization": authorization_header(self._token, encoding),
+            X_REQUEST_ID: request_id,
+            X_CORRELATION_ID: self._correlation_id or new_message_id(),
+        }
+        if routing is not None:
+            headers.update(routing.as_headers())
+        content: bytes | None = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        try:
+            response = await self._http.request(
+                method, url, headers=headers, content=content, params=params
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("%s %s failed (request %s): %r", method, url, request_id, exc)
+            raise PartnerUnreachable(f"{method} {url}: {exc!r}", url=url) from exc
+        logger.info("%s %s -> %s (request %s)", method, url, response.status_code, request_id)
+        return response
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        routing: RoutingHeaders | None = None,
+    ) -> tuple[OcpiResponse[Any], httpx.Response]:
+        """Send a request and return its successful envelope.
+
+        Raises:
+            PartnerUnreachable: transport failure.
+            PartnerHttpError: HTTP status outside 2xx.
+            PartnerProtocolError: the body is not an OCPI envelope.
+            PartnerRejected: the envelope's status code is not 1xxx.
+        """
+        response = await self.request(method, url, body=body, params=params, routing=routing)
+        envelope = _parse_envelope(response, url)
+        if not 200 <= response.status_code < 300:
+            detail = f": {envelope.status_message}" if envelope and envelope.status_message else ""
+            raise PartnerHttpError(
+                f"{method} {url} answered HTTP {response.status_code}{detail}",
+                url=url,
+                http_status=response.status_code,
+            )
+        if envelope is None:
+            raise PartnerProtocolError(f"{method} {url}: response is not an OCPI envelope", url=url)
+        if not envelope.is_success:
+            raise PartnerRejected(
+                f"{method} {url} answered OCPI {envelope.status_code}: {envelope.status_message}",
+                url=url,
+                partner_status_code=envelope.status_code,
+            )
+        return envelope, response
+
+    async def get_versions(self, url: str) -> list[Version]:
+        """GET the peer's version information endpoint (``version_information_endpoint``)."""
+        envelope, _ = await self.call("GET", url)
+        return _data(envelope, TypeAdapter(list[Version]), url)
+
+    async def get_version_details(self, url: str) -> VersionDetails:
+        """GET the peer's version details: its endpoints for one version."""
+        envelope, _ = await self.call("GET", url)
+        return _data(envelope, TypeAdapter(VersionDetails), url)
+
+    async def get_credentials(self, url: str) -> Credentials:
+        """GET the credentials object to access the peer's platform."""
+        envelope, _ = await self.call("GET", url)
+        return _data(envelope, TypeAdapter(Credentials), url)
+
+    async def post_credentials(self, url: str, credentials: Credentials) -> Credentials:
+        """POST our credentials to register with the peer; returns the peer's credentials."""
+        envelope, _ = await self.call("POST", url, body=credentials.to_wire())
+        return _data(envelope, TypeAdapter(Credentials), url)
+
+    async def put_credentials(self, url: str, credentials: Credentials) -> Credentials:
+        """PUT updated credentials (rotation, version or endpoint change)."""
+        envelope, _ = await self.call("PUT", url, body=credentials.to_wire())
+        return _data(envelope, TypeAdapter(Credentials), url)
+
+    async def delete_credentials(self, url: str) -> None:
+        """DELETE our credentials at the peer: unregister."""
+        await self.call("DELETE", url)
+
+    async def pull(
+        self,
+        url: str,
+        model: type[ModelT],
+        *,
+        params: Mapping[str, str] | None = None,
+        routing: RoutingHeaders | None = None,
+    ) -> AsyncIterator[ModelT]:
+        """Yield every object of a paginated Sender GET, following ``Link: rel="next"``.
+
+        The first request carries ``params`` (``date_from``, ``limit``...); later requests use
+        the ``Link`` URL as given, which by spec carries every filter.
+        """
+        adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
+        next_url: str | None = url
+        next_params = params
+        while next_url is not None:
+            envelope, response = await self.call(
+                "GET", next_url, params=next_params, routing=routing
+            )
+            for item in _data(envelope, adapter, next_url):
+                yield item
+            next_url = parse_next_link(response.headers.get("Link"))
+            next_params = None
+
+
+def _parse_envelope(response: httpx.Response, url: str) -> OcpiResponse[Any] | None:
+    try:
+        return _ENVELOPE.validate_json(response.content)
+    except ValidationError:
+        if 200 <= response.status_code < 300:
+            logger.warning("invalid OCPI envelope from %s: %.200r", url, response.content)
+        return None
+
+
+DataT = TypeVar("DataT")
+
+
+def _data(envelope: OcpiResponse[Any], adapter: TypeAdapter[DataT], url: str) -> DataT:
+    try:
+        return adapter.validate_python(envelope.data)
+    except ValidationError as exc:
+        raise PartnerProtocolError(f"{url}: response data is not valid: {exc}", url=url) from exc

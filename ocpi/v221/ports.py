@@ -1,0 +1,83 @@
+"""Interfaces the host application implements for the OCPI 2.2.1 server (``typing.Protocol``).
+
+The server package handles HTTP, authentication headers, envelopes and the spec's status rules;
+the ports answer the business questions. Implementations raise :mod:`ocpi.errors` exceptions
+for OCPI-level failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ocpi.auth import TokenEncoding
+from ocpi.headers import PartyRef
+from ocpi.v221.models.credentials import Credentials
+
+__all__ = ["AuthenticationPort", "ClientIdentity", "CredentialsPort", "OcpiPorts"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """The peer platform behind a request, as identified by its credentials token.
+
+    Attributes:
+        client_id: the host application's key for the peer.
+        name: display name for logs.
+        token: the credentials token the peer presented (echoed by credentials GET).
+        registered: the peer completed a credentials exchange. ``False`` means the token is a
+            registration token (OCPI ``CREDENTIALS_TOKEN_A``): versions and credentials only.
+        active: ``False`` when the operator suspended the peer: functional modules refuse it.
+        parties: the (country_code, party_id) pairs the peer declared in its credentials roles.
+    """
+
+    client_id: str
+    name: str
+    token: str
+    registered: bool
+    active: bool = True
+    parties: tuple[PartyRef, ...] = field(default_factory=tuple)
+
+
+class AuthenticationPort(Protocol):
+    """Identify the peer behind an Authorization header."""
+
+    async def authenticate(self, candidates: Mapping[TokenEncoding, str]) -> ClientIdentity | None:
+        """Return the peer whose token is among ``candidates`` (see ``ocpi.auth``), or None."""
+        ...
+
+
+class CredentialsPort(Protocol):
+    """Business side of the credentials module (``credentials.asciidoc``).
+
+    The server has already enforced the registration-state rules (405) before calling.
+    """
+
+    async def get_credentials(self, client: ClientIdentity) -> Credentials:
+        """Our credentials as seen by ``client``: its token, our versions URL, our roles."""
+        ...
+
+    async def register(self, client: ClientIdentity, credentials: Credentials) -> Credentials:
+        """POST: store the client's credentials after fetching its versions; issue token C.
+
+        Raises 3001 when the client's API cannot be used, 3002 without a common version and
+        3003 when required endpoints are missing.
+        """
+        ...
+
+    async def update(self, client: ClientIdentity, credentials: Credentials) -> Credentials:
+        """PUT: refetch the client's versions and endpoints, store, and issue a new token."""
+        ...
+
+    async def unregister(self, client: ClientIdentity) -> None:
+        """DELETE: the client's credentials and ours for it are no longer valid."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OcpiPorts:
+    """The implementations the router is built from; modules without a port are not offered."""
+
+    authentication: AuthenticationPort
+    credentials: CredentialsPort

@@ -1,0 +1,221 @@
+"""Server plumbing shared by every module: authentication guards, message ids, error envelopes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    SerializationException,
+    ValidationException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
+
+from ocpi.auth import token_candidates
+from ocpi.envelope import error_envelope, success_envelope
+from ocpi.errors import (
+    InvalidOrMissingParameters,
+    MalformedJson,
+    MethodNotAllowed,
+    OcpiError,
+    OcpiServerSideError,
+    Unauthorized,
+    UnknownObject,
+)
+from ocpi.headers import X_CORRELATION_ID, X_REQUEST_ID, new_message_id
+from ocpi.v221.ports import ClientIdentity, OcpiPorts
+
+__all__ = [
+    "CLIENT_STATE_KEY",
+    "ClientGuards",
+    "ServerConfig",
+    "exception_handlers",
+    "message_ids_middleware",
+    "ocpi_response",
+    "provide_client",
+]
+
+logger = logging.getLogger("ocpi.server")
+
+CLIENT_STATE_KEY = "ocpi_client"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Deployment facts the server needs.
+
+    Attributes:
+        base_url: public URL of the OCPI root as peers reach it (``https://host/ocpi``); our
+            versions endpoint is ``{base_url}/versions``.
+        max_page_limit: server maximum for paginated GETs, reported in ``X-Limit``.
+    """
+
+    base_url: str
+    max_page_limit: int = 100
+
+    @property
+    def versions_url(self) -> str:
+        """Our version information endpoint."""
+        return f"{self.base_url.rstrip('/')}/versions"
+
+    def module_url(self, version: str, module: str = "") -> str:
+        """URL of a module of ``version`` (or the version details with ``module=''``)."""
+        root = f"{self.base_url.rstrip('/')}/{version}"
+        return f"{root}/{module}" if module else root
+
+
+def ocpi_response(
+    data: Any = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    """A 1000 envelope around ``data``."""
+    return Response(success_envelope(data), status_code=status_code, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientGuards:
+    """Litestar guards that identify the peer through the ports' authentication."""
+
+    ports: OcpiPorts
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ClientGuards:
+        # Litestar deep-copies routers on registration, guards included. The ports are the host
+        # application's live services (engines, pools): share them, never copy them.
+        return self
+
+    async def any_client(
+        self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:
+        """The request carries the token of a known peer, in any registration state.
+
+        Spec ``transport_and_format.asciidoc``: a missing header or unknown token is HTTP 401.
+        """
+        candidates = token_candidates(connection.headers.get("Authorization"))
+        if not candidates:
+            raise Unauthorized("Authorization header missing or not of the form 'Token <token>'")
+        client = await self.ports.authentication.authenticate(candidates)
+        if client is None:
+            raise Unauthorized("Unknown credentials token")
+        connection.state[CLIENT_STATE_KEY] = client
+
+    async def registered_client(
+        self, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
+        """Functional modules: a registration token (token A) or a suspended peer gets 401."""
+        await self.any_client(connection, handler)
+        client: ClientIdentity = connection.state[CLIENT_STATE_KEY]
+        if not client.registered:
+            raise Unauthorized("Registration token is valid only for versions and credentials")
+        if not client.active:
+            raise Unauthorized("Access suspended by the platform operator")
+
+
+def provide_client(request: Request[Any, Any, Any]) -> ClientIdentity:
+    """Dependency: the peer identified by the guard."""
+    client: ClientIdentity = request.state[CLIENT_STATE_KEY]
+    return client
+
+
+def message_ids_middleware(app: ASGIApp) -> ASGIApp:
+    """Echo ``X-Request-ID`` and ``X-Correlation-ID`` on every response (new ones if absent)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        request_headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        request_id = request_headers.get(X_REQUEST_ID.lower()) or new_message_id()
+        correlation_id = request_headers.get(X_CORRELATION_ID.lower()) or new_message_id()
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers[X_REQUEST_ID] = request_id
+                headers[X_CORRELATION_ID] = correlation_id
+                logger.info(
+                    "%s %s -> %s (request %s, correlation %s)",
+                    scope.get("method"),
+                    scope.get("path"),
+                    message["status"],
+                    request_id,
+                    correlation_id,
+                )
+            await send(message)
+
+        await app(scope, receive, send_with_ids)
+
+    return middleware
+
+
+def _error_response(request: Request[Any, Any, Any], error: OcpiError) -> Response[dict[str, Any]]:
+    level = logging.ERROR if isinstance(error, OcpiServerSideError) else logging.WARNING
+    logger.log(
+        level,
+        "%s %s rejected with OCPI %s / HTTP %s: %s",
+        request.method,
+        request.url.path,
+        error.status_code,
+        error.http_status,
+        error.message,
+    )
+    headers = {"WWW-Authenticate": "Token"} if error.http_status == 401 else None
+    return Response(error_envelope(error), status_code=error.http_status, headers=headers)
+
+
+def _handle_ocpi_error(request: Request[Any, Any, Any], exc: OcpiError) -> Response[dict[str, Any]]:
+    return _error_response(request, exc)
+
+
+def _handle_validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    problems = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = item.get("key")
+            message = item.get("message", "invalid")
+            problems.append(f"{key}: {message}" if key else str(message))
+    detail = "; ".join(problems) or exc.detail
+    return _error_response(request, InvalidOrMissingParameters(f"Invalid request: {detail}"))
+
+
+def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if isinstance(exc.__cause__, SerializationException) or "malformed" in exc.detail.lower():
+        return _error_response(
+            request, MalformedJson(f"Request body is not valid JSON: {exc.detail}")
+        )
+    if isinstance(exc, NotFoundException):
+        return _error_response(request, UnknownObject(f"No such OCPI resource: {request.url.path}"))
+    if isinstance(exc, MethodNotAllowedException):
+        return _error_response(request, MethodNotAllowed(exc.detail))
+    if exc.status_code == 401:
+        return _error_response(request, Unauthorized(exc.detail))
+    return _error_response(request, InvalidOrMissingParameters(exc.detail))
+
+
+def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    error = OcpiServerSideError("Internal server error")
+    return Response(error_envelope(error), status_code=500)
+
+
+exception_handlers: ExceptionHandlersMap = {
+    OcpiError: _handle_ocpi_error,
+    ValidationException: _handle_validation,
+    HTTPException: _handle_http,
+    Exception: _handle_unexpected,
+}
+"""Exception handlers turning every failure under the OCPI router into an OCPI envelope."""

@@ -1,0 +1,44 @@
+"""Build the OCPI Router from the host application's ports (the server's composition point)."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+
+from ocpi.v221.enums import InterfaceRole, ModuleID
+from ocpi.v221.ports import OcpiPorts
+from ocpi.v221.server.common import (
+    ClientGuards,
+    ServerConfig,
+    exception_handlers,
+    message_ids_middleware,
+    provide_client,
+)
+from ocpi.v221.server.credentials import CredentialsController
+from ocpi.v221.server.versions import VersionsController
+
+__all__ = ["build_router"]
+
+
+def build_router(ports: OcpiPorts, config: ServerConfig, *, path: str = "/ocpi") -> Router:
+    """The OCPI router: versions, version details and every module that has a port.
+
+    Every route requires a known credentials token; functional modules (added as their ports
+    appear) require a completed registration.
+    """
+    guards = ClientGuards(ports)
+    # Credentials: the spec advises to report the credentials endpoint as SENDER.
+    offered = [(ModuleID.CREDENTIALS, InterfaceRole.SENDER)]
+    return Router(
+        path=path,
+        route_handlers=[VersionsController, CredentialsController],
+        guards=[guards.any_client],
+        dependencies={
+            "client": Provide(provide_client, sync_to_thread=False),
+            "ports": Provide(lambda: ports, sync_to_thread=False, use_cache=True),
+            "server_config": Provide(lambda: config, sync_to_thread=False, use_cache=True),
+            "offered_modules": Provide(lambda: offered, sync_to_thread=False, use_cache=True),
+        },
+        exception_handlers=exception_handlers,
+        middleware=[message_ids_middleware],
+    )

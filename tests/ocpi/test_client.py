@@ -1,0 +1,238 @@
+"""Unit tests of the partner client against respx mocks (the end-to-end tests use real servers)."""
+
+import base64
+import json
+
+import httpx
+import pytest
+import respx
+
+from ocpi.auth import TokenEncoding
+from ocpi.errors import PartnerHttpError, PartnerProtocolError, PartnerRejected, PartnerUnreachable
+from ocpi.types import OcpiModel
+from ocpi.v221.client import PartnerClient
+from ocpi.v221.models.credentials import Credentials
+
+BASE = "https://emsp.example/ocpi"
+TS = "2026-11-24T12:00:00Z"
+
+
+def ok(data=None, headers=None):
+    body = {"status_code": 1000, "timestamp": TS}
+    if data is not None:
+        body["data"] = data
+    return httpx.Response(200, json=body, headers=headers)
+
+
+def b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+@pytest.fixture
+async def http():
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@respx.mock
+async def test_version_discovery_sends_base64_token_and_message_ids(http):
+    route = respx.get(f"{BASE}/versions").mock(
+        return_value=ok(
+            [
+                {"version": "2.1.1", "url": f"{BASE}/2.1.1"},
+                {"version": "2.2.1", "url": f"{BASE}/2.2.1"},
+            ]
+        )
+    )
+    versions = await PartnerClient(http, token="tok-1").get_versions(f"{BASE}/versions")
+    assert [v.version for v in versions] == ["2.1.1", "2.2.1"]
+    request = route.calls.last.request
+    assert request.headers["Authorization"] == f"Token {b64('tok-1')}"
+    assert request.headers["X-Request-ID"]
+    assert request.headers["X-Correlation-ID"]
+
+
+@respx.mock
+async def test_version_details(http):
+    respx.get(f"{BASE}/2.2.1").mock(
+        return_value=ok(
+            {
+                "version": "2.2.1",
+                "endpoints": [
+                    {
+                        "identifier": "credentials",
+                        "role": "RECEIVER",
+                        "url": f"{BASE}/2.2.1/credentials",
+                    },
+                    {
+                        "identifier": "locations",
+                        "role": "RECEIVER",
+                        "url": f"{BASE}/2.2.1/locations",
+                    },
+                ],
+            }
+        )
+    )
+    details = await PartnerClient(http, token="t").get_version_details(f"{BASE}/2.2.1")
+    assert [e.identifier for e in details.endpoints] == ["credentials", "locations"]
+
+
+@respx.mock
+async def test_auto_encoding_falls_back_to_plain_and_remembers(http):
+    def plain_only(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "Token tok-1":
+            return ok([])
+        return httpx.Response(401, json={"status_code": 2000, "timestamp": TS})
+
+    route = respx.get(f"{BASE}/versions").mock(side_effect=plain_only)
+    client = PartnerClient(http, token="tok-1", encoding=TokenEncoding.AUTO)
+    await client.get_versions(f"{BASE}/versions")
+    assert client.encoding is TokenEncoding.PLAIN
+    await client.get_versions(f"{BASE}/versions")
+    # Base64, then plain, then plain straight away.
+    sent = [call.request.headers["Authorization"] for call in route.calls]
+    assert sent == [f"Token {b64('tok-1')}", "Token tok-1", "Token tok-1"]
+
+
+@respx.mock
+async def test_fixed_plain_encoding_never_sends_base64(http):
+    route = respx.get(f"{BASE}/versions").mock(return_value=ok([]))
+    await PartnerClient(http, token="tok-1", encoding=TokenEncoding.PLAIN).get_versions(
+        f"{BASE}/versions"
+    )
+    assert route.calls.last.request.headers["Authorization"] == "Token tok-1"
+
+
+@respx.mock
+async def test_credentials_post_sends_our_object_and_parses_theirs(http):
+    theirs = {
+        "token": "token-c",
+        "url": f"{BASE}/versions",
+        "roles": [
+            {
+                "role": "EMSP",
+                "party_id": "EMS",
+                "country_code": "US",
+                "business_details": {"name": "Example eMSP"},
+            }
+        ],
+    }
+    route = respx.post(f"{BASE}/2.2.1/credentials").mock(return_value=ok(theirs))
+    ours = Credentials.model_validate(
+        {
+            "token": "token-b",
+            "url": "https://hub.example/ocpi/versions",
+            "roles": [
+                {
+                    "role": "CPO",
+                    "party_id": "HPC",
+                    "country_code": "US",
+                    "business_details": {"name": "Our network"},
+                }
+            ],
+        }
+    )
+    result = await PartnerClient(http, token="token-a").post_credentials(
+        f"{BASE}/2.2.1/credentials", ours
+    )
+    assert result.token == "token-c"
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["token"] == "token-b"
+    assert sent["roles"][0]["party_id"] == "HPC"
+    assert route.calls.last.request.headers["Content-Type"] == "application/json"
+
+
+@respx.mock
+async def test_rejected_envelope_raises_with_partner_code(http):
+    respx.delete(f"{BASE}/2.2.1/credentials").mock(
+        return_value=httpx.Response(
+            200, json={"status_code": 3001, "status_message": "nope", "timestamp": TS}
+        )
+    )
+    with pytest.raises(PartnerRejected) as caught:
+        await PartnerClient(http, token="t").delete_credentials(f"{BASE}/2.2.1/credentials")
+    assert caught.value.partner_status_code == 3001
+    assert "nope" in caught.value.message
+
+
+@respx.mock
+async def test_http_error_raises_with_status(http):
+    respx.post(f"{BASE}/2.2.1/credentials").mock(
+        return_value=httpx.Response(
+            405, json={"status_code": 2000, "status_message": "registered", "timestamp": TS}
+        )
+    )
+    ours = Credentials.model_validate(
+        {
+            "token": "b",
+            "url": "https://h/versions",
+            "roles": [
+                {
+                    "role": "CPO",
+                    "party_id": "HPC",
+                    "country_code": "US",
+                    "business_details": {"name": "n"},
+                }
+            ],
+        }
+    )
+    with pytest.raises(PartnerHttpError) as caught:
+        await PartnerClient(http, token="t", encoding=TokenEncoding.BASE64).post_credentials(
+            f"{BASE}/2.2.1/credentials", ours
+        )
+    assert caught.value.response_status == 405
+    assert "registered" in caught.value.message
+
+
+@respx.mock
+async def test_non_envelope_body_is_a_protocol_error(http):
+    respx.get(f"{BASE}/versions").mock(return_value=httpx.Response(200, text="<html>hi</html>"))
+    with pytest.raises(PartnerProtocolError):
+        await PartnerClient(http, token="t").get_versions(f"{BASE}/versions")
+
+
+@respx.mock
+async def test_invalid_data_is_a_protocol_error(http):
+    respx.get(f"{BASE}/versions").mock(return_value=ok([{"version": "2.2.1"}]))  # no url
+    with pytest.raises(PartnerProtocolError, match="url"):
+        await PartnerClient(http, token="t").get_versions(f"{BASE}/versions")
+
+
+@respx.mock
+async def test_transport_failure_is_unreachable(http):
+    respx.get(f"{BASE}/versions").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(PartnerUnreachable):
+        await PartnerClient(http, token="t").get_versions(f"{BASE}/versions")
+
+
+class Item(OcpiModel):
+    id: str
+
+
+@respx.mock
+async def test_pull_follows_link_headers_until_the_last_page(http):
+    url = f"{BASE}/2.2.1/tokens"
+    page2 = f"{url}?date_from=2026-01-01T00%3A00%3A00Z&offset=2&limit=2"
+    page3 = f"{url}?date_from=2026-01-01T00%3A00%3A00Z&offset=4&limit=2"
+
+    def pages(request: httpx.Request) -> httpx.Response:
+        offset = request.url.params.get("offset", "0")
+        if offset == "0":
+            assert request.url.params["date_from"] == "2026-01-01T00:00:00Z"
+            return ok([{"id": "1"}, {"id": "2"}], {"Link": f'<{page2}>; rel="next"'})
+        if offset == "2":
+            return ok([{"id": "3"}, {"id": "4"}], {"Link": f'<{page3}>; rel="next"'})
+        return ok([{"id": "5"}])
+
+    route = respx.get(url).mock(side_effect=pages)
+    client = PartnerClient(http, token="t", correlation_id="corr-1")
+    items = [
+        item.id
+        async for item in client.pull(
+            url, Item, params={"date_from": "2026-01-01T00:00:00Z", "limit": "2"}
+        )
+    ]
+    assert items == ["1", "2", "3", "4", "5"]
+    assert route.call_count == 3
+    assert {c.request.headers["X-Correlation-ID"] for c in route.calls} == {"corr-1"}
+    assert len({c.request.headers["X-Request-ID"] for c in route.calls}) == 3
