@@ -2,7 +2,8 @@
 
 The URL comes from ``config.attributes["database_url"]`` (set by ``hub.persistence.migrations``),
 else ``sqlalchemy.url``, else the platform settings. A connection passed in
-``config.attributes["connection"]`` (pytest-alembic) is used as is.
+``config.attributes["connection"]`` (pytest-alembic: a sync connection or an async engine)
+is used as is.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import hub.persistence.tables  # noqa: F401  (registers every table on the metadata)
+from alembic import context
 from hub.config import get_settings
 from hub.persistence.base import UtcDateTime, metadata
 from hub.persistence.session import create_engine
@@ -47,14 +49,16 @@ def _run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def _run_async_migrations() -> None:
-    engine = create_engine(_database_url())
+async def _run_async_migrations(engine: AsyncEngine | None = None) -> None:
+    own_engine = engine is None
+    engine = engine or create_engine(_database_url())
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_migrations)
             await connection.commit()
     finally:
-        await engine.dispose()
+        if own_engine:
+            await engine.dispose()
 
 
 def _run_offline() -> None:
@@ -65,7 +69,9 @@ def _run_offline() -> None:
 
 if context.is_offline_mode():
     _run_offline()
-elif (given := config.attributes.get("connection")) is not None:
+elif isinstance(given := config.attributes.get("connection"), AsyncEngine):
+    asyncio.run(_run_async_migrations(given))
+elif given is not None:
     _run_migrations(given)
 else:
     asyncio.run(_run_async_migrations())

@@ -30,6 +30,8 @@ class OcpiSettings(BaseModel):
     public_url: str | None = None
     max_page_limit: int = Field(default=100, ge=1, le=1000)
     partner_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Module identifiers a partner must offer for us to accept its registration (else OCPI 3003).
+    required_partner_modules: list[str] = Field(default_factory=lambda: ["credentials"])
 
 
 class Settings(BaseSettings):

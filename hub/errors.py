@@ -10,7 +10,7 @@ class HubError(Exception):
     """Base of expected business failures: never a 500."""
 
 
-class NotFound(HubError):  # noqa: N818 - reads as the business outcome, like Conflict
+class NotFound(HubError):
     """The object does not exist (or is not visible to the caller)."""
 
 
@@ -18,7 +18,7 @@ class Conflict(HubError):
     """The change clashes with existing data (duplicate name, party claimed by another partner)."""
 
 
-class Forbidden(HubError):  # noqa: N818
+class Forbidden(HubError):
     """The caller may not do this."""
 
 

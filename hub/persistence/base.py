@@ -43,7 +43,11 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
         utc = value.astimezone(UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(
+        self,
+        value: Any,
+        dialect: Dialect,  # noqa: ARG002 - TypeDecorator signature
+    ) -> datetime | None:
         if value is None:
             return None
         if not isinstance(value, datetime):

@@ -3,4 +3,4 @@
 from hub.persistence.tables.parties import Party
 from hub.persistence.tables.partners import Partner, PartnerRole
 
-__all__ = ["Party", "Partner", "PartnerRole"]
+__all__ = ["Partner", "PartnerRole", "Party"]

@@ -39,6 +39,12 @@ class Partner(TimestampMixin, table=True):
     def partner_status(self) -> PartnerStatus:
         return PartnerStatus(self.status)
 
+    def require_id(self) -> int:
+        """The primary key; only stored partners have one."""
+        if self.id is None:
+            raise ValueError("partner has not been stored yet")
+        return self.id
+
 
 class PartnerRole(TimestampMixin, table=True):
     """A role the partner declared in its credentials. A party belongs to one partner at a time."""

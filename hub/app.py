@@ -1,0 +1,74 @@
+"""Composition root: ``create_app(settings)`` wires persistence, the roaming adapter and the OCPI
+router into one Litestar application. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from litestar import Litestar, get
+from litestar.openapi import OpenAPIConfig
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from hub.config import Settings
+from hub.persistence.session import create_engine, create_session_factory
+from hub.roaming.handshake import CredentialsHandshake
+from hub.roaming.ports import build_ports
+from ocpi.v221.server.common import ServerConfig, exception_handlers
+from ocpi.v221.server.router import build_router
+
+OPENAPI_TITLE = "OCPI hub: OCPI 2.2.1 CPO interfaces"
+OPENAPI_VERSION = "2.2.1"
+
+
+@get("/health", include_in_schema=False, sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> Litestar:
+    """Build the application. ``engine`` and ``http`` may be injected (tests); they are disposed
+    on shutdown only when created here."""
+    own_engine = engine is None
+    own_http = http is None
+    engine = engine or create_engine(settings.database.url, echo=settings.database.echo)
+    http = http or httpx.AsyncClient(timeout=settings.ocpi.partner_timeout_seconds)
+    sessions: async_sessionmaker[AsyncSession] = create_session_factory(engine)
+    handshake = CredentialsHandshake(sessions, http, settings)
+    server_config = ServerConfig(
+        base_url=f"{settings.public_url}/ocpi", max_page_limit=settings.ocpi.max_page_limit
+    )
+    ocpi_router = build_router(build_ports(sessions, handshake), server_config)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if own_http:
+                await http.aclose()
+            if own_engine:
+                await engine.dispose()
+
+    app = Litestar(
+        route_handlers=[ocpi_router, health],
+        lifespan=[lifespan],
+        # Unknown paths and methods outside any handler still answer with an OCPI envelope.
+        exception_handlers=exception_handlers,
+        openapi_config=OpenAPIConfig(title=OPENAPI_TITLE, version=OPENAPI_VERSION, path="/schema"),
+    )
+    app.state.update(settings=settings, sessions=sessions, handshake=handshake)
+    return app
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document of our OCPI endpoints, as committed under ``openapi/``."""
+    app = create_app(settings)
+    return app.openapi_schema.to_schema()

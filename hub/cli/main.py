@@ -1,0 +1,80 @@
+"""``hub``: the operator's command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from hub.cli import db, parties, partners
+from hub.cli.common import console, exit_with_error
+from hub.config import get_settings
+from hub.persistence import migrations
+
+app = typer.Typer(help="OCPI 2.2.1 roaming hub for a charging network.", no_args_is_help=True)
+app.add_typer(db.app, name="db")
+app.add_typer(parties.app, name="parties")
+app.add_typer(partners.app, name="partners")
+
+OPENAPI_PATH = Path("openapi/hub-ocpi-2.2.1.json")
+
+
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(None, help="Bind address (default: HUB_SERVER__HOST)"),
+    port: int | None = typer.Option(None, help="Port (default: HUB_SERVER__PORT)"),
+    migrate: bool = typer.Option(True, help="Apply database migrations before starting"),
+) -> None:
+    """Run the OCPI server (migrations applied first)."""
+    from hub.app import create_app
+
+    settings = get_settings()
+    if host or port:
+        settings = settings.model_copy(
+            update={
+                "server": settings.server.model_copy(
+                    update={
+                        "host": host or settings.server.host,
+                        "port": port or settings.server.port,
+                    }
+                )
+            }
+        )
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if migrate:
+        migrations.upgrade(settings.database.url)
+    console.print(f"OCPI versions endpoint: {settings.versions_url}")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command("openapi")
+def openapi(
+    output: Path = typer.Option(OPENAPI_PATH, help="Where to write the document"),
+    check: bool = typer.Option(False, help="Fail if the file differs instead of writing it"),
+) -> None:
+    """Write (or check) the OpenAPI document of our OCPI endpoints."""
+    from hub.app import openapi_document
+    from hub.config import Settings
+
+    text = render_openapi(openapi_document(Settings()))
+    if check:
+        if not output.exists() or output.read_text() != text:
+            exit_with_error(f"{output} is stale; run `hub openapi`")
+        console.print(f"{output} is up to date")
+        return
+    output.write_text(text)
+    console.print(f"wrote {output}")
+
+
+def render_openapi(document: dict[str, object]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"

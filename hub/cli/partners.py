@@ -1,0 +1,206 @@
+"""``hub partners``: roaming partners and their credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import typer
+
+from hub.cli.common import (
+    JSON_OPTION,
+    CommandContext,
+    console,
+    print_json,
+    print_record,
+    print_table,
+    run,
+)
+from hub.domain.partners import HeaderTokenEncoding
+from hub.persistence.session import session_scope
+from hub.persistence.tables import Partner
+from hub.roaming.handshake import CredentialsHandshake
+from hub.services.partners import PartnerService
+
+app = typer.Typer(
+    help="Roaming partners (eMSPs and hubs) and their OCPI credentials.", no_args_is_help=True
+)
+
+ENCODING_OPTION = typer.Option(
+    HeaderTokenEncoding.AUTO,
+    "--token-encoding",
+    help="How the partner encodes tokens in the Authorization header.",
+)
+
+
+def partner_record(partner: Partner, roles: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "name": partner.name,
+        "status": partner.status,
+        "version": partner.version,
+        "versions_url": partner.versions_url,
+        "token_encoding": partner.token_encoding,
+        "registered_at": partner.registered_at.isoformat() if partner.registered_at else None,
+        "updated_at": partner.updated_at.isoformat(),
+    }
+    if roles is not None:
+        record["roles"] = roles
+        record["endpoints"] = partner.endpoints
+    return record
+
+
+async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
+    async with session_scope(context.sessions) as session:
+        service = PartnerService(session)
+        partner = await service.get_by_name(name)
+        roles = [
+            {
+                "role": r.role,
+                "country_code": r.country_code,
+                "party_id": r.party_id,
+                "name": r.business_details.get("name"),
+            }
+            for r in await service.roles(partner)
+        ]
+        return partner_record(partner, roles)
+
+
+def _show(record: dict[str, Any], title: str, as_json: bool) -> None:
+    if as_json:
+        print_json(record)
+        return
+    summary = {k: v for k, v in record.items() if k not in {"roles", "endpoints"}}
+    print_record(title, summary)
+    if record.get("roles"):
+        columns = ["role", "country_code", "party_id", "name"]
+        print_table("Roles", columns, [[r[c] for c in columns] for r in record["roles"]])
+    if record.get("endpoints"):
+        columns = ["identifier", "role", "url"]
+        print_table("Endpoints", columns, [[e[c] for c in columns] for e in record["endpoints"]])
+
+
+@app.command("invite")
+def invite(
+    name: str = typer.Argument(..., help="Partner name (unique)"),
+    token_encoding: HeaderTokenEncoding = ENCODING_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Issue a registration token (OCPI token A) for a partner that will register with us."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        async with session_scope(context.sessions) as session:
+            partner, token = await PartnerService(session).invite(
+                name, token_encoding=token_encoding
+            )
+            return {
+                "name": partner.name,
+                "status": partner.status,
+                "token_a": token,
+                "versions_url": context.settings.versions_url,
+            }
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        print_record(f"Invited {name}", record)
+        console.print("Give the token and the versions URL to the partner over a secure channel.")
+
+
+@app.command("register")
+def register(
+    versions_url: str = typer.Argument(..., help="The partner's OCPI versions endpoint"),
+    token_a: str = typer.Argument(..., help="The registration token the partner gave us"),
+    name: str | None = typer.Option(None, "--name", help="Partner name (default: URL host)"),
+    token_encoding: HeaderTokenEncoding = ENCODING_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Register with a partner: fetch its endpoints, POST our credentials, store its token."""
+    partner_name = name or urlsplit(versions_url).netloc or versions_url
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        handshake = CredentialsHandshake(context.sessions, context.http, context.settings)
+        await handshake.register_with(
+            partner_name, versions_url, token_a, token_encoding=token_encoding
+        )
+        return await _detailed(context, partner_name)
+
+    _show(run(work), f"Registered with {partner_name}", as_json)
+
+
+@app.command("list")
+def list_partners(as_json: bool = JSON_OPTION) -> None:
+    """List partners and their status."""
+
+    async def work(context: CommandContext) -> list[dict[str, Any]]:
+        async with session_scope(context.sessions) as session:
+            return [partner_record(p) for p in await PartnerService(session).list()]
+
+    records = run(work)
+    if as_json:
+        print_json(records)
+    else:
+        columns = ["name", "status", "version", "versions_url", "registered_at"]
+        print_table("Partners", columns, [[r[c] for c in columns] for r in records])
+
+
+@app.command("show")
+def show(name: str, as_json: bool = JSON_OPTION) -> None:
+    """Show one partner with its roles and endpoints."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        return await _detailed(context, name)
+
+    _show(run(work), f"Partner {name}", as_json)
+
+
+@app.command("rotate")
+def rotate(name: str, as_json: bool = JSON_OPTION) -> None:
+    """Renew the credentials tokens of both sides (credentials PUT to the partner)."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        handshake = CredentialsHandshake(context.sessions, context.http, context.settings)
+        await handshake.rotate(name)
+        return await _detailed(context, name)
+
+    _show(run(work), f"Rotated tokens with {name}", as_json)
+
+
+@app.command("suspend")
+def suspend(name: str, as_json: bool = JSON_OPTION) -> None:
+    """Pause a partner: its functional-module calls get 401 and nothing is pushed to it."""
+    _transition(name, as_json, "suspend")
+
+
+@app.command("resume")
+def resume(name: str, as_json: bool = JSON_OPTION) -> None:
+    """Undo suspend."""
+    _transition(name, as_json, "resume")
+
+
+def _transition(name: str, as_json: bool, action: str) -> None:
+    async def work(context: CommandContext) -> dict[str, Any]:
+        async with session_scope(context.sessions) as session:
+            service = PartnerService(session)
+            partner = await service.get_by_name(name)
+            change = service.suspend if action == "suspend" else service.resume
+            return partner_record(await change(partner.require_id()))
+
+    _show(run(work), f"Partner {name}", as_json)
+
+
+@app.command("remove")
+def remove(
+    name: str,
+    force: bool = typer.Option(
+        False, "--force", help="Revoke locally even if the partner cannot be told"
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Unregister: DELETE our credentials at the partner and revoke its token here."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        handshake = CredentialsHandshake(context.sessions, context.http, context.settings)
+        return partner_record(await handshake.unregister_from(name, force=force))
+
+    _show(run(work), f"Removed {name}", as_json)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, or_, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from hub.persistence.tables import Partner, PartnerRole
+
+
+class PartnerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, partner_id: int, *, for_update: bool = False) -> Partner | None:
+        statement = select(Partner).where(Partner.id == partner_id)
+        if for_update:
+            statement = statement.with_for_update()
+        result = await self.session.execute(statement.execution_options(populate_existing=True))
+        return result.scalar_one_or_none()
+
+    async def get_by_name(self, name: str) -> Partner | None:
+        result = await self.session.execute(select(Partner).where(Partner.name == name))
+        return result.scalar_one_or_none()
+
+    async def find_by_token_hashes(self, token_hashes: Iterable[str]) -> Sequence[Partner]:
+        """Partners whose current or pending inbound token hash is one of ``token_hashes``."""
+        hashes = list(token_hashes)
+        if not hashes:
+            return []
+        result = await self.session.execute(
+            select(Partner).where(
+                or_(
+                    col(Partner.inbound_token_hash).in_(hashes),
+                    col(Partner.pending_inbound_token_hash).in_(hashes),
+                )
+            )
+        )
+        return result.scalars().all()
+
+    async def list(self) -> Sequence[Partner]:
+        result = await self.session.execute(select(Partner).order_by(col(Partner.name)))
+        return result.scalars().all()
+
+    async def add(self, partner: Partner) -> Partner:
+        self.session.add(partner)
+        await self.session.flush()
+        return partner
+
+    async def roles_of(self, partner_id: int) -> Sequence[PartnerRole]:
+        result = await self.session.execute(
+            select(PartnerRole)
+            .where(PartnerRole.partner_id == partner_id)
+            .order_by(col(PartnerRole.id))
+        )
+        return result.scalars().all()
+
+    async def roles_claimed_by_others(
+        self, partner_id: int, keys: Iterable[tuple[str, str, str]]
+    ) -> Sequence[PartnerRole]:
+        """Roles (role, country_code, party_id) already held by another partner."""
+        wanted = list(keys)
+        if not wanted:
+            return []
+        result = await self.session.execute(
+            select(PartnerRole).where(
+                PartnerRole.partner_id != partner_id,
+                tuple_(
+                    col(PartnerRole.role), col(PartnerRole.country_code), col(PartnerRole.party_id)
+                ).in_(wanted),
+            )
+        )
+        return result.scalars().all()
+
+    async def replace_roles(self, partner_id: int, roles: Iterable[PartnerRole]) -> None:
+        await self.session.execute(
+            delete(PartnerRole).where(col(PartnerRole.partner_id) == partner_id)
+        )
+        await self.session.flush()
+        self.session.add_all(list(roles))
+        await self.session.flush()

@@ -1,0 +1,306 @@
+"""Roaming partners: invitations, credentials exchanges, rotation, suspension, unregistration.
+
+The service owns every state transition of a partner; ``hub.roaming.handshake`` performs the
+HTTP side of a credentials exchange and calls in here before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.domain.credentials import generate_token, hash_token, token_matches
+from hub.domain.partners import HeaderTokenEncoding, PartnerConnection, PartnerStatus
+from hub.errors import Conflict, InvalidState, NotFound
+from hub.persistence.base import utc_now
+from hub.persistence.repositories.partners import PartnerRepository
+from hub.persistence.tables import Partner, PartnerRole
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedPartner:
+    """A partner identified by the token it presented."""
+
+    partner: Partner
+    token: str
+    encoding: HeaderTokenEncoding
+
+
+class PartnerService:
+    """Use cases on roaming partners. Never commits; the caller owns the transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.partners = PartnerRepository(session)
+
+    async def get_by_name(self, name: str) -> Partner:
+        """The partner called ``name``.
+
+        Raises:
+            NotFound: no such partner.
+        """
+        partner = await self.partners.get_by_name(name)
+        if partner is None:
+            raise NotFound(f"no partner named {name!r}")
+        return partner
+
+    async def list(self) -> Sequence[Partner]:
+        """All partners, by name, whatever their status."""
+        return await self.partners.list()
+
+    async def roles(self, partner: Partner) -> Sequence[PartnerRole]:
+        """The roles (parties) the partner declared in its credentials."""
+        return await self.partners.roles_of(partner.require_id())
+
+    async def authenticate(
+        self, candidates: Mapping[HeaderTokenEncoding, str]
+    ) -> AuthenticatedPartner | None:
+        """Find the partner whose issued token is among ``candidates``.
+
+        ``candidates`` maps each way the Authorization header could have been encoded to the
+        token it would carry. A match counts only if the partner's encoding setting allows that
+        encoding. Unregistered partners hold no token and never match.
+        """
+        by_hash = {hash_token(token): (encoding, token) for encoding, token in candidates.items()}
+        for partner in await self.partners.find_by_token_hashes(by_hash):
+            allowed = HeaderTokenEncoding(partner.token_encoding)
+            for encoding, token in by_hash.values():
+                if allowed is not HeaderTokenEncoding.AUTO and encoding is not allowed:
+                    continue
+                if token_matches(token, partner.inbound_token_hash) or token_matches(
+                    token, partner.pending_inbound_token_hash
+                ):
+                    return AuthenticatedPartner(partner=partner, token=token, encoding=encoding)
+        return None
+
+    async def invite(
+        self, name: str, *, token_encoding: HeaderTokenEncoding = HeaderTokenEncoding.AUTO
+    ) -> tuple[Partner, str]:
+        """Issue a registration token (OCPI token A) for a partner that will register with us.
+
+        A new partner is created; an unregistered or still-invited one gets a fresh token.
+
+        Returns:
+            The partner and the plain token, to hand over out of band. Only its hash is stored.
+
+        Raises:
+            Conflict: a partner with this name is registering or registered.
+        """
+        token = generate_token()
+        partner = await self.partners.get_by_name(name)
+        if partner is None:
+            partner = Partner(name=name)
+        elif partner.partner_status not in {PartnerStatus.INVITED, PartnerStatus.UNREGISTERED}:
+            raise Conflict(f"partner {name!r} is {partner.status}; unregister it first")
+        partner.status = PartnerStatus.INVITED.value
+        partner.token_encoding = token_encoding.value
+        partner.inbound_token_hash = hash_token(token)
+        partner.pending_inbound_token_hash = None
+        partner.outbound_token = None
+        partner.touch()
+        await self.partners.add(partner)
+        return partner, token
+
+    async def check_can_register_with(self, name: str) -> Partner | None:
+        """The existing partner called ``name``, if any, after checking we may register with it.
+
+        Raises:
+            Conflict: a partner with this name is registered or suspended.
+        """
+        partner = await self.partners.get_by_name(name)
+        if partner is not None and partner.partner_status.has_credentials:
+            raise Conflict(f"partner {name!r} is {partner.status}; unregister it first")
+        return partner
+
+    async def begin_outbound_registration(
+        self,
+        name: str,
+        *,
+        versions_url: str,
+        registration_token: str,
+        token_encoding: HeaderTokenEncoding = HeaderTokenEncoding.AUTO,
+    ) -> tuple[Partner, str]:
+        """First step when we register with a partner (we are the credentials Sender).
+
+        Stores the partner's registration token (its token A, used for our calls until the
+        exchange completes) and issues the token the partner will use to call us; the partner
+        calls our versions endpoint with it while our POST is still in flight, so the caller
+        must commit before POSTing.
+
+        Raises:
+            Conflict: a partner with this name exists and is not unregistered.
+        """
+        partner = await self.check_can_register_with(name) or Partner(name=name)
+        token = generate_token()
+        partner.status = PartnerStatus.REGISTERING.value
+        partner.token_encoding = token_encoding.value
+        partner.versions_url = versions_url
+        partner.outbound_token = registration_token
+        partner.inbound_token_hash = hash_token(token)
+        partner.pending_inbound_token_hash = None
+        partner.touch()
+        await self.partners.add(partner)
+        return partner, token
+
+    async def complete_outbound_registration(
+        self, partner_id: int, connection: PartnerConnection
+    ) -> Partner:
+        """Store what the partner returned to our POST; the partner is now registered.
+
+        Raises:
+            InvalidState: the partner is no longer registering (e.g. removed meanwhile).
+            Conflict: a declared party is already held by another partner.
+        """
+        partner = await self._locked(partner_id)
+        self._require(partner, {PartnerStatus.REGISTERING}, "complete a registration")
+        await self._apply_connection(partner, connection)
+        partner.status = PartnerStatus.REGISTERED.value
+        partner.registered_at = utc_now()
+        return partner
+
+    async def abort_outbound_registration(self, partner_id: int) -> None:
+        """Undo :meth:`begin_outbound_registration` after a failed POST: revoke our token."""
+        partner = await self._locked(partner_id)
+        if partner.partner_status is PartnerStatus.REGISTERING:
+            self._revoke(partner)
+
+    async def register_inbound(self, partner_id: int, connection: PartnerConnection) -> str:
+        """The partner registered with us (credentials POST): store its side, issue token C.
+
+        Returns:
+            The new token for the partner (plain; only its hash is stored).
+
+        Raises:
+            InvalidState: the partner is not waiting to register (already registered: OCPI 405).
+            Conflict: a declared party is already held by another partner.
+        """
+        partner = await self._locked(partner_id)
+        self._require(partner, {PartnerStatus.INVITED}, "register")
+        await self._apply_connection(partner, connection)
+        token = generate_token()
+        partner.inbound_token_hash = hash_token(token)
+        partner.pending_inbound_token_hash = None
+        partner.status = PartnerStatus.REGISTERED.value
+        partner.registered_at = utc_now()
+        return token
+
+    async def update_inbound(self, partner_id: int, connection: PartnerConnection) -> str:
+        """The partner updated its credentials (credentials PUT): store them, issue a new token.
+
+        The old token stops working when the caller commits; the new one starts at that moment.
+
+        Raises:
+            InvalidState: the partner is not registered (OCPI 405).
+            Conflict: a declared party is already held by another partner.
+        """
+        partner = await self._locked(partner_id)
+        self._require(partner, {PartnerStatus.REGISTERED, PartnerStatus.SUSPENDED}, "update")
+        await self._apply_connection(partner, connection)
+        token = generate_token()
+        partner.inbound_token_hash = hash_token(token)
+        partner.pending_inbound_token_hash = None
+        return token
+
+    async def begin_rotation(self, partner_id: int) -> tuple[Partner, str]:
+        """Issue the next token for the partner before we PUT our credentials to it.
+
+        Both the current and the next token are accepted until :meth:`complete_rotation` or
+        :meth:`abort_rotation`, because the partner fetches our versions with the new token
+        before it answers the PUT.
+        """
+        partner = await self._locked(partner_id)
+        self._require(partner, {PartnerStatus.REGISTERED, PartnerStatus.SUSPENDED}, "rotate")
+        token = generate_token()
+        partner.pending_inbound_token_hash = hash_token(token)
+        partner.touch()
+        return partner, token
+
+    async def complete_rotation(self, partner_id: int, connection: PartnerConnection) -> Partner:
+        """Switch to the rotated tokens in one step: ours for the partner and the partner's."""
+        partner = await self._locked(partner_id)
+        if partner.pending_inbound_token_hash is None:
+            raise InvalidState(f"partner {partner.name!r} has no rotation in progress")
+        await self._apply_connection(partner, connection)
+        partner.inbound_token_hash = partner.pending_inbound_token_hash
+        partner.pending_inbound_token_hash = None
+        return partner
+
+    async def abort_rotation(self, partner_id: int) -> None:
+        """Forget the pending token after a failed rotation; the current tokens stay valid."""
+        partner = await self._locked(partner_id)
+        partner.pending_inbound_token_hash = None
+        partner.touch()
+
+    async def unregister(self, partner_id: int) -> Partner:
+        """Revoke all credentials of the partner (either side unregistered). Kept for history."""
+        partner = await self._locked(partner_id)
+        self._revoke(partner)
+        await self.partners.replace_roles(partner.require_id(), [])
+        return partner
+
+    async def suspend(self, partner_id: int) -> Partner:
+        """Pause a registered partner: functional modules refuse it and nothing is pushed."""
+        partner = await self._locked(partner_id)
+        self._require(partner, {PartnerStatus.REGISTERED, PartnerStatus.SUSPENDED}, "suspend")
+        partner.status = PartnerStatus.SUSPENDED.value
+        partner.touch()
+        return partner
+
+    async def resume(self, partner_id: int) -> Partner:
+        """Undo :meth:`suspend`."""
+        partner = await self._locked(partner_id)
+        self._require(partner, {PartnerStatus.REGISTERED, PartnerStatus.SUSPENDED}, "resume")
+        partner.status = PartnerStatus.REGISTERED.value
+        partner.touch()
+        return partner
+
+    async def _locked(self, partner_id: int) -> Partner:
+        partner = await self.partners.get(partner_id, for_update=True)
+        if partner is None:
+            raise NotFound(f"partner {partner_id} no longer exists")
+        return partner
+
+    @staticmethod
+    def _require(partner: Partner, allowed: set[PartnerStatus], action: str) -> None:
+        if partner.partner_status not in allowed:
+            raise InvalidState(f"partner {partner.name!r} is {partner.status}; cannot {action}")
+
+    @staticmethod
+    def _revoke(partner: Partner) -> None:
+        partner.status = PartnerStatus.UNREGISTERED.value
+        partner.inbound_token_hash = None
+        partner.pending_inbound_token_hash = None
+        partner.outbound_token = None
+        partner.endpoints = []
+        partner.touch()
+
+    async def _apply_connection(self, partner: Partner, connection: PartnerConnection) -> None:
+        partner_id = partner.require_id()
+        keys = [role.key for role in connection.roles]
+        if len(set(keys)) != len(keys):
+            raise Conflict("credentials list the same (role, country_code, party_id) twice")
+        taken = await self.partners.roles_claimed_by_others(partner_id, keys)
+        if taken:
+            claimed = ", ".join(f"{r.country_code}*{r.party_id} ({r.role})" for r in taken)
+            raise Conflict(f"already registered by another partner: {claimed}")
+        partner.versions_url = connection.versions_url
+        partner.version = connection.version
+        partner.endpoints = [
+            {"identifier": e.identifier, "role": e.role, "url": e.url} for e in connection.endpoints
+        ]
+        partner.outbound_token = connection.token
+        partner.touch()
+        await self.partners.replace_roles(
+            partner_id,
+            [
+                PartnerRole(
+                    partner_id=partner_id,
+                    role=role.role.upper(),
+                    country_code=role.country_code.upper(),
+                    party_id=role.party_id.upper(),
+                    business_details=role.business_details,
+                )
+                for role in connection.roles
+            ],
+        )

@@ -1,0 +1,105 @@
+"""The operator CLI in-process (typer's runner) against real migrated databases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+from hub.config import get_settings
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def hub(database_url, monkeypatch):
+    monkeypatch.setenv("HUB_DATABASE__URL", database_url)
+    monkeypatch.setenv("HUB_OCPI__PUBLIC_URL", "https://ocpi.example.net")
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str, expect: int = 0):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == expect, result.output
+        return result
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def as_json(result):
+    return json.loads(result.stdout)
+
+
+def test_parties_add_and_list(hub):
+    added = as_json(hub("parties", "add", "us", "hpc", "--name", "HPC US", "--json"))
+    assert (added["country_code"], added["party_id"], added["role"]) == ("US", "HPC", "CPO")
+    hub("parties", "add", "CA", "HPC", "--name", "HPC Canada", "--website", "https://hpc.ca")
+    listed = as_json(hub("parties", "list", "--json"))
+    assert [(p["country_code"], p["name"]) for p in listed] == [
+        ("CA", "HPC Canada"),
+        ("US", "HPC US"),
+    ]
+    table = hub("parties", "list").stdout
+    assert "HPC Canada" in table
+    assert "https://hpc.ca" in table
+
+
+def test_duplicate_party_is_an_error(hub):
+    hub("parties", "add", "US", "HPC", "--name", "one")
+    result = hub("parties", "add", "US", "HPC", "--name", "two", expect=1)
+    assert "already exists" in result.stderr
+
+
+@pytest.mark.parametrize(("country", "party"), [("USA", "HPC"), ("U1", "HPC"), ("US", "HP")])
+def test_invalid_party_ids_are_refused(hub, country, party):
+    result = hub("parties", "add", country, party, "--name", "x", expect=2)
+    assert "must be" in result.output
+
+
+def test_invite_list_show_and_remove(hub):
+    invited = as_json(hub("partners", "invite", "acme", "--json"))
+    assert invited["versions_url"] == "https://ocpi.example.net/ocpi/versions"
+    assert len(invited["token_a"]) >= 32
+    listed = as_json(hub("partners", "list", "--json"))
+    assert [(p["name"], p["status"]) for p in listed] == [("acme", "INVITED")]
+    shown = as_json(hub("partners", "show", "acme", "--json"))
+    assert shown["roles"] == []
+    assert "acme" in hub("partners", "list").stdout
+    removed = as_json(hub("partners", "remove", "acme", "--json"))
+    assert removed["status"] == "UNREGISTERED"
+
+
+def test_commands_on_unknown_or_unregistered_partners_fail_cleanly(hub):
+    assert "no partner named" in hub("partners", "show", "ghost", expect=1).stderr
+    hub("partners", "invite", "acme")
+    assert "cannot suspend" in hub("partners", "suspend", "acme", expect=1).stderr
+    assert "cannot rotate" in hub("partners", "rotate", "acme", expect=1).stderr
+
+
+def test_reinviting_gives_a_new_token(hub):
+    first = as_json(hub("partners", "invite", "acme", "--json"))["token_a"]
+    second = as_json(hub("partners", "invite", "acme", "--json"))["token_a"]
+    assert first != second
+
+
+def test_register_with_unreachable_partner_fails_and_keeps_nothing(hub):
+    result = hub(
+        "partners",
+        "register",
+        "http://127.0.0.1:9/ocpi/versions",
+        "token-a",
+        "--name",
+        "nobody",
+        expect=1,
+    )
+    assert "Could not use the partner's API" in result.stderr
+    assert as_json(hub("partners", "list", "--json")) == []
+
+
+def test_db_current_reports_head(hub):
+    output = hub("db", "current").stdout
+    database, head = output.split("head:")
+    assert head.strip() in database
