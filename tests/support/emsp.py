@@ -1,0 +1,266 @@
+"""An independent eMSP peer for end-to-end tests, written from the spec with plain dicts.
+
+It deliberately does not use the ``ocpi`` package, so a bug shared by our client and server
+cannot hide itself. Server side it offers versions, version details and credentials (Receiver);
+client side it registers with, updates and unregisters from the hub like a real eMSP would.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from litestar import Litestar, Request, Response, delete, get, post, put
+
+PARTY = {"country_code": "US", "party_id": "EMS"}
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def envelope(
+    data: Any = None, status_code: int = 1000, message: str | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"status_code": status_code, "timestamp": now()}
+    if data is not None:
+        body["data"] = data
+    if message:
+        body["status_message"] = message
+    return body
+
+
+def token_header(token: str) -> dict[str, str]:
+    return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
+
+
+def decode_token(header: str | None) -> str | None:
+    if not header or not header.startswith("Token "):
+        return None
+    try:
+        return base64.b64decode(header[6:], validate=True).decode()
+    except ValueError:
+        return None
+
+
+@dataclass
+class EmspPeer:
+    """State of the fake eMSP: what it issued, what it holds, and what it saw."""
+
+    base_url: str = ""
+    # Tokens we accept from the hub -> "A" (registration) or "C" (after registration).
+    issued: dict[str, str] = field(default_factory=dict)
+    # The token the hub gave us to call it.
+    hub_token: str | None = None
+    hub_versions_url: str | None = None
+    hub_credentials_url: str | None = None
+    hub_roles: list[dict[str, Any]] = field(default_factory=list)
+    # Our current token B/C that the hub uses to call us after registration.
+    our_token: str | None = None
+    log: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/ocpi/versions"
+
+    def credentials(self, token: str) -> dict[str, Any]:
+        return {
+            "token": token,
+            "url": self.versions_url,
+            "roles": [{"role": "EMSP", **PARTY, "business_details": {"name": "Test eMSP"}}],
+        }
+
+    def issue_registration_token(self) -> str:
+        token = "emsp-A-" + secrets.token_hex(8)
+        self.issued[token] = "A"
+        return token
+
+    def _new_token(self) -> str:
+        token = "emsp-" + secrets.token_hex(12)
+        self.issued[token] = "C"
+        return token
+
+    # --- client side: calls to the hub, as the partner's operator would trigger them ----------
+
+    def _discover_hub(self, http: httpx.Client, versions_url: str, token: str) -> None:
+        versions = http.get(versions_url, headers=token_header(token)).json()["data"]
+        details_url = next(v["url"] for v in versions if v["version"] == "2.2.1")
+        details = http.get(details_url, headers=token_header(token)).json()["data"]
+        self.hub_credentials_url = next(
+            e["url"] for e in details["endpoints"] if e["identifier"] == "credentials"
+        )
+        self.hub_versions_url = versions_url
+
+    def register_with_hub(self, versions_url: str, token_a: str) -> httpx.Response:
+        """Direction (a): the hub's operator gave us token A and the versions URL."""
+        with httpx.Client(timeout=10) as http:
+            self._discover_hub(http, versions_url, token_a)
+            token_b = self._new_token()
+            response = http.post(
+                self.hub_credentials_url,
+                json=self.credentials(token_b),
+                headers=token_header(token_a),
+            )
+        body = response.json()
+        if body.get("status_code") == 1000:
+            self.our_token = token_b
+            self.hub_token = body["data"]["token"]
+            self.hub_roles = body["data"]["roles"]
+        return response
+
+    def update_at_hub(self) -> httpx.Response:
+        """Partner-initiated rotation: PUT new credentials with the current hub token."""
+        assert self.hub_token
+        assert self.hub_credentials_url
+        new_token = self._new_token()
+        with httpx.Client(timeout=10) as http:
+            response = http.put(
+                self.hub_credentials_url,
+                json=self.credentials(new_token),
+                headers=token_header(self.hub_token),
+            )
+        body = response.json()
+        if body.get("status_code") == 1000:
+            self.issued.pop(self.our_token or "", None)
+            self.our_token = new_token
+            self.hub_token = body["data"]["token"]
+        return response
+
+    def unregister_at_hub(self) -> httpx.Response:
+        assert self.hub_token
+        assert self.hub_credentials_url
+        with httpx.Client(timeout=10) as http:
+            response = http.delete(self.hub_credentials_url, headers=token_header(self.hub_token))
+        if response.json().get("status_code") == 1000:
+            self.issued.pop(self.our_token or "", None)
+            self.our_token = None
+        return response
+
+    def call_hub(self, method: str, url: str, token: str | None = None) -> httpx.Response:
+        with httpx.Client(timeout=10) as http:
+            return http.request(method, url, headers=token_header(token or self.hub_token or ""))
+
+    # --- server side -----------------------------------------------------------------------------
+
+    def app(self) -> Litestar:
+        peer = self
+
+        def caller(request: Request[Any, Any, Any]) -> str | None:
+            token = decode_token(request.headers.get("Authorization"))
+            return token if token in peer.issued else None
+
+        def unauthorized() -> Response[dict[str, Any]]:
+            return Response(envelope(status_code=2000, message="unknown token"), status_code=401)
+
+        @get("/ocpi/versions", sync_to_thread=False)
+        def versions(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+            if caller(request) is None:
+                return unauthorized()
+            peer.log.append("GET versions")
+            return Response(
+                envelope(
+                    [
+                        {"version": "2.1.1", "url": f"{peer.base_url}/ocpi/2.1.1"},
+                        {"version": "2.2.1", "url": f"{peer.base_url}/ocpi/2.2.1"},
+                    ]
+                )
+            )
+
+        @get("/ocpi/2.2.1", sync_to_thread=False)
+        def details(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+            if caller(request) is None:
+                return unauthorized()
+            peer.log.append("GET details")
+            return Response(
+                envelope(
+                    {
+                        "version": "2.2.1",
+                        "endpoints": [
+                            {
+                                "identifier": "credentials",
+                                "role": "RECEIVER",
+                                "url": f"{peer.base_url}/ocpi/2.2.1/credentials",
+                            },
+                            {
+                                "identifier": "locations",
+                                "role": "RECEIVER",
+                                "url": f"{peer.base_url}/ocpi/2.2.1/locations",
+                            },
+                        ],
+                    }
+                )
+            )
+
+        def check_hub_credentials(body: dict[str, Any]) -> str | None:
+            """What a careful receiver does with credentials: use them at once."""
+            with httpx.Client(timeout=10) as http:
+                self_check = http.get(body["url"], headers=token_header(body["token"]))
+            if self_check.status_code != 200 or self_check.json().get("status_code") != 1000:
+                return f"hub versions refused our new token: HTTP {self_check.status_code}"
+            return None
+
+        @post("/ocpi/2.2.1/credentials", status_code=200)
+        async def register(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+            token = caller(request)
+            if token is None:
+                return unauthorized()
+            if peer.issued[token] != "A":
+                return Response(envelope(status_code=2000, message="registered"), status_code=405)
+            body = await request.json()
+            peer.log.append("POST credentials")
+            problem = await _in_thread(check_hub_credentials, body)
+            if problem:
+                return Response(envelope(status_code=3001, message=problem))
+            del peer.issued[token]
+            peer.hub_token, peer.hub_versions_url = body["token"], body["url"]
+            peer.hub_roles = body["roles"]
+            peer.our_token = peer._new_token()
+            return Response(envelope(peer.credentials(peer.our_token)))
+
+        @put("/ocpi/2.2.1/credentials", status_code=200)
+        async def update(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+            token = caller(request)
+            if token is None:
+                return unauthorized()
+            if peer.issued[token] != "C":
+                return Response(
+                    envelope(status_code=2000, message="not registered"), status_code=405
+                )
+            body = await request.json()
+            peer.log.append("PUT credentials")
+            problem = await _in_thread(check_hub_credentials, body)
+            if problem:
+                return Response(envelope(status_code=3001, message=problem))
+            del peer.issued[token]
+            peer.hub_token, peer.hub_roles = body["token"], body["roles"]
+            peer.our_token = peer._new_token()
+            return Response(envelope(peer.credentials(peer.our_token)))
+
+        @delete("/ocpi/2.2.1/credentials", status_code=200, sync_to_thread=False)
+        def unregister(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+            token = caller(request)
+            if token is None:
+                return unauthorized()
+            if peer.issued[token] != "C":
+                return Response(
+                    envelope(status_code=2000, message="not registered"), status_code=405
+                )
+            peer.log.append("DELETE credentials")
+            del peer.issued[token]
+            peer.our_token = None
+            peer.hub_token = None
+            return Response(envelope())
+
+        return Litestar(route_handlers=[versions, details, register, update, unregister])
+
+
+async def _in_thread(function: Any, *args: Any) -> Any:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(function, *args)

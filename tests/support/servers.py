@@ -1,0 +1,103 @@
+"""Real servers on 127.0.0.1 for end-to-end tests: the hub as a process, ASGI apps in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(
+    url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} was up")
+        with contextlib.suppress(httpx.TransportError):
+            httpx.get(url, timeout=1.0)
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not up after {timeout}s")
+
+
+@contextlib.contextmanager
+def asgi_server(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread; yields its base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name=f"asgi-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"test server on port {port} did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def hub_environment(database_url: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE__URL=database_url,
+        HUB_SERVER__HOST="127.0.0.1",
+        HUB_SERVER__PORT=str(port),
+        HUB_OCPI__PUBLIC_URL=f"http://127.0.0.1:{port}",
+        HUB_OCPI__PARTNER_TIMEOUT_SECONDS="5",
+    )
+    return env
+
+
+def run_hub_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``hub ARGS`` as the operator would, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@contextlib.contextmanager
+def hub_process(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``hub serve`` in its own process; yields its base URL."""
+    port = env["HUB_SERVER__PORT"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(f"{base_url}/health", process=process)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
