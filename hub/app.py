@@ -3,6 +3,7 @@ router into one Litestar application. Nothing is built at import time."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from hub.config import Settings
 from hub.persistence.session import create_engine, create_session_factory
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
+from hub.roaming.push import PushWorker
 from ocpi.v221.server.common import ServerConfig, exception_handlers
 from ocpi.v221.server.router import build_router
 
@@ -49,9 +51,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.push.enabled:
+            worker = PushWorker(sessions, http, settings.push)
+            worker_task = asyncio.create_task(worker.run(stop), name="push-worker")
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
             if own_http:
                 await http.aclose()
             if own_engine:

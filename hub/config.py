@@ -34,6 +34,20 @@ class OcpiSettings(BaseModel):
     required_partner_modules: list[str] = Field(default_factory=lambda: ["credentials"])
 
 
+class PushSettings(BaseModel):
+    # Deliver pushes from inside `hub serve` (one worker); `hub push work` runs more processes.
+    enabled: bool = True
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    # How long a claimed job is ours; a killed worker's jobs return after this.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    poll_interval_seconds: float = Field(default=0.25, gt=0)
+    max_in_flight_per_partner: int = Field(default=8, ge=1)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_cap_seconds: float = Field(default=600.0, gt=0)
+    # Consecutive failed deliveries after which a partner is degraded (full resync on recovery).
+    degraded_after: int = Field(default=8, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -42,6 +56,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
     ocpi: OcpiSettings = OcpiSettings()
+    push: PushSettings = PushSettings()
     log_level: str = "INFO"
 
     @property

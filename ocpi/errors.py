@@ -12,6 +12,7 @@ Hierarchy::
     │   │   └── MalformedJson                  2001  (HTTP 400: not JSON at all)
     │   ├── NotEnoughInformation               2002
     │   ├── UnknownLocation                    2003
+    │   │   └── LocationNotFound               2003  (HTTP 404: GET of an unknown location)
     │   ├── UnknownToken                       2004
     │   ├── Unauthorized                       2000  (HTTP 401)
     │   ├── UnknownObject                      2000  (HTTP 404)
@@ -45,6 +46,7 @@ __all__ = [
     "ConnectionProblem",
     "ForwardedRequestTimeout",
     "InvalidOrMissingParameters",
+    "LocationNotFound",
     "MalformedJson",
     "MethodNotAllowed",
     "NoMatchingEndpoints",
@@ -119,6 +121,16 @@ class UnknownLocation(OcpiClientSideError):
 
     status_code = 2003
     default_message = "Unknown Location"
+
+
+class LocationNotFound(UnknownLocation):
+    """2003 with HTTP 404: a Locations GET of an object that is unknown or not the client's.
+
+    ``status_codes.asciidoc``: a GET of a resource that does not exist SHOULD be 404;
+    ``transport_and_format.asciidoc`` allows 404 to hide objects that do not belong to the client.
+    """
+
+    http_status = 404
 
 
 class UnknownToken(OcpiClientSideError):

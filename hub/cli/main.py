@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from hub.cli import db, parties, partners
+from hub.cli import db, locations, parties, partners, push, tariffs
 from hub.cli.common import console, exit_with_error
 from hub.config import get_settings
 from hub.persistence import migrations
@@ -18,6 +18,9 @@ app = typer.Typer(help="OCPI 2.2.1 roaming hub for a charging network.", no_args
 app.add_typer(db.app, name="db")
 app.add_typer(parties.app, name="parties")
 app.add_typer(partners.app, name="partners")
+app.add_typer(locations.app, name="locations")
+app.add_typer(tariffs.app, name="tariffs")
+app.add_typer(push.app, name="push")
 
 OPENAPI_PATH = Path("openapi/hub-ocpi-2.2.1.json")
 

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import (
     JSON_OPTION,
@@ -16,11 +17,14 @@ from hub.cli.common import (
     print_table,
     run,
 )
-from hub.domain.partners import HeaderTokenEncoding
+from hub.domain.assets import NacsMode
+from hub.domain.partners import HeaderTokenEncoding, PartnerStatus
+from hub.errors import InvalidState
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner
 from hub.roaming.handshake import CredentialsHandshake
 from hub.services.partners import PartnerService
+from hub.services.sync import SyncService
 
 app = typer.Typer(
     help="Roaming partners (eMSPs and hubs) and their OCPI credentials.", no_args_is_help=True
@@ -184,7 +188,11 @@ def _transition(name: str, as_json: bool, action: str) -> None:
             service = PartnerService(session)
             partner = await service.get_by_name(name)
             change = service.suspend if action == "suspend" else service.resume
-            return partner_record(await change(partner.require_id()))
+            record = partner_record(await change(partner.require_id()))
+            if action == "resume":
+                # Nothing was pushed while suspended: bring the partner up to date.
+                record["queued"] = await _resync_if_pushable(session, partner)
+            return record
 
     _show(run(work), f"Partner {name}", as_json)
 
@@ -204,3 +212,53 @@ def remove(
         return partner_record(await handshake.unregister_from(name, force=force))
 
     _show(run(work), f"Removed {name}", as_json)
+
+
+@app.command("sync")
+def sync(name: str, as_json: bool = JSON_OPTION) -> None:
+    """Full resynchronisation: PUT every location and tariff to the partner again."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        async with session_scope(context.sessions) as session:
+            partner = await PartnerService(session).get_by_name(name)
+            queued = await SyncService(session).resync(partner.require_id())
+        return {"name": name, "queued": queued}
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        print_record(f"Resynchronising {name}", record)
+
+
+@app.command("nacs")
+def nacs(
+    name: str,
+    mode: NacsMode = typer.Argument(..., help="omit: leave NACS connectors out; SAE_J3400: send"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """How NACS connectors are sent to this partner (OCPI 2.2.1 has no NACS type)."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        async with session_scope(context.sessions) as session:
+            service = PartnerService(session)
+            partner = await service.get_by_name(name)
+            partner.nacs_mode = mode.value
+            partner.touch()
+            queued = await _resync_if_pushable(session, partner)
+        return {"name": name, "nacs_mode": mode.value, "queued": queued}
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        print_record(f"Partner {name}", record)
+
+
+async def _resync_if_pushable(session: AsyncSession, partner: Partner) -> int:
+    if partner.partner_status is not PartnerStatus.REGISTERED:
+        return 0
+    try:
+        return await SyncService(session).resync(partner.require_id())
+    except InvalidState:
+        return 0  # no Locations/Tariffs receiver endpoint

@@ -30,6 +30,7 @@ from hub.persistence.tables import Partner
 from hub.roaming import mappers
 from hub.services.parties import PartyService
 from hub.services.partners import PartnerService
+from hub.services.sync import SyncService
 from ocpi.auth import TokenEncoding
 from ocpi.errors import (
     InvalidOrMissingParameters,
@@ -138,6 +139,7 @@ class CredentialsHandshake:
                 raise MethodNotAllowed(str(exc)) from exc
             except Conflict as exc:
                 raise InvalidOrMissingParameters(str(exc)) from exc
+            await initial_sync(session, partner_id)
             return await self.our_credentials(session, token)
 
     async def accept_update(
@@ -218,9 +220,11 @@ class CredentialsHandshake:
         )
         try:
             async with session_scope(self.sessions) as session:
-                return await PartnerService(session).complete_outbound_registration(
+                partner = await PartnerService(session).complete_outbound_registration(
                     partner_id, connection
                 )
+                await initial_sync(session, partner_id)
+                return partner
         except (Conflict, InvalidState) as exc:
             # The partner registered us but we cannot keep it: undo on its side too.
             await self._delete_quietly(theirs.token, token_encoding, credentials_url)
@@ -296,6 +300,15 @@ class CredentialsHandshake:
                 logger.warning("unregistering %s locally only: %s", name, exc.message)
         async with session_scope(self.sessions) as session:
             return await PartnerService(session).unregister(partner.require_id())
+
+
+async def initial_sync(session: AsyncSession, partner_id: int) -> None:
+    """Queue every object the newly registered partner may receive (if it has receivers)."""
+    try:
+        queued = await SyncService(session).resync(partner_id)
+    except InvalidState:
+        return  # no Locations/Tariffs receiver endpoint: the partner pulls, if anything
+    logger.info("partner %s registered: %s objects queued for push", partner_id, queued)
 
 
 def _endpoints(partner: Partner) -> tuple[PartnerEndpoint, ...]:

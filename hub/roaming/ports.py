@@ -6,14 +6,22 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.domain.assets import NacsMode
 from hub.domain.partners import HeaderTokenEncoding
+from hub.persistence.repositories.locations import LocationFilter
 from hub.persistence.session import session_scope
 from hub.roaming import mappers
 from hub.roaming.handshake import CredentialsHandshake
+from hub.services.locations import LocationService
 from hub.services.partners import PartnerService
+from hub.services.tariffs import TariffService
 from ocpi.auth import TokenEncoding
+from ocpi.envelope import PageRequest
+from ocpi.errors import LocationNotFound
+from ocpi.headers import PartyRef
+from ocpi.v221 import models as v221
 from ocpi.v221.models.credentials import Credentials
-from ocpi.v221.ports import ClientIdentity, OcpiPorts
+from ocpi.v221.ports import ClientIdentity, OcpiPorts, Page, SenderQuery
 
 
 class PartnerAuthentication:
@@ -55,10 +63,86 @@ class PartnerCredentials:
         await self._handshake.accept_unregistration(int(client.client_id))
 
 
+async def _nacs_mode(session: AsyncSession, client: ClientIdentity) -> NacsMode:
+    partner = await PartnerService(session).partners.get(int(client.client_id))
+    return NacsMode(partner.nacs_mode) if partner is not None else NacsMode.OMIT
+
+
+def _filter(
+    client: ClientIdentity, receiver: PartyRef | None, page: PageRequest | None = None
+) -> LocationFilter:
+    return LocationFilter(
+        viewer_parties=[(p.country_code, p.party_id) for p in client.parties],
+        owner=(receiver.country_code, receiver.party_id) if receiver else None,
+        date_from=page.date_from if page else None,
+        date_to=page.date_to if page else None,
+    )
+
+
+class PartnerLocations:
+    """Locations Sender: only published locations, or unpublished ones shared with one of the
+    partner's parties; an invisible location is indistinguishable from a missing one."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    async def list_locations(
+        self, client: ClientIdentity, query: SenderQuery
+    ) -> Page[v221.Location]:
+        async with session_scope(self._sessions) as session:
+            nacs_mode = await _nacs_mode(session, client)
+            views, total = await LocationService(session).visible_page(
+                _filter(client, query.receiver, query.page),
+                offset=query.page.offset,
+                limit=query.page.limit,
+            )
+        return Page(
+            items=[mappers.location_for_partner(v.location, v.evses, nacs_mode) for v in views],
+            total=total,
+        )
+
+    async def get_location(
+        self, client: ClientIdentity, location_id: str, receiver: PartyRef | None
+    ) -> v221.Location:
+        async with session_scope(self._sessions) as session:
+            nacs_mode = await _nacs_mode(session, client)
+            view = await LocationService(session).get_visible(
+                location_id, _filter(client, receiver)
+            )
+        if view is None:
+            raise LocationNotFound(f"Unknown location {location_id}")
+        return mappers.location_for_partner(view.location, view.evses, nacs_mode)
+
+
+class PartnerTariffs:
+    """Tariffs Sender: every tariff of our parties (tariffs carry no visibility of their own)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    async def list_tariffs(
+        self,
+        client: ClientIdentity,  # noqa: ARG002 - every partner sees every tariff
+        query: SenderQuery,
+    ) -> Page[v221.Tariff]:
+        receiver = query.receiver
+        async with session_scope(self._sessions) as session:
+            rows, total = await TariffService(session).page(
+                owner=(receiver.country_code, receiver.party_id) if receiver else None,
+                date_from=query.page.date_from,
+                date_to=query.page.date_to,
+                offset=query.page.offset,
+                limit=query.page.limit,
+            )
+        return Page(items=[mappers.tariff_model(row) for row in rows], total=total)
+
+
 def build_ports(
     session_factory: async_sessionmaker[AsyncSession], handshake: CredentialsHandshake
 ) -> OcpiPorts:
     return OcpiPorts(
         authentication=PartnerAuthentication(session_factory),
         credentials=PartnerCredentials(handshake),
+        locations=PartnerLocations(session_factory),
+        tariffs=PartnerTariffs(session_factory),
     )

@@ -7,15 +7,29 @@ for OCPI-level failures.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from ocpi.auth import TokenEncoding
+from ocpi.envelope import PageRequest
 from ocpi.headers import PartyRef
 from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.locations import Location
+from ocpi.v221.models.tariffs import Tariff
 
-__all__ = ["AuthenticationPort", "ClientIdentity", "CredentialsPort", "OcpiPorts"]
+ItemT = TypeVar("ItemT")
+
+__all__ = [
+    "AuthenticationPort",
+    "ClientIdentity",
+    "CredentialsPort",
+    "LocationsSenderPort",
+    "OcpiPorts",
+    "Page",
+    "SenderQuery",
+    "TariffsSenderPort",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +90,55 @@ class CredentialsPort(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class SenderQuery:
+    """A Sender GET list request: pagination filters and the addressed party, if any.
+
+    ``receiver`` comes from the ``OCPI-to-country-code``/``OCPI-to-party-id`` headers: on a
+    platform hosting several parties it selects one of them.
+    """
+
+    page: PageRequest
+    receiver: PartyRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[ItemT]):
+    """One page of a Sender GET and the total number of matching objects."""
+
+    items: Sequence[ItemT]
+    total: int
+
+
+class LocationsSenderPort(Protocol):
+    """Locations module, Sender interface (``mod_locations.asciidoc``): what a client may see."""
+
+    async def list_locations(self, client: ClientIdentity, query: SenderQuery) -> Page[Location]:
+        """Locations visible to ``client``, oldest first, filtered on ``last_updated``."""
+        ...
+
+    async def get_location(
+        self, client: ClientIdentity, location_id: str, receiver: PartyRef | None
+    ) -> Location:
+        """One Location with its EVSEs as ``client`` sees it.
+
+        Raises ``LocationNotFound`` when it does not exist or is not visible to ``client``.
+        """
+        ...
+
+
+class TariffsSenderPort(Protocol):
+    """Tariffs module, Sender interface (``mod_tariffs.asciidoc``)."""
+
+    async def list_tariffs(self, client: ClientIdentity, query: SenderQuery) -> Page[Tariff]:
+        """Tariffs, oldest first, filtered on ``last_updated``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class OcpiPorts:
     """The implementations the router is built from; modules without a port are not offered."""
 
     authentication: AuthenticationPort
     credentials: CredentialsPort
+    locations: LocationsSenderPort | None = None
+    tariffs: TariffsSenderPort | None = None

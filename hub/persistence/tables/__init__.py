@@ -1,6 +1,18 @@
 """SQLModel tables; importing this package registers every table on the metadata."""
 
+from hub.persistence.tables.locations import Evse, Location, LocationVisibility
+from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
 from hub.persistence.tables.partners import Partner, PartnerRole
+from hub.persistence.tables.tariffs import Tariff
 
-__all__ = ["Partner", "PartnerRole", "Party"]
+__all__ = [
+    "Evse",
+    "Location",
+    "LocationVisibility",
+    "Partner",
+    "PartnerRole",
+    "Party",
+    "PushJob",
+    "Tariff",
+]

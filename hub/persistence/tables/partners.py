@@ -6,6 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from hub.domain.assets import NacsMode
 from hub.domain.partners import HeaderTokenEncoding, PartnerStatus
 from hub.persistence.base import TimestampMixin, UtcDateTime
 
@@ -34,6 +35,11 @@ class Partner(TimestampMixin, table=True):
         default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
     )
     registered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # Push delivery health: consecutive failed deliveries; degraded partners get a full resync
+    # (every object PUT again) when they answer again.
+    push_failures: int = Field(default=0)
+    push_degraded: bool = Field(default=False)
+    nacs_mode: str = Field(max_length=10, default=NacsMode.OMIT.value)
 
     @property
     def partner_status(self) -> PartnerStatus:

@@ -113,7 +113,8 @@ class ClientGuards:
         self, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
     ) -> None:
         """Functional modules: a registration token (token A) or a suspended peer gets 401."""
-        await self.any_client(connection, handler)
+        if CLIENT_STATE_KEY not in connection.state:
+            await self.any_client(connection, handler)
         client: ClientIdentity = connection.state[CLIENT_STATE_KEY]
         if not client.registered:
             raise Unauthorized("Registration token is valid only for versions and credentials")

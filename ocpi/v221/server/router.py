@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Router
+from litestar import Controller, Router
 from litestar.di import Provide
+from litestar.types import ControllerRouterHandler
 
 from ocpi.v221.enums import InterfaceRole, ModuleID
 from ocpi.v221.ports import OcpiPorts
@@ -15,6 +16,8 @@ from ocpi.v221.server.common import (
     provide_client,
 )
 from ocpi.v221.server.credentials import CredentialsController
+from ocpi.v221.server.locations import LocationsSenderController
+from ocpi.v221.server.tariffs import TariffsSenderController
 from ocpi.v221.server.versions import VersionsController
 
 __all__ = ["build_router"]
@@ -29,9 +32,21 @@ def build_router(ports: OcpiPorts, config: ServerConfig, *, path: str = "/ocpi")
     guards = ClientGuards(ports)
     # Credentials: the spec advises to report the credentials endpoint as SENDER.
     offered = [(ModuleID.CREDENTIALS, InterfaceRole.SENDER)]
+    functional: list[type[Controller]] = []
+    if ports.locations is not None:
+        offered.append((ModuleID.LOCATIONS, InterfaceRole.SENDER))
+        functional.append(LocationsSenderController)
+    if ports.tariffs is not None:
+        offered.append((ModuleID.TARIFFS, InterfaceRole.SENDER))
+        functional.append(TariffsSenderController)
+    handlers: list[ControllerRouterHandler] = [VersionsController, CredentialsController]
+    if functional:
+        handlers.append(
+            Router(path="/", route_handlers=functional, guards=[guards.registered_client])
+        )
     return Router(
         path=path,
-        route_handlers=[VersionsController, CredentialsController],
+        route_handlers=handlers,
         guards=[guards.any_client],
         dependencies={
             "client": Provide(provide_client, sync_to_thread=False),

@@ -1,0 +1,85 @@
+"""Push jobs: what is pushed to partners, how changes coalesce, and the retry schedule."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    SUPERSEDED = "SUPERSEDED"
+    REJECTED = "REJECTED"
+    """The partner refused the payload with an OCPI client error (2xxx); retrying cannot help."""
+
+
+class JobKind(StrEnum):
+    """What a job sends (OCPI Locations and Tariffs receiver interfaces of the partner).
+
+    LOCATION_PUT: the whole location with its EVSEs (new or changed location).
+    EVSE_PATCH: the EVSE's ``status`` and ``last_updated``.
+    CONNECTOR_PATCH: the connector's ``tariff_ids`` and ``last_updated``.
+    TARIFF_PUT / TARIFF_DELETE: one tariff.
+    """
+
+    LOCATION_PUT = "LOCATION_PUT"
+    EVSE_PATCH = "EVSE_PATCH"
+    CONNECTOR_PATCH = "CONNECTOR_PATCH"
+    TARIFF_PUT = "TARIFF_PUT"
+    TARIFF_DELETE = "TARIFF_DELETE"
+
+    @property
+    def module(self) -> str:
+        return "tariffs" if self in {JobKind.TARIFF_PUT, JobKind.TARIFF_DELETE} else "locations"
+
+    @property
+    def supersedes(self) -> frozenset[JobKind]:
+        """Undelivered kinds on the same queue that this job makes pointless.
+
+        A location PUT carries every EVSE and connector, so it replaces pending PATCHes of that
+        location; a tariff PUT or DELETE replaces pending ones of the same tariff. PATCHes only
+        replace the same PATCH of the same object (see :func:`coalesce_key`).
+        """
+        if self is JobKind.LOCATION_PUT:
+            return frozenset({JobKind.LOCATION_PUT, JobKind.EVSE_PATCH, JobKind.CONNECTOR_PATCH})
+        if self in {JobKind.TARIFF_PUT, JobKind.TARIFF_DELETE}:
+            return frozenset({JobKind.TARIFF_PUT, JobKind.TARIFF_DELETE})
+        return frozenset({self})
+
+
+def location_queue(country_code: str, party_id: str, location_id: str) -> str:
+    return f"locations/{country_code}/{party_id}/{location_id}"
+
+
+def tariff_queue(country_code: str, party_id: str, tariff_id: str) -> str:
+    return f"tariffs/{country_code}/{party_id}/{tariff_id}"
+
+
+def coalesce_key(kind: JobKind, queue_key: str, *parts: str) -> str:
+    """Jobs with equal keys are interchangeable: the newer one supersedes the undelivered older."""
+    if kind is JobKind.LOCATION_PUT or kind.module == "tariffs":
+        return queue_key
+    return "/".join((kind.value, queue_key, *parts))
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, capped; a partner is degraded after N failures."""
+
+    base: timedelta = timedelta(seconds=2)
+    cap: timedelta = timedelta(minutes=10)
+    degraded_after: int = 8
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        """Delay before the next try after ``attempts`` failed tries (``attempts`` >= 1).
+
+        Half the exponential step is fixed and half random, so retries of many jobs spread out
+        without ever retrying immediately.
+        """
+        ceiling = min(self.cap, self.base * (2 ** min(attempts - 1, 30)))
+        draw = rng.random() if rng is not None else random.random()  # noqa: S311 - jitter
+        half: timedelta = ceiling / 2
+        return half + half * draw

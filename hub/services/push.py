@@ -1,0 +1,233 @@
+"""The push outbox: which partners get which change, coalescing, claims and retries.
+
+Writers (location and tariff services) call :meth:`PushService.fanout` in the same transaction
+as the change they make, so a change is pushed if and only if it is committed. The delivery
+worker (``hub.roaming.push``) claims due jobs, sends them and reports back here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.domain.partners import PartnerStatus
+from hub.domain.push import JobKind, JobState, RetryPolicy, coalesce_key
+from hub.errors import InvalidState
+from hub.persistence.base import utc_now
+from hub.persistence.repositories.outbox import PushJobRepository, QueueStats
+from hub.persistence.repositories.partners import PartnerRepository
+from hub.persistence.tables import Partner, PushJob
+
+RECEIVER = "RECEIVER"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A partner that receives pushes of some modules, and the parties it declared."""
+
+    partner_id: int
+    modules: frozenset[str]
+    parties: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to push: its kind, its FIFO queue and what it addresses."""
+
+    kind: JobKind
+    queue_key: str
+    target: dict[str, Any]
+    coalesce_parts: tuple[str, ...] = ()
+    published: bool = True
+    visible_to: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+    def reaches(self, subscriber: Subscriber) -> bool:
+        if self.kind.module not in subscriber.modules:
+            return False
+        return self.published or bool(self.visible_to & subscriber.parties)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    partner_id: int
+    kind: JobKind
+    target: dict[str, Any]
+    attempts: int
+
+
+class PushService:
+    """Outbox use cases. Never commits; the caller owns the transaction."""
+
+    def __init__(self, session: AsyncSession, policy: RetryPolicy | None = None) -> None:
+        self.jobs = PushJobRepository(session)
+        self.partners = PartnerRepository(session)
+        self.policy = policy or RetryPolicy()
+        self._subscribers: list[Subscriber] | None = None
+        self._dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+
+    async def subscribers(self) -> list[Subscriber]:
+        """Registered (not suspended) partners with a Locations or Tariffs receiver endpoint.
+
+        Cached for the life of this service object, i.e. one transaction.
+        """
+        if self._subscribers is None:
+            found = []
+            for partner in await self.partners.list():
+                if partner.partner_status is not PartnerStatus.REGISTERED:
+                    continue
+                modules = frozenset(
+                    str(e["identifier"]) for e in partner.endpoints if e.get("role") == RECEIVER
+                ) & {"locations", "tariffs"}
+                if not modules:
+                    continue
+                roles = await self.partners.roles_of(partner.require_id())
+                parties = frozenset((r.country_code, r.party_id) for r in roles)
+                found.append(Subscriber(partner.require_id(), modules, parties))
+            self._subscribers = found
+        return self._subscribers
+
+    async def fanout(
+        self, changes: Sequence[Change], *, only: int | None = None, fresh: bool = False
+    ) -> int:
+        """Queue each change for every partner it reaches (or only for partner ``only``).
+
+        A newer job supersedes the undelivered jobs it makes pointless (see
+        :attr:`JobKind.supersedes`); ``fresh`` says the caller knows there are none (new objects,
+        or a resync that cleared the queue), which saves a query per change. Returns the number of
+        jobs written.
+        """
+        subscribers = [s for s in await self.subscribers() if only is None or s.partner_id == only]
+        if not subscribers:
+            return 0
+        now = utc_now()
+        jobs: list[PushJob] = []
+        for change in changes:
+            reached = [s.partner_id for s in subscribers if change.reaches(s)]
+            if not reached:
+                continue
+            key = coalesce_key(change.kind, change.queue_key, *change.coalesce_parts)
+            if fresh:
+                pass
+            elif change.kind is JobKind.LOCATION_PUT or change.kind.module == "tariffs":
+                await self.jobs.supersede(
+                    reached,
+                    queue_key=change.queue_key,
+                    kinds=[k.value for k in change.kind.supersedes],
+                )
+            else:
+                await self.jobs.supersede(reached, coalesce_key=key)
+            jobs.extend(
+                PushJob(
+                    partner_id=partner_id,
+                    queue_key=change.queue_key,
+                    coalesce_key=key,
+                    kind=change.kind.value,
+                    target=change.target,
+                    next_attempt_at=now,
+                    enqueued_at=now,
+                )
+                for partner_id in reached
+            )
+        await self.jobs.add_all(jobs)
+        return len(jobs)
+
+    async def claim(self, worker: str, *, limit: int, lease: timedelta) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due jobs for ``worker`` until the lease expires."""
+        now = utc_now()
+        heads = await self.jobs.due_heads(now, limit, skip_locked=self._dialect == "postgresql")
+        if not heads:
+            return []
+        await self.jobs.claim([job.id for job in heads if job.id is not None], worker, now + lease)
+        return [
+            ClaimedJob(
+                id=job.id or 0,
+                partner_id=job.partner_id,
+                kind=JobKind(job.kind),
+                target=dict(job.target),
+                attempts=job.attempts,
+            )
+            for job in heads
+        ]
+
+    async def delivered(self, job_ids: Sequence[int], worker: str) -> list[int]:
+        """Record successful deliveries. Returns the partners that were degraded and recovered
+        (the caller resynchronises them)."""
+        now = utc_now()
+        recovered: list[int] = []
+        touched: set[int] = set()
+        for job in await self.jobs.get_many(job_ids):
+            if job.claimed_by != worker:
+                continue  # our lease expired and another worker took over
+            job.state = JobState.DELIVERED.value
+            job.delivered_at = now
+            job.attempts += 1
+            job.claimed_by = job.claimed_until = None
+            job.last_error = None
+            touched.add(job.partner_id)
+        for partner_id in touched:
+            partner = await self.partners.get(partner_id)
+            if partner is None:
+                continue
+            if partner.push_degraded:
+                recovered.append(partner_id)
+            partner.push_failures = 0
+            partner.push_degraded = False
+        return recovered
+
+    async def failed(
+        self,
+        job_id: int,
+        worker: str,
+        error: str,
+        *,
+        rejected: bool = False,
+        rng: random.Random | None = None,
+    ) -> bool:
+        """Record a failed delivery: retry later with backoff, or stop if the partner rejected
+        the payload itself. Returns True if the partner became degraded now."""
+        (job,) = await self.jobs.get_many([job_id]) or (None,)
+        if job is None or job.claimed_by != worker:
+            return False
+        job.attempts += 1
+        job.claimed_by = job.claimed_until = None
+        job.last_error = error[:500]
+        if rejected:
+            job.state = JobState.REJECTED.value
+            return False
+        job.next_attempt_at = utc_now() + self.policy.delay(job.attempts, rng)
+        partner = await self.partners.get(job.partner_id)
+        if partner is None:
+            return False
+        partner.push_failures += 1
+        if not partner.push_degraded and partner.push_failures >= self.policy.degraded_after:
+            partner.push_degraded = True
+            return True
+        return False
+
+    async def release(self, job_ids: Sequence[int], worker: str) -> None:
+        """Give claimed jobs back untouched (e.g. on shutdown)."""
+        for job in await self.jobs.get_many(job_ids):
+            if job.claimed_by == worker:
+                job.claimed_by = job.claimed_until = None
+
+    async def stats(self) -> list[tuple[Partner, QueueStats | None]]:
+        by_partner = {s.partner_id: s for s in await self.jobs.stats()}
+        return [(p, by_partner.get(p.require_id())) for p in await self.partners.list()]
+
+    async def pending_count(self, partner_id: int | None = None) -> int:
+        return await self.jobs.pending_count(partner_id)
+
+    async def require_pushable(self, partner_id: int) -> Subscriber:
+        """The partner as a subscriber; raises if it is not registered or has no receivers."""
+        for subscriber in await self.subscribers():
+            if subscriber.partner_id == partner_id:
+                return subscriber
+        raise InvalidState(
+            "partner is not registered or offers no Locations/Tariffs receiver endpoint"
+        )

@@ -1,0 +1,120 @@
+"""Tariffs of our parties: import, delete, reads; changes are pushed through the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.domain.assets import ImportReport, TariffSpec, party_key
+from hub.domain.push import JobKind, tariff_queue
+from hub.errors import Conflict, NotFound
+from hub.persistence.base import utc_now
+from hub.persistence.repositories.parties import PartyRepository
+from hub.persistence.repositories.tariffs import TariffRepository
+from hub.persistence.tables import Tariff
+from hub.services.push import Change, PushService
+
+
+def tariff_change(tariff: Tariff, kind: JobKind = JobKind.TARIFF_PUT) -> Change:
+    return Change(
+        kind=kind,
+        queue_key=tariff_queue(tariff.country_code, tariff.party_id, tariff.tariff_id),
+        target={
+            "country_code": tariff.country_code,
+            "party_id": tariff.party_id,
+            "tariff_id": tariff.tariff_id,
+        },
+    )
+
+
+class TariffService:
+    """Use cases on tariffs. Never commits; the caller owns the transaction."""
+
+    def __init__(self, session: AsyncSession, push: PushService | None = None) -> None:
+        self.tariffs = TariffRepository(session)
+        self.parties = PartyRepository(session)
+        self.push = push or PushService(session)
+
+    async def import_tariffs(self, specs: Sequence[TariffSpec]) -> ImportReport:
+        """Create or update tariffs to match ``specs``; identical ones are left untouched.
+
+        Raises:
+            NotFound: a tariff belongs to a party we do not operate.
+            Conflict: the same tariff appears twice.
+        """
+        keys = [(s.country_code.upper(), s.party_id.upper(), s.tariff_id) for s in specs]
+        if len(set(keys)) != len(keys):
+            raise Conflict("the same tariff (country_code, party_id, id) appears twice")
+        report = ImportReport()
+        changes: list[Change] = []
+        now = utc_now()
+        for spec, key in zip(specs, keys, strict=True):
+            party = await self.parties.get_by_key("CPO", key[0], key[1])
+            if party is None or party.id is None:
+                raise NotFound(
+                    f"tariff {spec.tariff_id}: we operate no party {party_key(*key[:2])}"
+                )
+            row = await self.tariffs.get(*key)
+            label = "/".join(key)
+            if row is None:
+                row = await self.tariffs.add(
+                    Tariff(
+                        party_ref=party.id,
+                        country_code=key[0],
+                        party_id=key[1],
+                        tariff_id=spec.tariff_id,
+                        currency=spec.currency,
+                        attributes=spec.attributes,
+                        last_updated=now,
+                    )
+                )
+                report.created.append(label)
+            elif row.currency != spec.currency or row.attributes != spec.attributes:
+                row.currency, row.attributes, row.last_updated = spec.currency, spec.attributes, now
+                row.touch()
+                report.updated.append(label)
+            else:
+                report.unchanged.append(label)
+                continue
+            changes.append(tariff_change(row))
+        await self.tariffs.session.flush()
+        await self.push.fanout(changes)
+        return report
+
+    async def delete(self, country_code: str, party_id: str, tariff_id: str) -> None:
+        """Delete a tariff here and at every partner (Tariffs receiver DELETE).
+
+        Raises:
+            NotFound: no such tariff.
+        """
+        row = await self.tariffs.get(country_code.upper(), party_id.upper(), tariff_id)
+        if row is None:
+            raise NotFound(f"no tariff {country_code}/{party_id}/{tariff_id}")
+        change = tariff_change(row, JobKind.TARIFF_DELETE)
+        await self.tariffs.session.delete(row)
+        await self.tariffs.session.flush()
+        await self.push.fanout([change])
+
+    async def page(
+        self,
+        *,
+        owner: tuple[str, str] | None = None,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[Sequence[Tariff], int]:
+        """Tariffs in a stable order with the Sender GET filters, and their total."""
+        return await self.tariffs.page(
+            owner=owner, date_from=date_from, date_to=date_to, offset=offset, limit=limit
+        )
+
+    async def get(self, country_code: str, party_id: str, tariff_id: str) -> Tariff | None:
+        return await self.tariffs.get(country_code, party_id, tariff_id)
+
+    async def all_changes(self) -> list[Change]:
+        """A TARIFF_PUT change for every tariff (full resynchronisation)."""
+        rows, _ = await self.tariffs.page()
+        return [tariff_change(row) for row in rows]
