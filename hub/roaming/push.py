@@ -35,11 +35,13 @@ from hub.services.push import ClaimedJob, PushService
 from hub.services.sync import SyncService
 from hub.services.tariffs import TariffService
 from ocpi.auth import TokenEncoding
-from ocpi.errors import OcpiClientError, PartnerRejected
+from ocpi.errors import OcpiClientError, PartnerHttpError, PartnerRejected, UnknownLocation
 from ocpi.headers import PartyRef, RoutingHeaders
 from ocpi.v221.client import PartnerClient
 
 logger = logging.getLogger(__name__)
+
+UNKNOWN_LOCATION = UnknownLocation.status_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ class Outcome:
     job: ClaimedJob
     error: str | None = None
     rejected: bool = False
+    missing: bool = False
+    """A PATCH the partner refused because it does not know the object: send a PUT instead."""
 
 
 def policy_from(settings: PushSettings) -> RetryPolicy:
@@ -238,9 +242,14 @@ class PushWorker:
                     await client.call(
                         delivery.method, delivery.url, body=delivery.body, routing=delivery.routing
                     )
-                except PartnerRejected as exc:
-                    client_error = 2000 <= exc.partner_status_code < 3000
-                    return Outcome(delivery.job, error=exc.message, rejected=client_error)
+                except (PartnerRejected, PartnerHttpError) as exc:
+                    code = getattr(exc, "partner_status_code", None)
+                    unknown = code == UNKNOWN_LOCATION or getattr(exc, "response_status", 0) == 404
+                    if unknown and delivery.method == "PATCH":
+                        # OCPI: when a PATCH fails, the client should PUT the whole object.
+                        return Outcome(delivery.job, error=exc.message, missing=True)
+                    rejected = code is not None and 2000 <= code < 3000
+                    return Outcome(delivery.job, error=exc.message, rejected=rejected)
                 except OcpiClientError as exc:
                     return Outcome(delivery.job, error=exc.message)
                 return Outcome(delivery.job)
@@ -260,6 +269,9 @@ class PushWorker:
                 recovered = await service.delivered(done, self.worker_id)
             for outcome in outcomes:
                 if outcome.error is None:
+                    continue
+                if outcome.missing:
+                    await self._put_instead(session, service, outcome.job)
                     continue
                 logger.warning(
                     "push %s %s to partner %s failed (attempt %s): %s",
@@ -282,6 +294,16 @@ class PushWorker:
             logger.warning(
                 "partner %s reachable again: resynchronising (%s PUTs)", partner_id, queued
             )
+
+    async def _put_instead(
+        self, session: AsyncSession, service: PushService, job: ClaimedJob
+    ) -> None:
+        logger.info("partner %s lacks %s: sending the whole location", job.partner_id, job.target)
+        if not await service.superseded(job.id, self.worker_id):
+            return
+        change = await LocationService(session, service).put_change(str(job.target["location_id"]))
+        if change is not None:
+            await service.fanout([change], only=job.partner_id)
 
 
 def _visible(view: LocationView, target: PartnerTarget) -> bool:

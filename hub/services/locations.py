@@ -377,6 +377,14 @@ class LocationService:
     async def list_all(self, *, offset: int = 0, limit: int | None = None) -> Sequence[Location]:
         return await self.locations.list(offset=offset, limit=limit)
 
+    async def put_change(self, location_id: str) -> Change | None:
+        """A LOCATION_PUT change for one location (None if it no longer exists)."""
+        row = await self.locations.get(location_id)
+        if row is None:
+            return None
+        visible = await self.locations.visible_to_of([row.id or 0])
+        return location_change(row, visible.get(row.id or 0, []), JobKind.LOCATION_PUT)
+
     async def all_changes(self) -> list[Change]:
         """A LOCATION_PUT change for every location (full resynchronisation)."""
         rows = await self.locations.list()

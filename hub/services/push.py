@@ -143,7 +143,9 @@ class PushService:
         heads = await self.jobs.due_heads(now, limit, skip_locked=self._dialect == "postgresql")
         if not heads:
             return []
-        await self.jobs.claim([job.id for job in heads if job.id is not None], worker, now + lease)
+        claimed = await self.jobs.claim(
+            [job.id for job in heads if job.id is not None], worker, now, now + lease
+        )
         return [
             ClaimedJob(
                 id=job.id or 0,
@@ -152,7 +154,7 @@ class PushService:
                 target=dict(job.target),
                 attempts=job.attempts,
             )
-            for job in heads
+            for job in claimed
         ]
 
     async def delivered(self, job_ids: Sequence[int], worker: str) -> list[int]:
@@ -209,6 +211,16 @@ class PushService:
             partner.push_degraded = True
             return True
         return False
+
+    async def superseded(self, job_id: int, worker: str) -> bool:
+        """Retire a claimed job that another job replaces; False if it is no longer ours."""
+        (job,) = await self.jobs.get_many([job_id]) or (None,)
+        if job is None or job.claimed_by != worker:
+            return False
+        job.attempts += 1
+        job.state = JobState.SUPERSEDED.value
+        job.claimed_by = job.claimed_until = None
+        return True
 
     async def release(self, job_ids: Sequence[int], worker: str) -> None:
         """Give claimed jobs back untouched (e.g. on shutdown)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from litestar import Litestar, Request, Response, delete, get, post, put
+from litestar import Litestar, Request, Response, delete, get, post, put, route
 
 PARTY = {"country_code": "US", "party_id": "EMS"}
 
@@ -48,6 +49,15 @@ def decode_token(header: str | None) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    body: Any
+    headers: dict[str, str]
+    at: float
+
+
 @dataclass
 class EmspPeer:
     """State of the fake eMSP: what it issued, what it holds, and what it saw."""
@@ -64,6 +74,12 @@ class EmspPeer:
     our_token: str | None = None
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Receiver side: objects as pushed to us, and every push request in arrival order.
+    locations: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    tariffs: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    # "ok", "fail" (HTTP 503) or "reject" (OCPI 2001) for every push.
+    push_mode: str = "ok"
 
     @property
     def versions_url(self) -> str:
@@ -257,7 +273,87 @@ class EmspPeer:
             peer.hub_token = None
             return Response(envelope())
 
-        return Litestar(route_handlers=[versions, details, register, update, unregister])
+        async def push(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+            token = caller(request)
+            if token is None or peer.issued[token] != "C":
+                return unauthorized()
+            if peer.push_mode == "fail":
+                return Response(envelope(status_code=3000, message="down"), status_code=503)
+            body = await request.json() if request.method in {"PUT", "PATCH"} else None
+            parts = request.url.path.split("/")[3:]  # module and ids after /ocpi/2.2.1/
+            with peer.lock:
+                peer.received.append(
+                    Received(
+                        request.method,
+                        request.url.path,
+                        body,
+                        dict(request.headers),
+                        time.monotonic(),
+                    )
+                )
+                if peer.push_mode == "reject":
+                    return Response(envelope(status_code=2001, message="rejected"))
+                try:
+                    peer.apply(request.method, parts, body)
+                except (KeyError, StopIteration):
+                    return Response(
+                        envelope(status_code=2003, message="unknown object"), status_code=404
+                    )
+            return Response(envelope())
+
+        receivers = [
+            route(path, http_method=methods, status_code=200)(push)
+            for path, methods in (
+                ("/ocpi/2.2.1/locations/{cc:str}/{pid:str}/{loc:str}", ["PUT", "PATCH"]),
+                ("/ocpi/2.2.1/locations/{cc:str}/{pid:str}/{loc:str}/{evse:str}", ["PUT", "PATCH"]),
+                (
+                    "/ocpi/2.2.1/locations/{cc:str}/{pid:str}/{loc:str}/{evse:str}/{conn:str}",
+                    ["PUT", "PATCH"],
+                ),
+                ("/ocpi/2.2.1/tariffs/{cc:str}/{pid:str}/{tid:str}", ["PUT", "DELETE"]),
+            )
+        ]
+        return Litestar(
+            route_handlers=[versions, details, register, update, unregister, *receivers]
+        )
+
+    def apply(self, method: str, parts: list[str], body: Any) -> None:
+        """What a simple receiver does: PUT replaces, PATCH merges, DELETE removes."""
+        module, cc, pid, object_id, *rest = parts
+        if module == "tariffs":
+            if method == "DELETE":
+                self.tariffs.pop((cc, pid, object_id), None)
+            else:
+                self.tariffs[(cc, pid, object_id)] = body
+            return
+        key = (cc, pid, object_id)
+        if not rest:
+            if method == "PUT":
+                self.locations[key] = body
+            else:
+                self.locations[key].update(body)
+            return
+        location = self.locations[key]
+        evses = location.setdefault("evses", [])
+        evse = next((e for e in evses if e["uid"] == rest[0]), None)
+        if len(rest) == 1:
+            if evse is None or method == "PUT":
+                evses[:] = [e for e in evses if e["uid"] != rest[0]] + [body]
+            else:
+                evse.update(body)
+            return
+        if evse is None:
+            raise KeyError(rest[0])
+        connector = next(c for c in evse["connectors"] if c["id"] == rest[1])
+        connector.update(body)
+
+    def pushes(self, method: str | None = None, prefix: str = "") -> list[Received]:
+        with self.lock:
+            return [
+                r
+                for r in self.received
+                if (method is None or r.method == method) and r.path.startswith(prefix)
+            ]
 
 
 async def _in_thread(function: Any, *args: Any) -> Any:

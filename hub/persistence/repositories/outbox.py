@@ -93,13 +93,35 @@ class PushJobRepository:
             statement = statement.with_for_update(skip_locked=True, of=PushJob)
         return (await self.session.execute(statement)).scalars().all()
 
-    async def claim(self, job_ids: Sequence[int], worker: str, until: datetime) -> None:
+    async def claim(
+        self, job_ids: Sequence[int], worker: str, now: datetime, until: datetime
+    ) -> Sequence[PushJob]:
+        """Compare-and-set claim: only jobs nobody holds are taken; returns those we got.
+
+        On PostgreSQL the rows are already locked by :meth:`due_heads`; on SQLite (no row locks)
+        the condition is what keeps two workers from taking the same job.
+        """
         await self.session.execute(
             update(PushJob)
-            .where(col(PushJob.id).in_(list(job_ids)))
+            .where(
+                col(PushJob.id).in_(list(job_ids)),
+                col(PushJob.state) == JobState.PENDING.value,
+                or_(col(PushJob.claimed_until).is_(None), col(PushJob.claimed_until) < now),
+            )
             .values(claimed_by=worker, claimed_until=until)
             .execution_options(synchronize_session=False)
         )
+        result = await self.session.execute(
+            select(PushJob)
+            .where(
+                col(PushJob.id).in_(list(job_ids)),
+                col(PushJob.claimed_by) == worker,
+                col(PushJob.claimed_until) == until,
+            )
+            .order_by(col(PushJob.id))
+            .execution_options(populate_existing=True)
+        )
+        return result.scalars().all()
 
     async def get_many(self, job_ids: Sequence[int]) -> Sequence[PushJob]:
         result = await self.session.execute(

@@ -1,0 +1,247 @@
+"""The push worker against a real eMSP receiver on 127.0.0.1, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from hub.config import PushSettings
+from hub.domain.assets import EvseStatus
+from hub.domain.push import JobState
+from hub.persistence.session import session_scope
+from hub.persistence.tables import Partner, PushJob
+from hub.roaming.importer import parse_locations_json, parse_tariffs_json
+from hub.roaming.push import PushWorker
+from hub.services.locations import LocationService
+from hub.services.tariffs import TariffService
+from tests.fixtures import network
+from tests.hub.conftest import add_parties, register_partner
+from tests.support.emsp import EmspPeer
+from tests.support.ocpi_openapi import validate, validate_patch
+from tests.support.servers import asgi_server
+
+pytestmark = pytest.mark.db
+
+FAST = PushSettings(
+    retry_base_seconds=0.01, retry_cap_seconds=0.02, degraded_after=3, lease_seconds=30
+)
+
+
+@pytest.fixture
+def emsp():
+    peer = EmspPeer()
+    with asgi_server(peer.app()) as url:
+        peer.base_url = url
+        yield peer
+
+
+@pytest.fixture
+async def http():
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+async def setup(sessions, emsp):
+    await add_parties(sessions)
+    partner_id, _ = await register_partner(sessions, "emsp", base_url=f"{emsp.base_url}/ocpi/2.2.1")
+    emsp.issued["token-for-emsp"] = "C"
+    return sessions, partner_id
+
+
+async def import_(sessions, *locations):
+    async with session_scope(sessions) as session:
+        await LocationService(session).import_locations(
+            parse_locations_json(json.dumps(list(locations)))
+        )
+
+
+async def drain(worker: PushWorker, rounds: int = 50) -> None:
+    for _ in range(rounds):
+        if await worker.run_once() == 0:
+            return
+        await asyncio.sleep(0.03)
+    raise AssertionError("queue did not drain")
+
+
+async def job_states(sessions) -> list[tuple[str, str]]:
+    async with sessions() as session:
+        rows = (await session.execute(select(PushJob).order_by(PushJob.id))).scalars()
+        return [(j.kind, j.state) for j in rows]
+
+
+async def partner_row(sessions, partner_id) -> Partner:
+    async with sessions() as session:
+        partner = await session.get(Partner, partner_id)
+        assert partner is not None
+        return partner
+
+
+async def test_location_put_and_status_patch_arrive_valid_and_routed(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, network.location("LOC1", nacs_only_evse=True))
+    async with session_scope(sessions) as session:
+        await LocationService(session).set_evse_status("LOC1-E1", EvseStatus.CHARGING)
+    worker = PushWorker(sessions, http, FAST)
+    await drain(worker)
+    put, patch = emsp.pushes()
+    assert (put.method, put.path) == ("PUT", "/ocpi/2.2.1/locations/US/HPC/LOC1")
+    assert (patch.method, patch.path) == ("PATCH", "/ocpi/2.2.1/locations/US/HPC/LOC1/LOC1-E1")
+    validate("Location", put.body)
+    validate_patch("EVSEPatch", patch.body)
+    assert set(patch.body) == {"status", "last_updated"}
+    assert patch.body["status"] == "CHARGING"
+    # NACS is left out for a 2.2.1 partner: the NACS-only EVSE and every NACS connector.
+    assert [e["uid"] for e in put.body["evses"]] == ["LOC1-E1", "LOC1-E2"]
+    assert {c["standard"] for e in put.body["evses"] for c in e["connectors"]} == {
+        "IEC_62196_T1_COMBO"
+    }
+    for received in (put, patch):
+        assert received.headers["ocpi-from-country-code"] == "US"
+        assert received.headers["ocpi-from-party-id"] == "HPC"
+        assert received.headers["ocpi-to-party-id"] == "EMA"
+        assert received.headers["x-request-id"]
+    assert emsp.locations[("US", "HPC", "LOC1")]["evses"][0]["status"] == "CHARGING"
+    assert await job_states(sessions) == [
+        ("LOCATION_PUT", "DELIVERED"),
+        ("EVSE_PATCH", "DELIVERED"),
+    ]
+
+
+async def test_nacs_is_sent_as_sae_j3400_to_partners_who_ask(sessions, emsp, http):
+    await add_parties(sessions)
+    await register_partner(
+        sessions, "nacs-ok", base_url=f"{emsp.base_url}/ocpi/2.2.1", nacs_mode="SAE_J3400"
+    )
+    emsp.issued["token-for-nacs-ok"] = "C"
+    await import_(sessions, network.location("LOC1", nacs_only_evse=True))
+    await drain(PushWorker(sessions, http, FAST))
+    (put,) = emsp.pushes("PUT")
+    standards = [c["standard"] for e in put.body["evses"] for c in e["connectors"]]
+    assert "SAE_J3400" in standards
+    assert "TESLA_S" not in standards
+    assert [e["uid"] for e in put.body["evses"]][-1] == "LOC1-NACS"
+
+
+async def test_each_queue_keeps_its_order(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, network.location("LOC1"), network.location("LOC2"))
+    async with session_scope(sessions) as session:
+        service = LocationService(session)
+        for status in (EvseStatus.CHARGING, EvseStatus.AVAILABLE, EvseStatus.OUTOFORDER):
+            await service.set_evse_status("LOC1-E1", status)
+        await service.set_evse_status("LOC2-E2", EvseStatus.RESERVED)
+        await service.set_connector_tariffs("LOC2-E1", "1", ["T-NEW"])
+    await drain(PushWorker(sessions, http, FAST))
+    loc1 = [
+        (r.method, r.path.rsplit("/", 1)[-1])
+        for r in emsp.pushes(prefix="/ocpi/2.2.1/locations/US/HPC/LOC1")
+    ]
+    loc2 = [
+        (r.method, r.path.rsplit("/", 1)[-1])
+        for r in emsp.pushes(prefix="/ocpi/2.2.1/locations/US/HPC/LOC2")
+    ]
+    # Coalesced: one PATCH of LOC1-E1 with the newest status, after the PUT.
+    assert loc1 == [("PUT", "LOC1"), ("PATCH", "LOC1-E1")]
+    assert loc2 == [("PUT", "LOC2"), ("PATCH", "LOC2-E2"), ("PATCH", "1")]
+    assert emsp.locations[("US", "HPC", "LOC1")]["evses"][0]["status"] == "OUTOFORDER"
+    connector = emsp.locations[("US", "HPC", "LOC2")]["evses"][0]["connectors"][0]
+    assert connector["tariff_ids"] == ["T-NEW"]
+
+
+async def test_failures_back_off_degrade_and_recover_with_a_full_resync(setup, emsp, http):
+    sessions, partner_id = setup
+    await import_(sessions, network.location("LOC1"), network.location("LOC2"))
+    async with session_scope(sessions) as session:
+        await TariffService(session).import_tariffs(
+            parse_tariffs_json(json.dumps([network.tariff()]))
+        )
+    worker = PushWorker(sessions, http, FAST)
+    emsp.push_mode = "fail"
+    for _ in range(8):
+        await worker.run_once()
+        await asyncio.sleep(0.03)
+    partner = await partner_row(sessions, partner_id)
+    assert partner.push_degraded
+    assert partner.push_failures >= FAST.degraded_after
+    async with sessions() as session:
+        first = (await session.execute(select(PushJob).order_by(PushJob.id))).scalars().first()
+    assert first is not None
+    assert first.attempts >= 2
+    assert first.state == "PENDING"
+    assert "503" in (first.last_error or "")
+    emsp.push_mode = "ok"
+    await drain(worker)
+    partner = await partner_row(sessions, partner_id)
+    assert not partner.push_degraded
+    assert partner.push_failures == 0
+    assert set(emsp.locations) == {("US", "HPC", "LOC1"), ("US", "HPC", "LOC2")}
+    assert set(emsp.tariffs) == {("US", "HPC", "T-DC")}
+    # The recovery resync PUT everything again after the first success.
+    assert len(emsp.pushes("PUT", "/ocpi/2.2.1/locations")) >= 3
+
+
+async def test_rejected_payload_is_not_retried_and_does_not_block_the_queue(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, network.location("LOC1"))
+    emsp.push_mode = "reject"
+    worker = PushWorker(sessions, http, FAST)
+    await worker.run_once()
+    emsp.push_mode = "ok"
+    async with session_scope(sessions) as session:
+        await LocationService(session).set_evse_status("LOC1-E1", EvseStatus.CHARGING)
+    await drain(worker)
+    # The eMSP never stored the location, so it refuses the PATCH as unknown (2003/404); the
+    # worker then PUTs the whole location, as the spec advises.
+    assert await job_states(sessions) == [
+        ("LOCATION_PUT", JobState.REJECTED.value),
+        ("EVSE_PATCH", JobState.SUPERSEDED.value),
+        ("LOCATION_PUT", JobState.DELIVERED.value),
+    ]
+    assert emsp.locations[("US", "HPC", "LOC1")]["evses"][0]["status"] == "CHARGING"
+
+
+async def test_a_dead_workers_claims_come_back_after_the_lease(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, network.location("LOC1"))
+    short = FAST.model_copy(update={"lease_seconds": 0.3})
+    dead = PushWorker(sessions, http, short, worker_id="dead")
+    async with session_scope(sessions) as session:
+        from hub.services.push import PushService
+
+        claimed = await PushService(session).claim(
+            "dead", limit=10, lease=__import__("datetime").timedelta(seconds=0.3)
+        )
+    assert len(claimed) == 1
+    alive = PushWorker(sessions, http, short, worker_id="alive")
+    assert await alive.run_once() == 0  # still leased to the dead worker
+    await asyncio.sleep(0.4)
+    assert await alive.run_once() == 1
+    assert len(emsp.pushes("PUT")) == 1
+    # The dead worker's late report is ignored: the job belongs to the live one now.
+    async with session_scope(sessions) as session:
+        from hub.services.push import PushService
+
+        assert await PushService(session).delivered([claimed[0].id], "dead") == []
+    del dead
+
+
+async def test_concurrent_workers_deliver_each_job_once(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, *(network.location(f"LOC{i}", evses=1) for i in range(40)))
+    settings = FAST.model_copy(update={"batch_size": 5})
+    workers = [PushWorker(sessions, http, settings, worker_id=f"w{i}") for i in range(3)]
+
+    async def work(worker: PushWorker) -> None:
+        for _ in range(40):
+            if await worker.run_once() == 0:
+                await asyncio.sleep(0.02)
+
+    await asyncio.gather(*(work(w) for w in workers))
+    paths = [r.path for r in emsp.pushes("PUT")]
+    assert len(paths) == 40
+    assert len(set(paths)) == 40
