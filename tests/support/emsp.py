@@ -7,6 +7,7 @@ client side it registers with, updates and unregisters from the hub like a real 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import threading
@@ -80,6 +81,8 @@ class EmspPeer:
     received: list[Received] = field(default_factory=list)
     # "ok", "fail" (HTTP 503) or "reject" (OCPI 2001) for every push.
     push_mode: str = "ok"
+    # Seconds each push takes to answer (to catch the hub mid-delivery).
+    push_delay: float = 0.0
 
     @property
     def versions_url(self) -> str:
@@ -208,6 +211,11 @@ class EmspPeer:
                                 "role": "RECEIVER",
                                 "url": f"{peer.base_url}/ocpi/2.2.1/locations",
                             },
+                            {
+                                "identifier": "tariffs",
+                                "role": "RECEIVER",
+                                "url": f"{peer.base_url}/ocpi/2.2.1/tariffs",
+                            },
                         ],
                     }
                 )
@@ -279,6 +287,8 @@ class EmspPeer:
                 return unauthorized()
             if peer.push_mode == "fail":
                 return Response(envelope(status_code=3000, message="down"), status_code=503)
+            if peer.push_delay:
+                await asyncio.sleep(peer.push_delay)
             body = await request.json() if request.method in {"PUT", "PATCH"} else None
             parts = request.url.path.split("/")[3:]  # module and ids after /ocpi/2.2.1/
             with peer.lock:

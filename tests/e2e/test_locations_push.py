@@ -1,0 +1,242 @@
+"""Locations and tariffs pushed to, and pulled by, a real eMSP over real HTTP; faults included.
+
+The hub runs as ``hub serve`` in its own process; the eMSP test server registers with it through
+the credentials handshake and receives pushes on its Locations and Tariffs receivers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures import network
+from tests.support.emsp import EmspPeer, token_header
+from tests.support.ocpi_openapi import validate, validate_patch
+from tests.support.servers import (
+    asgi_server,
+    free_port,
+    hub_environment,
+    run_hub_cli,
+    wait_until_up,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.db]
+
+FAST_PUSH = {
+    "HUB_PUSH__POLL_INTERVAL_SECONDS": "0.05",
+    "HUB_PUSH__RETRY_BASE_SECONDS": "0.05",
+    "HUB_PUSH__RETRY_CAP_SECONDS": "0.5",
+    "HUB_PUSH__DEGRADED_AFTER": "3",
+    "HUB_PUSH__LEASE_SECONDS": "2",
+}
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class HubProcess:
+    """``hub serve`` that a test can kill and start again."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{env['HUB_SERVER__PORT']}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [os.sys.executable, "-m", "hub", "serve"],  # type: ignore[attr-defined]
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until_up(f"{self.url}/health", process=self.process)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@dataclass
+class Setup:
+    hub: HubProcess
+    emsp: EmspPeer
+    env: dict[str, str]
+    emsp_port: int
+    tmp: Path
+
+    def cli(self, *args: str) -> dict | list:
+        result = run_hub_cli(self.env, *args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def import_network(self, locations: list[dict], tariffs: list[dict]) -> None:
+        (self.tmp / "tariffs.json").write_text(json.dumps(tariffs))
+        (self.tmp / "locations.json").write_text(json.dumps(locations))
+        self.cli("tariffs", "import", str(self.tmp / "tariffs.json"))
+        self.cli("locations", "import", str(self.tmp / "locations.json"))
+
+    def pull(self, module: str) -> tuple[list[dict], int]:
+        """Everything the hub serves for ``module``, following Link pages, as the eMSP would."""
+        items: list[dict] = []
+        pages = 0
+        url: str | None = f"{self.hub.url}/ocpi/2.2.1/{module}?limit=7"
+        with httpx.Client(timeout=10) as http:
+            while url:
+                response = http.get(url, headers=token_header(self.emsp.hub_token or ""))
+                assert response.status_code == 200, response.text
+                items += response.json()["data"]
+                pages += 1
+                url = response.links.get("next", {}).get("url")
+        return items, pages
+
+
+@pytest.fixture
+def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
+    emsp = EmspPeer()
+    emsp_port = free_port()
+    env = {**hub_environment(database_url, free_port()), **FAST_PUSH}
+    for country in ("US", "CA"):
+        assert run_hub_cli(env, "parties", "add", country, "HPC", "--name", "HPC").returncode == 0
+    hub = HubProcess(env, tmp_path / "hub.log")
+    with asgi_server(emsp.app(), port=emsp_port) as emsp_url:
+        emsp.base_url = emsp_url
+        hub.start()
+        try:
+            token_a = json.loads(run_hub_cli(env, "partners", "invite", "emsp", "--json").stdout)
+            response = emsp.register_with_hub(f"{hub.url}/ocpi/versions", token_a["token_a"])
+            assert response.json()["status_code"] == 1000, response.text
+            yield Setup(hub, emsp, env, emsp_port, tmp_path)
+        finally:
+            hub.stop()
+
+
+def sample_network(count: int = 20) -> tuple[list[dict], list[dict]]:
+    locations = [network.location(f"LOC{i:02d}", evses=2 + i % 3) for i in range(count)]
+    return locations, [network.tariff("T-DC"), network.tariff("T-IDLE", price="0.40")]
+
+
+def statuses_at_emsp(emsp: EmspPeer) -> dict[str, str]:
+    with emsp.lock:
+        return {
+            e["uid"]: e["status"] for loc in emsp.locations.values() for e in loc.get("evses", [])
+        }
+
+
+def test_network_is_pushed_patched_and_pulled_back(setup: Setup):
+    emsp = setup.emsp
+    locations, tariffs = sample_network()
+    setup.import_network(locations, tariffs)
+    eventually(lambda: len(emsp.locations) == 20 and len(emsp.tariffs) == 2, what="every PUT")
+    for received in emsp.pushes("PUT", "/ocpi/2.2.1/locations"):
+        validate("Location", received.body)
+    for received in emsp.pushes("PUT", "/ocpi/2.2.1/tariffs"):
+        validate("Tariff", received.body)
+
+    setup.cli("locations", "set-status", "LOC03-E1", "CHARGING")
+    eventually(lambda: statuses_at_emsp(emsp).get("LOC03-E1") == "CHARGING", what="the PATCH")
+    (patch,) = emsp.pushes("PATCH")
+    assert patch.path == "/ocpi/2.2.1/locations/US/HPC/LOC03/LOC03-E1"
+    validate_patch("EVSEPatch", patch.body)
+
+    pulled, pages = setup.pull("locations")
+    assert pages == 3  # 20 locations, 7 per page
+    assert [loc["id"] for loc in pulled] == [loc["id"] for loc in locations]
+    for location in pulled:
+        held = emsp.locations[("US", "HPC", location["id"])]
+        # The eMSP applied PUT + PATCH; only the parent's last_updated is not PATCHed to it.
+        assert {**held, "last_updated": None} == {**location, "last_updated": None}
+    tariffs_pulled, _ = setup.pull("tariffs")
+    assert {t["id"]: t for t in tariffs_pulled} == {k[2]: v for k, v in emsp.tariffs.items()}
+    status = setup.cli("push", "status")
+    assert status[0]["pending"] == 0
+    assert status[0]["delivered"] >= 23
+
+
+def test_emsp_outage_then_recovery_loses_and_reorders_nothing(setup: Setup):
+    emsp = setup.emsp
+    locations, tariffs = sample_network(6)
+    setup.import_network(locations, tariffs)
+    eventually(lambda: len(emsp.locations) == 6, what="initial PUTs")
+    with emsp.lock:
+        emsp.received.clear()
+    emsp.push_mode = "fail"  # the eMSP answers 503 to every push
+    changes = [
+        ("LOC01-E1", "CHARGING"),
+        ("LOC02-E2", "OUTOFORDER"),
+        ("LOC01-E1", "AVAILABLE"),
+        ("LOC04-E1", "RESERVED"),
+        ("LOC01-E2", "CHARGING"),
+    ]
+    for uid, status in changes:
+        setup.cli("locations", "set-status", uid, status)
+    eventually(
+        lambda: setup.cli("push", "status")[0]["health"] == "degraded", what="partner degraded"
+    )
+    emsp.push_mode = "ok"
+    expected = dict(changes)
+    eventually(
+        lambda: all(statuses_at_emsp(emsp).get(u) == s for u, s in expected.items()),
+        what="every change after the outage",
+    )
+    eventually(lambda: setup.cli("push", "status")[0]["pending"] == 0, what="queue drained")
+    assert setup.cli("push", "status")[0]["health"] == "ok"
+    accepted = [r for r in emsp.pushes() if r.at and r.method in {"PUT", "PATCH"}]
+    # Per object, what arrived never goes back in time, and no PATCH arrived twice.
+    newest: dict[str, str] = {}
+    seen_patches = set()
+    for received in accepted:
+        if received.method == "PATCH":
+            key = (received.path, json.dumps(received.body, sort_keys=True))
+            assert key not in seen_patches
+            seen_patches.add(key)
+            stamp = received.body["last_updated"]
+            assert stamp >= newest.get(received.path, "")
+            newest[received.path] = stamp
+    pulled, _ = setup.pull("locations")
+    assert statuses_at_emsp(emsp) == {e["uid"]: e["status"] for loc in pulled for e in loc["evses"]}
+
+
+def test_hub_killed_mid_delivery_loses_nothing(setup: Setup):
+    emsp = setup.emsp
+    emsp.push_delay = 0.3  # each push takes a while: the kill lands mid-delivery
+    locations, tariffs = sample_network(30)
+    setup.import_network(locations, tariffs)
+    eventually(lambda: len(emsp.pushes()) >= 3, what="deliveries under way")
+    setup.hub.kill()
+    delivered_before_kill = len(emsp.locations)
+    assert delivered_before_kill < 30
+    emsp.push_delay = 0.0
+    setup.hub.start()
+    eventually(
+        lambda: len(emsp.locations) == 30 and len(emsp.tariffs) == 2, what="all after restart"
+    )
+    setup.cli("locations", "set-status", "LOC29-E1", "CHARGING")
+    eventually(lambda: statuses_at_emsp(emsp).get("LOC29-E1") == "CHARGING", what="later PATCH")
+    pulled, _ = setup.pull("locations")
+    assert statuses_at_emsp(emsp) == {e["uid"]: e["status"] for loc in pulled for e in loc["evses"]}
