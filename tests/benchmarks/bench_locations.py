@@ -1,0 +1,209 @@
+"""Benchmark of the Locations Sender GET and of the push pipeline (prints figures; not a test).
+
+    .venv/bin/python -m tests.benchmarks.bench_locations [--evses 30000] [--receivers 7]
+        [--changes 1000] [--rate 25] [--database-url URL]
+
+1. Imports a network of ``--evses`` EVSEs (8 per location) into a fresh database.
+2. Starts ``hub serve`` in its own process and pulls every location through ``Link`` pages as a
+   registered partner: prints pages/s and the time of the full pull.
+3. Registers ``--receivers`` eMSPs (receivers in one separate process), then commits
+   ``--changes`` EVSE status changes from this process, first paced at ``--rate`` per second,
+   then all at once, and measures for every PATCH the time from the change's commit to its
+   arrival: prints throughput and p50/p99 latency of each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from hub.domain.assets import EvseStatus
+from hub.persistence import migrations
+from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.roaming.importer import parse_locations_json
+from hub.services.locations import LocationService
+from tests.fixtures import network
+from tests.hub.conftest import add_parties, register_partner
+from tests.support.emsp import token_header
+from tests.support.servers import free_port, hub_environment, wait_until_up
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def seed(url: str, evses: int) -> tuple[float, int]:
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    await add_parties(sessions)
+    locations = [network.location(f"L{i:05d}", evses=8) for i in range(evses // 8)]
+    specs = parse_locations_json(json.dumps(locations))
+    started = time.perf_counter()
+    async with session_scope(sessions) as session:
+        await LocationService(session).import_locations(specs)
+    elapsed = time.perf_counter() - started
+    await engine.dispose()
+    return elapsed, len(locations)
+
+
+def pull_all(hub_url: str, token: str) -> tuple[int, int, float]:
+    url: str | None = f"{hub_url}/ocpi/2.2.1/locations"
+    pages = evse_count = 0
+    started = time.perf_counter()
+    with httpx.Client(timeout=60) as http:
+        while url:
+            response = http.get(url, headers=token_header(token))
+            response.raise_for_status()
+            evse_count += sum(len(loc.get("evses", [])) for loc in response.json()["data"])
+            pages += 1
+            url = response.links.get("next", {}).get("url")
+    return pages, evse_count, time.perf_counter() - started
+
+
+async def push_run(
+    url: str,
+    ports: list[int],
+    uids: list[str],
+    status: EvseStatus,
+    rate: float | None,
+) -> tuple[dict, list]:
+    """Commit a status change per uid (at ``rate`` per second, or all in one transaction when
+    ``rate`` is None) and collect the arrivals of the resulting PATCHes at every receiver."""
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    committed: dict[str, float] = {}
+    if rate is None:
+        async with session_scope(sessions) as session:
+            for uid in uids:
+                await LocationService(session).set_evse_status(uid, status)
+        committed = dict.fromkeys(uids, time.time())
+    else:
+        next_at = time.perf_counter()
+        for uid in uids:
+            async with session_scope(sessions) as session:
+                await LocationService(session).set_evse_status(uid, status)
+            committed[uid] = time.time()
+            next_at += 1 / rate
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    await engine.dispose()
+    expected = len(uids) * len(ports)
+    deadline = time.time() + 120
+    arrivals: list = []
+    async with httpx.AsyncClient() as http:
+        while time.time() < deadline:
+            arrivals = []
+            for port in ports:
+                stats = (await http.get(f"http://127.0.0.1:{port}/stats")).json()
+                arrivals += [a for a in stats if a[1] == status.value]
+            if len(arrivals) >= expected:
+                break
+            await asyncio.sleep(0.2)
+    return committed, arrivals
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--evses", type=int, default=30000)
+    parser.add_argument("--receivers", type=int, default=7)
+    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=25.0)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    migrations.upgrade(url)
+    import_s, location_count = asyncio.run(seed(url, args.evses))
+    print(f"import: {location_count} locations / {args.evses} EVSEs in {import_s:.1f} s")
+
+    receiver_ports = [free_port() for _ in range(args.receivers)]
+    tokens = []
+
+    async def partners() -> None:
+        sessions = create_session_factory(create_engine(url))
+        for n, port in enumerate(receiver_ports):
+            _, token = await register_partner(
+                sessions,
+                f"emsp{n}",
+                ("US", f"E{n:02d}"),
+                base_url=f"http://127.0.0.1:{port}/ocpi/2.2.1",
+                modules=("locations",),
+            )
+            tokens.append(token)
+
+    asyncio.run(partners())
+    env = hub_environment(url, free_port())
+    env.update(HUB_PUSH__POLL_INTERVAL_SECONDS="0.02", HUB_LOG_LEVEL="WARNING")
+    receivers = subprocess.Popen(
+        [sys.executable, "-m", "tests.benchmarks.receivers", *map(str, receiver_ports)]
+    )
+    log = (workdir / "hub.log").open("wb")
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    hub_url = f"http://127.0.0.1:{env['HUB_SERVER__PORT']}"
+    try:
+        wait_until_up(f"{hub_url}/health", process=hub)
+        for port in receiver_ports:
+            wait_until_up(f"http://127.0.0.1:{port}/stats")
+        # The registrations queued a full sync per partner; let it drain before measuring GET.
+        settle = time.perf_counter()
+        while True:
+            pending = subprocess.run(
+                [sys.executable, "-m", "hub", "push", "status", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            if all(p["pending"] == 0 for p in json.loads(pending.stdout)):
+                break
+            time.sleep(1)
+        print(
+            f"initial full sync of {args.receivers} partners: {time.perf_counter() - settle:.1f} s"
+        )
+
+        pages, evse_count, pull_s = pull_all(hub_url, tokens[0])
+        print(
+            f"GET locations: full pull of {evse_count} EVSEs in {pages} pages: {pull_s:.2f} s "
+            f"({pages / pull_s:.1f} pages/s, {evse_count / pull_s:.0f} EVSEs/s)"
+        )
+
+        # Changes spread over the sites, as chargers report them: consecutive changes at
+        # different locations, each EVSE once per phase (so none coalesce).
+        uids = [
+            f"L{i % location_count:05d}-E{i // location_count % 8 + 1}" for i in range(args.changes)
+        ]
+        for label, status, rate in (
+            (f"paced at {args.rate:.0f} changes/s", EvseStatus.CHARGING, args.rate),
+            ("burst (all changes in one commit)", EvseStatus.AVAILABLE, None),
+        ):
+            committed, arrivals = asyncio.run(push_run(url, receiver_ports, uids, status, rate))
+            latencies = [at - committed[path.rsplit("/", 1)[-1]] for path, _, at in arrivals]
+            first = min(committed.values())
+            last = max(at for _, _, at in arrivals)
+            print(
+                f"push {label}: {len(latencies)} of {len(uids) * args.receivers} PATCHes to "
+                f"{args.receivers} receivers; {len(latencies) / (last - first):.0f} PATCH/s; "
+                f"latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
+                f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms"
+            )
+    finally:
+        hub.terminate()
+        receivers.terminate()
+        hub.wait()
+        receivers.wait()
+
+
+if __name__ == "__main__":
+    main()
