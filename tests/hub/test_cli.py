@@ -103,3 +103,46 @@ def test_db_current_reports_head(hub):
     output = hub("db", "current").stdout
     database, head = output.split("head:")
     assert head.strip() in database
+
+
+def test_locations_and_tariffs_import_list_show_and_push_status(hub, tmp_path):
+    from tests.fixtures import network
+
+    hub("parties", "add", "US", "HPC", "--name", "HPC US")
+    (tmp_path / "t.json").write_text(json.dumps([network.tariff()]))
+    (tmp_path / "l.json").write_text(
+        json.dumps([network.location("LOC1"), network.location("LOC2")])
+    )
+    assert as_json(hub("tariffs", "import", str(tmp_path / "t.json"), "--json"))["created"] == 1
+    report = as_json(hub("locations", "import", str(tmp_path / "l.json"), "--json"))
+    assert (report["created"], report["unchanged"]) == (2, 0)
+    again = as_json(hub("locations", "import", str(tmp_path / "l.json"), "--json"))
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    listed = as_json(hub("locations", "list", "--json"))
+    assert [(r["id"], r["evses"], r["statuses"]) for r in listed] == [
+        ("LOC1", 2, {"AVAILABLE": 2}),
+        ("LOC2", 2, {"AVAILABLE": 2}),
+    ]
+    changed = as_json(hub("locations", "set-status", "LOC1-E2", "OUTOFORDER", "--json"))
+    assert changed["changed"] is True
+    shown = as_json(hub("locations", "show", "LOC1", "--json"))
+    assert [(e["uid"], e["status"]) for e in shown["evses"]] == [
+        ("LOC1-E1", "AVAILABLE"),
+        ("LOC1-E2", "OUTOFORDER"),
+    ]
+    assert "LOC1-E2" in hub("locations", "show", "LOC1").stdout
+    assert as_json(hub("tariffs", "list", "--json"))[0]["id"] == "T-DC"
+    hub("tariffs", "delete", "US*HPC", "T-DC")
+    assert as_json(hub("tariffs", "list", "--json")) == []
+    assert as_json(hub("push", "status", "--json")) == []
+
+
+def test_bad_import_file_is_a_clear_error(hub, tmp_path):
+    hub("parties", "add", "US", "HPC", "--name", "HPC US")
+    (tmp_path / "bad.json").write_text(json.dumps([{"id": "LOC1"}]))
+    result = hub("locations", "import", str(tmp_path / "bad.json"), expect=1)
+    assert "location #0 (LOC1)" in result.stderr
+    assert "country_code" in result.stderr
+    assert (
+        "unknown-uid" in hub("locations", "set-status", "unknown-uid", "CHARGING", expect=1).stderr
+    )
