@@ -31,6 +31,7 @@ from hub.persistence import migrations
 from hub.persistence.session import create_engine, create_session_factory, session_scope
 from hub.roaming.importer import parse_locations_json
 from hub.services.locations import LocationService
+from hub.services.sync import SyncService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
 from tests.support.emsp import token_header
@@ -132,7 +133,7 @@ def main() -> None:
     async def partners() -> None:
         sessions = create_session_factory(create_engine(url))
         for n, port in enumerate(receiver_ports):
-            _, token = await register_partner(
+            partner_id, token = await register_partner(
                 sessions,
                 f"emsp{n}",
                 ("US", f"E{n:02d}"),
@@ -140,6 +141,8 @@ def main() -> None:
                 modules=("locations",),
             )
             tokens.append(token)
+            async with session_scope(sessions) as session:
+                await SyncService(session).resync(partner_id)
 
     asyncio.run(partners())
     env = hub_environment(url, free_port())
@@ -156,7 +159,7 @@ def main() -> None:
         wait_until_up(f"{hub_url}/health", process=hub)
         for port in receiver_ports:
             wait_until_up(f"http://127.0.0.1:{port}/stats")
-        # The registrations queued a full sync per partner; let it drain before measuring GET.
+        # Every partner has a full sync queued (one PUT per location); time how long it takes.
         settle = time.perf_counter()
         while True:
             pending = subprocess.run(
