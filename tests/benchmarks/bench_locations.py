@@ -173,7 +173,8 @@ def main() -> None:
                 break
             time.sleep(1)
         print(
-            f"initial full sync of {args.receivers} partners: {time.perf_counter() - settle:.1f} s"
+            f"full sync of {location_count} locations to {args.receivers} partners "
+            f"({location_count * args.receivers} PUTs): {time.perf_counter() - settle:.1f} s"
         )
 
         pages, evse_count, pull_s = pull_all(hub_url, tokens[0])
