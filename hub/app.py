@@ -14,6 +14,9 @@ from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.config import Settings
+from hub.ocpp.bridge import Bridge
+from hub.ocpp.commands import StationCommands, internal_calls_endpoint
+from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
 from hub.persistence.session import create_engine, create_session_factory
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
@@ -48,33 +51,59 @@ def create_app(
         base_url=f"{settings.public_url}/ocpi", max_page_limit=settings.ocpi.max_page_limit
     )
     ocpi_router = build_router(build_ports(sessions, handshake), server_config)
+    worker = PushWorker(sessions, http, settings.push) if settings.push.enabled else None
+    registry = StationRegistry()
+    bridge = Bridge(
+        sessions,
+        settings.ocpp,
+        node=settings.node_url,
+        on_change=worker.wake if worker is not None else (lambda: None),
+    )
+    commands = StationCommands(
+        registry,
+        sessions,
+        http,
+        node=settings.node_url,
+        internal_token=settings.ocpp.internal_token,
+        timeout=settings.ocpp.call_timeout_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        worker_task = None
-        if settings.push.enabled:
-            worker = PushWorker(sessions, http, settings.push)
-            worker_task = asyncio.create_task(worker.run(stop), name="push-worker")
+        tasks = [asyncio.create_task(sweep_forever(bridge, stop), name="ocpp-offline-sweep")]
+        if worker is not None:
+            tasks.append(asyncio.create_task(worker.run(stop), name="push-worker"))
         try:
             yield
         finally:
             stop.set()
-            if worker_task is not None:
-                await worker_task
+            await asyncio.gather(*tasks)
             if own_http:
                 await http.aclose()
             if own_engine:
                 await engine.dispose()
 
     app = Litestar(
-        route_handlers=[ocpi_router, health],
+        route_handlers=[
+            ocpi_router,
+            health,
+            ocpp_endpoint(bridge, registry),
+            internal_calls_endpoint(commands),
+        ],
         lifespan=[lifespan],
         # Unknown paths and methods outside any handler still answer with an OCPI envelope.
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(title=OPENAPI_TITLE, version=OPENAPI_VERSION, path="/schema"),
     )
-    app.state.update(settings=settings, sessions=sessions, handshake=handshake)
+    app.state.update(
+        settings=settings,
+        sessions=sessions,
+        handshake=handshake,
+        stations=registry,
+        commands=commands,
+        push_worker=worker,
+    )
     return app
 
 

@@ -48,6 +48,22 @@ class PushSettings(BaseModel):
     degraded_after: int = Field(default=8, ge=1)
 
 
+class OcppSettings(BaseModel):
+    heartbeat_interval_seconds: int = Field(default=300, ge=10)
+    # A station silent this long (no socket, no message) is offline: its EVSEs become UNKNOWN.
+    offline_after_seconds: float = Field(default=900.0, gt=0)
+    sweep_interval_seconds: float = Field(default=10.0, gt=0)
+    # OCPI status for OCPP 1.6 "Preparing": CHARGING (someone is at the EVSE) or AVAILABLE.
+    preparing_status: str = Field(default="CHARGING", pattern="^(CHARGING|AVAILABLE)$")
+    call_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How other hub processes reach this one for calls to stations it holds (see README);
+    # defaults to http://{server.host}:{server.port}.
+    node_url: str | None = None
+    # Shared secret of the hub processes for the internal station-call endpoint; empty disables
+    # the endpoint (single-process deployments do not need it).
+    internal_token: str = ""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -57,6 +73,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     ocpi: OcpiSettings = OcpiSettings()
     push: PushSettings = PushSettings()
+    ocpp: OcppSettings = OcppSettings()
     log_level: str = "INFO"
 
     @property
@@ -64,6 +81,10 @@ class Settings(BaseSettings):
         if self.ocpi.public_url:
             return self.ocpi.public_url.rstrip("/")
         return f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def node_url(self) -> str:
+        return (self.ocpp.node_url or f"http://{self.server.host}:{self.server.port}").rstrip("/")
 
     @property
     def versions_url(self) -> str:

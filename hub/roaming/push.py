@@ -8,7 +8,6 @@ are built at delivery time from the current state (see ``hub.persistence.tables.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -102,20 +101,38 @@ class PushWorker:
         self.settings = settings
         self.policy = policy_from(settings)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll (a change was just committed here)."""
+        self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; errors are logged and the loop goes on."""
         logger.info("push worker %s started", self.worker_id)
         while not stop.is_set():
+            self._wakeup.clear()  # a wake-up from now on means work after this round
             try:
                 handled = await self.run_once()
             except Exception:
                 logger.exception("push worker %s: delivery round failed", self.worker_id)
                 handled = 0
             if handled < self.settings.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_interval_seconds)
+                await self._idle(stop)
         logger.info("push worker %s stopped", self.worker_id)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for the poll interval, a wake-up or the stop signal, whichever comes first."""
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wakeup.wait())]
+        try:
+            await asyncio.wait(
+                waiters,
+                timeout=self.settings.poll_interval_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def run_once(self) -> int:
         """One round: claim, send, record. Returns the number of jobs handled."""

@@ -25,7 +25,7 @@ from hub.errors import Conflict, NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.locations import LocationFilter, LocationRepository
 from hub.persistence.repositories.parties import PartyRepository
-from hub.persistence.tables import Evse, Location
+from hub.persistence.tables import Evse, EvseStatusChange, Location
 from hub.services.push import Change, PushService
 
 
@@ -259,9 +259,16 @@ class LocationService:
         return changed, removed
 
     async def set_evse_status(
-        self, uid: str, status: EvseStatus, *, at: datetime | None = None
+        self,
+        uid: str,
+        status: EvseStatus,
+        *,
+        at: datetime | None = None,
+        reason: str = "operator",
+        ocpp_status: str | None = None,
     ) -> bool:
         """Change an EVSE's status; the location's ``last_updated`` follows (OCPI parent rule).
+        Every change is kept in the status history with its ``reason``.
 
         Returns False when the status was already ``status`` (nothing stored or pushed).
 
@@ -274,6 +281,16 @@ class LocationService:
         if evse.status == status.value:
             return False
         now = at or utc_now()
+        self.locations.session.add(
+            EvseStatusChange(
+                evse_ref=evse.id or 0,
+                status=status.value,
+                previous_status=evse.status,
+                ocpp_status=ocpp_status,
+                reason=reason,
+                changed_at=now,
+            )
+        )
         evse.status = status.value
         evse.last_updated = now
         location = await self.locations.by_id(evse.location_ref)

@@ -1,0 +1,104 @@
+"""OCPP 1.6 handlers: thin, each a call into the bridge and a spec-shaped answer.
+
+Authorisation of id tags (Authorize, StartTransaction) answers ``Invalid`` until the platform
+has tokens: no energy is given away for an id tag nobody vouched for.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action
+
+from hub.ocpp.bridge import Bridge
+from hub.ocpp.station import Connection, StationMixin, now_iso
+
+_transaction_ids = itertools.count(int(time.time()) % 1_000_000 * 1000)
+INVALID = {"status": "Invalid"}
+
+
+class StationV16(StationMixin, ChargePoint):  # type: ignore[misc]
+    version = "1.6"
+    known_actions = frozenset(a.value for a in Action)
+
+    def __init__(self, station_id: str, connection: Connection, bridge: Bridge, timeout: float):
+        super().__init__(station_id, connection, response_timeout=timeout)
+        self.bridge = bridge
+
+    @on(Action.boot_notification)
+    async def on_boot(
+        self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
+    ) -> Any:
+        await self.bridge.booted(
+            self.id,
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            serial_number=kwargs.get("charge_point_serial_number"),
+            firmware_version=kwargs.get("firmware_version"),
+        )
+        return call_result.BootNotification(
+            current_time=now_iso(),
+            interval=self.bridge.settings.heartbeat_interval_seconds,
+            status="Accepted",
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self) -> Any:
+        return call_result.Heartbeat(current_time=now_iso())
+
+    @on(Action.status_notification)
+    async def on_status(self, connector_id: int, status: str, **_: Any) -> Any:
+        await self.bridge.connector_status(
+            self.id, evse_id=None, connector_id=connector_id, ocpp_status=status
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str) -> Any:
+        return call_result.Authorize(id_tag_info=INVALID)
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(self, **_: Any) -> Any:
+        return call_result.StartTransaction(
+            transaction_id=next(_transaction_ids), id_tag_info=INVALID
+        )
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(self, **_: Any) -> Any:
+        return call_result.StopTransaction()
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, **_: Any) -> Any:
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, **_: Any) -> Any:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status(self, **_: Any) -> Any:
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status(self, **_: Any) -> Any:
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.security_event_notification)
+    async def on_security_event(self, **_: Any) -> Any:
+        return call_result.SecurityEventNotification()
+
+    @on(Action.signed_firmware_status_notification)
+    async def on_signed_firmware_status(self, **_: Any) -> Any:
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status(self, **_: Any) -> Any:
+        return call_result.LogStatusNotification()
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(self, **_: Any) -> Any:
+        return call_result.SignCertificate(status="Rejected")

@@ -1,0 +1,119 @@
+"""OCPP 2.0.1 handlers: thin, each a call into the bridge and a spec-shaped answer.
+
+Authorisation of id tokens answers ``Invalid`` until the platform has tokens. Certificate
+requests are refused until Plug & Charge certificate handling exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import Action
+
+from hub.ocpp.bridge import Bridge
+from hub.ocpp.station import Connection, StationMixin, now_iso
+
+INVALID = {"status": "Invalid"}
+EMPTY_ACTIONS = [
+    Action.cleared_charging_limit,
+    Action.firmware_status_notification,
+    Action.log_status_notification,
+    Action.meter_values,
+    Action.notify_charging_limit,
+    Action.notify_customer_information,
+    Action.notify_display_messages,
+    Action.notify_event,
+    Action.notify_monitoring_report,
+    Action.notify_report,
+    Action.publish_firmware_status_notification,
+    Action.report_charging_profiles,
+    Action.reservation_status_update,
+    Action.security_event_notification,
+]
+
+
+class StationV201(StationMixin, ChargePoint):  # type: ignore[misc]
+    version = "2.0.1"
+    known_actions = frozenset(a.value for a in Action)
+
+    def __init__(self, station_id: str, connection: Connection, bridge: Bridge, timeout: float):
+        super().__init__(station_id, connection, response_timeout=timeout)
+        self.bridge = bridge
+
+    @on(Action.boot_notification)
+    async def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> Any:
+        await self.bridge.booted(
+            self.id,
+            vendor=charging_station.get("vendor_name"),
+            model=charging_station.get("model"),
+            serial_number=charging_station.get("serial_number"),
+            firmware_version=charging_station.get("firmware_version"),
+        )
+        return call_result.BootNotification(
+            current_time=now_iso(),
+            interval=self.bridge.settings.heartbeat_interval_seconds,
+            status="Accepted",
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self) -> Any:
+        return call_result.Heartbeat(current_time=now_iso())
+
+    @on(Action.status_notification)
+    async def on_status(
+        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
+    ) -> Any:
+        await self.bridge.connector_status(
+            self.id, evse_id=evse_id, connector_id=connector_id, ocpp_status=connector_status
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> Any:
+        return call_result.Authorize(id_token_info=INVALID)
+
+    @on(Action.transaction_event)
+    async def on_transaction_event(self, id_token: dict[str, Any] | None = None, **_: Any) -> Any:
+        if id_token is not None:
+            return call_result.TransactionEvent(id_token_info=INVALID)
+        return call_result.TransactionEvent()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, **_: Any) -> Any:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.notify_ev_charging_needs)
+    async def on_ev_charging_needs(self, **_: Any) -> Any:
+        return call_result.NotifyEVChargingNeeds(status="Rejected")
+
+    @on(Action.notify_ev_charging_schedule)
+    async def on_ev_charging_schedule(self, **_: Any) -> Any:
+        return call_result.NotifyEVChargingSchedule(status="Accepted")
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(self, **_: Any) -> Any:
+        return call_result.SignCertificate(status="Rejected")
+
+    @on(Action.get_15118_ev_certificate)
+    async def on_15118_certificate(self, **_: Any) -> Any:
+        return call_result.Get15118EVCertificate(status="Failed", exi_response="")
+
+    @on(Action.get_certificate_status)
+    async def on_certificate_status(self, **_: Any) -> Any:
+        return call_result.GetCertificateStatus(status="Failed")
+
+
+def _empty_handler(action: Action) -> Any:
+    result_class = getattr(call_result, action.value)
+
+    async def handler(self: StationV201, **_: Any) -> Any:
+        return result_class()
+
+    handler.__name__ = f"on_{action.name}"
+    return on(action)(handler)
+
+
+for _action in EMPTY_ACTIONS:
+    setattr(StationV201, f"on_{_action.name}", _empty_handler(_action))

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from hub.persistence.tables import ChargingStation, Evse, EvseStatusChange
+
+
+class StationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, station_id: str, *, for_update: bool = False) -> ChargingStation | None:
+        statement = select(ChargingStation).where(ChargingStation.station_id == station_id)
+        if for_update:
+            statement = statement.with_for_update()
+        result = await self.session.execute(statement.execution_options(populate_existing=True))
+        return result.scalar_one_or_none()
+
+    async def add(self, station: ChargingStation) -> ChargingStation:
+        self.session.add(station)
+        await self.session.flush()
+        return station
+
+    async def delete(self, station: ChargingStation) -> None:
+        await self.session.delete(station)
+        await self.session.flush()
+
+    async def list(self) -> Sequence[ChargingStation]:
+        result = await self.session.execute(
+            select(ChargingStation).order_by(col(ChargingStation.station_id))
+        )
+        return result.scalars().all()
+
+    async def evses_of(self, station_id: str) -> Sequence[Evse]:
+        result = await self.session.execute(
+            select(Evse)
+            .where(Evse.charging_station_id == station_id)
+            .order_by(col(Evse.ocpp_evse_id), col(Evse.ocpp_connector_id), col(Evse.id))
+        )
+        return result.scalars().all()
+
+    async def silent_since(self, cutoff: datetime) -> Sequence[ChargingStation]:
+        """Online stations not heard from since ``cutoff``."""
+        result = await self.session.execute(
+            select(ChargingStation).where(
+                col(ChargingStation.online).is_(True),
+                col(ChargingStation.last_seen_at) < cutoff,
+            )
+        )
+        return result.scalars().all()
+
+    async def history(self, evse_ref: int, limit: int = 100) -> Sequence[EvseStatusChange]:
+        result = await self.session.execute(
+            select(EvseStatusChange)
+            .where(EvseStatusChange.evse_ref == evse_ref)
+            .order_by(col(EvseStatusChange.id).desc())
+            .limit(limit)
+        )
+        return result.scalars().all()

@@ -1,0 +1,226 @@
+"""Charging stations: who may connect, what they report, and their EVSEs' OCPI status.
+
+The OCPP bridge (``hub.ocpp``) calls in here for every message that changes state; EVSE status
+changes go through ``LocationService`` so they are stored as history and pushed to partners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.domain.assets import EvseStatus
+from hub.domain.stations import (
+    OcppVersion,
+    combined_status,
+    generate_password,
+    hash_password,
+    password_matches,
+)
+from hub.errors import Conflict, NotFound
+from hub.persistence.base import utc_now
+from hub.persistence.repositories.stations import StationRepository
+from hub.persistence.tables import ChargingStation, Evse
+from hub.services.locations import LocationService
+
+STATION_CONNECTOR = 0
+"""OCPP 1.6 ``connectorId`` 0 addresses the whole charging station."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOutcome:
+    """What a StatusNotification changed: EVSE uid -> new OCPI status; unknown connectors."""
+
+    changed: dict[str, EvseStatus]
+    unmapped: bool = False
+
+
+def connector_key(evse_id: int | None, connector_id: int) -> str:
+    return f"{evse_id or 0}:{connector_id}"
+
+
+class StationService:
+    """Use cases on charging stations. Never commits; the caller owns the transaction."""
+
+    def __init__(
+        self, session: AsyncSession, *, preparing: EvseStatus = EvseStatus.CHARGING
+    ) -> None:
+        self.stations = StationRepository(session)
+        self.locations = LocationService(session)
+        self.preparing = preparing
+
+    async def add(
+        self, station_id: str, password: str | None = None
+    ) -> tuple[ChargingStation, str]:
+        """Allow a station to connect. Returns it and its password (only the hash is stored).
+
+        Raises:
+            Conflict: the station exists already.
+        """
+        if await self.stations.get(station_id) is not None:
+            raise Conflict(f"charging station {station_id!r} exists already")
+        password = password or generate_password()
+        station = await self.stations.add(
+            ChargingStation(station_id=station_id, password_hash=hash_password(password))
+        )
+        return station, password
+
+    async def get(self, station_id: str) -> ChargingStation:
+        """Raises NotFound for an unknown station."""
+        station = await self.stations.get(station_id)
+        if station is None:
+            raise NotFound(f"no charging station {station_id!r}")
+        return station
+
+    async def list_all(self) -> Sequence[ChargingStation]:
+        return await self.stations.list()
+
+    async def evses(self, station_id: str) -> Sequence[Evse]:
+        """The EVSEs linked to the station (by the import's OCPP link)."""
+        return await self.stations.evses_of(station_id)
+
+    async def remove(self, station_id: str) -> None:
+        """Forget a station: it can no longer connect; its EVSEs become UNKNOWN."""
+        station = await self.get(station_id)
+        await self._set_all(station_id, EvseStatus.UNKNOWN, reason="station removed")
+        await self.stations.delete(station)
+
+    async def authenticate(self, station_id: str, password: str) -> ChargingStation | None:
+        """The station if ``password`` is its password (constant-time comparison)."""
+        station = await self.stations.get(station_id)
+        if station is None or not password_matches(password, station.password_hash):
+            return None
+        return station
+
+    async def connected(self, station_id: str, version: OcppVersion, node: str) -> None:
+        """The station opened a socket on ``node``: online again, EVSE statuses restored."""
+        station = await self.get_for_update(station_id)
+        was_online = station.online
+        station.ocpp_version = version.value
+        station.connected_node = node
+        station.online = True
+        station.last_seen_at = utc_now()
+        if not was_online:
+            await self._recompute(station, reason="online")
+
+    async def disconnected(self, station_id: str, node: str) -> None:
+        """The socket closed. The EVSEs stay as they are until the station has been silent for
+        the offline delay (:meth:`mark_silent_offline`): short network blips do not flap."""
+        station = await self.stations.get(station_id, for_update=True)
+        if station is not None and station.connected_node == node:
+            station.connected_node = None
+
+    async def seen(self, station_id: str) -> None:
+        """Any message proves the station alive (heartbeats included)."""
+        station = await self.get_for_update(station_id)
+        station.last_seen_at = utc_now()
+        if not station.online:
+            station.online = True
+            await self._recompute(station, reason="online")
+
+    async def booted(
+        self,
+        station_id: str,
+        *,
+        vendor: str,
+        model: str,
+        serial_number: str | None = None,
+        firmware_version: str | None = None,
+    ) -> None:
+        station = await self.get_for_update(station_id)
+        station.vendor, station.model = vendor[:50], model[:50]
+        station.serial_number = serial_number[:50] if serial_number else None
+        station.firmware_version = firmware_version[:50] if firmware_version else None
+        station.booted_at = station.last_seen_at = utc_now()
+        station.touch()
+
+    async def connector_status(
+        self, station_id: str, *, evse_id: int | None, connector_id: int, ocpp_status: str
+    ) -> StatusOutcome:
+        """A StatusNotification: store it and update the OCPI status of the EVSEs it feeds.
+
+        ``evse_id`` is None for OCPP 1.6, where ``connector_id`` 0 is the station itself.
+        """
+        station = await self.get_for_update(station_id)
+        station.last_seen_at = utc_now()
+        station.online = True
+        if evse_id is None and connector_id == STATION_CONNECTOR:
+            station.station_status = ocpp_status
+            changed = await self._recompute(station, reason="station status", ocpp=ocpp_status)
+            return StatusOutcome(changed)
+        statuses = dict(station.connector_statuses)
+        statuses[connector_key(evse_id, connector_id)] = ocpp_status
+        station.connector_statuses = statuses
+        evses = [
+            e for e in await self.stations.evses_of(station_id) if _feeds(e, evse_id, connector_id)
+        ]
+        if not evses:
+            return StatusOutcome({}, unmapped=True)
+        changed = {}
+        for evse in evses:
+            status = self._status_of(evse, station)
+            if await self.locations.set_evse_status(
+                evse.uid, status, reason="ocpp", ocpp_status=ocpp_status
+            ):
+                changed[evse.uid] = status
+        return StatusOutcome(changed)
+
+    async def mark_silent_offline(self, silent_for: timedelta) -> list[str]:
+        """Stations not heard from for ``silent_for`` go offline; their EVSEs become UNKNOWN."""
+        offline = []
+        for station in await self.stations.silent_since(utc_now() - silent_for):
+            station.online = False
+            await self._set_all(station.station_id, EvseStatus.UNKNOWN, reason="offline")
+            offline.append(station.station_id)
+        return offline
+
+    async def get_for_update(self, station_id: str) -> ChargingStation:
+        station = await self.stations.get(station_id, for_update=True)
+        if station is None:
+            raise NotFound(f"no charging station {station_id!r}")
+        return station
+
+    def _status_of(self, evse: Evse, station: ChargingStation) -> EvseStatus:
+        if evse.ocpp_evse_id is not None:
+            prefix = f"{evse.ocpp_evse_id}:"
+            reported = [s for k, s in station.connector_statuses.items() if k.startswith(prefix)]
+        else:
+            key = connector_key(None, evse.ocpp_connector_id or 0)
+            reported = (
+                [station.connector_statuses[key]] if key in station.connector_statuses else []
+            )
+        if not reported and station.station_status not in {"Unavailable", "Faulted"}:
+            return EvseStatus.UNKNOWN
+        return combined_status(reported, station.station_status, preparing=self.preparing)
+
+    async def _recompute(
+        self, station: ChargingStation, *, reason: str, ocpp: str | None = None
+    ) -> dict[str, EvseStatus]:
+        changed = {}
+        for evse in await self.stations.evses_of(station.station_id):
+            status = self._status_of(evse, station)
+            if status is EvseStatus.UNKNOWN and evse.status != EvseStatus.UNKNOWN.value:
+                continue  # nothing reported yet: keep what we had until the station tells us
+            if await self.locations.set_evse_status(
+                evse.uid, status, reason=reason, ocpp_status=ocpp
+            ):
+                changed[evse.uid] = status
+        return changed
+
+    async def _set_all(self, station_id: str, status: EvseStatus, *, reason: str) -> None:
+        for evse in await self.stations.evses_of(station_id):
+            if evse.status != EvseStatus.REMOVED.value:
+                await self.locations.set_evse_status(evse.uid, status, reason=reason)
+
+    async def history(self, evse: Evse, limit: int = 20) -> list[tuple[datetime, str, str]]:
+        rows = await self.stations.history(evse.id or 0, limit)
+        return [(r.changed_at, r.status, r.reason) for r in rows]
+
+
+def _feeds(evse: Evse, evse_id: int | None, connector_id: int) -> bool:
+    if evse_id is not None:
+        return evse.ocpp_evse_id == evse_id
+    return evse.ocpp_evse_id is None and evse.ocpp_connector_id == connector_id
