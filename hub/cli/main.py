@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from hub.cli import db, locations, parties, partners, push, tariffs
+from hub.cli import chargers, db, locations, parties, partners, push, tariffs
 from hub.cli.common import console, exit_with_error
 from hub.config import get_settings
 from hub.persistence import migrations
@@ -21,6 +21,7 @@ app.add_typer(partners.app, name="partners")
 app.add_typer(locations.app, name="locations")
 app.add_typer(tariffs.app, name="tariffs")
 app.add_typer(push.app, name="push")
+app.add_typer(chargers.app, name="chargers")
 
 OPENAPI_PATH = Path("openapi/hub-ocpi-2.2.1.json")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ocpp.exceptions import OCPPError
 from ocpp.messages import MessageType, unpack
@@ -53,9 +53,11 @@ class StationMixin:
     route_map: dict[str, Any]
     _response_queue: Any
 
-    async def _send(self, message: str) -> None: ...  # provided by ocpp's ChargePoint
+    if TYPE_CHECKING:  # provided by ocpp's ChargePoint, which follows this mixin in the MRO
 
-    async def _handle_call(self, msg: Any) -> Any: ...  # provided by ocpp's ChargePoint
+        async def _send(self, message: str) -> None: ...
+
+        async def _handle_call(self, msg: Any) -> Any: ...
 
     def _code(self, code: str) -> str:
         if self.version == "1.6" and code == "FormatViolation":

@@ -1,0 +1,159 @@
+"""``hub chargers``: OCPP charging stations allowed to connect, and calls to them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from hub.cli.common import (
+    JSON_OPTION,
+    CommandContext,
+    console,
+    exit_with_error,
+    print_json,
+    print_record,
+    print_table,
+    run,
+)
+from hub.ocpp.commands import StationCallFailed, StationCommands
+from hub.ocpp.server import StationRegistry
+from hub.persistence.session import session_scope
+from hub.persistence.tables import ChargingStation
+from hub.services.stations import StationService
+
+app = typer.Typer(help="OCPP charging stations.", no_args_is_help=True)
+
+
+def station_record(station: ChargingStation) -> dict[str, Any]:
+    return {
+        "station_id": station.station_id,
+        "online": station.online,
+        "ocpp_version": station.ocpp_version,
+        "vendor": station.vendor,
+        "model": station.model,
+        "firmware_version": station.firmware_version,
+        "node": station.connected_node,
+        "last_seen_at": station.last_seen_at.isoformat() if station.last_seen_at else None,
+        "booted_at": station.booted_at.isoformat() if station.booted_at else None,
+    }
+
+
+@app.command("add")
+def add(
+    station_id: str = typer.Argument(..., help="The station's OCPP identity"),
+    password: str | None = typer.Option(None, help="Default: a generated 32-character secret"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Allow a station to connect (OCPP security profile 1: HTTP Basic auth)."""
+    if not 1 <= len(station_id) <= 48:
+        raise typer.BadParameter("1 to 48 characters", param_hint="STATION_ID")
+    if password is not None and not 16 <= len(password) <= 40:
+        raise typer.BadParameter("16 to 40 characters (OCPP 2.0.1)", param_hint="--password")
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        async with session_scope(context.sessions) as session:
+            station, secret = await StationService(session).add(station_id, password)
+            return {**station_record(station), "password": secret}
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        print_record(f"Added {station_id}", record)
+        console.print("Configure the password in the station; it is not shown again.")
+
+
+@app.command("list")
+def list_stations(as_json: bool = JSON_OPTION) -> None:
+    """List stations with their connection state."""
+
+    async def work(context: CommandContext) -> list[dict[str, Any]]:
+        async with session_scope(context.sessions) as session:
+            return [station_record(s) for s in await StationService(session).list_all()]
+
+    records = run(work)
+    if as_json:
+        print_json(records)
+        return
+    columns = ["station_id", "online", "ocpp_version", "vendor", "model", "last_seen_at"]
+    print_table("Charging stations", columns, [[r[c] for c in columns] for r in records])
+
+
+@app.command("show")
+def show(station_id: str, as_json: bool = JSON_OPTION) -> None:
+    """Show a station, its EVSE links and their statuses."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        async with session_scope(context.sessions) as session:
+            service = StationService(session)
+            station = await service.get(station_id)
+            evses = [
+                {
+                    "uid": e.uid,
+                    "status": e.status,
+                    "ocpp_evse_id": e.ocpp_evse_id,
+                    "ocpp_connector_id": e.ocpp_connector_id,
+                    "history": [
+                        f"{at.isoformat()} {status} ({reason})"
+                        for at, status, reason in await service.history(e, 5)
+                    ],
+                }
+                for e in await service.evses(station_id)
+            ]
+            return {
+                **station_record(station),
+                "station_status": station.station_status,
+                "connector_statuses": station.connector_statuses,
+                "evses": evses,
+            }
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+        return
+    print_record(f"Station {station_id}", {k: v for k, v in record.items() if k != "evses"})
+    columns = ["uid", "status", "ocpp_evse_id", "ocpp_connector_id"]
+    print_table("EVSEs", columns, [[e[c] for c in columns] for e in record["evses"]])
+
+
+@app.command("remove")
+def remove(station_id: str) -> None:
+    """Forget a station: it can no longer connect; its EVSEs become UNKNOWN."""
+
+    async def work(context: CommandContext) -> None:
+        async with session_scope(context.sessions) as session:
+            await StationService(session).remove(station_id)
+
+    run(work)
+    print_record("Removed", {"station_id": station_id})
+
+
+@app.command("call")
+def call(
+    station_id: str,
+    action: str = typer.Argument(..., help="OCPP action, e.g. RemoteStartTransaction"),
+    payload: str = typer.Argument("{}", help="OCPP JSON payload (camelCase)"),
+) -> None:
+    """Send a call to a station through the hub process that holds its socket."""
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="PAYLOAD") from exc
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        commands = StationCommands(
+            StationRegistry(),  # this process holds no sockets: the call is forwarded
+            context.sessions,
+            context.http,
+            node="",
+            internal_token=context.settings.ocpp.internal_token,
+            timeout=context.settings.ocpp.call_timeout_seconds,
+        )
+        return await commands.call(station_id, action, body)
+
+    try:
+        print_json(run(work))
+    except StationCallFailed as exc:
+        exit_with_error(str(exc))
