@@ -1,0 +1,110 @@
+"""A swarm of raw OCPP-J stations in one process, driven by the OCPP benchmark over stdin.
+
+``python -m tests.benchmarks.station_swarm WS_URL PASSWORD FIRST COUNT`` connects stations
+``BS{FIRST}`` .. ``BS{FIRST+COUNT-1}`` (every fifth one on OCPP 1.6, the rest on 2.0.1), prints
+``connected N SECONDS``, then obeys commands read from stdin, one per line:
+
+* ``storm``: every station sends BootNotification then StatusNotification(Available) at once;
+  prints ``storm MESSAGES SECONDS ERRORS``;
+* ``load SECONDS``: every station sends Heartbeats back to back; prints ``load ANSWERED SECONDS``;
+* ``quit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sys
+import time
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+BOOT_16 = {"chargePointVendor": "Bench", "chargePointModel": "Swarm"}
+BOOT_201 = {"reason": "PowerUp", "chargingStation": {"vendorName": "Bench", "model": "Swarm"}}
+
+
+def is_v16(number: int) -> bool:
+    return number % 5 == 0
+
+
+class Station:
+    def __init__(self, number: int, socket: ClientConnection) -> None:
+        self.number = number
+        self.socket = socket
+        self.sent = 0
+
+    async def call(self, action: str, payload: dict) -> bool:
+        self.sent += 1
+        await self.socket.send(json.dumps([2, str(self.sent), action, payload]))
+        frame = json.loads(await self.socket.recv())
+        return bool(frame[0] == 3)
+
+    async def storm(self) -> tuple[int, int]:
+        errors = 0
+        if is_v16(self.number):
+            errors += not await self.call("BootNotification", BOOT_16)
+            status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+        else:
+            errors += not await self.call("BootNotification", BOOT_201)
+            status = {
+                "timestamp": "2026-11-24T00:00:00Z",
+                "connectorStatus": "Available",
+                "evseId": 1,
+                "connectorId": 1,
+            }
+        errors += not await self.call("StatusNotification", status)
+        return 2, errors
+
+    async def load(self, until: float) -> int:
+        answered = 0
+        while time.monotonic() < until:
+            answered += await self.call("Heartbeat", {})
+        return answered
+
+
+async def open_station(url: str, password: str, number: int, gate: asyncio.Semaphore) -> Station:
+    station_id = f"BS{number:05d}"
+    auth = base64.b64encode(f"{station_id}:{password}".encode()).decode()
+    protocol = "ocpp1.6" if is_v16(number) else "ocpp2.0.1"
+    async with gate:
+        socket = await connect(
+            f"{url}/ocpp/{station_id}",
+            subprotocols=[Subprotocol(protocol)],
+            additional_headers={"Authorization": f"Basic {auth}"},
+            open_timeout=120,
+            ping_interval=None,
+            max_queue=4,
+        )
+    return Station(number, socket)
+
+
+async def main(url: str, password: str, first: int, count: int) -> None:
+    gate = asyncio.Semaphore(200)
+    started = time.monotonic()
+    stations = await asyncio.gather(
+        *(open_station(url, password, n, gate) for n in range(first, first + count))
+    )
+    print(f"connected {len(stations)} {time.monotonic() - started:.2f}", flush=True)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = (await loop.run_in_executor(None, sys.stdin.readline)).split()
+        if not line or line[0] == "quit":
+            break
+        if line[0] == "storm":
+            started = time.monotonic()
+            results = await asyncio.gather(*(s.storm() for s in stations))
+            messages = sum(r[0] for r in results)
+            errors = sum(r[1] for r in results)
+            print(f"storm {messages} {time.monotonic() - started:.2f} {errors}", flush=True)
+        elif line[0] == "load":
+            started = time.monotonic()
+            until = started + float(line[1])
+            answered = sum(await asyncio.gather(*(s.load(until) for s in stations)))
+            print(f"load {answered} {time.monotonic() - started:.2f}", flush=True)
+    await asyncio.gather(*(s.socket.close() for s in stations), return_exceptions=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
