@@ -266,16 +266,19 @@ class LocationService:
         at: datetime | None = None,
         reason: str = "operator",
         ocpp_status: str | None = None,
+        evse: Evse | None = None,
     ) -> bool:
         """Change an EVSE's status; the location's ``last_updated`` follows (OCPI parent rule).
-        Every change is kept in the status history with its ``reason``.
+        Every change is kept in the status history with its ``reason``. ``evse`` saves the
+        lookup when the caller loaded the row in this session already.
 
         Returns False when the status was already ``status`` (nothing stored or pushed).
 
         Raises:
             NotFound: no EVSE with this uid.
         """
-        evse = await self.locations.evse_by_uid(uid, for_update=True)
+        if evse is None or evse.uid != uid:
+            evse = await self.locations.evse_by_uid(uid, for_update=True)
         if evse is None:
             raise NotFound(f"no EVSE with uid {uid!r}")
         if evse.status == status.value:
@@ -297,16 +300,18 @@ class LocationService:
         if location is None:
             raise NotFound(f"EVSE {uid!r} has no location")
         location.last_updated = max(location.last_updated, now)
-        visible = await self.locations.visible_to_of([location.id or 0])
+        visible = await self._visible_to(location)
         await self.locations.session.flush()
         await self.push.fanout(
-            [
-                location_change(
-                    location, visible.get(location.id or 0, []), JobKind.EVSE_PATCH, evse_uid=uid
-                )
-            ]
+            [location_change(location, visible, JobKind.EVSE_PATCH, evse_uid=uid)]
         )
         return True
+
+    async def _visible_to(self, location: Location) -> list[str]:
+        """Parties an unpublished location is shared with (a published one needs no list)."""
+        if location.publish:
+            return []
+        return (await self.locations.visible_to_of([location.id or 0])).get(location.id or 0, [])
 
     async def set_connector_tariffs(
         self, uid: str, connector_id: str, tariff_ids: Sequence[str]

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.domain.partners import PartnerStatus
 from hub.domain.push import JobKind, JobState, RetryPolicy, coalesce_key
 from hub.errors import InvalidState
 from hub.persistence.base import utc_now
@@ -77,18 +76,18 @@ class PushService:
         Cached for the life of this service object, i.e. one transaction.
         """
         if self._subscribers is None:
+            partners = await self.partners.registered()
+            roles = await self.partners.roles_of_many([p.require_id() for p in partners])
             found = []
-            for partner in await self.partners.list():
-                if partner.partner_status is not PartnerStatus.REGISTERED:
-                    continue
+            for partner in partners:
                 modules = frozenset(
                     str(e["identifier"]) for e in partner.endpoints if e.get("role") == RECEIVER
                 ) & {"locations", "tariffs"}
-                if not modules:
-                    continue
-                roles = await self.partners.roles_of(partner.require_id())
-                parties = frozenset((r.country_code, r.party_id) for r in roles)
-                found.append(Subscriber(partner.require_id(), modules, parties))
+                if modules:
+                    parties = frozenset(
+                        (r.country_code, r.party_id) for r in roles.get(partner.require_id(), [])
+                    )
+                    found.append(Subscriber(partner.require_id(), modules, parties))
             self._subscribers = found
         return self._subscribers
 

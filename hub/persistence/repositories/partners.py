@@ -6,6 +6,7 @@ from sqlalchemy import delete, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from hub.domain.partners import PartnerStatus
 from hub.persistence.tables import Partner, PartnerRole
 
 
@@ -47,6 +48,28 @@ class PartnerRepository:
         self.session.add(partner)
         await self.session.flush()
         return partner
+
+    async def registered(self) -> Sequence[Partner]:
+        """Partners with a completed, active registration (not suspended)."""
+        result = await self.session.execute(
+            select(Partner)
+            .where(Partner.status == PartnerStatus.REGISTERED.value)
+            .order_by(col(Partner.id))
+        )
+        return result.scalars().all()
+
+    async def roles_of_many(self, partner_ids: Sequence[int]) -> dict[int, Sequence[PartnerRole]]:
+        grouped: dict[int, Sequence[PartnerRole]] = {}
+        if not partner_ids:
+            return grouped
+        result = await self.session.execute(
+            select(PartnerRole)
+            .where(col(PartnerRole.partner_id).in_(list(partner_ids)))
+            .order_by(col(PartnerRole.id))
+        )
+        for role in result.scalars():
+            grouped[role.partner_id] = [*grouped.get(role.partner_id, ()), role]
+        return grouped
 
     async def roles_of(self, partner_id: int) -> Sequence[PartnerRole]:
         result = await self.session.execute(
