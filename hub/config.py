@@ -49,9 +49,13 @@ class PushSettings(BaseModel):
 
 
 class OcppSettings(BaseModel):
-    heartbeat_interval_seconds: int = Field(default=300, ge=10)
-    # A station silent this long (no socket, no message) is offline: its EVSEs become UNKNOWN.
-    offline_after_seconds: float = Field(default=900.0, gt=0)
+    heartbeat_interval_seconds: int = Field(default=300, ge=1)
+    # A station whose socket closed and that has not come back within this delay is offline:
+    # its EVSEs become UNKNOWN (short network blips do not flap the status).
+    offline_after_seconds: float = Field(default=120.0, gt=0)
+    # A station with an open socket that sent nothing for this many heartbeat intervals is
+    # offline too (a half-open connection).
+    missed_heartbeats: int = Field(default=3, ge=1)
     sweep_interval_seconds: float = Field(default=10.0, gt=0)
     # OCPI status for OCPP 1.6 "Preparing": CHARGING (someone is at the EVSE) or AVAILABLE.
     preparing_status: str = Field(default="CHARGING", pattern="^(CHARGING|AVAILABLE)$")

@@ -99,7 +99,11 @@ class Bridge:
 
         async with session_scope(self.sessions) as session:
             offline = await self._service(session).mark_silent_offline(
-                timedelta(seconds=self.settings.offline_after_seconds)
+                disconnected_for=timedelta(seconds=self.settings.offline_after_seconds),
+                silent_for=timedelta(
+                    seconds=self.settings.heartbeat_interval_seconds
+                    * self.settings.missed_heartbeats
+                ),
             )
         for station_id in offline:
             logger.warning("station %s is offline: its EVSEs are now UNKNOWN", station_id)

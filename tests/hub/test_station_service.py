@@ -144,7 +144,11 @@ async def test_silent_stations_go_unknown_and_come_back(world):
     await report(world, "CS-201", 1, 1, "Available")
     await report(world, "CS-201", 2, 1, "Occupied")
     async with session_scope(world) as session:
-        assert await StationService(session).mark_silent_offline(timedelta(0)) == ["CS-201"]
+        # Connected but silent for longer than the missed-heartbeat delay.
+        await StationService(session).connected("CS-201", OcppVersion.V201, "node-a")
+        assert await StationService(session).mark_silent_offline(
+            disconnected_for=timedelta(hours=1), silent_for=timedelta(0)
+        ) == ["CS-201"]
     assert await statuses(world) == {
         "E1": "UNKNOWN",
         "E2": "UNKNOWN",
@@ -156,7 +160,17 @@ async def test_silent_stations_go_unknown_and_come_back(world):
     assert (await statuses(world))["E1"] == "AVAILABLE"
     assert (await statuses(world))["E2"] == "CHARGING"
     async with session_scope(world) as session:
-        assert await StationService(session).mark_silent_offline(timedelta(minutes=5)) == []
+        # Back online; a socket closed a moment ago is within the reconnect grace.
+        await StationService(session).disconnected("CS-201", "node-a")
+        assert (
+            await StationService(session).mark_silent_offline(
+                disconnected_for=timedelta(minutes=2), silent_for=timedelta(minutes=15)
+            )
+            == []
+        )
+        assert await StationService(session).mark_silent_offline(
+            disconnected_for=timedelta(0), silent_for=timedelta(minutes=15)
+        ) == ["CS-201"]
 
 
 async def test_every_change_is_history_and_pushed(world):
