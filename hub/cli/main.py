@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from hub.cli import chargers, db, locations, parties, partners, push, tariffs
+from hub.cli import chargers, db, locations, parties, partners, push, sim, tariffs
 from hub.cli.common import console, exit_with_error
 from hub.config import get_settings
 from hub.persistence import migrations
@@ -22,6 +22,30 @@ app.add_typer(locations.app, name="locations")
 app.add_typer(tariffs.app, name="tariffs")
 app.add_typer(push.app, name="push")
 app.add_typer(chargers.app, name="chargers")
+app.add_typer(sim.app, name="sim")
+
+
+@app.command("demo")
+def demo_command(
+    duration: float = typer.Option(30.0, help="Seconds of simulated traffic"),
+    sites: int = typer.Option(3, help="Sites in the sample network"),
+    port: int = typer.Option(8000, help="Hub port"),
+    emsp_port: int = typer.Option(8001, help="Demo eMSP port"),
+    data_dir: Path = typer.Option(Path("demo-data"), help="Where the demo's SQLite file goes"),
+    seed: int = typer.Option(7, help="Random seed"),
+) -> None:
+    """Run the hub, a demo eMSP and simulated chargers together, live (start here)."""
+    from hub.cli.demo import demo
+
+    demo(
+        duration=duration,
+        sites=sites,
+        port=port,
+        emsp_port=emsp_port,
+        data_dir=data_dir,
+        seed_value=seed,
+    )
+
 
 OPENAPI_PATH = Path("openapi/hub-ocpi-2.2.1.json")
 
