@@ -56,9 +56,9 @@ def network(
 
 @app.command("chargers")
 def chargers(
+    count: int = typer.Argument(0, help="How many of the network's stations to simulate (0: all)"),
     network_file: Path = typer.Option(..., "--network", exists=True, help="locations.json"),
     url: str = typer.Option("ws://127.0.0.1:8000/ocpp", help="The hub's OCPP endpoint"),
-    count: int = typer.Option(0, help="Simulate only the first N stations (0: all)"),
     register: bool = typer.Option(
         False, help="Add the stations to the hub's database with fresh passwords first"
     ),
