@@ -1,0 +1,397 @@
+"""The OCPI 2.2.1 pricing engine (``mod_tariffs.asciidoc`` at v2.2.1-d2 with the errata of
+``release-2.2.1-bugfixes``; ``mod_cdrs.asciidoc`` for ``step_size``).
+
+1. The session is cut into segments at every instant where a restriction could change its
+   verdict: period boundaries, the local start/end times and midnights of every day touched (in
+   the Location's time zone, so DST days are as long as they really are), the instants the
+   session reaches ``min_duration``/``max_duration``, and the instants the delivered energy
+   crosses ``min_kwh``/``max_kwh`` (energy is spread evenly over a period).
+2. In each segment, each dimension is priced by the first Tariff Element, in list order, that
+   has a Price Component for that dimension and whose restrictions all match (logical AND).
+   Segments where the vehicle requests power bill TIME and ENERGY; the others PARKING_TIME.
+   Reservation segments are priced only by elements with a ``reservation`` restriction
+   (``RESERVATION_EXPIRES`` ones win when the reservation expired).
+3. FLAT is billed once per session (and once per reservation).
+4. ``step_size`` applies to the last billed period of each dimension: the dimension's total is
+   rounded up to a multiple of that period's step and the difference is billed in that period.
+   TIME and PARKING_TIME count together as "time-based": only the last time-based period is
+   rounded (a charging period followed by parking is not).
+5. ``min_price``/``max_price`` bound the total, excl. and incl. VAT separately.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from hub.domain.pricing.model import (
+    MILLI,
+    ZERO,
+    ChargingPeriod,
+    Dimension,
+    Element,
+    Line,
+    Money,
+    Period,
+    PriceComponent,
+    PricingResult,
+    Session,
+    Tariff,
+)
+
+HOUR = Decimal(3600)
+WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    start: datetime
+    end: datetime
+    energy_before: Decimal  # kWh delivered in the session before this segment
+    energy: Decimal  # kWh delivered in this segment
+    period: Period | None  # None for reservation time
+    reservation: bool = False
+
+    @property
+    def seconds(self) -> Decimal:
+        return Decimal((self.end - self.start) // timedelta(microseconds=1)) / 1_000_000
+
+
+def _local_cuts(
+    restrictions: Iterable[Element], start: datetime, end: datetime, zone: ZoneInfo
+) -> set[datetime]:
+    """Local midnights and restriction start/end times of every day the interval touches."""
+    times = {
+        t
+        for e in restrictions
+        if e.restrictions
+        for t in (e.restrictions.start_time, e.restrictions.end_time)
+        if t
+    }
+    cuts: set[datetime] = set()
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date() + timedelta(days=1)
+    while day <= last:
+        for moment in [datetime.min.time(), *times]:
+            local = datetime.combine(day, moment, tzinfo=zone)
+            cuts.add(local.astimezone(UTC))
+        day += timedelta(days=1)
+    return {c for c in cuts if start < c < end}
+
+
+def _segments(session: Session, tariff: Tariff, zone: ZoneInfo) -> list[Segment]:
+    segments: list[Segment] = []
+    if session.reservation is not None:
+        r = session.reservation
+        bounds = sorted({r.start, r.end} | _local_cuts(tariff.elements, r.start, r.end, zone))
+        segments += [
+            Segment(a, b, Decimal(0), Decimal(0), None, reservation=True)
+            for a, b in itertools.pairwise(bounds)
+            if b > a
+        ]
+    restrictions = [e.restrictions for e in tariff.elements if e.restrictions]
+    durations = {
+        session.start + timedelta(seconds=s)
+        for r in restrictions
+        for s in (r.min_duration, r.max_duration)
+        if s is not None
+    }
+    thresholds = sorted({k for r in restrictions for k in (r.min_kwh, r.max_kwh) if k is not None})
+    energy = Decimal(0)
+    for period in sorted(session.periods, key=lambda p: p.start):
+        length = Decimal((period.end - period.start) // timedelta(microseconds=1))
+        cuts = {period.start, period.end} | _local_cuts(
+            tariff.elements, period.start, period.end, zone
+        )
+        cuts |= {d for d in durations if period.start < d < period.end}
+        if period.energy_kwh > 0 and length > 0:
+            for threshold in thresholds:
+                if energy < threshold < energy + period.energy_kwh:
+                    share = (threshold - energy) / period.energy_kwh
+                    cuts.add(period.start + timedelta(microseconds=int(share * length)))
+        ordered = sorted(cuts)
+        for a, b in itertools.pairwise(ordered):
+            if b <= a:
+                continue
+            part = Decimal((b - a) // timedelta(microseconds=1)) / length if length else Decimal(0)
+            delivered = period.energy_kwh * part
+            segments.append(Segment(a, b, energy, delivered, period))
+            energy += delivered
+    return segments
+
+
+def _matches(
+    element: Element, segment: Segment, session: Session, zone: ZoneInfo, expired: bool
+) -> tuple[bool, str]:
+    r = element.restrictions
+    if r is None:
+        return (not segment.reservation), "no restrictions"
+    if segment.reservation:
+        allowed = {"RESERVATION", "RESERVATION_EXPIRES"} if expired else {"RESERVATION"}
+        if r.reservation not in allowed:
+            return False, ""
+    elif r.reservation is not None:
+        return False, ""
+    local = segment.start.astimezone(zone)
+    why = []
+    clock = local.time()
+    if r.start_time is not None or r.end_time is not None:
+        start = r.start_time
+        end = r.end_time if r.end_time is not None and r.end_time != datetime.min.time() else None
+        if start is not None and end is not None and end < start:
+            inside = clock >= start or clock < end
+        else:
+            inside = (start is None or clock >= start) and (end is None or clock < end)
+        if not inside:
+            return False, ""
+        why.append(f"time {r.start_time or ''}-{r.end_time or ''}")
+    if r.start_date is not None and local.date() < r.start_date:
+        return False, ""
+    if r.end_date is not None and local.date() >= r.end_date:
+        return False, ""
+    if r.start_date or r.end_date:
+        why.append(f"dates {r.start_date or ''}..{r.end_date or ''}")
+    if r.day_of_week:
+        if WEEKDAYS[local.weekday()] not in r.day_of_week:
+            return False, ""
+        why.append(WEEKDAYS[local.weekday()].lower())
+    if r.min_kwh is not None and segment.energy_before < r.min_kwh:
+        return False, ""
+    if r.max_kwh is not None and segment.energy_before >= r.max_kwh:
+        return False, ""
+    if r.min_kwh is not None or r.max_kwh is not None:
+        why.append(f"{segment.energy_before:.3f} kWh in [{r.min_kwh or 0}, {r.max_kwh or '∞'})")
+    period = segment.period
+    for low, high, value, unit in (
+        (r.min_current, r.max_current, period.max_current_a if period else None, "A"),
+        (r.min_power, r.max_power, period.max_power_kw if period else None, "kW"),
+    ):
+        if low is None and high is None:
+            continue
+        if (
+            value is None
+            or (low is not None and value < low)
+            or (high is not None and value >= high)
+        ):
+            return False, ""
+        why.append(f"{value} {unit} in [{low or 0}, {high or '∞'})")
+    elapsed = Decimal((segment.start - session.start) // timedelta(microseconds=1)) / 1_000_000
+    if r.min_duration is not None and elapsed < r.min_duration:
+        return False, ""
+    if r.max_duration is not None and elapsed >= r.max_duration:
+        return False, ""
+    if r.min_duration is not None or r.max_duration is not None:
+        why.append(f"{elapsed:.0f} s into the session")
+    if r.reservation:
+        why.append(r.reservation.lower())
+    return True, ", ".join(why) or "no restrictions"
+
+
+def _active(
+    tariff: Tariff, dimension: Dimension, segment: Segment, session: Session, zone: ZoneInfo
+) -> tuple[int, PriceComponent, str] | None:
+    expired = bool(session.reservation and session.reservation.expired)
+    candidates = list(enumerate(tariff.elements))
+    if (
+        segment.reservation
+        and expired
+        and any(
+            e.restrictions
+            and e.restrictions.reservation == "RESERVATION_EXPIRES"
+            and e.component(dimension)
+            for _, e in candidates
+        )
+    ):
+        candidates = [
+            (i, e)
+            for i, e in candidates
+            if e.restrictions and e.restrictions.reservation == "RESERVATION_EXPIRES"
+        ]
+    for index, element in candidates:
+        component = element.component(dimension)
+        if component is None:
+            continue
+        ok, why = _matches(element, segment, session, zone, expired)
+        if ok:
+            return index, component, why
+    return None
+
+
+def _quantity(dimension: Dimension, segment: Segment) -> Decimal:
+    if dimension is Dimension.ENERGY:
+        return segment.energy
+    return segment.seconds / HOUR
+
+
+def _step(dimension: Dimension, component: PriceComponent, total: Decimal) -> Decimal:
+    """``total`` (hours or kWh) rounded up to a multiple of the component's step."""
+    unit = Decimal(1000) if dimension is Dimension.ENERGY else HOUR  # Wh or seconds per unit
+    step = Decimal(max(component.step_size, 1))
+    return Decimal(math.ceil(total * unit / step)) * step / unit
+
+
+@dataclass(slots=True)
+class _Billed:
+    segment: Segment
+    dimension: Dimension
+    element: int
+    component: PriceComponent
+    why: str
+    quantity: Decimal
+    billed: Decimal
+
+
+def price_session(tariff: Tariff, session: Session, time_zone: str) -> PricingResult:
+    """Price ``session`` with ``tariff`` at a Location in IANA ``time_zone``."""
+    zone = ZoneInfo(time_zone)
+    segments = _segments(session, tariff, zone)
+    raw: list[_Billed] = []
+    flat_billed = {False: False, True: False}
+    for segment in segments:
+        if segment.reservation:
+            dimensions = [Dimension.FLAT, Dimension.TIME]
+        elif segment.period is not None and segment.period.charging:
+            dimensions = [Dimension.FLAT, Dimension.TIME, Dimension.ENERGY]
+        else:
+            dimensions = [Dimension.FLAT, Dimension.PARKING_TIME]
+        for dimension in dimensions:
+            if dimension is Dimension.FLAT and flat_billed[segment.reservation]:
+                continue
+            found = _active(tariff, dimension, segment, session, zone)
+            if found is None:
+                continue
+            index, component, why = found
+            quantity = Decimal(1) if dimension is Dimension.FLAT else _quantity(dimension, segment)
+            if dimension is Dimension.FLAT:
+                flat_billed[segment.reservation] = True
+            raw.append(_Billed(segment, dimension, index, component, why, quantity, quantity))
+
+    # step_size on the last billed period of each dimension (time-based ones counted together).
+    for reservation in (False, True):
+        for group in ({Dimension.TIME, Dimension.PARKING_TIME}, {Dimension.ENERGY}):
+            items = [
+                r for r in raw if r.dimension in group and r.segment.reservation is reservation
+            ]
+            if not items:
+                continue
+            last = items[-1]
+            total = sum((r.quantity for r in items if r.dimension is last.dimension), Decimal(0))
+            last.billed = last.quantity + (_step(last.dimension, last.component, total) - total)
+
+    lines = tuple(
+        Line(
+            dimension=r.dimension,
+            start=r.segment.start,
+            end=r.segment.end,
+            element=r.element,
+            why=r.why,
+            quantity=r.quantity,
+            billed=r.billed,
+            component=r.component,
+            cost=r.component.cost(r.billed),
+            reservation=r.segment.reservation,
+        )
+        for r in raw
+    )
+    return _result(tariff, segments, lines)
+
+
+def _sum(lines: Iterable[Line]) -> Money | None:
+    chosen = list(lines)
+    if not chosen:
+        return None
+    total = ZERO
+    for line in chosen:
+        total = total + line.cost
+    return total
+
+
+def _result(tariff: Tariff, segments: list[Segment], lines: tuple[Line, ...]) -> PricingResult:
+    session_lines = [line for line in lines if not line.reservation]
+    by = {d: _sum(line for line in session_lines if line.dimension is d) for d in Dimension}
+    reservation_cost = _sum(line for line in lines if line.reservation)
+    exact = _sum(lines) or ZERO
+    if any(line.component.vat is None for line in lines):
+        exact = Money(exact.excl_vat, None)
+    total, adjustments = exact, []
+    if tariff.min_price is not None:
+        total, note = _bound(total, tariff.min_price, max, "min_price")
+        adjustments += note
+    if tariff.max_price is not None:
+        total, note = _bound(total, tariff.max_price, min, "max_price")
+        adjustments += note
+    charging = [
+        s for s in segments if not s.reservation and s.period is not None and s.period.charging
+    ]
+    parking = [
+        s for s in segments if not s.reservation and s.period is not None and not s.period.charging
+    ]
+    return PricingResult(
+        tariff_id=tariff.id,
+        currency=tariff.currency,
+        charging_periods=_periods(tariff, lines),
+        total_energy=sum((s.energy for s in segments), Decimal(0)).quantize(MILLI),
+        total_time=(sum((s.seconds for s in charging + parking), Decimal(0)) / HOUR).quantize(
+            MILLI
+        ),
+        total_parking_time=(sum((s.seconds for s in parking), Decimal(0)) / HOUR).quantize(MILLI),
+        total_cost=total.rounded(),
+        total_energy_cost=_rounded(by[Dimension.ENERGY]),
+        total_time_cost=_rounded(by[Dimension.TIME]),
+        total_parking_cost=_rounded(by[Dimension.PARKING_TIME]),
+        total_fixed_cost=_rounded(by[Dimension.FLAT]),
+        total_reservation_cost=_rounded(reservation_cost),
+        lines=lines,
+        adjustments=tuple(adjustments),
+        exact_total=total,
+    )
+
+
+def _rounded(money: Money | None) -> Money | None:
+    return money.rounded() if money is not None else None
+
+
+def _bound(total: Money, bound: Money, pick: object, name: str) -> tuple[Money, list[str]]:
+    choose = pick  # max for min_price, min for max_price
+    excl = choose(total.excl_vat, bound.excl_vat)  # type: ignore[operator]
+    incl = total.incl_vat
+    if incl is not None and bound.incl_vat is not None:
+        incl = choose(incl, bound.incl_vat)  # type: ignore[operator]
+    notes = []
+    if excl != total.excl_vat or incl != total.incl_vat:
+        notes.append(f"{name} applied: {total.excl_vat} -> {excl} excl. VAT")
+    return Money(excl, incl), notes
+
+
+def _periods(tariff: Tariff, lines: tuple[Line, ...]) -> tuple[ChargingPeriod, ...]:
+    """OCPI charging periods: a new one whenever the billed dimensions or the Tariff Element
+    pricing them change (OCPI CDR ``charging_periods``); FLAT has no volume."""
+    by_segment: dict[datetime, list[Line]] = {}
+    for line in lines:
+        if line.dimension is not Dimension.FLAT and not line.reservation:
+            by_segment.setdefault(line.start, []).append(line)
+    merged: list[tuple[datetime, tuple[tuple[Dimension, int], ...], dict[Dimension, Decimal]]] = []
+    end: datetime | None = None
+    for start in sorted(by_segment):
+        group = by_segment[start]
+        key = tuple(sorted((line.dimension, line.element) for line in group))
+        if merged and merged[-1][1] == key and end == start:
+            volumes = merged[-1][2]
+            for line in group:
+                volumes[line.dimension] += line.quantity
+        else:
+            merged.append((start, key, {line.dimension: line.quantity for line in group}))
+        end = group[0].end
+    return tuple(
+        ChargingPeriod(
+            start,
+            tuple((d.value, volumes[d].quantize(MILLI)) for d, _ in key),
+            tariff.id,
+        )
+        for start, key, volumes in merged
+    )
