@@ -223,16 +223,34 @@ def _active(
 
 
 def _quantity(dimension: Dimension, segment: Segment) -> Decimal:
+    """Internally time is counted in seconds (exact to the microsecond) and energy in kWh."""
     if dimension is Dimension.ENERGY:
         return segment.energy
-    return segment.seconds / HOUR
+    return segment.seconds
 
 
 def _step(dimension: Dimension, component: PriceComponent, total: Decimal) -> Decimal:
-    """``total`` (hours or kWh) rounded up to a multiple of the component's step."""
-    unit = Decimal(1000) if dimension is Dimension.ENERGY else HOUR  # Wh or seconds per unit
+    """``total`` (seconds or kWh) rounded up to a multiple of the component's step.
+
+    The ceiling is taken on the total at measurement resolution (1 microsecond, 1 mWh), so
+    that spreading energy over segments cannot turn 1200 Wh into 1200.000...01 Wh and bill a
+    whole extra step.
+    """
     step = Decimal(max(component.step_size, 1))
-    return Decimal(math.ceil(total * unit / step)) * step / unit
+    if dimension is Dimension.ENERGY:
+        wh = (total * 1000).quantize(Decimal("0.001"))
+        return Decimal(math.ceil(wh / step)) * step / 1000
+    seconds = total.quantize(Decimal("0.000001"))
+    return Decimal(math.ceil(seconds / step)) * step
+
+
+def _timed(dimension: Dimension) -> bool:
+    return dimension in {Dimension.TIME, Dimension.PARKING_TIME}
+
+
+def _reported(dimension: Dimension, quantity: Decimal) -> Decimal:
+    """Quantities in the OCPI units: hours for time, kWh for energy, 1 for FLAT."""
+    return quantity / HOUR if _timed(dimension) else quantity
 
 
 @dataclass(slots=True)
@@ -290,10 +308,10 @@ def price_session(tariff: Tariff, session: Session, time_zone: str) -> PricingRe
             end=r.segment.end,
             element=r.element,
             why=r.why,
-            quantity=r.quantity,
-            billed=r.billed,
+            quantity=_reported(r.dimension, r.quantity),
+            billed=_reported(r.dimension, r.billed),
             component=r.component,
-            cost=r.component.cost(r.billed),
+            cost=r.component.cost(r.billed / HOUR if _timed(r.dimension) else r.billed),
             reservation=r.segment.reservation,
         )
         for r in raw
