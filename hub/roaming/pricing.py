@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, time
+from decimal import Decimal
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from hub.domain.pricing import (
     Dimension,
     Element,
     Money,
+    Period,
     PriceComponent,
     PricingResult,
+    Reservation,
     Restrictions,
+    Session,
     Tariff,
 )
-from ocpi.types import Price
+from ocpi.types import Number, OcpiModel, Price
 from ocpi.v221 import models as v221
 
 
@@ -76,32 +83,100 @@ def price_to_ocpi(money: Money | None) -> Price | None:
     return Price(excl_vat=money.excl_vat, incl_vat=money.incl_vat)
 
 
-def cdr_fields(result: PricingResult) -> dict[str, object]:
+class PricedCdr(OcpiModel):
+    """The priced fields of an OCPI 2.2.1 CDR (``mod_cdrs.asciidoc``)."""
+
+    currency: str
+    charging_periods: list[v221.ChargingPeriod]
+    total_cost: Price
+    total_fixed_cost: Price | None = None
+    total_energy: Number
+    total_energy_cost: Price | None = None
+    total_time: Number
+    total_time_cost: Price | None = None
+    total_parking_time: Number | None = None
+    total_parking_cost: Price | None = None
+    total_reservation_cost: Price | None = None
+
+
+def cdr_fields(result: PricingResult) -> dict[str, Any]:
     """The priced fields of an OCPI CDR, in wire form."""
-    fields: dict[str, object] = {
-        "currency": result.currency,
-        "charging_periods": [
-            {
-                "start_date_time": p.start,
-                "dimensions": [{"type": t, "volume": v} for t, v in p.dimensions],
-                "tariff_id": p.tariff_id,
-            }
+    return PricedCdr(
+        currency=result.currency,
+        charging_periods=[
+            v221.ChargingPeriod.model_validate(
+                {
+                    "start_date_time": p.start,
+                    "dimensions": [{"type": t, "volume": v} for t, v in p.dimensions],
+                    "tariff_id": p.tariff_id,
+                }
+            )
             for p in result.charging_periods
         ],
-        "total_cost": price_to_ocpi(result.total_cost),
-        "total_energy": result.total_energy,
-        "total_time": result.total_time,
-    }
-    optional = {
-        "total_fixed_cost": result.total_fixed_cost,
-        "total_energy_cost": result.total_energy_cost,
-        "total_time_cost": result.total_time_cost,
-        "total_parking_cost": result.total_parking_cost,
-        "total_reservation_cost": result.total_reservation_cost,
-    }
-    for key, value in optional.items():
-        if value is not None:
-            fields[key] = price_to_ocpi(value)
-    if result.total_parking_time:
-        fields["total_parking_time"] = result.total_parking_time
-    return fields
+        total_cost=_price(result.total_cost),
+        total_fixed_cost=price_to_ocpi(result.total_fixed_cost),
+        total_energy=result.total_energy,
+        total_energy_cost=price_to_ocpi(result.total_energy_cost),
+        total_time=result.total_time,
+        total_time_cost=price_to_ocpi(result.total_time_cost),
+        total_parking_time=result.total_parking_time or None,
+        total_parking_cost=price_to_ocpi(result.total_parking_cost),
+        total_reservation_cost=price_to_ocpi(result.total_reservation_cost),
+    ).to_wire()
+
+
+def _price(money: Money) -> Price:
+    return Price(excl_vat=money.excl_vat, incl_vat=money.incl_vat)
+
+
+class PeriodInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+    energy_kwh: Decimal = Decimal(0)
+    max_power_kw: Decimal | None = None
+    max_current_a: Decimal | None = None
+    charging: bool = True
+
+
+class ReservationInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+    expired: bool = False
+
+
+class SessionInput(BaseModel):
+    """The session timeline file of ``hub tariffs price`` (see ``hub/domain/pricing/README.md``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_zone: str | None = None
+    periods: list[PeriodInput]
+    reservation: ReservationInput | None = None
+
+    def to_session(self) -> Session:
+        periods = tuple(
+            Period(p.start, p.end, p.energy_kwh, p.max_power_kw, p.max_current_a, p.charging)
+            for p in sorted(self.periods, key=lambda p: p.start)
+        )
+        reservation = (
+            Reservation(self.reservation.start, self.reservation.end, self.reservation.expired)
+            if self.reservation
+            else None
+        )
+        if periods:
+            start, end = periods[0].start, periods[-1].end
+        elif reservation is not None:
+            start = end = reservation.end
+        else:
+            raise ValueError("a session needs periods or a reservation")
+        return Session(start, end, periods, reservation)
+
+
+def tariff_versions_from_json(document: object) -> list[Tariff]:
+    """One OCPI Tariff, or a list of its versions (the price lock picks one by session start)."""
+    items = document if isinstance(document, list) else [document]
+    return [tariff_from_ocpi(v221.Tariff.model_validate(item)) for item in items]

@@ -11,7 +11,6 @@ import pytest
 
 from hub.domain.pricing import Money, Period, Session, price_session
 from hub.roaming.pricing import cdr_fields, tariff_from_ocpi
-from ocpi.types import Price
 from ocpi.v221 import models as v221
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "ocpi" / "examples-2.2.1-d2"
@@ -186,10 +185,14 @@ def test_cdr_example_is_reproduced():
         "Europe/Brussels",
     )
     fields = cdr_fields(result)
-    assert fields["total_cost"] == Price.model_validate(cdr["total_cost"])
-    assert fields["total_time_cost"] == Price.model_validate(cdr["total_time_cost"])
-    assert fields["total_energy"] == D(str(cdr["total_energy"]))
-    assert fields["total_time"] == D(str(cdr["total_time"]))
+    for key in (
+        "currency",
+        "total_cost",
+        "total_time_cost",
+        "total_energy",
+        "total_time",
+        "charging_periods",
+    ):
+        assert fields[key] == cdr[key], key
     assert "total_energy_cost" not in fields
-    periods = [v221.ChargingPeriod.model_validate(p).to_wire() for p in fields["charging_periods"]]
-    assert periods == cdr["charging_periods"]
+    assert "total_parking_time" not in fields
