@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Iterable
@@ -48,7 +49,7 @@ HOUR = Decimal(3600)
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every segment of every session (speed)
 class Segment:
     start: datetime
     end: datetime
@@ -57,38 +58,45 @@ class Segment:
     period: Period | None  # None for reservation time
     reservation: bool = False
 
-    @property
-    def seconds(self) -> Decimal:
-        return Decimal((self.end - self.start) // timedelta(microseconds=1)) / 1_000_000
+    seconds: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        self.seconds = Decimal((self.end - self.start) // timedelta(microseconds=1)) / 1_000_000
 
 
 def _local_cuts(
-    restrictions: Iterable[Element], start: datetime, end: datetime, zone: ZoneInfo
-) -> set[datetime]:
-    """Local midnights and restriction start/end times of every day the interval touches."""
-    times = {
-        t
-        for e in restrictions
-        if e.restrictions
-        for t in (e.restrictions.start_time, e.restrictions.end_time)
-        if t
-    }
-    cuts: set[datetime] = set()
-    day = start.astimezone(zone).date() - timedelta(days=1)
-    last = end.astimezone(zone).date() + timedelta(days=1)
+    elements: Iterable[Element], start: datetime, end: datetime, zone: ZoneInfo
+) -> list[datetime]:
+    """Sorted instants where a local-time restriction can change its verdict in [start, end]:
+    the restriction start/end times of every local day touched, and local midnights when a
+    restriction depends on the day (day_of_week, start_date, end_date)."""
+    restrictions = [e.restrictions for e in elements if e.restrictions]
+    times = {t for r in restrictions for t in (r.start_time, r.end_time) if t is not None}
+    if any(r.day_of_week or r.start_date or r.end_date for r in restrictions):
+        times.add(datetime.min.time())
+    if not times:
+        return []
+    cuts = set()
+    day = start.astimezone(zone).date()
+    last = end.astimezone(zone).date()
     while day <= last:
-        for moment in [datetime.min.time(), *times]:
-            local = datetime.combine(day, moment, tzinfo=zone)
-            cuts.add(local.astimezone(UTC))
+        for moment in times:
+            cuts.add(datetime.combine(day, moment, tzinfo=zone).astimezone(UTC))
         day += timedelta(days=1)
-    return {c for c in cuts if start < c < end}
+    return sorted(c for c in cuts if start <= c <= end)
+
+
+def _inside(cuts: list[datetime], start: datetime, end: datetime) -> list[datetime]:
+    return cuts[bisect.bisect_right(cuts, start) : bisect.bisect_left(cuts, end)]
 
 
 def _segments(session: Session, tariff: Tariff, zone: ZoneInfo) -> list[Segment]:
     segments: list[Segment] = []
+    first = session.reservation.start if session.reservation else session.start
+    local_cuts = _local_cuts(tariff.elements, min(first, session.start), session.end, zone)
     if session.reservation is not None:
         r = session.reservation
-        bounds = sorted({r.start, r.end} | _local_cuts(tariff.elements, r.start, r.end, zone))
+        bounds = sorted({r.start, r.end, *_inside(local_cuts, r.start, r.end)})
         segments += [
             Segment(a, b, Decimal(0), Decimal(0), None, reservation=True)
             for a, b in itertools.pairwise(bounds)
@@ -105,9 +113,7 @@ def _segments(session: Session, tariff: Tariff, zone: ZoneInfo) -> list[Segment]
     energy = Decimal(0)
     for period in sorted(session.periods, key=lambda p: p.start):
         length = Decimal((period.end - period.start) // timedelta(microseconds=1))
-        cuts = {period.start, period.end} | _local_cuts(
-            tariff.elements, period.start, period.end, zone
-        )
+        cuts = {period.start, period.end, *_inside(local_cuts, period.start, period.end)}
         cuts |= {d for d in durations if period.start < d < period.end}
         if period.energy_kwh > 0 and length > 0:
             for threshold in thresholds:
@@ -192,30 +198,40 @@ def _matches(
     return True, ", ".join(why) or "no restrictions"
 
 
-def _active(
-    tariff: Tariff, dimension: Dimension, segment: Segment, session: Session, zone: ZoneInfo
-) -> tuple[int, PriceComponent, str] | None:
-    expired = bool(session.reservation and session.reservation.expired)
-    candidates = list(enumerate(tariff.elements))
-    if (
-        segment.reservation
-        and expired
-        and any(
-            e.restrictions
-            and e.restrictions.reservation == "RESERVATION_EXPIRES"
-            and e.component(dimension)
-            for _, e in candidates
-        )
-    ):
-        candidates = [
-            (i, e)
-            for i, e in candidates
-            if e.restrictions and e.restrictions.reservation == "RESERVATION_EXPIRES"
+Candidates = dict[tuple[Dimension, bool], list[tuple[int, Element, PriceComponent]]]
+
+
+def _candidates(tariff: Tariff, expired: bool) -> Candidates:
+    """Per (dimension, reservation segment?): the elements that can price it, in list order.
+
+    For an expired reservation, ``RESERVATION_EXPIRES`` elements replace the ``RESERVATION``
+    ones for every dimension they price (spec note on ReservationRestrictionType).
+    """
+    found: Candidates = {}
+    for dimension in Dimension:
+        priced = [(i, e, c) for i, e in enumerate(tariff.elements) if (c := e.component(dimension))]
+        found[(dimension, False)] = priced
+        reserving = [
+            (i, e, c) for i, e, c in priced if e.restrictions and e.restrictions.reservation
         ]
-    for index, element in candidates:
-        component = element.component(dimension)
-        if component is None:
-            continue
+        expiring = [
+            t
+            for t in reserving
+            if t[1].restrictions and t[1].restrictions.reservation == "RESERVATION_EXPIRES"
+        ]
+        found[(dimension, True)] = expiring if expired and expiring else reserving
+    return found
+
+
+def _active(
+    candidates: Candidates,
+    dimension: Dimension,
+    segment: Segment,
+    session: Session,
+    zone: ZoneInfo,
+    expired: bool,
+) -> tuple[int, PriceComponent, str] | None:
+    for index, element, component in candidates[(dimension, segment.reservation)]:
         ok, why = _matches(element, segment, session, zone, expired)
         if ok:
             return index, component, why
@@ -268,6 +284,8 @@ def price_session(tariff: Tariff, session: Session, time_zone: str) -> PricingRe
     """Price ``session`` with ``tariff`` at a Location in IANA ``time_zone``."""
     zone = ZoneInfo(time_zone)
     segments = _segments(session, tariff, zone)
+    expired = bool(session.reservation and session.reservation.expired)
+    candidates = _candidates(tariff, expired)
     raw: list[_Billed] = []
     flat_billed = {False: False, True: False}
     for segment in segments:
@@ -280,7 +298,7 @@ def price_session(tariff: Tariff, session: Session, time_zone: str) -> PricingRe
         for dimension in dimensions:
             if dimension is Dimension.FLAT and flat_billed[segment.reservation]:
                 continue
-            found = _active(tariff, dimension, segment, session, zone)
+            found = _active(candidates, dimension, segment, session, zone, expired)
             if found is None:
                 continue
             index, component, why = found
@@ -319,23 +337,19 @@ def price_session(tariff: Tariff, session: Session, time_zone: str) -> PricingRe
     return _result(tariff, segments, lines)
 
 
-def _sum(lines: Iterable[Line]) -> Money | None:
-    chosen = list(lines)
-    if not chosen:
-        return None
-    total = ZERO
-    for line in chosen:
-        total = total + line.cost
-    return total
-
-
 def _result(tariff: Tariff, segments: list[Segment], lines: tuple[Line, ...]) -> PricingResult:
-    session_lines = [line for line in lines if not line.reservation]
-    by = {d: _sum(line for line in session_lines if line.dimension is d) for d in Dimension}
-    reservation_cost = _sum(line for line in lines if line.reservation)
-    exact = _sum(lines) or ZERO
-    if any(line.component.vat is None for line in lines):
-        exact = Money(exact.excl_vat, None)
+    by: dict[Dimension, Money] = {}
+    reservation_cost: Money | None = None
+    exact = ZERO
+    for line in lines:
+        exact = exact + line.cost
+        if line.reservation:
+            reservation_cost = (
+                line.cost if reservation_cost is None else reservation_cost + line.cost
+            )
+        else:
+            held = by.get(line.dimension)
+            by[line.dimension] = line.cost if held is None else held + line.cost
     total, adjustments = exact, []
     if tariff.min_price is not None:
         total, note = _bound(total, tariff.min_price, max, "min_price")
@@ -359,10 +373,10 @@ def _result(tariff: Tariff, segments: list[Segment], lines: tuple[Line, ...]) ->
         ),
         total_parking_time=(sum((s.seconds for s in parking), Decimal(0)) / HOUR).quantize(MILLI),
         total_cost=total.rounded(),
-        total_energy_cost=_rounded(by[Dimension.ENERGY]),
-        total_time_cost=_rounded(by[Dimension.TIME]),
-        total_parking_cost=_rounded(by[Dimension.PARKING_TIME]),
-        total_fixed_cost=_rounded(by[Dimension.FLAT]),
+        total_energy_cost=_rounded(by.get(Dimension.ENERGY)),
+        total_time_cost=_rounded(by.get(Dimension.TIME)),
+        total_parking_cost=_rounded(by.get(Dimension.PARKING_TIME)),
+        total_fixed_cost=_rounded(by.get(Dimension.FLAT)),
         total_reservation_cost=_rounded(reservation_cost),
         lines=lines,
         adjustments=tuple(adjustments),

@@ -26,12 +26,13 @@ class Dimension(StrEnum):
     TIME = "TIME"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, but built for every line: frozen init costs too much
 class Money:
     excl_vat: Decimal
     incl_vat: Decimal | None = None
 
     def __add__(self, other: Money) -> Money:
+        """Unknown incl. VAT (a component without ``vat``) stays unknown in any sum."""
         incl = None
         if self.incl_vat is not None and other.incl_vat is not None:
             incl = self.incl_vat + other.incl_vat
@@ -129,7 +130,7 @@ class Session:
     reservation: Reservation | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Line:
     """One billed piece of the session and how it arose."""
 
@@ -168,7 +169,7 @@ class PricingResult:
     total_reservation_cost: Money | None
     lines: tuple[Line, ...] = ()
     adjustments: tuple[str, ...] = field(default_factory=tuple)
-    exact_total: Money = ZERO
+    exact_total: Money = field(default_factory=lambda: Money(Decimal(0), Decimal(0)))
 
 
 def tariff_in_effect(versions: Sequence[Tariff], session_start: datetime) -> Tariff:
