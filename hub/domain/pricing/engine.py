@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -223,6 +224,24 @@ def _candidates(tariff: Tariff, expired: bool) -> Candidates:
     return found
 
 
+_CANDIDATES: OrderedDict[tuple[int, bool], tuple[Tariff, Candidates]] = OrderedDict()
+
+
+def _cached_candidates(tariff: Tariff, expired: bool) -> Candidates:
+    """:func:`_candidates`, remembered for the last few hundred tariff objects: pricing a batch
+    of sessions reuses one parsed tariff version. Keyed by identity (hashing a whole tariff
+    costs as much as the work saved) and checked against the object itself."""
+    key = (id(tariff), expired)
+    hit = _CANDIDATES.get(key)
+    if hit is not None and hit[0] is tariff:
+        return hit[1]
+    found = _candidates(tariff, expired)
+    _CANDIDATES[key] = (tariff, found)
+    if len(_CANDIDATES) > 512:
+        _CANDIDATES.popitem(last=False)
+    return found
+
+
 def _active(
     candidates: Candidates,
     dimension: Dimension,
@@ -260,15 +279,6 @@ def _step(dimension: Dimension, component: PriceComponent, total: Decimal) -> De
     return Decimal(math.ceil(seconds / step)) * step
 
 
-def _timed(dimension: Dimension) -> bool:
-    return dimension in {Dimension.TIME, Dimension.PARKING_TIME}
-
-
-def _reported(dimension: Dimension, quantity: Decimal) -> Decimal:
-    """Quantities in the OCPI units: hours for time, kWh for energy, 1 for FLAT."""
-    return quantity / HOUR if _timed(dimension) else quantity
-
-
 @dataclass(slots=True)
 class _Billed:
     segment: Segment
@@ -285,7 +295,7 @@ def price_session(tariff: Tariff, session: Session, time_zone: str) -> PricingRe
     zone = ZoneInfo(time_zone)
     segments = _segments(session, tariff, zone)
     expired = bool(session.reservation and session.reservation.expired)
-    candidates = _candidates(tariff, expired)
+    candidates = _cached_candidates(tariff, expired)
     raw: list[_Billed] = []
     flat_billed = {False: False, True: False}
     for segment in segments:
@@ -319,22 +329,25 @@ def price_session(tariff: Tariff, session: Session, time_zone: str) -> PricingRe
             total = sum((r.quantity for r in items if r.dimension is last.dimension), Decimal(0))
             last.billed = last.quantity + (_step(last.dimension, last.component, total) - total)
 
-    lines = tuple(
-        Line(
-            dimension=r.dimension,
-            start=r.segment.start,
-            end=r.segment.end,
-            element=r.element,
-            why=r.why,
-            quantity=_reported(r.dimension, r.quantity),
-            billed=_reported(r.dimension, r.billed),
-            component=r.component,
-            cost=r.component.cost(r.billed / HOUR if _timed(r.dimension) else r.billed),
-            reservation=r.segment.reservation,
+    lines = []
+    for r in raw:
+        timed = r.dimension is Dimension.TIME or r.dimension is Dimension.PARKING_TIME
+        billed = r.billed / HOUR if timed else r.billed
+        lines.append(
+            Line(
+                r.dimension,
+                r.segment.start,
+                r.segment.end,
+                r.element,
+                r.why,
+                r.quantity / HOUR if timed else r.quantity,
+                billed,
+                r.component,
+                r.component.cost(billed),
+                r.segment.reservation,
+            )
         )
-        for r in raw
-    )
-    return _result(tariff, segments, lines)
+    return _result(tariff, segments, tuple(lines))
 
 
 def _result(tariff: Tariff, segments: list[Segment], lines: tuple[Line, ...]) -> PricingResult:
