@@ -126,38 +126,34 @@ class CredentialsHandshake:
     async def accept_registration(
         self, partner_id: int, credentials: v221_credentials.Credentials
     ) -> v221_credentials.Credentials:
-        """Credentials POST from a partner holding a token A."""
-        encoding = await self._encoding_of(partner_id)
-        discovery = await self.discover(credentials.url, credentials.token, encoding)
-        connection = mappers.connection_from_credentials(
-            credentials, version=discovery.version, endpoints=discovery.endpoints
-        )
-        async with session_scope(self.sessions) as session:
-            try:
-                token = await PartnerService(session).register_inbound(partner_id, connection)
-            except InvalidState as exc:
-                raise MethodNotAllowed(str(exc)) from exc
-            except Conflict as exc:
-                raise InvalidOrMissingParameters(str(exc)) from exc
-            await initial_sync(session, partner_id)
-            return await self.our_credentials(session, token)
+        """Credentials POST from a partner holding a token A; the new partner gets a full sync."""
+        return await self._accept(partner_id, credentials, registering=True)
 
     async def accept_update(
         self, partner_id: int, credentials: v221_credentials.Credentials
     ) -> v221_credentials.Credentials:
         """Credentials PUT from a registered partner: refetch endpoints, rotate its token."""
+        return await self._accept(partner_id, credentials, registering=False)
+
+    async def _accept(
+        self, partner_id: int, credentials: v221_credentials.Credentials, *, registering: bool
+    ) -> v221_credentials.Credentials:
         encoding = await self._encoding_of(partner_id)
         discovery = await self.discover(credentials.url, credentials.token, encoding)
         connection = mappers.connection_from_credentials(
             credentials, version=discovery.version, endpoints=discovery.endpoints
         )
         async with session_scope(self.sessions) as session:
+            service = PartnerService(session)
+            store = service.register_inbound if registering else service.update_inbound
             try:
-                token = await PartnerService(session).update_inbound(partner_id, connection)
+                token = await store(partner_id, connection)
             except InvalidState as exc:
                 raise MethodNotAllowed(str(exc)) from exc
             except Conflict as exc:
                 raise InvalidOrMissingParameters(str(exc)) from exc
+            if registering:
+                await initial_sync(session, partner_id)
             return await self.our_credentials(session, token)
 
     async def accept_unregistration(self, partner_id: int) -> None:
