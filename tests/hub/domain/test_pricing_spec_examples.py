@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.domain.pricing import Money, Period, Session, price_session
+from hub.domain.pricing import Money, Period, Reservation, Session, price_session
 from hub.roaming.pricing import cdr_fields, tariff_from_ocpi
 from ocpi.v221 import models as v221
 
@@ -196,3 +196,67 @@ def test_cdr_example_is_reproduced():
         assert fields[key] == cdr[key], key
     assert "total_energy_cost" not in fields
     assert "total_parking_time" not in fields
+
+
+def reserved(minutes_before: int, charge_minutes: int | None, kwh: str = "20") -> Session:
+    """A reservation made ``minutes_before`` the session (or expiring unused after that long)."""
+    reserved_at = at("2026-03-02T10:00:00")
+    start = reserved_at + timedelta(minutes=minutes_before)
+    if charge_minutes is None:
+        return Session(start, start, (), Reservation(reserved_at, start, expired=True))
+    end = start + timedelta(minutes=charge_minutes)
+    return Session(start, end, (Period(start, end, D(kwh)),), Reservation(reserved_at, start))
+
+
+@pytest.mark.parametrize(
+    ("name", "scenario", "expected"),
+    [
+        ("tariff_15_reservation_5_euro_per_hour.json", reserved(15, 60), (D("6.75"), D("7.60"))),
+        (
+            "tariff_16_reservation_2_euro_fee_5_euro_per_hour.json",
+            reserved(13, 60),
+            (D("8.75"), D("10.00")),
+        ),
+        ("tariff_17_reservation_with_expire_fee.json", reserved(22, 60), (D("6.50"), D("7.30"))),
+        ("tariff_17_reservation_with_expire_fee.json", reserved(60, None), (D("6.00"), D("7.20"))),
+        ("tariff_18_reservation_with_expire_time.json", reserved(22, 60), (D("7.00"), D("7.90"))),
+        (
+            "tariff_18_reservation_with_expire_time.json",
+            reserved(90, None),
+            (D("9.00"), D("10.80")),
+        ),
+    ],
+    ids=["15", "16", "17-used", "17-expired", "18-used", "18-expired"],
+)
+def test_reservation_examples(name, scenario, expected):
+    result = price_session(tariff(name), scenario, "Europe/Amsterdam")
+    assert totals(result) == expected
+
+
+def test_max_power_restriction_example():
+    start = at("2026-03-02T10:00:00")
+    periods, moment = [], start
+    for kwh, kw in (("1", 6), ("40", 48), ("0.5", 4)):
+        end = moment + timedelta(hours=float(D(kwh) / kw))
+        periods.append(Period(moment, end, D(kwh), max_power_kw=D(kw)))
+        moment = end
+    result = price_session(
+        tariff("tariffrestriction_example_max_power.json"),
+        Session(start, moment, tuple(periods)),
+        "Europe/Berlin",
+    )
+    assert result.exact_total.excl_vat == D("20.30")
+
+
+def test_max_duration_restriction_example():
+    start = at("2026-03-02T10:00:00")
+    periods = (
+        Period(start, start + timedelta(minutes=30), D(5)),
+        Period(start + timedelta(minutes=30), start + timedelta(minutes=40), D("1.2")),
+    )
+    result = price_session(
+        tariff("tariffrestriction_example_max_duration.json"),
+        Session(start, periods[-1].end, periods),
+        "Europe/Berlin",
+    )
+    assert result.exact_total.excl_vat == D("0.30")
