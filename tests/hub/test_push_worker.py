@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -208,18 +209,16 @@ async def test_rejected_payload_is_not_retried_and_does_not_block_the_queue(setu
 async def test_a_dead_workers_claims_come_back_after_the_lease(setup, emsp, http):
     sessions, _ = setup
     await import_(sessions, network.location("LOC1"))
-    short = FAST.model_copy(update={"lease_seconds": 0.3})
+    short = FAST.model_copy(update={"lease_seconds": 2})
     dead = PushWorker(sessions, http, short, worker_id="dead")
     async with session_scope(sessions) as session:
         from hub.services.push import PushService
 
-        claimed = await PushService(session).claim(
-            "dead", limit=10, lease=__import__("datetime").timedelta(seconds=0.3)
-        )
+        claimed = await PushService(session).claim("dead", limit=10, lease=timedelta(seconds=2))
     assert len(claimed) == 1
     alive = PushWorker(sessions, http, short, worker_id="alive")
     assert await alive.run_once() == 0  # still leased to the dead worker
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(2.2)
     assert await alive.run_once() == 1
     assert len(emsp.pushes("PUT")) == 1
     # The dead worker's late report is ignored: the job belongs to the live one now.

@@ -116,20 +116,41 @@ def _segments(session: Session, tariff: Tariff, zone: ZoneInfo) -> list[Segment]
         length = Decimal((period.end - period.start) // timedelta(microseconds=1))
         cuts = {period.start, period.end, *_inside(local_cuts, period.start, period.end)}
         cuts |= {d for d in durations if period.start < d < period.end}
+        # Energy delivered at each cut, from the period's start. Threshold crossings get the
+        # threshold itself: their instant is rounded to the microsecond, their energy must not be.
+        exact: dict[datetime, Decimal] = {}
         if period.energy_kwh > 0 and length > 0:
             for threshold in thresholds:
                 if energy < threshold < energy + period.energy_kwh:
                     share = (threshold - energy) / period.energy_kwh
-                    cuts.add(period.start + timedelta(microseconds=int(share * length)))
+                    moment = period.start + timedelta(microseconds=int(share * length))
+                    if period.start < moment < period.end:
+                        cuts.add(moment)
+                        exact[moment] = threshold - energy
+
         ordered = sorted(cuts)
         for a, b in itertools.pairwise(ordered):
             if b <= a:
                 continue
-            part = Decimal((b - a) // timedelta(microseconds=1)) / length if length else Decimal(0)
-            delivered = period.energy_kwh * part
-            segments.append(Segment(a, b, energy, delivered, period))
-            energy += delivered
+            before = _delivered_at(a, period, length, exact)
+            after = _delivered_at(b, period, length, exact)
+            segments.append(Segment(a, b, energy + before, after - before, period))
+        energy += period.energy_kwh
     return segments
+
+
+def _delivered_at(
+    moment: datetime, period: Period, length: Decimal, exact: dict[datetime, Decimal]
+) -> Decimal:
+    """Energy delivered in ``period`` up to ``moment``, spread evenly over the period."""
+    if moment in exact:
+        return exact[moment]
+    if moment >= period.end:
+        return period.energy_kwh
+    if not length:
+        return Decimal(0)
+    offset = Decimal((moment - period.start) // timedelta(microseconds=1))
+    return period.energy_kwh * offset / length
 
 
 def _matches(
