@@ -60,6 +60,7 @@ class Segment:
     reservation: bool = False
 
     seconds: Decimal = Decimal(0)
+    local: datetime | None = None  # start in the Location's time zone, computed once
 
     def __post_init__(self) -> None:
         self.seconds = Decimal((self.end - self.start) // timedelta(microseconds=1)) / 1_000_000
@@ -112,7 +113,15 @@ def _segments(session: Session, tariff: Tariff, zone: ZoneInfo) -> list[Segment]
     }
     thresholds = sorted({k for r in restrictions for k in (r.min_kwh, r.max_kwh) if k is not None})
     energy = Decimal(0)
+    plain = not local_cuts and not durations and not thresholds
     for period in sorted(session.periods, key=lambda p: p.start):
+        if plain:  # nothing can change inside a period: one segment each (the common case)
+            if period.end > period.start:
+                segments.append(
+                    Segment(period.start, period.end, energy, period.energy_kwh, period)
+                )
+            energy += period.energy_kwh
+            continue
         length = Decimal((period.end - period.start) // timedelta(microseconds=1))
         cuts = {period.start, period.end, *_inside(local_cuts, period.start, period.end)}
         cuts |= {d for d in durations if period.start < d < period.end}
@@ -165,7 +174,9 @@ def _matches(
             return False, ""
     elif r.reservation is not None:
         return False, ""
-    local = segment.start.astimezone(zone)
+    if segment.local is None:
+        segment.local = segment.start.astimezone(zone)
+    local = segment.local
     why = []
     clock = local.time()
     if r.start_time is not None or r.end_time is not None:
