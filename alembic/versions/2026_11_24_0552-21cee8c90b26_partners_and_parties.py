@@ -92,7 +92,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("partner_roles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_partner_roles_partner_id"))

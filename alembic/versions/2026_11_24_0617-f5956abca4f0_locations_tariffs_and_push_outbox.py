@@ -182,7 +182,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("partners", schema=None) as batch_op:
         batch_op.drop_column("nacs_mode")

@@ -68,7 +68,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("evse_status_history", schema=None) as batch_op:
         batch_op.drop_index("ix_evse_status_history_evse_at")

@@ -47,7 +47,7 @@ from hub.services.partners import PartnerService
 from hub.services.stations import StationService
 from hub.services.tariffs import TariffService
 from hub.sim.chargers import SimulatedCharger, SimulatedStation, fleet_for_network
-from hub.sim.emsp import DemoEmsp
+from hub.sim.emsp import DEMO_EMSP_PARTY, DemoEmsp
 from hub.sim.network import generate_network
 
 
@@ -177,7 +177,9 @@ async def run_demo(
     ):
         engine = create_engine(settings.database.url)
         async with session_scope(create_session_factory(engine)) as session:
-            _, token_a = await PartnerService(session).invite("demo-emsp")
+            _, token_a = await PartnerService(session).invite(
+                "demo-emsp", parties=[DEMO_EMSP_PARTY]
+            )
         await engine.dispose()
         await emsp.register(http, settings.versions_url, token_a)
         ws_url = settings.public_url.replace("http://", "ws://") + "/ocpp"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from hub.cli.common import (
     print_table,
     run,
 )
+from hub.domain.access import Party, party_label, party_of
 from hub.domain.assets import NacsMode
 from hub.domain.partners import HeaderTokenEncoding, PartnerStatus
 from hub.errors import InvalidState
@@ -30,6 +32,21 @@ app = typer.Typer(
     help="Roaming partners (eMSPs and hubs) and their OCPI credentials.", no_args_is_help=True
 )
 
+PARTY_OPTION = typer.Option(
+    ...,
+    "--party",
+    help="A party the partner owns, COUNTRY*PARTY (repeat for several). Its credentials may "
+    "declare roles only for these; each party belongs to one partner.",
+)
+
+
+def parse_parties(values: list[str]) -> list[Party]:
+    try:
+        return [party_of(value) for value in values]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--party") from exc
+
+
 ENCODING_OPTION = typer.Option(
     HeaderTokenEncoding.AUTO,
     "--token-encoding",
@@ -37,7 +54,11 @@ ENCODING_OPTION = typer.Option(
 )
 
 
-def partner_record(partner: Partner, roles: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def partner_record(
+    partner: Partner,
+    roles: list[dict[str, Any]] | None = None,
+    parties: Sequence[Party] | None = None,
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "name": partner.name,
         "status": partner.status,
@@ -47,6 +68,8 @@ def partner_record(partner: Partner, roles: list[dict[str, Any]] | None = None) 
         "registered_at": partner.registered_at.isoformat() if partner.registered_at else None,
         "updated_at": partner.updated_at.isoformat(),
     }
+    if parties is not None:
+        record["parties"] = [party_label(p) for p in parties]
     if roles is not None:
         record["roles"] = roles
         record["endpoints"] = partner.endpoints
@@ -66,7 +89,7 @@ async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
             }
             for r in await service.roles(partner)
         ]
-        return partner_record(partner, roles)
+        return partner_record(partner, roles, await service.owned_parties(partner))
 
 
 def _show(record: dict[str, Any], title: str, as_json: bool) -> None:
@@ -86,19 +109,22 @@ def _show(record: dict[str, Any], title: str, as_json: bool) -> None:
 @app.command("invite")
 def invite(
     name: str = typer.Argument(..., help="Partner name (unique)"),
+    party: list[str] = PARTY_OPTION,
     token_encoding: HeaderTokenEncoding = ENCODING_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Issue a registration token (OCPI token A) for a partner that will register with us."""
+    parties = parse_parties(party)
 
     async def work(context: CommandContext) -> dict[str, Any]:
         async with session_scope(context.sessions) as session:
             partner, token = await PartnerService(session).invite(
-                name, token_encoding=token_encoding
+                name, parties=parties, token_encoding=token_encoding
             )
             return {
                 "name": partner.name,
                 "status": partner.status,
+                "parties": [party_label(p) for p in sorted(parties)],
                 "token_a": token,
                 "versions_url": context.settings.versions_url,
             }
@@ -115,17 +141,19 @@ def invite(
 def register(
     versions_url: str = typer.Argument(..., help="The partner's OCPI versions endpoint"),
     token_a: str = typer.Argument(..., help="The registration token the partner gave us"),
+    party: list[str] = PARTY_OPTION,
     name: str | None = typer.Option(None, "--name", help="Partner name (default: URL host)"),
     token_encoding: HeaderTokenEncoding = ENCODING_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register with a partner: fetch its endpoints, POST our credentials, store its token."""
     partner_name = name or urlsplit(versions_url).netloc or versions_url
+    parties = parse_parties(party)
 
     async def work(context: CommandContext) -> dict[str, Any]:
         handshake = CredentialsHandshake(context.sessions, context.http, context.settings)
         await handshake.register_with(
-            partner_name, versions_url, token_a, token_encoding=token_encoding
+            partner_name, versions_url, token_a, parties=parties, token_encoding=token_encoding
         )
         return await _detailed(context, partner_name)
 

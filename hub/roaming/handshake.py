@@ -17,14 +17,16 @@ token must already be committed by then.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import Settings
+from hub.domain.access import Party
 from hub.domain.partners import HeaderTokenEncoding, PartnerEndpoint
-from hub.errors import Conflict, HubError, InvalidState
+from hub.errors import Conflict, Forbidden, HubError, InvalidState
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner
 from hub.roaming import mappers
@@ -150,7 +152,9 @@ class CredentialsHandshake:
                 token = await store(partner_id, connection)
             except InvalidState as exc:
                 raise MethodNotAllowed(str(exc)) from exc
-            except Conflict as exc:
+            except (Conflict, Forbidden) as exc:
+                # Nothing is stored: the transaction is rolled back with this exception.
+                logger.warning("credentials of partner %s refused: %s", partner_id, exc)
                 raise InvalidOrMissingParameters(str(exc)) from exc
             if registering:
                 await initial_sync(session, partner_id)
@@ -176,9 +180,13 @@ class CredentialsHandshake:
         versions_url: str,
         registration_token: str,
         *,
+        parties: Sequence[Party],
         token_encoding: HeaderTokenEncoding = HeaderTokenEncoding.AUTO,
     ) -> Partner:
         """Register with a partner that gave us its versions URL and a token A.
+
+        ``parties`` are the parties the partner owns; credentials declaring others are refused
+        (and our registration at the partner is deleted again).
 
         Raises:
             HandshakeFailed: any step failed; our issued token is revoked again.
@@ -199,6 +207,7 @@ class CredentialsHandshake:
                 name,
                 versions_url=versions_url,
                 registration_token=registration_token,
+                parties=parties,
                 token_encoding=token_encoding,
             )
             ours = await self.our_credentials(session, our_token)
@@ -221,7 +230,7 @@ class CredentialsHandshake:
                 )
                 await initial_sync(session, partner_id)
                 return partner
-        except (Conflict, InvalidState) as exc:
+        except (Conflict, Forbidden, InvalidState) as exc:
             # The partner registered us but we cannot keep it: undo on its side too.
             await self._delete_quietly(theirs.token, token_encoding, credentials_url)
             await self._abort_registration(partner_id)

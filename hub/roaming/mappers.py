@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hub.domain.access import PartyScope
 from hub.domain.assets import (
     NACS_STANDARD,
     ConnectorSpec,
@@ -80,9 +81,9 @@ def our_credentials(
     )
 
 
-def client_identity(
-    authenticated: AuthenticatedPartner, roles: Sequence[tables.PartnerRole]
-) -> ClientIdentity:
+def client_identity(authenticated: AuthenticatedPartner, scope: PartyScope) -> ClientIdentity:
+    """The OCPI identity of a partner; its parties are the ones it owns (``hub.domain.access``),
+    never whatever it declared."""
     partner = authenticated.partner
     status = PartnerStatus(partner.status)
     return ClientIdentity(
@@ -91,7 +92,7 @@ def client_identity(
         token=authenticated.token,
         registered=status.has_credentials,
         active=status is PartnerStatus.REGISTERED,
-        parties=tuple(PartyRef(r.country_code, r.party_id) for r in roles),
+        parties=tuple(PartyRef(cc, pid) for cc, pid in sorted(scope.parties)),
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.domain.access import PartyScope
 from hub.domain.assets import NacsMode
 from hub.domain.partners import HeaderTokenEncoding
 from hub.persistence.repositories.locations import LocationFilter
@@ -37,8 +38,8 @@ class PartnerAuthentication:
             authenticated = await service.authenticate(by_encoding)
             if authenticated is None:
                 return None
-            roles = await service.roles(authenticated.partner)
-            return mappers.client_identity(authenticated, roles)
+            scope = await service.scope(authenticated.partner)
+            return mappers.client_identity(authenticated, scope)
 
 
 class PartnerCredentials:
@@ -68,11 +69,16 @@ async def _nacs_mode(session: AsyncSession, client: ClientIdentity) -> NacsMode:
     return NacsMode(partner.nacs_mode) if partner is not None else NacsMode.OMIT
 
 
+def scope_of(client: ClientIdentity) -> PartyScope:
+    """What the authenticated partner owns (its identity was built from ``scope_of``)."""
+    return PartyScope.of((p.country_code, p.party_id) for p in client.parties)
+
+
 def _filter(
     client: ClientIdentity, receiver: PartyRef | None, page: PageRequest | None = None
 ) -> LocationFilter:
     return LocationFilter(
-        viewer_parties=[(p.country_code, p.party_id) for p in client.parties],
+        scope=scope_of(client),
         owner=(receiver.country_code, receiver.party_id) if receiver else None,
         date_from=page.date_from if page else None,
         date_to=page.date_to if page else None,
@@ -115,19 +121,21 @@ class PartnerLocations:
 
 
 class PartnerTariffs:
-    """Tariffs Sender: every tariff of our parties (tariffs carry no visibility of their own)."""
+    """Tariffs Sender: the tariffs the partner may see (``hub.domain.access``): referenced by a
+    location it sees, or by no location at all."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = session_factory
 
     async def list_tariffs(
         self,
-        client: ClientIdentity,  # noqa: ARG002 - every partner sees every tariff
+        client: ClientIdentity,
         query: SenderQuery,
     ) -> Page[v221.Tariff]:
         receiver = query.receiver
         async with session_scope(self._sessions) as session:
             rows, total = await TariffService(session).page(
+                scope=scope_of(client),
                 owner=(receiver.country_code, receiver.party_id) if receiver else None,
                 date_from=query.page.date_from,
                 date_to=query.page.date_to,

@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import PushSettings
+from hub.domain.access import PartyScope
 from hub.domain.assets import NacsMode
 from hub.domain.partners import PartnerStatus
 from hub.domain.push import JobKind, RetryPolicy
@@ -59,7 +60,7 @@ class PartnerTarget:
     partner: Partner
     endpoints: dict[str, str]
     party: PartyRef | None
-    parties: frozenset[str]
+    scope: PartyScope
 
     @property
     def nacs_mode(self) -> NacsMode:
@@ -187,8 +188,8 @@ class PushWorker:
             roles = await service.roles(partner)
             chosen = next((r for r in roles if r.role == "EMSP"), roles[0] if roles else None)
             party = PartyRef(chosen.country_code, chosen.party_id) if chosen else None
-            parties = frozenset(f"{r.country_code}*{r.party_id}" for r in roles)
-            targets[partner_id] = PartnerTarget(partner, endpoints, party, parties)
+            scope = await service.scope(partner)
+            targets[partner_id] = PartnerTarget(partner, endpoints, party, scope)
         return targets
 
     async def _delivery(
@@ -212,7 +213,8 @@ class PushWorker:
             if job.kind is JobKind.TARIFF_DELETE:
                 return Delivery(job, "DELETE", url, None, routing)
             row: Tariff | None = await tariffs.get(*keys, tariff_id)
-            if row is None:
+            # Checked again when sending: visibility may have changed since the job was queued.
+            if row is None or not target.scope.may_see(await tariffs.audience(row)):
                 return None
             return Delivery(job, "PUT", url, mappers.tariff_model(row).to_wire(), routing)
         view = views.get(str(t["location_id"]))
@@ -324,4 +326,4 @@ class PushWorker:
 
 
 def _visible(view: LocationView, target: PartnerTarget) -> bool:
-    return view.location.publish or bool(target.parties.intersection(view.visible_to))
+    return target.scope.may_see(view.audience)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.domain.access import Audience, LocationAccess, Party
 from hub.domain.assets import (
     ConnectorSpec,
     EvseSpec,
@@ -23,10 +24,12 @@ from hub.domain.assets import (
 from hub.domain.push import JobKind, location_queue
 from hub.errors import Conflict, NotFound
 from hub.persistence.base import utc_now
+from hub.persistence.repositories.access import AccessRepository, TariffKey
 from hub.persistence.repositories.locations import LocationFilter, LocationRepository
 from hub.persistence.repositories.parties import PartyRepository
 from hub.persistence.tables import Evse, EvseStatusChange, Location
 from hub.services.push import Change, PushService
+from hub.services.tariffs import TariffService, tariff_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,10 @@ class LocationView:
     location: Location
     evses: list[Evse]
     visible_to: list[str]
+
+    @property
+    def audience(self) -> Audience:
+        return location_audience(self.location, self.visible_to)
 
 
 def connector_record(spec: ConnectorSpec, last_updated: datetime) -> dict[str, Any]:
@@ -56,6 +63,15 @@ def _same_connectors(stored: list[dict[str, Any]], specs: Sequence[ConnectorSpec
     return [strip(r) for r in stored] == [strip(connector_record(s, utc_now())) for s in specs]
 
 
+def location_audience(location: Location, visible_to: Sequence[str]) -> Audience:
+    return Audience.of_location(LocationAccess(location.publish, frozenset(_parties(visible_to))))
+
+
+def tariff_ids_of(evses: Sequence[Evse]) -> set[str]:
+    """Every tariff id the connectors of these EVSEs reference."""
+    return {tariff_id for evse in evses for c in evse.connectors for tariff_id in c["tariff_ids"]}
+
+
 def location_change(
     location: Location, visible_to: Sequence[str], kind: JobKind, **target: str
 ) -> Change:
@@ -69,8 +85,7 @@ def location_change(
             **target,
         },
         coalesce_parts=tuple(target.values()),
-        published=location.publish,
-        visible_to=frozenset(tuple(p.split("*", 1)) for p in visible_to),  # type: ignore[misc]
+        audience=location_audience(location, visible_to),
     )
 
 
@@ -80,7 +95,9 @@ class LocationService:
     def __init__(self, session: AsyncSession, push: PushService | None = None) -> None:
         self.locations = LocationRepository(session)
         self.parties = PartyRepository(session)
+        self.access = AccessRepository(session)
         self.push = push or PushService(session)
+        self.tariffs = TariffService(session, self.push)
 
     async def import_locations(self, specs: Sequence[LocationSpec]) -> ImportReport:
         """Create or update locations to match ``specs``; identical ones are left untouched.
@@ -103,6 +120,16 @@ class LocationService:
             row.id for row in existing.values() if row.id is not None
         )
         uid_owners = await self.locations.evses_by_uid(e.uid for s in specs for e in s.evses)
+        affected = {
+            (spec.country_code.upper(), spec.party_id.upper(), tariff_id)
+            for spec in specs
+            for evse in spec.evses
+            for connector in evse.connectors
+            for tariff_id in connector.tariff_ids
+        }
+        for location_ref in (row.id for row in existing.values() if row.id is not None):
+            affected |= await self.access.tariffs_referenced_by(location_ref)
+        tariff_audience = await self._tariff_audience(affected)
         party_refs: dict[tuple[str, str], int] = {}
         changes: list[Change] = []
         created: list[Change] = []
@@ -145,9 +172,49 @@ class LocationService:
                 report.updated.append(spec.location_id)
             changes.append(location_change(row, spec.visible_to, JobKind.LOCATION_PUT))
         await self.locations.session.flush()
+        touched = [existing.get(c.target["location_id"]) for c in changes]
+        for row in [*await self._rows_of(created), *(r for r in touched if r is not None)]:
+            await self._refresh_tariff_references(row)
+        await self.push.fanout(await self._tariff_moves(tariff_audience))
         await self.push.fanout(created, fresh=True)
         await self.push.fanout(changes)
         return report
+
+    async def _rows_of(self, changes: Sequence[Change]) -> list[Location]:
+        rows = await self.locations.get_many(str(c.target["location_id"]) for c in changes)
+        return list(rows.values())
+
+    async def _refresh_tariff_references(self, location: Location) -> None:
+        location_ref = location.id or 0
+        evses = (await self.locations.evses_of([location_ref])).get(location_ref, [])
+        await self.access.replace_tariff_references(
+            location_ref, (location.country_code, location.party_id), tariff_ids_of(evses)
+        )
+
+    async def _tariff_audience(self, keys: set[TariffKey]) -> dict[TariffKey, frozenset[int]]:
+        """For each existing tariff among ``keys``, the partners that receive it now."""
+        existing = await self.tariffs.tariffs.get_many(sorted(keys))
+        receivers = [s for s in await self.push.subscribers() if "tariffs" in s.modules]
+        audiences = await self.tariffs.audiences(sorted(existing))
+        return {
+            key: frozenset(s.partner_id for s in receivers if s.scope.may_see(audience))
+            for key, audience in audiences.items()
+        }
+
+    async def _tariff_moves(self, before: dict[TariffKey, frozenset[int]]) -> list[Change]:
+        """Tariffs whose audience changed since ``before``: PUT to the partners that may see them
+        now, DELETE at the partners that may no longer."""
+        after = await self._tariff_audience(set(before))
+        moves: list[Change] = []
+        for key, now_seen_by in after.items():
+            audience = Audience()  # recipients are explicit below
+            gained = now_seen_by - before.get(key, frozenset())
+            lost = before.get(key, frozenset()) - now_seen_by
+            if gained:
+                moves.append(tariff_change(key, audience, recipients=gained))
+            if lost:
+                moves.append(tariff_change(key, audience, JobKind.TARIFF_DELETE, recipients=lost))
+        return moves
 
     @staticmethod
     def _check_unique(specs: Sequence[LocationSpec]) -> None:
@@ -324,6 +391,7 @@ class LocationService:
         evse = await self.locations.evse_by_uid(uid, for_update=True)
         if evse is None:
             raise NotFound(f"no EVSE with uid {uid!r}")
+        before = await self.access.tariffs_referenced_by(evse.location_ref)
         connectors = [dict(c) for c in evse.connectors]
         for connector in connectors:
             if connector["id"] == connector_id:
@@ -343,6 +411,12 @@ class LocationService:
         location.last_updated = max(location.last_updated, now)
         visible = await self.locations.visible_to_of([location.id or 0])
         await self.locations.session.flush()
+        party = (location.country_code, location.party_id)
+        tariff_audience = await self._tariff_audience(
+            before | {(*party, tariff_id) for tariff_id in tariff_ids}
+        )
+        await self._refresh_tariff_references(location)
+        await self.push.fanout(await self._tariff_moves(tariff_audience))
         await self.push.fanout(
             [
                 location_change(
@@ -417,7 +491,7 @@ class LocationService:
         return await self.locations.count()
 
 
-def _parties(refs: Sequence[str]) -> list[tuple[str, str]]:
+def _parties(refs: Sequence[str]) -> list[Party]:
     parties = []
     for ref in refs:
         country_code, _, party_id = ref.partition("*")

@@ -6,15 +6,17 @@ HTTP side of a credentials exchange and calls in here before and after.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.domain.access import Party, PartyScope, party_label
 from hub.domain.credentials import generate_token, hash_token, token_matches
 from hub.domain.partners import HeaderTokenEncoding, PartnerConnection, PartnerStatus
-from hub.errors import Conflict, InvalidState, NotFound
+from hub.errors import Conflict, Forbidden, InvalidState, NotFound
 from hub.persistence.base import utc_now
+from hub.persistence.repositories.access import AccessRepository
 from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.tables import Partner, PartnerRole
 
@@ -33,6 +35,7 @@ class PartnerService:
 
     def __init__(self, session: AsyncSession) -> None:
         self.partners = PartnerRepository(session)
+        self.access = AccessRepository(session)
 
     async def get_by_name(self, name: str) -> Partner:
         """The partner called ``name``.
@@ -52,6 +55,41 @@ class PartnerService:
     async def roles(self, partner: Partner) -> Sequence[PartnerRole]:
         """The roles (parties) the partner declared in its credentials."""
         return await self.partners.roles_of(partner.require_id())
+
+    async def scope(self, partner: Partner) -> PartyScope:
+        """The parties the partner owns: the key of every authorization decision about it."""
+        return await self.access.scope_of(partner.require_id())
+
+    async def owned_parties(self, partner: Partner) -> Sequence[Party]:
+        """The parties the operator assigned to the partner, sorted."""
+        return await self.partners.owned_parties(partner.require_id())
+
+    async def assign_parties(self, partner: Partner, parties: Iterable[Party]) -> None:
+        """Pin the parties the partner owns; it may declare roles only for these.
+
+        A party held by an unregistered partner is taken over (that partner can no longer use
+        it); one held by any other partner is refused.
+
+        Raises:
+            InvalidState: no party given.
+            Conflict: a party belongs to another partner.
+        """
+        wanted = sorted({(cc.upper(), pid.upper()) for cc, pid in parties})
+        if not wanted:
+            raise InvalidState("a partner needs at least one party (--party COUNTRY*PARTY)")
+        partner_id = partner.require_id()
+        released = []
+        for party, holder in (await self.partners.owners_of(wanted)).items():
+            if holder.id == partner_id:
+                continue
+            if holder.partner_status is not PartnerStatus.UNREGISTERED:
+                raise Conflict(
+                    f"party {party_label(party)} belongs to partner {holder.name!r} "
+                    f"({holder.status}); a party belongs to one partner only"
+                )
+            released.append(party)
+        await self.partners.release_parties(released)
+        await self.partners.replace_owned_parties(partner_id, wanted)
 
     async def authenticate(
         self, candidates: Mapping[HeaderTokenEncoding, str]
@@ -75,17 +113,25 @@ class PartnerService:
         return None
 
     async def invite(
-        self, name: str, *, token_encoding: HeaderTokenEncoding = HeaderTokenEncoding.AUTO
+        self,
+        name: str,
+        *,
+        parties: Sequence[Party],
+        token_encoding: HeaderTokenEncoding = HeaderTokenEncoding.AUTO,
     ) -> tuple[Partner, str]:
         """Issue a registration token (OCPI token A) for a partner that will register with us.
 
         A new partner is created; an unregistered or still-invited one gets a fresh token.
+        ``parties`` are the parties it owns (see :meth:`assign_parties`): its credentials may
+        declare roles for these only.
 
         Returns:
             The partner and the plain token, to hand over out of band. Only its hash is stored.
 
         Raises:
-            Conflict: a partner with this name is registering or registered.
+            Conflict: a partner with this name is registering or registered, or a party
+                belongs to another partner.
+            InvalidState: no party given.
         """
         token = generate_token()
         partner = await self.partners.get_by_name(name)
@@ -100,6 +146,7 @@ class PartnerService:
         partner.outbound_token = None
         partner.touch()
         await self.partners.add(partner)
+        await self.assign_parties(partner, parties)
         return partner, token
 
     async def check_can_register_with(self, name: str) -> Partner | None:
@@ -119,9 +166,13 @@ class PartnerService:
         *,
         versions_url: str,
         registration_token: str,
+        parties: Sequence[Party],
         token_encoding: HeaderTokenEncoding = HeaderTokenEncoding.AUTO,
     ) -> tuple[Partner, str]:
         """First step when we register with a partner (we are the credentials Sender).
+
+        ``parties`` are the parties the partner owns (see :meth:`assign_parties`); the
+        credentials it answers with may declare roles for these only.
 
         Stores the partner's registration token (its token A, used for our calls until the
         exchange completes) and issues the token the partner will use to call us; the partner
@@ -141,6 +192,7 @@ class PartnerService:
         partner.pending_inbound_token_hash = None
         partner.touch()
         await self.partners.add(partner)
+        await self.assign_parties(partner, parties)
         return partner, token
 
     async def complete_outbound_registration(
@@ -150,7 +202,7 @@ class PartnerService:
 
         Raises:
             InvalidState: the partner is no longer registering (e.g. removed meanwhile).
-            Conflict: a declared party is already held by another partner.
+            Forbidden: a declared party is not one the partner owns.
         """
         partner = await self._locked(partner_id)
         self._require(partner, {PartnerStatus.REGISTERING}, "complete a registration")
@@ -173,7 +225,7 @@ class PartnerService:
 
         Raises:
             InvalidState: the partner is not waiting to register (already registered: OCPI 405).
-            Conflict: a declared party is already held by another partner.
+            Forbidden: a declared party is not one the partner owns.
         """
         partner = await self._locked(partner_id)
         self._require(partner, {PartnerStatus.INVITED}, "register")
@@ -192,7 +244,7 @@ class PartnerService:
 
         Raises:
             InvalidState: the partner is not registered (OCPI 405).
-            Conflict: a declared party is already held by another partner.
+            Forbidden: a declared party is not one the partner owns.
         """
         partner = await self._locked(partner_id)
         self._require(partner, {PartnerStatus.REGISTERED, PartnerStatus.SUSPENDED}, "update")
@@ -280,10 +332,15 @@ class PartnerService:
         keys = [role.key for role in connection.roles]
         if len(set(keys)) != len(keys):
             raise Conflict("credentials list the same (role, country_code, party_id) twice")
-        taken = await self.partners.roles_claimed_by_others(partner_id, keys)
-        if taken:
-            claimed = ", ".join(f"{r.country_code}*{r.party_id} ({r.role})" for r in taken)
-            raise Conflict(f"already registered by another partner: {claimed}")
+        owned: set[Party] = set(await self.partners.owned_parties(partner_id))
+        foreign = sorted({(cc, pid) for _, cc, pid in keys} - owned)
+        if foreign:
+            raise Forbidden(
+                "credentials declare parties not assigned to this partner: "
+                + ", ".join(party_label(p) for p in foreign)
+                + "; assigned: "
+                + (", ".join(party_label(p) for p in sorted(owned)) or "none")
+            )
         partner.versions_url = connection.versions_url
         partner.version = connection.version
         partner.endpoints = [

@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.domain.access import Audience, PartyScope
 from hub.domain.push import JobKind, JobState, RetryPolicy, coalesce_key
 from hub.errors import InvalidState
 from hub.persistence.base import utc_now
+from hub.persistence.repositories.access import AccessRepository
 from hub.persistence.repositories.outbox import PushJobRepository, QueueStats
 from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.tables import Partner, PushJob
@@ -27,28 +29,34 @@ RECEIVER = "RECEIVER"
 
 @dataclass(frozen=True, slots=True)
 class Subscriber:
-    """A partner that receives pushes of some modules, and the parties it declared."""
+    """A partner that receives pushes of some modules, and the parties it owns."""
 
     partner_id: int
     modules: frozenset[str]
-    parties: frozenset[tuple[str, str]]
+    scope: PartyScope
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One change to push: its kind, its FIFO queue and what it addresses."""
+    """One change to push: its kind, its FIFO queue, what it addresses and who may see it.
+
+    ``recipients``, when set, names the partners explicitly (a tariff withdrawn from partners
+    that may no longer see it); otherwise the audience rule of ``hub.domain.access`` decides.
+    """
 
     kind: JobKind
     queue_key: str
     target: dict[str, Any]
     coalesce_parts: tuple[str, ...] = ()
-    published: bool = True
-    visible_to: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    audience: Audience = field(default_factory=Audience)
+    recipients: frozenset[int] | None = None
 
     def reaches(self, subscriber: Subscriber) -> bool:
         if self.kind.module not in subscriber.modules:
             return False
-        return self.published or bool(self.visible_to & subscriber.parties)
+        if self.recipients is not None:
+            return subscriber.partner_id in self.recipients
+        return subscriber.scope.may_see(self.audience)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,7 @@ class PushService:
     def __init__(self, session: AsyncSession, policy: RetryPolicy | None = None) -> None:
         self.jobs = PushJobRepository(session)
         self.partners = PartnerRepository(session)
+        self.access = AccessRepository(session)
         self.policy = policy or RetryPolicy()
         self._subscribers: list[Subscriber] | None = None
         self._dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
@@ -77,17 +86,15 @@ class PushService:
         """
         if self._subscribers is None:
             partners = await self.partners.registered()
-            roles = await self.partners.roles_of_many([p.require_id() for p in partners])
+            scopes = await self.access.scopes_of([p.require_id() for p in partners])
             found = []
             for partner in partners:
                 modules = frozenset(
                     str(e["identifier"]) for e in partner.endpoints if e.get("role") == RECEIVER
                 ) & {"locations", "tariffs"}
                 if modules:
-                    parties = frozenset(
-                        (r.country_code, r.party_id) for r in roles.get(partner.require_id(), [])
-                    )
-                    found.append(Subscriber(partner.require_id(), modules, parties))
+                    partner_id = partner.require_id()
+                    found.append(Subscriber(partner_id, modules, scopes[partner_id]))
             self._subscribers = found
         return self._subscribers
 

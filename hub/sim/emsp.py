@@ -28,6 +28,10 @@ def _envelope(data: Any = None, status_code: int = 1000) -> dict[str, Any]:
     return body
 
 
+DEMO_EMSP_PARTY = ("US", "DMO")
+"""The party the demo eMSP declares; the hub pins it at invite time."""
+
+
 @dataclass
 class Arrival:
     at: float
@@ -63,8 +67,8 @@ class DemoEmsp:
                 "roles": [
                     {
                         "role": "EMSP",
-                        "country_code": "US",
-                        "party_id": "DMO",
+                        "country_code": DEMO_EMSP_PARTY[0],
+                        "party_id": DEMO_EMSP_PARTY[1],
                         "business_details": {"name": "Demo eMSP"},
                     }
                 ],

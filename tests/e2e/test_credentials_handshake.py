@@ -91,7 +91,7 @@ def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
 
 def test_partner_registers_with_us_rotates_and_unregisters(platform: Platform):
     emsp = platform.emsp
-    invited = platform.cli("partners", "invite", "emsp-one")
+    invited = platform.cli("partners", "invite", "emsp-one", "--party", "US*EMS")
     assert invited["versions_url"] == platform.versions_url
     token_a = invited["token_a"]
 
@@ -166,7 +166,16 @@ def test_we_register_with_a_partner_and_unregister(platform: Platform):
     token_a = emsp.issue_registration_token()
 
     # (b) The operator registers us with the partner's versions URL and token A.
-    shown = platform.cli("partners", "register", emsp.versions_url, token_a, "--name", "emsp-two")
+    shown = platform.cli(
+        "partners",
+        "register",
+        emsp.versions_url,
+        "--party",
+        "US*EMS",
+        token_a,
+        "--name",
+        "emsp-two",
+    )
     assert shown["status"] == "REGISTERED"
     assert [(r["country_code"], r["party_id"]) for r in shown["roles"]] == [("US", "EMS")]
     assert emsp.log == ["GET versions", "GET details", "POST credentials"]
@@ -184,7 +193,14 @@ def test_we_register_with_a_partner_and_unregister(platform: Platform):
 
     # Registering again while registered is refused by us before any call.
     assert "REGISTERED" in platform.cli_fails(
-        "partners", "register", emsp.versions_url, "whatever", "--name", "emsp-two"
+        "partners",
+        "register",
+        emsp.versions_url,
+        "--party",
+        "US*EMS",
+        "whatever",
+        "--name",
+        "emsp-two",
     )
 
     # The operator removes the partner: DELETE at the partner, then revoke locally.
@@ -203,13 +219,20 @@ def test_failed_exchanges_store_nothing(platform: Platform):
 
     # Our registration with a partner whose token A is wrong: nothing is kept.
     error = platform.cli_fails(
-        "partners", "register", emsp.versions_url, "not-a-valid-token", "--name", "bad"
+        "partners",
+        "register",
+        emsp.versions_url,
+        "--party",
+        "US*EMS",
+        "not-a-valid-token",
+        "--name",
+        "bad",
     )
     assert "401" in error
     assert platform.cli("partners", "list") == []
 
     # A partner POSTs credentials whose versions URL is dead: 3001, still invited, token A valid.
-    token_a = platform.cli("partners", "invite", "emsp-dead")["token_a"]
+    token_a = platform.cli("partners", "invite", "emsp-dead", "--party", "US*EMS")["token_a"]
     emsp.base_url = f"http://127.0.0.1:{free_port()}"
     response = emsp.register_with_hub(platform.versions_url, token_a)
     assert response.json()["status_code"] == 3001

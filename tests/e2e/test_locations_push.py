@@ -128,7 +128,9 @@ def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
         emsp.base_url = emsp_url
         hub.start()
         try:
-            token_a = json.loads(run_hub_cli(env, "partners", "invite", "emsp", "--json").stdout)
+            token_a = json.loads(
+                run_hub_cli(env, "partners", "invite", "emsp", "--party", "US*EMS", "--json").stdout
+            )
             response = emsp.register_with_hub(f"{hub.url}/ocpi/versions", token_a["token_a"])
             assert response.json()["status_code"] == 1000, response.text
             yield Setup(hub, emsp, env, emsp_port, tmp_path)

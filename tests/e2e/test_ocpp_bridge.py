@@ -107,7 +107,9 @@ def bench(database_url: str, tmp_path: Path) -> Iterator[Bench]:
         emsp.base_url = emsp_url
         hub.start()
         try:
-            token_a = json.loads(run_hub_cli(env, "partners", "invite", "emsp", "--json").stdout)
+            token_a = json.loads(
+                run_hub_cli(env, "partners", "invite", "emsp", "--party", "US*EMS", "--json").stdout
+            )
             assert (
                 emsp.register_with_hub(f"{hub.url}/ocpi/versions", token_a["token_a"]).json()[
                     "status_code"

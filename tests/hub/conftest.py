@@ -45,7 +45,7 @@ async def register_partner(
 
     async with session_scope(sessions) as session:
         service = PartnerService(session)
-        partner, _ = await service.invite(name)
+        partner, _ = await service.invite(name, parties=[party])
         await session.flush()
         partner_id = partner.require_id()
         endpoints = (

@@ -60,7 +60,7 @@ def test_invalid_party_ids_are_refused(hub, country, party):
 
 
 def test_invite_list_show_and_remove(hub):
-    invited = as_json(hub("partners", "invite", "acme", "--json"))
+    invited = as_json(hub("partners", "invite", "acme", "--party", "US*ACM", "--json"))
     assert invited["versions_url"] == "https://ocpi.example.net/ocpi/versions"
     assert len(invited["token_a"]) >= 32
     listed = as_json(hub("partners", "list", "--json"))
@@ -74,14 +74,14 @@ def test_invite_list_show_and_remove(hub):
 
 def test_commands_on_unknown_or_unregistered_partners_fail_cleanly(hub):
     assert "no partner named" in hub("partners", "show", "ghost", expect=1).stderr
-    hub("partners", "invite", "acme")
+    hub("partners", "invite", "acme", "--party", "US*ACM")
     assert "cannot suspend" in hub("partners", "suspend", "acme", expect=1).stderr
     assert "cannot rotate" in hub("partners", "rotate", "acme", expect=1).stderr
 
 
 def test_reinviting_gives_a_new_token(hub):
-    first = as_json(hub("partners", "invite", "acme", "--json"))["token_a"]
-    second = as_json(hub("partners", "invite", "acme", "--json"))["token_a"]
+    first = as_json(hub("partners", "invite", "acme", "--party", "US*ACM", "--json"))["token_a"]
+    second = as_json(hub("partners", "invite", "acme", "--party", "US*ACM", "--json"))["token_a"]
     assert first != second
 
 
@@ -93,6 +93,8 @@ def test_register_with_unreachable_partner_fails_and_keeps_nothing(hub):
         "token-a",
         "--name",
         "nobody",
+        "--party",
+        "US*NOB",
         expect=1,
     )
     assert "Could not use the partner's API" in result.stderr

@@ -203,7 +203,7 @@ async def test_bad_query_parameters_are_2001(world, query):
 async def test_token_a_and_suspended_partners_get_401(world):
     client, emsp_a, _, sessions = world
     async with session_scope(sessions) as session:
-        _, token = await PartnerService(session).invite("newcomer")
+        _, token = await PartnerService(session).invite("newcomer", parties=[("US", "NEW")])
     assert (await client.get("/ocpi/2.2.1/locations", headers=auth(token))).status_code == 401
     async with session_scope(sessions) as session:
         service = PartnerService(session)

@@ -13,7 +13,7 @@ from hub.domain.partners import (
     PartnerStatus,
     PartyRole,
 )
-from hub.errors import Conflict, InvalidState, NotFound
+from hub.errors import Conflict, Forbidden, InvalidState, NotFound
 from hub.persistence.session import session_scope
 from hub.services.parties import PartyService
 from hub.services.partners import PartnerService
@@ -43,9 +43,13 @@ async def authenticate(sessions, token: str, encoding=BASE64):
         return found.partner.name if found else None
 
 
-async def invite(sessions, name: str, encoding=HeaderTokenEncoding.AUTO) -> tuple[int, str]:
+async def invite(
+    sessions, name: str, encoding=HeaderTokenEncoding.AUTO, parties=(("US", "EMS"), ("CA", "EMS"))
+) -> tuple[int, str]:
     async with session_scope(sessions) as session:
-        partner, token = await PartnerService(session).invite(name, token_encoding=encoding)
+        partner, token = await PartnerService(session).invite(
+            name, parties=list(parties), token_encoding=encoding
+        )
         await session.flush()
         return partner.require_id(), token
 
@@ -101,12 +105,20 @@ async def test_registering_twice_is_invalid_state(sessions):
             await PartnerService(session).register_inbound(partner_id, connection("b2"))
 
 
-async def test_party_held_by_another_partner_is_a_conflict_and_nothing_is_stored(sessions):
-    first, _ = await invite(sessions, "first")
-    second, token_a = await invite(sessions, "second")
+async def test_a_party_belongs_to_one_partner_whatever_the_role(sessions):
+    await invite(sessions, "first", parties=[("US", "EMS")])
+    with pytest.raises(Conflict, match="US\\*EMS.*'first'"):
+        await invite(sessions, "second", parties=[("US", "NEW"), ("us", "ems")])
+    async with session_scope(sessions) as session:
+        assert await PartnerService(session).partners.get_by_name("second") is None
+
+
+async def test_declaring_a_party_not_assigned_is_refused_and_nothing_is_stored(sessions):
+    first, _ = await invite(sessions, "first", parties=[("US", "EMS")])
+    second, token_a = await invite(sessions, "second", parties=[("US", "NEW")])
     async with session_scope(sessions) as session:
         await PartnerService(session).register_inbound(first, connection("b", ("US", "EMS")))
-    with pytest.raises(Conflict, match="US\\*EMS"):
+    with pytest.raises(Forbidden, match="US\\*EMS"):
         async with session_scope(sessions) as session:
             await PartnerService(session).register_inbound(
                 second, connection("b2", ("US", "NEW"), ("us", "ems"))
@@ -116,7 +128,24 @@ async def test_party_held_by_another_partner_is_a_conflict_and_nothing_is_stored
         assert partner.partner_status is PartnerStatus.INVITED
         assert partner.outbound_token is None
         assert await PartnerService(session).roles(partner) == []
+        assert await PartnerService(session).owned_parties(partner) == [("US", "NEW")]
     assert await authenticate(sessions, token_a) == "second"
+
+
+async def test_a_party_of_an_unregistered_partner_can_be_reassigned(sessions):
+    first, _ = await invite(sessions, "first", parties=[("US", "EMS")])
+    async with session_scope(sessions) as session:
+        await PartnerService(session).unregister(first)
+    await invite(sessions, "second", parties=[("US", "EMS")])
+    async with session_scope(sessions) as session:
+        service = PartnerService(session)
+        assert await service.owned_parties(await service.get_by_name("first")) == []
+        assert await service.owned_parties(await service.get_by_name("second")) == [("US", "EMS")]
+
+
+async def test_a_partner_needs_a_party(sessions):
+    with pytest.raises(InvalidState, match="at least one party"):
+        await invite(sessions, "nobody", parties=[])
 
 
 async def test_rotation_accepts_both_tokens_until_completed(sessions):

@@ -5,10 +5,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, true, tuple_
+from sqlalchemy import ColumnElement, and_, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from hub.domain.access import PartyScope
+from hub.persistence.repositories.access import location_visible
 from hub.persistence.tables import Evse, Location, LocationVisibility
 
 PartyRefs = Sequence[tuple[str, str]]
@@ -18,12 +20,12 @@ PartyRefs = Sequence[tuple[str, str]]
 class LocationFilter:
     """Which locations a partner may see, and the Sender GET filters.
 
-    ``viewer_parties`` are the partner's (country_code, party_id) pairs: a location is visible if
-    it is published or if one of these parties is on its visibility list. ``owner`` restricts to
-    one of our parties (routing header ``OCPI-to``).
+    ``scope`` is what the partner owns (``AccessRepository.scope_of``); visibility is the rule
+    of ``hub.domain.access``. ``owner`` restricts to one of our parties (routing header
+    ``OCPI-to``).
     """
 
-    viewer_parties: PartyRefs
+    scope: PartyScope
     owner: tuple[str, str] | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
@@ -108,18 +110,7 @@ class LocationRepository:
         await self.session.flush()
 
     def _visible(self, location_filter: LocationFilter) -> list[ColumnElement[bool]]:
-        parties = list(location_filter.viewer_parties)
-        allowed: ColumnElement[bool] = (
-            exists().where(
-                col(LocationVisibility.location_ref) == col(Location.id),
-                tuple_(col(LocationVisibility.country_code), col(LocationVisibility.party_id)).in_(
-                    parties
-                ),
-            )
-            if parties
-            else false()
-        )
-        conditions: list[ColumnElement[bool]] = [or_(col(Location.publish) == true(), allowed)]
+        conditions: list[ColumnElement[bool]] = [location_visible(location_filter.scope)]
         if location_filter.owner is not None:
             conditions.append(
                 and_(

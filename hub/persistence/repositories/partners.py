@@ -6,8 +6,9 @@ from sqlalchemy import delete, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from hub.domain.access import Party
 from hub.domain.partners import PartnerStatus
-from hub.persistence.tables import Partner, PartnerRole
+from hub.persistence.tables import Partner, PartnerParty, PartnerRole
 
 
 class PartnerRepository:
@@ -79,22 +80,67 @@ class PartnerRepository:
         )
         return result.scalars().all()
 
-    async def roles_claimed_by_others(
-        self, partner_id: int, keys: Iterable[tuple[str, str, str]]
-    ) -> Sequence[PartnerRole]:
-        """Roles (role, country_code, party_id) already held by another partner."""
-        wanted = list(keys)
-        if not wanted:
-            return []
+    async def owned_parties(self, partner_id: int) -> Sequence[Party]:
         result = await self.session.execute(
-            select(PartnerRole).where(
-                PartnerRole.partner_id != partner_id,
-                tuple_(
-                    col(PartnerRole.role), col(PartnerRole.country_code), col(PartnerRole.party_id)
-                ).in_(wanted),
+            select(PartnerParty)
+            .where(PartnerParty.partner_id == partner_id)
+            .order_by(col(PartnerParty.country_code), col(PartnerParty.party_id))
+        )
+        return [(row.country_code, row.party_id) for row in result.scalars()]
+
+    async def owners_of(self, parties: Iterable[Party]) -> dict[Party, Partner]:
+        """The partner owning each of ``parties`` (missing keys: nobody owns it)."""
+        wanted = sorted(set(parties))
+        if not wanted:
+            return {}
+        result = await self.session.execute(
+            select(PartnerParty, Partner)
+            .join(Partner, col(Partner.id) == col(PartnerParty.partner_id))
+            .where(tuple_(col(PartnerParty.country_code), col(PartnerParty.party_id)).in_(wanted))
+        )
+        return {(owned.country_code, owned.party_id): partner for owned, partner in result}
+
+    async def replace_owned_parties(self, partner_id: int, parties: Iterable[Party]) -> None:
+        """Assign exactly ``parties`` to the partner (roles of parties it loses go with them)."""
+        wanted = set(parties)
+        current = (
+            await self.session.execute(
+                select(PartnerParty).where(PartnerParty.partner_id == partner_id)
+            )
+        ).scalars()
+        for row in current:
+            key = (row.country_code, row.party_id)
+            if key in wanted:
+                wanted.discard(key)
+                continue
+            await self.session.execute(
+                delete(PartnerRole).where(
+                    col(PartnerRole.partner_id) == partner_id,
+                    col(PartnerRole.country_code) == row.country_code,
+                    col(PartnerRole.party_id) == row.party_id,
+                )
+            )
+            await self.session.delete(row)
+        await self.session.flush()
+        self.session.add_all(
+            PartnerParty(partner_id=partner_id, country_code=cc, party_id=pid)
+            for cc, pid in sorted(wanted)
+        )
+        await self.session.flush()
+
+    async def release_parties(self, parties: Iterable[Party]) -> None:
+        """Take ``parties`` away from whoever holds them (and the roles declared for them)."""
+        wanted = sorted(set(parties))
+        if not wanted:
+            return
+        pairs = tuple_(col(PartnerRole.country_code), col(PartnerRole.party_id)).in_(wanted)
+        await self.session.execute(delete(PartnerRole).where(pairs))
+        await self.session.execute(
+            delete(PartnerParty).where(
+                tuple_(col(PartnerParty.country_code), col(PartnerParty.party_id)).in_(wanted)
             )
         )
-        return result.scalars().all()
+        await self.session.flush()
 
     async def replace_roles(self, partner_id: int, roles: Iterable[PartnerRole]) -> None:
         await self.session.execute(

@@ -7,6 +7,8 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from hub.domain.access import PartyScope
+from hub.persistence.repositories.access import tariff_visible
 from hub.persistence.tables import Tariff
 
 
@@ -40,9 +42,15 @@ class TariffRepository:
         return tariff
 
     def _filters(
-        self, owner: tuple[str, str] | None, date_from: datetime | None, date_to: datetime | None
+        self,
+        scope: PartyScope | None,
+        owner: tuple[str, str] | None,
+        date_from: datetime | None,
+        date_to: datetime | None,
     ) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
+        if scope is not None:
+            conditions.append(tariff_visible(scope))
         if owner is not None:
             conditions += [col(Tariff.country_code) == owner[0], col(Tariff.party_id) == owner[1]]
         if date_from is not None:
@@ -54,13 +62,14 @@ class TariffRepository:
     async def page(
         self,
         *,
+        scope: PartyScope | None = None,
         owner: tuple[str, str] | None = None,
         date_from: datetime | None = None,
         date_to: datetime | None = None,
         offset: int = 0,
         limit: int | None = None,
     ) -> tuple[Sequence[Tariff], int]:
-        conditions = self._filters(owner, date_from, date_to)
+        conditions = self._filters(scope, owner, date_from, date_to)
         total = (
             await self.session.execute(select(func.count()).select_from(Tariff).where(*conditions))
         ).scalar_one()

@@ -1,9 +1,9 @@
 """SQLModel tables; importing this package registers every table on the metadata."""
 
-from hub.persistence.tables.locations import Evse, Location, LocationVisibility
+from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
-from hub.persistence.tables.partners import Partner, PartnerRole
+from hub.persistence.tables.partners import Partner, PartnerParty, PartnerRole
 from hub.persistence.tables.stations import ChargingStation, EvseStatusChange
 from hub.persistence.tables.tariffs import Tariff
 
@@ -14,8 +14,10 @@ __all__ = [
     "Location",
     "LocationVisibility",
     "Partner",
+    "PartnerParty",
     "PartnerRole",
     "Party",
     "PushJob",
     "Tariff",
+    "TariffReference",
 ]

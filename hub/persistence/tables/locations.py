@@ -47,6 +47,26 @@ class LocationVisibility(TimestampMixin, table=True):
     party_id: str = Field(max_length=3)
 
 
+class TariffReference(TimestampMixin, table=True):
+    """A tariff that a connector of the location references (``Connector.tariff_ids``).
+
+    Derived from the EVSEs' connectors whenever they change; it lets the tariff visibility rule
+    (``hub.domain.access``) run as one query.
+    """
+
+    __tablename__ = "tariff_references"
+    __table_args__ = (
+        sa.UniqueConstraint("location_ref", "tariff_id"),
+        sa.Index("ix_tariff_references_tariff", "country_code", "party_id", "tariff_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    location_ref: int = Field(foreign_key="locations.id", index=True, ondelete="CASCADE")
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
+    tariff_id: str = Field(max_length=36)
+
+
 class Evse(TimestampMixin, table=True):
     """An EVSE with its connectors (``connectors``: list of OCPI Connector objects in wire form)
     and its link to the OCPP side. ``uid`` is unique on the platform."""

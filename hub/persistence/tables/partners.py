@@ -52,11 +52,43 @@ class Partner(TimestampMixin, table=True):
         return self.id
 
 
+class PartnerParty(TimestampMixin, table=True):
+    """A party (country_code, party_id) the operator assigned to a partner.
+
+    The pair is unique on the platform, whatever the role: it is what visibility and every other
+    authorization decision is keyed on (``hub.domain.access``). A partner may declare roles in
+    its credentials only for the parties it owns (``PartnerRole`` references this table).
+    """
+
+    __tablename__ = "partner_parties"
+    __table_args__ = (
+        sa.UniqueConstraint("country_code", "party_id"),
+        sa.UniqueConstraint("partner_id", "country_code", "party_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partners.id", index=True, ondelete="CASCADE")
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
+
+
 class PartnerRole(TimestampMixin, table=True):
-    """A role the partner declared in its credentials. A party belongs to one partner at a time."""
+    """A role the partner declared in its credentials, for one of the parties it owns."""
 
     __tablename__ = "partner_roles"
-    __table_args__ = (sa.UniqueConstraint("role", "country_code", "party_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("role", "country_code", "party_id"),
+        sa.ForeignKeyConstraint(
+            ["partner_id", "country_code", "party_id"],
+            [
+                "partner_parties.partner_id",
+                "partner_parties.country_code",
+                "partner_parties.party_id",
+            ],
+            name="fk_partner_roles_owned_party",
+            ondelete="CASCADE",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="partners.id", index=True, ondelete="CASCADE")
