@@ -107,7 +107,7 @@ async def test_registering_twice_is_invalid_state(sessions):
 
 async def test_a_party_belongs_to_one_partner_whatever_the_role(sessions):
     await invite(sessions, "first", parties=[("US", "EMS")])
-    with pytest.raises(Conflict, match="US\\*EMS.*'first'"):
+    with pytest.raises(Conflict, match=r"US\*EMS.*'first'"):
         await invite(sessions, "second", parties=[("US", "NEW"), ("us", "ems")])
     async with session_scope(sessions) as session:
         assert await PartnerService(session).partners.get_by_name("second") is None
