@@ -83,6 +83,8 @@ class EmspPeer:
     push_mode: str = "ok"
     # Seconds each push takes to answer (to catch the hub mid-delivery).
     push_delay: float = 0.0
+    # The roles our credentials declare (default: EMSP of PARTY).
+    roles: list[dict[str, Any]] | None = None
 
     @property
     def versions_url(self) -> str:
@@ -92,7 +94,8 @@ class EmspPeer:
         return {
             "token": token,
             "url": self.versions_url,
-            "roles": [{"role": "EMSP", **PARTY, "business_details": {"name": "Test eMSP"}}],
+            "roles": self.roles
+            or [{"role": "EMSP", **PARTY, "business_details": {"name": "Test eMSP"}}],
         }
 
     def issue_registration_token(self) -> str:

@@ -1,0 +1,3 @@
+from tests.hub.conftest import sessions
+
+__all__ = ["sessions"]

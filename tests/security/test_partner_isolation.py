@@ -1,0 +1,371 @@
+"""Three automakers attack each other's private data: locations and tariffs, every way of asking.
+
+The hub runs as a real HTTP server on 127.0.0.1 (both databases); each partner has a real
+receiver (``EmspPeer``) for pushes and for its side of the credentials handshake. Every object
+any partner obtains, by any route, is collected and compared with what it may see: zero leaks.
+
+Later modules (tokens, sessions, CDRs, commands) add their object types and routes here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from hub.app import create_app
+from hub.config import DatabaseSettings, OcpiSettings, PushSettings, Settings
+from hub.persistence.session import session_scope
+from hub.roaming.importer import parse_locations_json, parse_tariffs_json
+from hub.roaming.push import PushWorker
+from hub.services.locations import LocationService
+from hub.services.partners import PartnerService
+from hub.services.tariffs import TariffService
+from ocpi.envelope import parse_next_link
+from tests.fixtures import network
+from tests.hub.conftest import add_parties, register_partner
+from tests.support.emsp import EmspPeer
+from tests.support.servers import asgi_server
+
+pytestmark = pytest.mark.db
+
+PARTNERS = {"emsp-a": ("US", "EMA"), "emsp-b": ("US", "EMB"), "emsp-c": ("US", "EMC")}
+
+# Locations: one public, one private depot per automaker A and B (C has none).
+LOCATIONS = [
+    ("PUB", True, None, ["T-PUB", "T-SHARED"]),
+    ("DEPOT-A", False, ["US*EMA"], ["T-FLEET-A", "T-SHARED"]),
+    ("DEPOT-B", False, ["US*EMB"], ["T-FLEET-B"]),
+]
+TARIFFS = ["T-PUB", "T-SHARED", "T-FLEET-A", "T-FLEET-B", "T-FUTURE"]  # T-FUTURE: unreferenced
+
+MAY_SEE_LOCATIONS = {
+    "emsp-a": {"PUB", "DEPOT-A"},
+    "emsp-b": {"PUB", "DEPOT-B"},
+    "emsp-c": {"PUB"},
+}
+MAY_SEE_TARIFFS = {
+    "emsp-a": {"T-PUB", "T-SHARED", "T-FUTURE", "T-FLEET-A"},
+    "emsp-b": {"T-PUB", "T-SHARED", "T-FUTURE", "T-FLEET-B"},
+    "emsp-c": {"T-PUB", "T-SHARED", "T-FUTURE"},
+}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
+
+
+def location_record(location_id: str, publish: bool, visible_to, tariff_ids) -> dict[str, Any]:
+    record = network.location(location_id, evses=1, publish=publish, visible_to=visible_to)
+    record["evses"][0]["connectors"][0]["tariff_ids"] = list(tariff_ids)
+    return record
+
+
+@dataclass
+class Seen:
+    """Everything one partner obtained from the hub, by any route."""
+
+    locations: set[str] = field(default_factory=set)
+    tariffs: set[str] = field(default_factory=set)
+    requests: int = 0
+
+
+@dataclass
+class World:
+    hub_url: str
+    sessions: Any
+    tokens: dict[str, str]
+    peers: dict[str, EmspPeer]
+    partner_ids: dict[str, int]
+    http: httpx.AsyncClient
+    seen: dict[str, Seen] = field(default_factory=lambda: {n: Seen() for n in PARTNERS})
+
+    async def get(self, name: str, path: str, headers: dict[str, str] | None = None):
+        response = await self.http.get(
+            f"{self.hub_url}/ocpi/2.2.1{path}",
+            headers={**auth(self.tokens[name]), **(headers or {})},
+        )
+        self.record(name, path, response)
+        return response
+
+    def record(self, name: str, path: str, response: httpx.Response) -> None:
+        self.seen[name].requests += 1
+        if response.status_code != 200:
+            return
+        body = response.json()
+        data = body.get("data")
+        items = data if isinstance(data, list) else [data]
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            if path.startswith("/tariffs"):
+                self.seen[name].tariffs.add(item["id"])
+            elif "uid" in item or "standard" in item:  # an EVSE or a connector of a location
+                self.seen[name].locations.add(path.split("?")[0].split("/")[2])
+            elif "id" in item:
+                self.seen[name].locations.add(item["id"])
+
+    async def pull_all(self, name: str, path: str, headers=None) -> None:
+        url: str | None = path
+        while url:
+            response = await self.get(name, url, headers)
+            assert response.status_code == 200, response.text
+            next_url = parse_next_link(response.headers.get("Link"))
+            url = None
+            if next_url:
+                parts = urlsplit(next_url)
+                url = parts.path.removeprefix("/ocpi/2.2.1") + (f"?{parts.query}" or "")
+
+    def assert_no_leak(self) -> None:
+        for name, seen in self.seen.items():
+            assert seen.locations <= MAY_SEE_LOCATIONS[name], (name, seen.locations)
+            assert seen.tariffs <= MAY_SEE_TARIFFS[name], (name, seen.tariffs)
+
+
+@pytest.fixture
+async def world(database_url, sessions):
+    await add_parties(sessions)
+    peers = {name: EmspPeer() for name in PARTNERS}
+    with (
+        asgi_server(peers["emsp-a"].app()) as url_a,
+        asgi_server(peers["emsp-b"].app()) as url_b,
+        asgi_server(peers["emsp-c"].app()) as url_c,
+    ):
+        tokens, partner_ids = {}, {}
+        for (name, party), url in zip(PARTNERS.items(), (url_a, url_b, url_c), strict=True):
+            peers[name].base_url = url
+            peers[name].roles = [{"role": "EMSP", "country_code": party[0], "party_id": party[1],
+                                  "business_details": {"name": name}}]  # fmt: skip
+            partner_ids[name], tokens[name] = await register_partner(
+                sessions, name, party, base_url=f"{url}/ocpi/2.2.1"
+            )
+            peers[name].issued[f"token-for-{name}"] = "C"
+            peers[name].our_token = f"token-for-{name}"
+        # Locations first: a tariff that no location references yet is public (published ahead
+        # of use), so importing private tariffs before their depots would publish them.
+        async with session_scope(sessions) as session:
+            await LocationService(session).import_locations(
+                parse_locations_json(json.dumps([location_record(*spec) for spec in LOCATIONS]))
+            )
+            await TariffService(session).import_tariffs(
+                parse_tariffs_json(json.dumps([network.tariff(t) for t in TARIFFS]))
+            )
+        settings = Settings(
+            database=DatabaseSettings(url=database_url),
+            ocpi=OcpiSettings(public_url="http://placeholder", max_page_limit=2),
+            push=PushSettings(enabled=False),
+        )
+        with asgi_server(create_app(settings)) as hub_url:
+            # The Link header carries the public URL; point it at this server.
+            settings.ocpi.public_url = hub_url
+            for name, peer in peers.items():
+                peer.hub_token = tokens[name]
+                peer.hub_credentials_url = f"{hub_url}/ocpi/2.2.1/credentials"
+                peer.hub_versions_url = f"{hub_url}/ocpi/versions"
+            async with httpx.AsyncClient(timeout=10) as http:
+                yield World(hub_url, sessions, tokens, peers, partner_ids, http)
+
+
+async def deliver_pushes(world: World) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        worker = PushWorker(world.sessions, http, PushSettings(lease_seconds=30))
+        for _ in range(50):
+            if await worker.run_once() == 0:
+                return
+    raise AssertionError("push queue did not drain")
+
+
+def pushed_ids(peer: EmspPeer) -> tuple[set[str], set[str]]:
+    locations, tariffs = set(), set()
+    for received in peer.pushes():
+        module, _, _, object_id, *_ = received.path.split("/")[3:]
+        (tariffs if module == "tariffs" else locations).add(object_id)
+    return locations, tariffs
+
+
+LIST_QUERIES = [
+    "",
+    "?limit=1",
+    "?offset=1&limit=1",
+    "?offset=0&limit=100",
+    "?date_from=2000-01-01T00:00:00Z",
+    "?date_to=2100-01-01T00:00:00Z",
+    "?date_from=2000-01-01T00:00:00Z&date_to=2100-01-01T00:00:00Z&offset=0",
+]
+
+
+def routing_headers(victim_party: tuple[str, str]) -> list[dict[str, str]]:
+    return [
+        {},
+        {"OCPI-to-country-code": "US", "OCPI-to-party-id": "HPC"},
+        {"OCPI-to-country-code": victim_party[0], "OCPI-to-party-id": victim_party[1]},
+        {"OCPI-from-country-code": victim_party[0], "OCPI-from-party-id": victim_party[1]},
+        {
+            "OCPI-from-country-code": victim_party[0],
+            "OCPI-from-party-id": victim_party[1],
+            "OCPI-to-country-code": "US",
+            "OCPI-to-party-id": "HPC",
+        },
+    ]
+
+
+async def test_every_way_of_asking_leaks_nothing(world: World):
+    for name in PARTNERS:
+        for victim, victim_party in PARTNERS.items():
+            if victim == name:
+                continue
+            for headers in routing_headers(victim_party):
+                for query in LIST_QUERIES:
+                    await world.pull_all(name, f"/locations{query}", headers)
+                    await world.pull_all(name, f"/tariffs{query}", headers)
+                for location_id, *_ in LOCATIONS:
+                    for path in (
+                        f"/locations/{location_id}",
+                        f"/locations/{location_id}/{location_id}-E1",
+                        f"/locations/{location_id}/{location_id}-E1/1",
+                    ):
+                        response = await world.get(name, path, headers)
+                        if location_id not in MAY_SEE_LOCATIONS[name]:
+                            # Indistinguishable from an object that does not exist.
+                            unknown = await world.get(name, path.replace(location_id, "NOPE", 1))
+                            assert response.status_code == unknown.status_code == 404
+                            assert response.json()["status_code"] == 2003
+    world.assert_no_leak()
+    # Each partner did see all it may see (the attack surface was really exercised).
+    for name, seen in world.seen.items():
+        assert seen.locations == MAY_SEE_LOCATIONS[name]
+        assert seen.tariffs == MAY_SEE_TARIFFS[name]
+        assert seen.requests > 100
+
+
+async def test_pushes_reach_only_the_owner_and_follow_visibility_changes(world: World):
+    await deliver_pushes(world)
+    for name, peer in world.peers.items():
+        locations, tariffs = pushed_ids(peer)
+        assert locations == MAY_SEE_LOCATIONS[name]
+        assert tariffs == MAY_SEE_TARIFFS[name]
+
+    # DEPOT-A stops being shared with A; DEPOT-B is shared with C as well.
+    changed = [
+        location_record("DEPOT-A", False, [], ["T-FLEET-A", "T-SHARED"]),
+        location_record("DEPOT-B", False, ["US*EMB", "US*EMC"], ["T-FLEET-B"]),
+    ]
+    for peer in world.peers.values():
+        peer.received.clear()
+    async with session_scope(world.sessions) as session:
+        await LocationService(session).import_locations(parse_locations_json(json.dumps(changed)))
+    await deliver_pushes(world)
+    a, c = world.peers["emsp-a"], world.peers["emsp-c"]
+    assert [r.path.rsplit("/", 1)[1] for r in a.pushes("DELETE")] == ["T-FLEET-A"]
+    assert ("US", "HPC", "T-FLEET-A") not in a.tariffs
+    assert [r.path.rsplit("/", 1)[1] for r in c.pushes("PUT", "/ocpi/2.2.1/tariffs")] == [
+        "T-FLEET-B"
+    ]
+    assert set(c.locations) == {("US", "HPC", "PUB"), ("US", "HPC", "DEPOT-B")}
+    assert not world.peers["emsp-b"].pushes("DELETE")
+    assert ("US", "HPC", "DEPOT-A") not in {k for r in a.pushes() for k in [r.path]}
+
+
+async def test_a_private_depot_referencing_a_public_tariff_withdraws_nothing_else(world: World):
+    """A tariff referenced by a private location only is private: attaching it to a depot of A
+    (it was unreferenced, so public) withdraws it from B and C."""
+    await deliver_pushes(world)
+    for peer in world.peers.values():
+        peer.received.clear()
+    async with session_scope(world.sessions) as session:
+        await LocationService(session).set_connector_tariffs("DEPOT-A-E1", "1", ["T-FUTURE"])
+    await deliver_pushes(world)
+    for name in ("emsp-b", "emsp-c"):
+        deleted = [r.path.rsplit("/", 1)[1] for r in world.peers[name].pushes("DELETE")]
+        assert deleted == ["T-FUTURE"], name
+    assert not world.peers["emsp-a"].pushes("DELETE")
+    for name in ("emsp-b", "emsp-c"):
+        response = await world.get(name, "/tariffs?limit=100")
+        assert "T-FUTURE" not in {t["id"] for t in response.json()["data"]}
+        # T-FLEET-A lost its other reference too: it follows DEPOT-A only.
+        assert "T-FLEET-A" not in {t["id"] for t in response.json()["data"]}
+
+
+async def test_claiming_another_partners_party_under_a_second_role_is_refused(world: World):
+    """The reported attack: B PUTs credentials declaring A's party as OTHER. Refused, nothing
+    stored, B's token unchanged, and B still sees nothing of A's."""
+    b = world.peers["emsp-b"]
+    b.roles = [
+        {"role": "EMSP", "country_code": "US", "party_id": "EMB", "business_details": {"name": "B"}},
+        {"role": "OTHER", "country_code": "US", "party_id": "EMA", "business_details": {"name": "A"}},
+    ]  # fmt: skip
+    response = await world.http.put(
+        b.hub_credentials_url,
+        json=b.credentials(b._new_token()),
+        headers=auth(world.tokens["emsp-b"]),
+    )
+    body = response.json()
+    assert body["status_code"] == 2001, body
+    assert "US*EMA" in body["status_message"]
+    async with session_scope(world.sessions) as session:
+        service = PartnerService(session)
+        partner = await service.get_by_name("emsp-b")
+        assert [(r.role, r.country_code, r.party_id) for r in await service.roles(partner)] == [
+            ("EMSP", "US", "EMB")
+        ]
+        assert await service.owned_parties(partner) == [("US", "EMB")]
+        assert partner.outbound_token == "token-for-emsp-b"
+    await world.pull_all("emsp-b", "/locations")
+    assert (await world.get("emsp-b", "/locations/DEPOT-A")).status_code == 404
+    world.assert_no_leak()
+
+
+@pytest.mark.parametrize("role", ["CPO", "HUB", "NAP", "NSP", "OTHER", "SCSP", "EMSP"])
+async def test_no_role_declares_a_party_that_is_not_pinned(world: World, role):
+    c = world.peers["emsp-c"]
+    c.roles = [
+        {"role": "EMSP", "country_code": "US", "party_id": "EMC", "business_details": {"name": "C"}},
+        {"role": role, "country_code": "US", "party_id": "EMA", "business_details": {"name": "A"}},
+    ]  # fmt: skip
+    response = await world.http.put(
+        c.hub_credentials_url,
+        json=c.credentials(c._new_token()),
+        headers=auth(world.tokens["emsp-c"]),
+    )
+    assert response.json()["status_code"] == 2001
+    assert (await world.get("emsp-c", "/locations/DEPOT-A")).status_code == 404
+
+
+async def test_revoked_suspended_rotated_and_registration_tokens_see_nothing(world: World):
+    async with session_scope(world.sessions) as session:
+        service = PartnerService(session)
+        _, registration_token = await service.invite("emsp-d", parties=[("US", "EMD")])
+        await service.suspend(world.partner_ids["emsp-b"])
+        await service.unregister(world.partner_ids["emsp-c"])
+    old_a = world.tokens["emsp-a"]
+    async with session_scope(world.sessions) as session:
+        from hub.domain.partners import PartnerConnection, PartnerEndpoint, PartyRole
+
+        partner = await PartnerService(session).partners.get(world.partner_ids["emsp-a"])
+        endpoints = tuple(PartnerEndpoint(**e) for e in partner.endpoints)
+        await PartnerService(session).update_inbound(
+            world.partner_ids["emsp-a"],
+            PartnerConnection(
+                versions_url=partner.versions_url,
+                version="2.2.1",
+                endpoints=endpoints,
+                roles=(PartyRole("EMSP", "US", "EMA", {"name": "A"}),),
+                token="token-for-emsp-a",
+            ),
+        )
+    for token in (registration_token, world.tokens["emsp-b"], world.tokens["emsp-c"], old_a, "x"):
+        for path in ("/locations", "/locations/DEPOT-A", "/locations/PUB", "/tariffs"):
+            response = await world.http.get(
+                f"{world.hub_url}/ocpi/2.2.1{path}", headers=auth(token)
+            )
+            assert response.status_code == 401, (token, path, response.text)
+            assert "data" not in response.json() or not response.json()["data"]
+    # Suspended and removed partners receive no pushes either.
+    await deliver_pushes(world)
+    assert not world.peers["emsp-b"].pushes()
+    assert not world.peers["emsp-c"].pushes()
