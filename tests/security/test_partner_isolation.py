@@ -56,6 +56,11 @@ MAY_SEE_TARIFFS = {
 }
 
 
+def role(name: str, country_code: str, party_id: str) -> dict[str, Any]:
+    return {"role": name, "country_code": country_code, "party_id": party_id,
+            "business_details": {"name": f"{country_code}*{party_id}"}}  # fmt: skip
+
+
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
 
@@ -119,7 +124,9 @@ class World:
             url = None
             if next_url:
                 parts = urlsplit(next_url)
-                url = parts.path.removeprefix("/ocpi/2.2.1") + (f"?{parts.query}" or "")
+                url = parts.path.removeprefix("/ocpi/2.2.1") + (
+                    f"?{parts.query}" if parts.query else ""
+                )
 
     def assert_no_leak(self) -> None:
         for name, seen in self.seen.items():
@@ -139,8 +146,7 @@ async def world(database_url, sessions):
         tokens, partner_ids = {}, {}
         for (name, party), url in zip(PARTNERS.items(), (url_a, url_b, url_c), strict=True):
             peers[name].base_url = url
-            peers[name].roles = [{"role": "EMSP", "country_code": party[0], "party_id": party[1],
-                                  "business_details": {"name": name}}]  # fmt: skip
+            peers[name].roles = [role("EMSP", *party)]
             partner_ids[name], tokens[name] = await register_partner(
                 sessions, name, party, base_url=f"{url}/ocpi/2.2.1"
             )
@@ -295,10 +301,7 @@ async def test_claiming_another_partners_party_under_a_second_role_is_refused(wo
     """The reported attack: B PUTs credentials declaring A's party as OTHER. Refused, nothing
     stored, B's token unchanged, and B still sees nothing of A's."""
     b = world.peers["emsp-b"]
-    b.roles = [
-        {"role": "EMSP", "country_code": "US", "party_id": "EMB", "business_details": {"name": "B"}},
-        {"role": "OTHER", "country_code": "US", "party_id": "EMA", "business_details": {"name": "A"}},
-    ]  # fmt: skip
+    b.roles = [role("EMSP", "US", "EMB"), role("OTHER", "US", "EMA")]
     response = await world.http.put(
         b.hub_credentials_url,
         json=b.credentials(b._new_token()),
@@ -320,13 +323,10 @@ async def test_claiming_another_partners_party_under_a_second_role_is_refused(wo
     world.assert_no_leak()
 
 
-@pytest.mark.parametrize("role", ["CPO", "HUB", "NAP", "NSP", "OTHER", "SCSP", "EMSP"])
-async def test_no_role_declares_a_party_that_is_not_pinned(world: World, role):
+@pytest.mark.parametrize("role_name", ["CPO", "HUB", "NAP", "NSP", "OTHER", "SCSP", "EMSP"])
+async def test_no_role_declares_a_party_that_is_not_pinned(world: World, role_name):
     c = world.peers["emsp-c"]
-    c.roles = [
-        {"role": "EMSP", "country_code": "US", "party_id": "EMC", "business_details": {"name": "C"}},
-        {"role": role, "country_code": "US", "party_id": "EMA", "business_details": {"name": "A"}},
-    ]  # fmt: skip
+    c.roles = [role("EMSP", "US", "EMC"), role(role_name, "US", "EMA")]
     response = await world.http.put(
         c.hub_credentials_url,
         json=c.credentials(c._new_token()),
