@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import httpx
 import pytest
 
 from hub.app import create_app
 from hub.config import DatabaseSettings, OcpiSettings, PushSettings, Settings
+from hub.domain.partners import PartnerStatus
 from hub.persistence.session import session_scope
+from hub.roaming.handshake import CredentialsHandshake, HandshakeFailed
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
 from hub.roaming.push import PushWorker
 from hub.services.locations import LocationService
@@ -30,7 +33,7 @@ from ocpi.envelope import parse_next_link
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
 from tests.support.emsp import EmspPeer
-from tests.support.servers import asgi_server
+from tests.support.servers import asgi_server, free_port
 
 pytestmark = pytest.mark.db
 
@@ -161,14 +164,13 @@ async def world(database_url, sessions):
             await TariffService(session).import_tariffs(
                 parse_tariffs_json(json.dumps([network.tariff(t) for t in TARIFFS]))
             )
+        port = free_port()
         settings = Settings(
             database=DatabaseSettings(url=database_url),
-            ocpi=OcpiSettings(public_url="http://placeholder", max_page_limit=2),
+            ocpi=OcpiSettings(public_url=f"http://127.0.0.1:{port}", max_page_limit=2),
             push=PushSettings(enabled=False),
         )
-        with asgi_server(create_app(settings)) as hub_url:
-            # The Link header carries the public URL; point it at this server.
-            settings.ocpi.public_url = hub_url
+        with asgi_server(create_app(settings), port) as hub_url:
             for name, peer in peers.items():
                 peer.hub_token = tokens[name]
                 peer.hub_credentials_url = f"{hub_url}/ocpi/2.2.1/credentials"
@@ -369,3 +371,48 @@ async def test_revoked_suspended_rotated_and_registration_tokens_see_nothing(wor
     await deliver_pushes(world)
     assert not world.peers["emsp-b"].pushes()
     assert not world.peers["emsp-c"].pushes()
+
+
+async def test_registering_with_a_token_a_cannot_claim_another_partners_party(world: World):
+    """Credentials POST (token A of an invited partner pinned to US*EMD) declaring A's party."""
+    async with session_scope(world.sessions) as session:
+        _, token_a = await PartnerService(session).invite("emsp-d", parties=[("US", "EMD")])
+    d = EmspPeer(roles=[role("EMSP", "US", "EMD"), role("NSP", "US", "EMA")])
+    with asgi_server(d.app()) as url:
+        d.base_url = url
+        response = await anyio.to_thread.run_sync(
+            d.register_with_hub, f"{world.hub_url}/ocpi/versions", token_a
+        )
+    assert response.json()["status_code"] == 2001
+    assert "US*EMA" in response.json()["status_message"]
+    async with session_scope(world.sessions) as session:
+        service = PartnerService(session)
+        partner = await service.get_by_name("emsp-d")
+        assert partner.partner_status is PartnerStatus.INVITED
+        assert await service.roles(partner) == []
+    # Token A still only opens versions and credentials.
+    locations = await world.http.get(f"{world.hub_url}/ocpi/2.2.1/locations", headers=auth(token_a))
+    assert locations.status_code == 401
+
+
+async def test_a_partner_we_register_with_cannot_answer_with_another_partners_party(world: World):
+    """We POST to a partner pinned to US*EME; it answers with roles for US*EMA: not kept, and
+    our registration at the partner is deleted again."""
+    e = EmspPeer(roles=[role("EMSP", "US", "EMA")])
+    with asgi_server(e.app()) as url:
+        e.base_url = url
+        token_a = e.issue_registration_token()
+        settings = Settings(ocpi=OcpiSettings(public_url=world.hub_url))
+        handshake = CredentialsHandshake(world.sessions, world.http, settings)
+        with pytest.raises(HandshakeFailed, match=r"US\*EMA"):
+            await handshake.register_with(
+                "emsp-e", e.versions_url, token_a, parties=[("US", "EME")]
+            )
+        assert "DELETE credentials" in e.log
+    async with session_scope(world.sessions) as session:
+        service = PartnerService(session)
+        partner = await service.get_by_name("emsp-e")
+        assert partner.partner_status is PartnerStatus.UNREGISTERED
+        assert await service.roles(partner) == []
+        owner_of_a = await service.partners.owners_of([("US", "EMA")])
+        assert owner_of_a[("US", "EMA")].name == "emsp-a"
