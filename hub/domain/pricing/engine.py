@@ -71,10 +71,17 @@ def _local_cuts(
 ) -> list[datetime]:
     """Sorted instants where a local-time restriction can change its verdict in [start, end]:
     the restriction start/end times of every local day touched, and local midnights when a
-    restriction depends on the day (day_of_week, start_date, end_date)."""
+    restriction depends on the day (day_of_week, start_date, end_date) or has only one of
+    start_time/end_time (then the window runs from, or up to, midnight)."""
     restrictions = [e.restrictions for e in elements if e.restrictions]
     times = {t for r in restrictions for t in (r.start_time, r.end_time) if t is not None}
-    if any(r.day_of_week or r.start_date or r.end_date for r in restrictions):
+    if any(
+        r.day_of_week
+        or r.start_date
+        or r.end_date
+        or (r.start_time is None) != (r.end_time is None)
+        for r in restrictions
+    ):
         times.add(datetime.min.time())
     if not times:
         return []
