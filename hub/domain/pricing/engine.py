@@ -18,7 +18,10 @@
    rounded up to a multiple of that period's step and the difference is billed in that period.
    TIME and PARKING_TIME count together as "time-based": only the last time-based period is
    rounded (a charging period followed by parking is not).
-5. ``min_price``/``max_price`` bound the total, excl. and incl. VAT separately.
+5. ``min_price``/``max_price`` bound the total, excl. and incl. VAT separately. A component
+   without ``vat`` has no VAT (incl. = excl.); a bound without ``incl_vat`` in a tariff that
+   charges no VAT anywhere bounds the total incl. VAT by its excl. VAT amount; in a tariff with
+   VAT, such a bound that binds leaves the total incl. VAT unknown.
 """
 
 from __future__ import annotations
@@ -460,11 +463,12 @@ def _result(tariff: Tariff, segments: list[Segment], lines: tuple[Line, ...]) ->
             held = by.get(line.dimension)
             by[line.dimension] = line.cost if held is None else held + line.cost
     total, adjustments = exact, []
+    vat_free = _vat_free(tariff)
     if tariff.min_price is not None:
-        total, note = _bound(total, tariff.min_price, max, "min_price")
+        total, note = _bound(total, _bound_of(tariff.min_price, vat_free), max, "min_price")
         adjustments += note
     if tariff.max_price is not None:
-        total, note = _bound(total, tariff.max_price, min, "max_price")
+        total, note = _bound(total, _bound_of(tariff.max_price, vat_free), min, "max_price")
         adjustments += note
     charging = [
         s for s in segments if not s.reservation and s.period is not None and s.period.charging
@@ -497,15 +501,34 @@ def _rounded(money: Money | None) -> Money | None:
     return money.rounded() if money is not None else None
 
 
+def _vat_free(tariff: Tariff) -> bool:
+    """No component of the tariff charges VAT (``vat`` omitted or 0): incl. = excl. throughout."""
+    return all(not c.vat for e in tariff.elements for c in e.components)
+
+
+def _bound_of(bound: Money, vat_free: bool) -> Money:
+    """A bound stated without ``incl_vat`` (as a tariff without VAT would state it) bounds the
+    total incl. VAT too when the tariff charges no VAT: else total_cost would read e.g.
+    5.00 excl. / 1.00 incl. Where VAT applies, the missing amount cannot be derived: when such
+    a bound binds, the total incl. VAT becomes unknown (see :func:`_bound`)."""
+    if bound.incl_vat is None and vat_free:
+        return Money(bound.excl_vat, bound.excl_vat)
+    return bound
+
+
 def _bound(total: Money, bound: Money, pick: object, name: str) -> tuple[Money, list[str]]:
     choose = pick  # max for min_price, min for max_price
     excl = choose(total.excl_vat, bound.excl_vat)  # type: ignore[operator]
     incl = total.incl_vat
+    notes = []
     if incl is not None and bound.incl_vat is not None:
         incl = choose(incl, bound.incl_vat)  # type: ignore[operator]
-    notes = []
+    elif incl is not None and excl != total.excl_vat:
+        # The bound moved the total excl. VAT and says nothing of the VAT on the difference.
+        incl = None
+        notes.append(f"{name} has no incl_vat: total incl. VAT unknown")
     if excl != total.excl_vat or incl != total.incl_vat:
-        notes.append(f"{name} applied: {total.excl_vat} -> {excl} excl. VAT")
+        notes.insert(0, f"{name} applied: {total.excl_vat} -> {excl} excl. VAT")
     return Money(excl, incl), notes
 
 

@@ -29,7 +29,7 @@ components = st.builds(
     type=st.sampled_from(list(Dimension)),
     price=prices,
     step_size=steps,
-    vat=st.sampled_from([Decimal(0), Decimal(10), Decimal("7.5")]),
+    vat=st.sampled_from([None, Decimal(0), Decimal(10), Decimal("7.5")]),
 )
 restrictions = st.builds(
     Restrictions,
@@ -114,8 +114,9 @@ def test_splitting_a_period_never_changes_the_total(tariff, session, data):
     whole = price_session(tariff, session, ZONE).exact_total
     parts = price_session(tariff, split(session, index, share), ZONE).exact_total
     assert abs(whole.excl_vat - parts.excl_vat) < TOLERANCE
-    if whole.incl_vat is not None and parts.incl_vat is not None:
-        assert abs(whole.incl_vat - parts.incl_vat) < TOLERANCE
+    assert whole.incl_vat is not None
+    assert parts.incl_vat is not None
+    assert abs(whole.incl_vat - parts.incl_vat) < TOLERANCE
 
 
 @settings(max_examples=200, deadline=None)
@@ -123,6 +124,11 @@ def test_splitting_a_period_never_changes_the_total(tariff, session, data):
 def test_costs_are_never_negative_and_totals_are_the_sum_of_their_parts(tariff, session):
     result = price_session(tariff, session, ZONE)
     assert all(line.cost.excl_vat >= 0 for line in result.lines)
+    # No VAT (omitted) or a rate >= 0: incl. VAT is always known and never below excl. VAT.
+    assert all(
+        line.cost.incl_vat is not None and line.cost.incl_vat >= line.cost.excl_vat
+        for line in result.lines
+    )
     assert all(line.billed >= line.quantity >= 0 for line in result.lines)
     assert result.total_cost.excl_vat >= 0
     parts = [
@@ -246,5 +252,6 @@ def test_splitting_a_session_across_dst_never_changes_the_total(tariff, zoned, d
     whole = price_session(tariff, session, zone).exact_total
     parts = price_session(tariff, split(session, index, share), zone).exact_total
     assert abs(whole.excl_vat - parts.excl_vat) < TOLERANCE
-    if whole.incl_vat is not None and parts.incl_vat is not None:
-        assert abs(whole.incl_vat - parts.incl_vat) < TOLERANCE
+    assert whole.incl_vat is not None
+    assert parts.incl_vat is not None
+    assert abs(whole.incl_vat - parts.incl_vat) < TOLERANCE

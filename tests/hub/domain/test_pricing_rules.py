@@ -193,15 +193,6 @@ def test_min_and_max_price_bound_excl_and_incl_separately():
     assert result.exact_total == Money(D("10.00"), D("10.50"))
 
 
-def test_missing_vat_leaves_incl_vat_unknown():
-    result = price_session(
-        tariff(element(component(Dimension.ENERGY, "0.50", vat=None))),
-        charge(local("2026-06-10T10:00"), 30, "2"),
-        NY,
-    )
-    assert result.total_cost == Money(D("1.00"), None)
-
-
 def test_reservation_time_and_expiry():
     reserve = element(component(Dimension.TIME, "5.00"), reservation="RESERVATION")
     expires = element(
