@@ -100,7 +100,13 @@ class PricedCdr(OcpiModel):
 
 
 def cdr_fields(result: PricingResult) -> dict[str, Any]:
-    """The priced fields of an OCPI CDR, in wire form."""
+    """The priced fields of an OCPI CDR, in wire form.
+
+    Every Price carries ``incl_vat``: a price component without ``vat`` has no VAT (incl. =
+    excl., so a US tariff's CDR has both). The one exception is a total raised or capped by a
+    ``min_price``/``max_price`` stated without ``incl_vat`` in a tariff that charges VAT: that
+    total incl. VAT is unknown and omitted (``incl_vat`` is optional in OCPI's Price).
+    """
     return PricedCdr(
         currency=result.currency,
         charging_periods=[

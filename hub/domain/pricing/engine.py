@@ -2,10 +2,12 @@
 ``release-2.2.1-bugfixes``; ``mod_cdrs.asciidoc`` for ``step_size``).
 
 1. The session is cut into segments at every instant where a restriction could change its
-   verdict: period boundaries, the local start/end times and midnights of every day touched (in
-   the Location's time zone, so DST days are as long as they really are), the instants the
-   session reaches ``min_duration``/``max_duration``, and the instants the delivered energy
-   crosses ``min_kwh``/``max_kwh`` (energy is spread evenly over a period).
+   verdict: period boundaries, every occurrence of the local start/end times and midnights of
+   every day touched and every UTC-offset change (in the Location's time zone: DST days are as
+   long as they really are, and each instant is judged by its own local time, also in the hour
+   repeated or skipped at a DST change), the instants the session reaches
+   ``min_duration``/``max_duration``, and the instants the delivered energy crosses
+   ``min_kwh``/``max_kwh`` (energy is spread evenly over a period).
 2. In each segment, each dimension is priced by the first Tariff Element, in list order, that
    has a Price Component for that dimension and whose restrictions all match (logical AND).
    Segments where the vehicle requests power bill TIME and ENERGY; the others PARKING_TIME.
@@ -16,7 +18,10 @@
    rounded up to a multiple of that period's step and the difference is billed in that period.
    TIME and PARKING_TIME count together as "time-based": only the last time-based period is
    rounded (a charging period followed by parking is not).
-5. ``min_price``/``max_price`` bound the total, excl. and incl. VAT separately.
+5. ``min_price``/``max_price`` bound the total, excl. and incl. VAT separately. A component
+   without ``vat`` has no VAT (incl. = excl.); a bound without ``incl_vat`` in a tariff that
+   charges no VAT anywhere bounds the total incl. VAT by its excl. VAT amount; in a tariff with
+   VAT, such a bound that binds leaves the total incl. VAT unknown.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from hub.domain.pricing.model import (
@@ -66,24 +72,85 @@ class Segment:
         self.seconds = Decimal((self.end - self.start) // timedelta(microseconds=1)) / 1_000_000
 
 
+@lru_cache(maxsize=4096)
+def _day_cuts(zone: ZoneInfo, day: date, times: frozenset[time]) -> tuple[datetime, ...]:
+    """The UTC instants at which the local clock of ``day`` shows one of ``times``: both
+    occurrences of a time repeated when the clock goes back, none for a time skipped when it
+    jumps forward (there the verdict changes at the jump, an offset change)."""
+    cuts = set()
+    for moment in times:
+        wall = datetime.combine(day, moment)
+        for fold in (0, 1):
+            instant = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+            if instant.astimezone(zone).replace(tzinfo=None) == wall:
+                cuts.add(instant)
+    return tuple(sorted(cuts))
+
+
+@lru_cache(maxsize=4096)
+def _offset_changes(zone: ZoneInfo, day: date) -> tuple[datetime, ...]:
+    """The instants of UTC ``day`` (midnight to midnight, both included) where the zone's UTC
+    offset changes, to the second (the tz database puts its transitions on whole seconds).
+
+    zoneinfo has no public list of transitions: the offset is probed every hour and each change
+    found is bisected. Two changes less than an hour apart that cancel out would be missed; the
+    tz database has none.
+    """
+    midnight = datetime.combine(day, time(0), tzinfo=UTC)
+    changes = []
+    before = midnight.astimezone(zone).utcoffset()
+    for hour in range(1, 25):
+        after = (midnight + timedelta(hours=hour)).astimezone(zone).utcoffset()
+        if after == before:
+            continue
+        low, high = (hour - 1) * 3600, hour * 3600  # seconds: low has `before`, high does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            if (midnight + timedelta(seconds=middle)).astimezone(zone).utcoffset() == before:
+                low = middle
+            else:
+                high = middle
+        changes.append(midnight + timedelta(seconds=high))
+        before = after
+    return tuple(changes)
+
+
 def _local_cuts(
     elements: Iterable[Element], start: datetime, end: datetime, zone: ZoneInfo
 ) -> list[datetime]:
-    """Sorted instants where a local-time restriction can change its verdict in [start, end]:
-    the restriction start/end times of every local day touched, and local midnights when a
-    restriction depends on the day (day_of_week, start_date, end_date)."""
+    """Sorted instants in [start, end] where a local-time restriction can change its verdict.
+
+    Every instant is judged by its own local time, so the cuts are: each occurrence of the
+    restriction start/end times on every local day touched, of local midnight when a
+    restriction depends on the day (day_of_week, start_date, end_date) or has only one of
+    start_time/end_time (then the window runs from, or up to, midnight), and every change of
+    the zone's UTC offset (DST), where the local clock jumps. Between two cuts the local clock
+    runs without a jump and crosses none of those times, so no verdict changes.
+    """
     restrictions = [e.restrictions for e in elements if e.restrictions]
     times = {t for r in restrictions for t in (r.start_time, r.end_time) if t is not None}
-    if any(r.day_of_week or r.start_date or r.end_date for r in restrictions):
-        times.add(datetime.min.time())
+    if any(
+        r.day_of_week
+        or r.start_date
+        or r.end_date
+        or (r.start_time is None) != (r.end_time is None)
+        for r in restrictions
+    ):
+        times.add(time(0))
     if not times:
         return []
-    cuts = set()
-    day = start.astimezone(zone).date()
-    last = end.astimezone(zone).date()
+    key = frozenset(times)
+    cuts: set[datetime] = set()
+    # One day more on each side: when the clock goes back across midnight, the local date of
+    # an instant inside the session can be before the start's (or after the end's).
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date() + timedelta(days=1)
     while day <= last:
-        for moment in times:
-            cuts.add(datetime.combine(day, moment, tzinfo=zone).astimezone(UTC))
+        cuts.update(_day_cuts(zone, day, key))
+        day += timedelta(days=1)
+    day, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    while day <= last:
+        cuts.update(_offset_changes(zone, day))
         day += timedelta(days=1)
     return sorted(c for c in cuts if start <= c <= end)
 
@@ -396,11 +463,12 @@ def _result(tariff: Tariff, segments: list[Segment], lines: tuple[Line, ...]) ->
             held = by.get(line.dimension)
             by[line.dimension] = line.cost if held is None else held + line.cost
     total, adjustments = exact, []
+    vat_free = _vat_free(tariff)
     if tariff.min_price is not None:
-        total, note = _bound(total, tariff.min_price, max, "min_price")
+        total, note = _bound(total, _bound_of(tariff.min_price, vat_free), max, "min_price")
         adjustments += note
     if tariff.max_price is not None:
-        total, note = _bound(total, tariff.max_price, min, "max_price")
+        total, note = _bound(total, _bound_of(tariff.max_price, vat_free), min, "max_price")
         adjustments += note
     charging = [
         s for s in segments if not s.reservation and s.period is not None and s.period.charging
@@ -433,15 +501,34 @@ def _rounded(money: Money | None) -> Money | None:
     return money.rounded() if money is not None else None
 
 
+def _vat_free(tariff: Tariff) -> bool:
+    """No component of the tariff charges VAT (``vat`` omitted or 0): incl. = excl. throughout."""
+    return all(not c.vat for e in tariff.elements for c in e.components)
+
+
+def _bound_of(bound: Money, vat_free: bool) -> Money:
+    """A bound stated without ``incl_vat`` (as a tariff without VAT would state it) bounds the
+    total incl. VAT too when the tariff charges no VAT: else total_cost would read e.g.
+    5.00 excl. / 1.00 incl. Where VAT applies, the missing amount cannot be derived: when such
+    a bound binds, the total incl. VAT becomes unknown (see :func:`_bound`)."""
+    if bound.incl_vat is None and vat_free:
+        return Money(bound.excl_vat, bound.excl_vat)
+    return bound
+
+
 def _bound(total: Money, bound: Money, pick: object, name: str) -> tuple[Money, list[str]]:
     choose = pick  # max for min_price, min for max_price
     excl = choose(total.excl_vat, bound.excl_vat)  # type: ignore[operator]
     incl = total.incl_vat
+    notes = []
     if incl is not None and bound.incl_vat is not None:
         incl = choose(incl, bound.incl_vat)  # type: ignore[operator]
-    notes = []
+    elif incl is not None and excl != total.excl_vat:
+        # The bound moved the total excl. VAT and says nothing of the VAT on the difference.
+        incl = None
+        notes.append(f"{name} has no incl_vat: total incl. VAT unknown")
     if excl != total.excl_vat or incl != total.incl_vat:
-        notes.append(f"{name} applied: {total.excl_vat} -> {excl} excl. VAT")
+        notes.insert(0, f"{name} applied: {total.excl_vat} -> {excl} excl. VAT")
     return Money(excl, incl), notes
 
 

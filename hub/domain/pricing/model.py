@@ -32,7 +32,9 @@ class Money:
     incl_vat: Decimal | None = None
 
     def __add__(self, other: Money) -> Money:
-        """Unknown incl. VAT (a component without ``vat``) stays unknown in any sum."""
+        """An unknown incl. VAT stays unknown in any sum. Costs always know it (a component
+        without ``vat`` has no VAT: incl. = excl.); only a tariff's ``min_price``/``max_price``
+        may lack it."""
         incl = None
         if self.incl_vat is not None and other.incl_vat is not None:
             incl = self.incl_vat + other.incl_vat
@@ -55,9 +57,13 @@ class PriceComponent:
     vat: Decimal | None = None
 
     def cost(self, quantity: Decimal) -> Money:
-        """``quantity`` in the dimension's unit: hours, kWh, or 1 for FLAT."""
+        """``quantity`` in the dimension's unit: hours, kWh, or 1 for FLAT.
+
+        Without ``vat`` no VAT is applicable (PriceComponent, ``mod_tariffs``: "If omitted, no
+        VAT is applicable"), so the cost incl. VAT is the cost excl. VAT.
+        """
         excl = self.price * quantity
-        incl = excl * (1 + self.vat / 100) if self.vat is not None else None
+        incl = excl * (1 + self.vat / 100) if self.vat is not None else excl
         return Money(excl, incl)
 
 

@@ -69,6 +69,27 @@ def test_end_time_midnight_means_end_of_day():
     assert billed(result, Dimension.TIME) == [(0, D(1)), (1, D(1))]
 
 
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        # Only end_time: valid from 00:00 to 07:00. 23:00-24:00 at 3.00, 00:00-01:00 at 1.00.
+        ({"end_time": time(7)}, [(1, D(1)), (0, D(1))]),
+        # Only start_time: valid from 22:00 to the end of the day. 23:00-24:00 at 1.00,
+        # 00:00-01:00 at 3.00.
+        ({"start_time": time(22)}, [(0, D(1)), (1, D(1))]),
+    ],
+    ids=["end-only", "start-only"],
+)
+def test_one_sided_time_window_changes_at_local_midnight(window, expected):
+    t = tariff(
+        element(component(Dimension.TIME, "1.00"), **window),
+        element(component(Dimension.TIME, "3.00")),
+    )
+    result = price_session(t, charge(local("2026-06-10T23:00"), 120), NY)
+    assert billed(result, Dimension.TIME) == expected
+    assert result.exact_total.excl_vat == D("4.00")
+
+
 def test_dst_spring_forward_night_is_one_hour_shorter():
     night = element(component(Dimension.TIME, "1.00"), start_time=time(0), end_time=time(6))
     # 2026-03-08 in New York: 02:00 jumps to 03:00, so 00:00-06:00 local lasts 5 hours.
@@ -170,15 +191,6 @@ def test_min_and_max_price_bound_excl_and_incl_separately():
     high = tariff(energy, max_price=Money(D("10.00"), D("10.50")))
     result = price_session(high, charge(local("2026-06-10T10:00"), 60, "30"), NY)
     assert result.exact_total == Money(D("10.00"), D("10.50"))
-
-
-def test_missing_vat_leaves_incl_vat_unknown():
-    result = price_session(
-        tariff(element(component(Dimension.ENERGY, "0.50", vat=None))),
-        charge(local("2026-06-10T10:00"), 30, "2"),
-        NY,
-    )
-    assert result.total_cost == Money(D("1.00"), None)
 
 
 def test_reservation_time_and_expiry():
