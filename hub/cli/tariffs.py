@@ -154,7 +154,8 @@ def price(
             line.why,
             f"{line.quantity:.4f} {units[line.dimension.value]}",
             f"{line.billed:.4f}",
-            f"{line.component.price} (step {line.component.step_size}, VAT {line.component.vat}%)",
+            f"{line.component.price} (step {line.component.step_size}, "
+            + (f"VAT {line.component.vat}%)" if line.component.vat is not None else "no VAT)"),
             f"{line.cost.excl_vat:.4f}",
             f"{line.cost.incl_vat:.4f}" if line.cost.incl_vat is not None else "-",
         ]
