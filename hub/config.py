@@ -66,6 +66,10 @@ class OcppSettings(BaseModel):
     # Shared secret of the hub processes for the internal station-call endpoint; empty disables
     # the endpoint (single-process deployments do not need it).
     internal_token: str = ""
+    # Warnings a station can provoke frame after frame (malformed frames, refused payloads,
+    # answers to no call) are logged at most once per station, kind and this many seconds;
+    # the next line says how many were muted.
+    warning_interval_seconds: float = Field(default=60.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -5,12 +5,19 @@ unparseable frames, sends NotImplemented/NotSupported the wrong way round (OCPP-
 NotImplemented = action not known, NotSupported = known but not supported), uses the 2.0.1 code
 FormatViolation on 1.6 connections, and can fail to serialise its own error details. Every CALL
 gets exactly one answer and the connection stays up.
+
+Answers (CALLRESULT/CALLERROR) are matched to our outstanding calls by message id; the
+``ocpp`` package would queue every answer, solicited or not, on a queue nothing drains, so a
+station could grow our memory without bound. An answer to no outstanding call is dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +25,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import MessageType, unpack
 
 from hub.ocpp.bridge import Bridge
+from hub.ocpp.throttle import LogThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +59,65 @@ class StationMixin:
     version: str
     known_actions: frozenset[str]
     route_map: dict[str, Any]
-    _response_queue: Any
+    _pending: dict[str, asyncio.Future[Any]]
+    _warnings: LogThrottle
 
     if TYPE_CHECKING:  # provided by ocpp's ChargePoint, which follows this mixin in the MRO
 
         async def _send(self, message: str) -> None: ...
 
         async def _handle_call(self, msg: Any) -> Any: ...
+
+    def _init_station(self, bridge: Bridge, clock: Callable[[], float]) -> None:
+        self.bridge = bridge
+        # Our calls waiting for their answer, by message id.
+        self._pending = {}
+        self._warnings = LogThrottle(bridge.settings.warning_interval_seconds, clock)
+
+    def _warn(self, kind: str, message: str, *args: Any) -> None:
+        """A warning the station can repeat at will: at most one per kind and interval."""
+        muted = self._warnings.admit(kind)
+        if muted is None:
+            return
+        if muted:
+            message += " (%d similar warnings muted before this one)"
+            args = (*args, muted)
+        logger.warning(message, *args)
+
+    async def call(
+        self,
+        payload: Any,
+        suppress: bool = True,
+        unique_id: str | None = None,
+        skip_schema_validation: bool = False,
+    ) -> Any:
+        """``ocpp``'s ``call``, with the answer awaited by message id (see module docstring)."""
+        unique_id = unique_id or str(uuid.uuid4())
+        # Registered before the CALL is sent: the answer may be read before ``send`` returns.
+        self._pending[unique_id] = asyncio.get_running_loop().create_future()
+        try:
+            return await super().call(  # type: ignore[misc]
+                payload, suppress, unique_id, skip_schema_validation
+            )
+        finally:
+            self._pending.pop(unique_id, None)
+
+    # Overrides ocpp's method of this name and signature.
+    async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:  # noqa: ASYNC109
+        return await asyncio.wait_for(self._pending[unique_id], timeout)
+
+    def _answer_received(self, msg: Any) -> None:
+        future = self._pending.get(msg.unique_id)
+        if future is None or future.done():
+            self._warn(
+                "unsolicited",
+                "station %s: message type %s %.40r answers no outstanding call: dropped",
+                self.id,
+                msg.message_type_id,
+                msg.unique_id,
+            )
+            return
+        future.set_result(msg)
 
     def _code(self, code: str) -> str:
         if self.version == "1.6" and code == "FormatViolation":
@@ -88,7 +148,7 @@ class StationMixin:
             await self.call_error(_unique_id(raw_msg), frame_code, f"Malformed message: {error}")
             return
         if msg.message_type_id != MessageType.Call:
-            self._response_queue.put_nowait(msg)
+            self._answer_received(msg)
             return
         await self.bridge.seen(self.id)
         if msg.action not in self.route_map:

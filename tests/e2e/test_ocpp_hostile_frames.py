@@ -1,0 +1,175 @@
+"""Hostile and broken OCPP-J frames against ``hub serve`` over real websockets on 127.0.0.1.
+
+Most tests share one hub (SQLite file) and use a station of their own, so the hub's log lines
+of a test can be told apart by station id. Tests that are about the database engines start a
+hub of their own on ``database_url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hub.persistence import migrations
+from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.services.stations import StationService
+from tests.e2e.test_locations_push import HubProcess
+from tests.support.ocpp_raw import RawStation
+from tests.support.servers import free_port, hub_environment
+
+pytestmark = [pytest.mark.e2e]
+# Figures worth reading (--log-cli-level=INFO shows them).
+figures = logging.getLogger(__name__)
+
+V16, V201 = ["ocpp1.6"], ["ocpp2.0.1"]
+PASSWORD = "hostile-frames-password-0001"
+STATIONS = [
+    *(f"CS-{name}-16" for name in ("MEM", "DEEP", "IDS", "NULL", "SIZE", "FUZZ", "ENUM")),
+    *(f"CS-{name}-201" for name in ("MEM", "DEEP", "IDS", "NULL", "SIZE", "FUZZ", "ENUM")),
+    "CS-NUL-16",
+    "CS-NUL-201",
+    "CS-BYE-16",
+]
+HUB_ENV = {
+    "HUB_PUSH__ENABLED": "false",
+    # One warning per station and kind for the whole test run: counts are exact, not timing.
+    "HUB_OCPP__WARNING_INTERVAL_SECONDS": "3600",
+}
+
+
+@dataclass
+class Hub:
+    process: HubProcess
+    log: Path
+    opened: list[RawStation] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return self.process.url.replace("http://", "ws://")
+
+    @property
+    def pid(self) -> int:
+        assert self.process.process is not None
+        return self.process.process.pid
+
+    async def station(self, station_id: str, subprotocols: list[str]) -> RawStation:
+        station = await RawStation.connect(self.ws_url, station_id, PASSWORD, subprotocols)
+        self.opened.append(station)
+        return station
+
+    def log_lines(self, station_id: str) -> list[str]:
+        text = self.log.read_text(errors="replace")
+        return [line for line in text.splitlines() if f"station {station_id}" in line]
+
+    def warnings(self, station_id: str) -> list[str]:
+        return [line for line in self.log_lines(station_id) if line.startswith("WARNING")]
+
+
+async def _add_stations(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            for station_id in STATIONS:
+                await StationService(session).add(station_id, PASSWORD)
+    finally:
+        await engine.dispose()
+
+
+def start_hub(database_url: str, log: Path, *, migrate: bool) -> Hub:
+    """``hub serve`` on ``database_url`` with the test stations (blocking: run it in a thread
+    from async code)."""
+    if migrate:
+        migrations.upgrade(database_url)
+    asyncio.run(_add_stations(database_url))
+    process = HubProcess({**hub_environment(database_url, free_port()), **HUB_ENV}, log)
+    process.start()
+    return Hub(process, log)
+
+
+@contextlib.asynccontextmanager
+async def own_hub(database_url: str, log: Path) -> AsyncIterator[Hub]:
+    hub = await asyncio.to_thread(start_hub, database_url, log, migrate=False)
+    try:
+        yield hub
+    finally:
+        for station in hub.opened:
+            await station.close()
+        hub.process.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    hub = start_hub(f"sqlite+aiosqlite:///{tmp / 'hub.db'}", tmp / "hub.log", migrate=True)
+    try:
+        yield hub
+    finally:
+        hub.process.stop()
+
+
+@pytest.fixture
+async def hub(shared_hub: Hub) -> AsyncIterator[Hub]:
+    yield shared_hub
+    for station in shared_hub.opened:
+        await station.close()
+    shared_hub.opened.clear()
+
+
+def frame_code(version: list[str]) -> str:
+    return "FormationViolation" if version == V16 else "RpcFrameworkError"
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def flood_results(station: RawStation, count: int, prefix: str) -> None:
+    """``count`` CALLRESULT/CALLERROR frames of about 10 KB that answer nothing."""
+    blob = "x" * 10_000
+    for i in range(count):
+        if i % 2:
+            frame = [3, f"{prefix}-{i}", {"data": blob}]
+        else:
+            frame = [4, f"{prefix}-{i}", "GenericError", "nope", {"blob": blob}]
+        await station.socket.send(json.dumps(frame))
+
+
+@pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
+async def test_unsolicited_results_are_dropped_and_the_hub_memory_stays_flat(hub, version):
+    station_id = f"CS-MEM-{'16' if version == V16 else '201'}"
+    station = await hub.station(station_id, version)
+    # Warm-up: the allocator's arenas and the log handler reach their steady state.
+    await flood_results(station, 2_000, "warm")
+    assert (await station.call("Heartbeat", {}))[0] == 3
+    before = rss_kib(hub.pid)
+    await flood_results(station, 20_000, "flood")
+    # Frames are handled in order: once the Heartbeat is answered, the flood has been read.
+    # Its answer is the next frame we receive: no result got a reply.
+    answer = await station.call("Heartbeat", {})
+    assert answer[0] == 3
+    after = rss_kib(hub.pid)
+    growth_kib = after - before
+    figures.info(f"{station_id}: RSS {before} KiB -> {after} KiB ({growth_kib:+} KiB)")
+    assert growth_kib < 8 * 1024, f"RSS grew by {growth_kib} KiB over 20,000 unsolicited results"
+    dropped = [line for line in hub.warnings(station_id) if "answers no outstanding call" in line]
+    assert len(dropped) == 1, dropped
+
+
+async def _lock_waiters(connection: asyncpg.Connection) -> int:
+    return int(
+        await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    )
