@@ -30,6 +30,10 @@ from hub.ocpp.throttle import LogThrottle
 logger = logging.getLogger(__name__)
 
 
+class StationDisconnected(ConnectionError):
+    """The station's socket is gone: what we had to send cannot reach it."""
+
+
 class Connection(Protocol):
     async def recv(self) -> str: ...
 
@@ -62,9 +66,10 @@ class StationMixin:
     _pending: dict[str, asyncio.Future[Any]]
     _warnings: LogThrottle
 
-    if TYPE_CHECKING:  # provided by ocpp's ChargePoint, which follows this mixin in the MRO
+    _connection: Connection
+    logger: logging.Logger
 
-        async def _send(self, message: str) -> None: ...
+    if TYPE_CHECKING:  # provided by ocpp's ChargePoint, which follows this mixin in the MRO
 
         async def _handle_call(self, msg: Any) -> Any: ...
 
@@ -119,6 +124,33 @@ class StationMixin:
             return
         future.set_result(msg)
 
+    async def start(self) -> None:
+        """Read and route frames until the socket closes.
+
+        A station closing its socket while we answer it is normal life, not an error: the
+        answer is lost, nothing else is tried on that socket, and the loop ends.
+        """
+        try:
+            while True:
+                message = await self._connection.recv()
+                self.logger.info("%s: receive message %s", self.id, message)
+                await self.route_message(message)
+        except StationDisconnected as gone:
+            logger.info(
+                "station %s closed its socket before our answer could be sent (%s)",
+                self.id,
+                type(gone.__cause__).__name__,
+            )
+
+    async def _send(self, message: str) -> None:
+        self.logger.info("%s: send %s", self.id, message)
+        try:
+            await self._connection.send(message)
+        except Exception as exc:
+            # Whatever the server stack raises (uvicorn's ClientDisconnected, litestar's
+            # WebSocketDisconnect, a RuntimeError after the close), the socket is unusable.
+            raise StationDisconnected(self.id) from exc
+
     def _code(self, code: str) -> str:
         if self.version == "1.6" and code == "FormatViolation":
             return "FormationViolation"
@@ -160,6 +192,8 @@ class StationMixin:
             return
         try:
             await self._handle_call(msg)
+        except StationDisconnected:
+            raise  # no second answer on a socket that is gone
         except OCPPError as error:
             logger.warning(
                 "station %s: %s %s rejected with %s: %s %s",

@@ -21,7 +21,8 @@ import pytest
 from hub.persistence import migrations
 from hub.persistence.session import create_engine, create_session_factory, session_scope
 from hub.services.stations import StationService
-from tests.e2e.test_locations_push import HubProcess
+from tests.e2e.test_locations_push import HubProcess, eventually
+from tests.fixtures.databases import _asyncpg_dsn
 from tests.support.ocpp_raw import RawStation
 from tests.support.servers import free_port, hub_environment
 
@@ -173,3 +174,50 @@ async def _lock_waiters(connection: asyncpg.Connection) -> int:
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
     )
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("db_engine_name", ["postgresql"])
+async def test_a_station_that_closes_its_socket_while_the_hub_replies_is_normal_life(
+    database_url, tmp_path
+):
+    """The reply is held (a row lock on the station) until the station's socket is closed."""
+    async with own_hub(database_url, tmp_path / "hub.log") as hub:
+        station = await hub.station("CS-BYE-16", V16)
+        locker = await asyncpg.connect(_asyncpg_dsn(database_url))
+        try:
+            async with locker.transaction():
+                await locker.execute(
+                    "SELECT 1 FROM charging_stations WHERE station_id = $1 FOR UPDATE",
+                    "CS-BYE-16",
+                )
+                await station.socket.send(
+                    json.dumps(
+                        [
+                            2,
+                            "bye-1",
+                            "BootNotification",
+                            {"chargePointVendor": "Acme", "chargePointModel": "M"},
+                        ]
+                    )
+                )
+                # The hub is now waiting for the row in its BootNotification handler.
+                while await _lock_waiters(locker) == 0:  # noqa: ASYNC110 - another process
+                    await asyncio.sleep(0.02)
+                await station.close()
+            # Transaction over: the hub's handler goes on and replies on a closed socket.
+            await asyncio.to_thread(
+                eventually,
+                lambda: any(" disconnected" in line for line in hub.log_lines("CS-BYE-16")),
+                what="the hub noticing the disconnect",
+            )
+        finally:
+            await locker.close()
+        text = hub.log.read_text()
+        lines = hub.log_lines("CS-BYE-16")
+        assert "Traceback" not in text, text[-3000:]
+        assert not [line for line in text.splitlines() if line.startswith("ERROR")]
+        assert "InternalError" not in text
+        closed = [line for line in lines if "closed its socket" in line]
+        assert len(closed) == 1, lines
+        assert closed[0].startswith("INFO")

@@ -29,6 +29,7 @@ class FakeConnection:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.attempts = 0
         self.fail_with: BaseException | None = None
         self.incoming: asyncio.Queue[str | BaseException] = asyncio.Queue()
         self.sent_event = asyncio.Event()
@@ -40,6 +41,7 @@ class FakeConnection:
         return item
 
     async def send(self, message: str) -> None:
+        self.attempts += 1
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append(message)
