@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ocpp.exceptions import OCPPError
-from ocpp.messages import MessageType, unpack
+from ocpp.messages import MessageType
 
 from hub.ocpp.bridge import Bridge
+from hub.ocpp.frames import FrameError, parse_frame
 from hub.ocpp.throttle import LogThrottle
 
 logger = logging.getLogger(__name__)
@@ -42,17 +43,6 @@ class Connection(Protocol):
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _unique_id(raw: str) -> str:
-    """The message id of a frame we could not unpack, if it can be read at all."""
-    try:
-        frame = json.loads(raw)
-    except (ValueError, TypeError):
-        return "-1"
-    if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str | int):
-        return str(frame[1])
-    return "-1"
 
 
 class StationMixin:
@@ -151,6 +141,24 @@ class StationMixin:
             # WebSocketDisconnect, a RuntimeError after the close), the socket is unusable.
             raise StationDisconnected(self.id) from exc
 
+    async def _refuse_frame(self, raw_msg: str, error: FrameError) -> None:
+        if not error.answerable:
+            logger.warning(
+                "station %s: malformed answer dropped: %s: %.300r",
+                self.id,
+                error.description,
+                raw_msg,
+            )
+            return
+        logger.warning(
+            "station %s: malformed frame answered with %s: %s: %.300r",
+            self.id,
+            self._code(error.code),
+            error.description,
+            raw_msg,
+        )
+        await self.call_error(error.unique_id, error.code, f"Malformed message: {error}")
+
     def _code(self, code: str) -> str:
         if self.version == "1.6" and code == "FormatViolation":
             return "FormationViolation"
@@ -167,17 +175,9 @@ class StationMixin:
 
     async def route_message(self, raw_msg: str) -> None:
         try:
-            msg = unpack(raw_msg)
-        except OCPPError as error:
-            frame_code = "FormationViolation" if self.version == "1.6" else "RpcFrameworkError"
-            logger.warning(
-                "station %s: malformed frame answered with %s: %s: %.300r",
-                self.id,
-                frame_code,
-                error.description,
-                raw_msg,
-            )
-            await self.call_error(_unique_id(raw_msg), frame_code, f"Malformed message: {error}")
+            msg = parse_frame(raw_msg, self.version)
+        except FrameError as error:
+            await self._refuse_frame(raw_msg, error)
             return
         if msg.message_type_id != MessageType.Call:
             self._answer_received(msg)

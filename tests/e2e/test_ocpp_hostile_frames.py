@@ -221,3 +221,23 @@ async def test_a_station_that_closes_its_socket_while_the_hub_replies_is_normal_
         closed = [line for line in lines if "closed its socket" in line]
         assert len(closed) == 1, lines
         assert closed[0].startswith("INFO")
+
+
+@pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
+async def test_deeply_nested_frames_get_a_call_error_and_the_connection_stays(hub, version):
+    station_id = f"CS-DEEP-{'16' if version == V16 else '201'}"
+    station = await hub.station(station_id, version)
+    levels = 100_000
+    nested = "[" * levels + "]" * levels
+    bare = await station.send_raw(nested)
+    assert bare[:3] == [4, "-1", frame_code(version)]
+    inside = await station.send_raw(
+        f'[2,"deep-2","DataTransfer",{{"vendorId":"x","data":{nested}}}]'
+    )
+    assert inside[:3] == [4, "deep-2", frame_code(version)]
+    # Deeper than any OCPP message, yet parseable by Python: refused all the same.
+    forty = "[" * 40 + "]" * 40
+    shallow = await station.send_raw(f'[2,"deep-3","Heartbeat",{{"x":{forty}}}]')
+    assert shallow[:3] == [4, "deep-3", frame_code(version)]
+    assert (await station.call("Heartbeat", {}))[0] == 3
+    assert len(hub.warnings(station_id)) >= 1

@@ -1,0 +1,106 @@
+"""OCPP-J framing: a text frame becomes a ``Call``, ``CallResult`` or ``CallError`` of the
+``ocpp`` package, or a :class:`FrameError` that says why not, in the version's own error code.
+
+OCPP-J (1.6 §4, 2.0.1 part 4 §4): a frame is a JSON array ``[MessageTypeId, MessageId, ...]``;
+CALL ``[2, id, action, payload]``, CALLRESULT ``[3, id, payload]``, CALLERROR
+``[4, id, errorCode, errorDescription, errorDetails]``.
+
+Replaces ``ocpp.messages.unpack``, which lets ``RecursionError`` escape on deeply nested JSON
+(the socket then dies with 4500).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ocpp.messages import Call, CallError, CallResult, MessageType
+
+MAX_NESTING = 32
+"""Deepest array/object nesting accepted, the frame's own array included. The deepest OCPP
+message (2.0.1 ReportChargingProfiles) nests 14 levels in its frame."""
+
+_HEAD = re.compile(r'\s*\[\s*(\d{1,2})\s*,\s*"([^"\\]{1,36})"')
+
+
+def frame_error_code(version: str) -> str:
+    """The code for a frame that is not a valid OCPP-J RPC frame."""
+    return "FormationViolation" if version == "1.6" else "RpcFrameworkError"
+
+
+class FrameError(Exception):
+    """A frame we cannot route. ``message_type`` is what the frame claims to be, if readable:
+    only frames that may be CALLs are answered (an answer is never answered)."""
+
+    def __init__(
+        self, code: str, description: str, unique_id: str = "-1", message_type: int | None = None
+    ) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.unique_id = unique_id
+        self.message_type = message_type
+
+    @property
+    def answerable(self) -> bool:
+        return self.message_type not in (MessageType.CallResult, MessageType.CallError)
+
+
+def read_head(raw: str) -> tuple[int | None, str]:
+    """Message type and id read from the start of a frame that cannot be parsed as a whole
+    (not JSON, too deep, too big): the CallError can then name the station's message."""
+    match = _HEAD.match(raw, 0, 200)
+    if match is None:
+        return None, "-1"
+    return int(match.group(1)), match.group(2)
+
+
+def nesting(value: Any) -> int:
+    """Depth of arrays and objects in ``value`` (iterative: no recursion limit to hit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
+    """Parse one frame. Raises :class:`FrameError`."""
+    rpc = frame_error_code(version)
+    try:
+        frame = json.loads(raw)
+    except RecursionError:
+        message_type, unique_id = read_head(raw)
+        raise FrameError(
+            rpc, f"JSON nested deeper than {MAX_NESTING} levels", unique_id, message_type
+        ) from None
+    except ValueError as exc:
+        message_type, unique_id = read_head(raw)
+        raise FrameError(rpc, f"not valid JSON: {exc}", unique_id, message_type) from None
+    if not isinstance(frame, list) or not frame:
+        raise FrameError(rpc, "a frame is a JSON array [MessageTypeId, MessageId, ...]")
+    message_type = frame[0] if type(frame[0]) is int else None
+    unique_id = str(frame[1]) if len(frame) > 1 and isinstance(frame[1], str | int) else "-1"
+    if nesting(frame) > MAX_NESTING:
+        raise FrameError(
+            rpc, f"JSON nested deeper than {MAX_NESTING} levels", unique_id, message_type
+        )
+    try:
+        if message_type == MessageType.Call:
+            return Call(*frame[1:])
+        if message_type == MessageType.CallResult:
+            return CallResult(*frame[1:])
+        if message_type == MessageType.CallError:
+            return CallError(*frame[1:])
+    except TypeError:
+        raise FrameError(rpc, "message is missing elements", unique_id, message_type) from None
+    raise FrameError(rpc, f"MessageTypeId {message_type!r} isn't valid", unique_id)

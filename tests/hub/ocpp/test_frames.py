@@ -1,0 +1,78 @@
+"""OCPP-J framing rules: what a frame must look like, and the CallError when it does not."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from ocpp.messages import Call
+
+from hub.ocpp.frames import MAX_NESTING, FrameError, nesting, parse_frame, read_head
+from tests.hub.ocpp.fakes import station
+
+VERSIONS = ["1.6", "2.0.1"]
+RPC = {"1.6": "FormationViolation", "2.0.1": "RpcFrameworkError"}
+
+
+def nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_nesting_is_measured_without_recursion():
+    deep: list = []
+    for _ in range(50_000):
+        deep = [deep]
+    assert nesting(deep) == 50_001
+    assert nesting({"a": [1, {"b": []}], "c": 2}) == 4
+    assert nesting("text") == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("levels", [MAX_NESTING, 1_000, 100_000])
+def test_deeply_nested_frames_are_frame_errors(version, levels):
+    with pytest.raises(FrameError) as refused:
+        parse_frame(f'[2,"d-1","DataTransfer",{{"vendorId":"x","data":{nested(levels)}}}]', version)
+    assert refused.value.code == RPC[version]
+    assert refused.value.unique_id == "d-1"
+    assert refused.value.answerable
+    assert str(MAX_NESTING) in refused.value.description
+
+
+def test_the_deepest_accepted_nesting():
+    # The frame, the payload, and MAX_NESTING - 2 levels inside the payload.
+    frame = f'[2,"d-1","DataTransfer",{{"data":{nested(MAX_NESTING - 2)}}}]'
+    assert isinstance(parse_frame(frame, "2.0.1"), Call)
+
+
+@pytest.mark.parametrize(
+    ("raw", "head"),
+    [
+        ('[2,"abc",' + "[" * 10, (2, "abc")),
+        (' [ 3 , "x-1" , {', (3, "x-1")),
+        ("[2,12345,", (None, "-1")),
+        ('[2,"' + "a" * 37 + '"', (None, "-1")),
+        ("garbage", (None, "-1")),
+    ],
+)
+def test_the_head_of_an_unparseable_frame(raw, head):
+    assert read_head(raw) == head
+
+
+def test_an_unparseable_answer_is_not_answered():
+    with pytest.raises(FrameError) as refused:
+        parse_frame('[3,"r-1",' + nested(5000) + "]", "1.6")
+    assert not refused.value.answerable
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_station_sending_a_100000_level_frame_gets_a_call_error_and_stays(version, caplog):
+    handler, connection = station(version)
+    with caplog.at_level(logging.WARNING, logger="hub.ocpp.station"):
+        await handler.route_message(nested(100_000))
+        await handler.route_message(f'[2,"d-2","Heartbeat",{nested(100_000)}]')
+        await handler.route_message(json.dumps([2, "h-1", "Heartbeat", {}]))
+    frames = connection.frames()
+    assert [f[:3] for f in frames[:2]] == [[4, "-1", RPC[version]], [4, "d-2", RPC[version]]]
+    assert frames[2][:2] == [3, "h-1"]
+    assert any("nested deeper" in r.getMessage() for r in caplog.records)
