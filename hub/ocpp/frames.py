@@ -21,6 +21,7 @@ MAX_NESTING = 32
 """Deepest array/object nesting accepted, the frame's own array included. The deepest OCPP
 message (2.0.1 ReportChargingProfiles) nests 14 levels in its frame."""
 
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 _HEAD = re.compile(r'\s*\[\s*(\d{1,2})\s*,\s*"([^"\\]{1,36})"')
 
 
@@ -73,6 +74,28 @@ def nesting(value: Any) -> int:
     return deepest
 
 
+def untextual_string(value: Any) -> str | None:
+    """Where in ``value`` a key or string holds a NUL character or an unpaired surrogate (a JSON
+    escape such as ``\\ud800`` alone), or None. Such a string is not text: PostgreSQL refuses
+    to store it and UTF-8 cannot encode it (a proper surrogate pair is one ordinary character
+    once decoded)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _NOT_TEXT.search(item):
+                return path or "(value)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if _NOT_TEXT.search(key):
+                    return json.dumps(child_path)
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+    return None
+
+
 def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
     """Parse one frame. Raises :class:`FrameError`."""
     rpc = frame_error_code(version)
@@ -96,7 +119,16 @@ def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
         )
     try:
         if message_type == MessageType.Call:
-            return Call(*frame[1:])
+            call = Call(*frame[1:])
+            where = untextual_string(call.payload)
+            if where is not None:
+                raise FrameError(
+                    "PropertyConstraintViolation",
+                    f"{where} contains a NUL character or an unpaired surrogate",
+                    unique_id,
+                    message_type,
+                )
+            return call
         if message_type == MessageType.CallResult:
             return CallResult(*frame[1:])
         if message_type == MessageType.CallError:

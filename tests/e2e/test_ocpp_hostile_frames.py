@@ -241,3 +241,37 @@ async def test_deeply_nested_frames_get_a_call_error_and_the_connection_stays(hu
     assert shallow[:3] == [4, "deep-3", frame_code(version)]
     assert (await station.call("Heartbeat", {}))[0] == 3
     assert len(hub.warnings(station_id)) >= 1
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
+async def test_nul_and_lone_surrogates_are_refused_on_both_engines(database_url, tmp_path, version):
+    station_id = f"CS-NUL-{'16' if version == V16 else '201'}"
+    async with own_hub(database_url, tmp_path / "hub.log") as hub:
+        station = await hub.station(station_id, version)
+        for vendor in ("ven\\u0000dor", "ven\\ud800dor", "ven\\udfffdor"):
+            if version == V16:
+                raw = (
+                    f'[2,"b-1","BootNotification",{{"chargePointVendor":"{vendor}",'
+                    f'"chargePointModel":"M"}}]'
+                )
+            else:
+                raw = (
+                    f'[2,"b-1","BootNotification",{{"reason":"PowerUp","chargingStation":'
+                    f'{{"vendorName":"{vendor}","model":"M"}}}}]'
+                )
+            answer = await station.send_raw(raw)
+            assert answer[:3] == [4, "b-1", "PropertyConstraintViolation"], answer
+        if version == V16:
+            boot = {"chargePointVendor": "SMILE", "chargePointModel": "M"}
+        else:
+            boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "SMILE", "model": "M"}}
+        # A proper pair of surrogates is an ordinary character (U+1F600).
+        answer = await station.send_raw(
+            json.dumps([2, "b-2", "BootNotification", boot]).replace("SMILE", "\\ud83d\\ude00")
+        )
+        assert answer[0] == 3, answer
+        assert answer[2]["status"] == "Accepted"
+        text = hub.log.read_text()
+        assert "Traceback" not in text
+        assert "InternalError" not in text
