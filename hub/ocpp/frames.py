@@ -17,12 +17,18 @@ from typing import Any
 
 from ocpp.messages import Call, CallError, CallResult, MessageType
 
+MAX_ID_LENGTH = 36
+"""OCPP-J: the MessageId is a string of at most 36 characters (a UUID fits)."""
+
 MAX_NESTING = 32
 """Deepest array/object nesting accepted, the frame's own array included. The deepest OCPP
 message (2.0.1 ReportChargingProfiles) nests 14 levels in its frame."""
 
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 _HEAD = re.compile(r'\s*\[\s*(\d{1,2})\s*,\s*"([^"\\]{1,36})"')
+
+
+_LENGTHS = {MessageType.Call: 4, MessageType.CallResult: 3, MessageType.CallError: 5}
 
 
 def frame_error_code(version: str) -> str:
@@ -96,6 +102,10 @@ def untextual_string(value: Any) -> str | None:
     return None
 
 
+def valid_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_ID_LENGTH
+
+
 def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
     """Parse one frame. Raises :class:`FrameError`."""
     rpc = frame_error_code(version)
@@ -112,27 +122,41 @@ def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
     if not isinstance(frame, list) or not frame:
         raise FrameError(rpc, "a frame is a JSON array [MessageTypeId, MessageId, ...]")
     message_type = frame[0] if type(frame[0]) is int else None
-    unique_id = str(frame[1]) if len(frame) > 1 and isinstance(frame[1], str | int) else "-1"
+    # A CallError about a frame whose MessageId cannot be read carries "-1" (OCPP-J 2.0.1).
+    unique_id = frame[1] if len(frame) > 1 and valid_id(frame[1]) else "-1"
     if nesting(frame) > MAX_NESTING:
         raise FrameError(
             rpc, f"JSON nested deeper than {MAX_NESTING} levels", unique_id, message_type
         )
-    try:
-        if message_type == MessageType.Call:
-            call = Call(*frame[1:])
-            where = untextual_string(call.payload)
-            if where is not None:
-                raise FrameError(
-                    "PropertyConstraintViolation",
-                    f"{where} contains a NUL character or an unpaired surrogate",
-                    unique_id,
-                    message_type,
-                )
-            return call
-        if message_type == MessageType.CallResult:
-            return CallResult(*frame[1:])
-        if message_type == MessageType.CallError:
-            return CallError(*frame[1:])
-    except TypeError:
-        raise FrameError(rpc, "message is missing elements", unique_id, message_type) from None
-    raise FrameError(rpc, f"MessageTypeId {message_type!r} isn't valid", unique_id)
+    if len(frame) < 2 or not valid_id(frame[1]):
+        raise FrameError(
+            rpc,
+            f"MessageId must be a string of at most {MAX_ID_LENGTH} characters",
+            "-1",
+            message_type,
+        )
+    if message_type not in _LENGTHS:
+        raise FrameError(rpc, f"MessageTypeId {frame[0]!r} isn't valid", unique_id)
+    if len(frame) != _LENGTHS[message_type]:
+        raise FrameError(
+            rpc,
+            f"a frame of MessageTypeId {message_type} has {_LENGTHS[message_type]} elements",
+            unique_id,
+            message_type,
+        )
+    if message_type == MessageType.CallResult:
+        return CallResult(unique_id, frame[2])
+    if message_type == MessageType.CallError:
+        return CallError(unique_id, *frame[2:])
+    action, payload = frame[2], frame[3]
+    if not isinstance(action, str) or not action:
+        raise FrameError(rpc, "the Action of a CALL is a non-empty string", unique_id, 2)
+    where = untextual_string(payload)
+    if where is not None:
+        raise FrameError(
+            "PropertyConstraintViolation",
+            f"{where} contains a NUL character or an unpaired surrogate",
+            unique_id,
+            message_type,
+        )
+    return Call(unique_id, action, payload)

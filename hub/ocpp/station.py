@@ -186,7 +186,7 @@ class StationMixin:
         if msg.action not in self.route_map:
             code = "NotSupported" if msg.action in self.known_actions else "NotImplemented"
             logger.warning(
-                "station %s: %s %s answered with %s", self.id, msg.action, msg.unique_id, code
+                "station %s: %.60r %r answered with %s", self.id, msg.action, msg.unique_id, code
             )
             await self.call_error(msg.unique_id, code, f"{msg.action} is not handled by this CSMS")
             return
@@ -196,7 +196,7 @@ class StationMixin:
             raise  # no second answer on a socket that is gone
         except OCPPError as error:
             logger.warning(
-                "station %s: %s %s rejected with %s: %s %s",
+                "station %s: %.60r %r rejected with %s: %s %s",
                 self.id,
                 msg.action,
                 msg.unique_id,
@@ -207,5 +207,5 @@ class StationMixin:
             cause = error.details.get("cause") if isinstance(error.details, dict) else None
             await self.call_error(msg.unique_id, error.code, str(cause or error.description))
         except Exception:
-            logger.exception("station %s: %s %s failed", self.id, msg.action, msg.unique_id)
+            logger.exception("station %s: %.60r %r failed", self.id, msg.action, msg.unique_id)
             await self.call_error(msg.unique_id, "InternalError", "Internal error")

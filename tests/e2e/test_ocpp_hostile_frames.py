@@ -243,6 +243,18 @@ async def test_deeply_nested_frames_get_a_call_error_and_the_connection_stays(hu
     assert len(hub.warnings(station_id)) >= 1
 
 
+@pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
+async def test_message_ids_must_be_strings_of_at_most_36_characters(hub, version):
+    station_id = f"CS-IDS-{'16' if version == V16 else '201'}"
+    station = await hub.station(station_id, version)
+    for bad_id in (12345, None, "x" * 37, "x" * 40, ["a"], 1.5):
+        answer = await station.send_raw(json.dumps([2, bad_id, "Heartbeat", {}]))
+        assert answer[:3] == [4, "-1", frame_code(version)], bad_id
+    ok_id = "y" * 36
+    answer = await station.send_raw(json.dumps([2, ok_id, "Heartbeat", {}]))
+    assert answer[:2] == [3, ok_id]
+
+
 @pytest.mark.db
 @pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
 async def test_nul_and_lone_surrogates_are_refused_on_both_engines(database_url, tmp_path, version):

@@ -76,3 +76,52 @@ async def test_a_station_sending_a_100000_level_frame_gets_a_call_error_and_stay
     assert [f[:3] for f in frames[:2]] == [[4, "-1", RPC[version]], [4, "d-2", RPC[version]]]
     assert frames[2][:2] == [3, "h-1"]
     assert any("nested deeper" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("bad_id", [12345, None, "x" * 37, "x" * 40, ["a"], {"id": "a"}, 1.5, True])
+def test_a_message_id_is_a_string_of_at_most_36_characters(version, bad_id):
+    with pytest.raises(FrameError) as refused:
+        parse_frame(json.dumps([2, bad_id, "Heartbeat", {}]), version)
+    assert (refused.value.code, refused.value.unique_id) == (RPC[version], "-1")
+    assert "36" in refused.value.description
+
+
+@pytest.mark.parametrize("good_id", ["", "1", "y" * 36, "6c1b8d1e-6d3f-4b55-9c1a-0a6a1f1e2b3c"])
+def test_message_ids_that_are_fine(good_id):
+    assert parse_frame(json.dumps([2, good_id, "Heartbeat", {}]), "1.6").unique_id == good_id
+
+
+@pytest.mark.parametrize(
+    ("frame", "answerable"),
+    [
+        ([2], True),
+        ([2, "a", "Heartbeat"], True),
+        ([2, "a", "Heartbeat", {}, "extra"], True),
+        ([2, "a", 7, {}], True),
+        ([2, "a", "", {}], True),
+        (["2", "a", "Heartbeat", {}], True),
+        ([True, "a", "Heartbeat", {}], True),
+        ([3, "a"], False),
+        ([3, 17, {}], False),
+        ([4, "a", "GenericError", "x"], False),
+    ],
+)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_frames_of_the_wrong_shape(version, frame, answerable):
+    with pytest.raises(FrameError) as refused:
+        parse_frame(json.dumps(frame), version)
+    assert refused.value.code == RPC[version]
+    assert refused.value.answerable is answerable
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_numeric_id_is_not_echoed(version):
+    handler, connection = station(version)
+    await handler.route_message(json.dumps([2, 12345, "Heartbeat", {}]))
+    await handler.route_message(json.dumps([3, 12345, {}]))  # an answer: not answered
+    await handler.route_message(json.dumps([2, "ok", "Heartbeat", {}]))
+    frames = connection.frames()
+    assert [f[:3] for f in frames[:1]] == [[4, "-1", RPC[version]]]
+    assert frames[1][:2] == [3, "ok"]
+    assert len(frames) == 2
