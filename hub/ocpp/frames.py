@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from ocpp.messages import Call, CallError, CallResult, MessageType
+from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
 
 MAX_ID_LENGTH = 36
 """OCPP-J: the MessageId is a string of at most 36 characters (a UUID fits)."""
@@ -106,6 +106,21 @@ def valid_id(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= MAX_ID_LENGTH
 
 
+def _payload(value: Any, version: str, unique_id: str, message_type: int) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    # OCPP-J 1.6 §4.2.1: "If there is no payload JSON allows for two different notations: null
+    # or and empty object {}." 2.0.1 requires the object.
+    if value is None and version == "1.6":
+        return {}
+    raise FrameError(
+        "FormationViolation" if version == "1.6" else "FormatViolation",
+        "the payload is a JSON object" + (" (or null)" if version == "1.6" else ""),
+        unique_id,
+        message_type,
+    )
+
+
 def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
     """Parse one frame. Raises :class:`FrameError`."""
     rpc = frame_error_code(version)
@@ -128,6 +143,11 @@ def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
         raise FrameError(
             rpc, f"JSON nested deeper than {MAX_NESTING} levels", unique_id, message_type
         )
+    if message_type not in _LENGTHS and message_type is not None and version != "1.6":
+        # OCPP-J 2.0.1 has a code for this; 1.6 has not (FormationViolation below).
+        raise FrameError(
+            "MessageTypeNotSupported", f"MessageTypeId {message_type} is not supported", unique_id
+        )
     if len(frame) < 2 or not valid_id(frame[1]):
         raise FrameError(
             rpc,
@@ -145,12 +165,16 @@ def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
             message_type,
         )
     if message_type == MessageType.CallResult:
-        return CallResult(unique_id, frame[2])
+        return CallResult(unique_id, _payload(frame[2], version, unique_id, 3))
     if message_type == MessageType.CallError:
-        return CallError(unique_id, *frame[2:])
-    action, payload = frame[2], frame[3]
+        code, description, details = frame[2:]
+        if not isinstance(code, str) or not isinstance(description, str):
+            raise FrameError(rpc, "errorCode and errorDescription are strings", unique_id, 4)
+        return CallError(unique_id, code, description, details if details is not None else {})
+    action = frame[2]
     if not isinstance(action, str) or not action:
         raise FrameError(rpc, "the Action of a CALL is a non-empty string", unique_id, 2)
+    payload = _payload(frame[3], version, unique_id, 2)
     where = untextual_string(payload)
     if where is not None:
         raise FrameError(
@@ -160,3 +184,29 @@ def parse_frame(raw: str, version: str) -> Call | CallResult | CallError:
             message_type,
         )
     return Call(unique_id, action, payload)
+
+
+# jsonschema keywords -> OCPP-J error codes (1.6 §4.2.3, 2.0.1 part 4 §4.3), where ``ocpp``
+# answers FormatViolation for anything it does not single out (an invalid enum value included).
+_VALUE_KEYWORDS = frozenset({"enum", "minimum", "maximum", "multipleOf", "pattern"})
+_OCCURRENCE_KEYWORDS = frozenset({"minItems", "maxItems"})
+
+
+def schema_error_code(call: Call, version: str) -> str | None:
+    """The OCPP-J code for the first schema violation of an incoming CALL's payload, when it
+    is more precise than ``ocpp``'s FormatViolation: a field with a value outside its allowed
+    set or range is a PropertyConstraintViolation ("syntactically correct but at least one
+    field contains an invalid value"); too few or too many list items an occurrence violation.
+    """
+    try:
+        validator = get_validator(MessageType.Call, call.action, version)
+    except (OSError, ValueError):
+        return None
+    first = next(iter(validator.iter_errors(call.payload)), None)
+    if first is None:
+        return None
+    if first.validator in _VALUE_KEYWORDS:
+        return "PropertyConstraintViolation"
+    if first.validator in _OCCURRENCE_KEYWORDS:
+        return "OccurrenceConstraintViolation"
+    return None

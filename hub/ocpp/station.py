@@ -25,7 +25,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import MessageType
 
 from hub.ocpp.bridge import Bridge
-from hub.ocpp.frames import FrameError, parse_frame
+from hub.ocpp.frames import FrameError, parse_frame, schema_error_code
 from hub.ocpp.throttle import LogThrottle
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,13 @@ class Connection(Protocol):
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+_V16_SPELLING = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+}
+_V201_SPELLING = {value: key for key, value in _V16_SPELLING.items()}
 
 
 class StationMixin:
@@ -160,11 +167,8 @@ class StationMixin:
         await self.call_error(error.unique_id, error.code, f"Malformed message: {error}")
 
     def _code(self, code: str) -> str:
-        if self.version == "1.6" and code == "FormatViolation":
-            return "FormationViolation"
-        if self.version != "1.6" and code == "FormationViolation":
-            return "FormatViolation"
-        return code
+        """The code as this version spells it (1.6 has "Formation" and "Occurence")."""
+        return (_V16_SPELLING if self.version == "1.6" else _V201_SPELLING).get(code, code)
 
     async def call_error(self, unique_id: str, code: str, description: str) -> None:
         await self._send(
@@ -195,17 +199,20 @@ class StationMixin:
         except StationDisconnected:
             raise  # no second answer on a socket that is gone
         except OCPPError as error:
+            code = error.code
+            if code == "FormatViolation":
+                code = schema_error_code(msg, self.version) or code
             logger.warning(
                 "station %s: %.60r %r rejected with %s: %s %s",
                 self.id,
                 msg.action,
                 msg.unique_id,
-                error.code,
+                self._code(code),
                 error.description,
                 error.details,
             )
             cause = error.details.get("cause") if isinstance(error.details, dict) else None
-            await self.call_error(msg.unique_id, error.code, str(cause or error.description))
+            await self.call_error(msg.unique_id, code, str(cause or error.description))
         except Exception:
             logger.exception("station %s: %.60r %r failed", self.id, msg.action, msg.unique_id)
             await self.call_error(msg.unique_id, "InternalError", "Internal error")

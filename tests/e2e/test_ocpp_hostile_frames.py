@@ -255,6 +255,54 @@ async def test_message_ids_must_be_strings_of_at_most_36_characters(hub, version
     assert answer[:2] == [3, ok_id]
 
 
+async def test_null_payload_is_an_empty_payload_on_ocpp16(hub):
+    station = await hub.station("CS-NULL-16", V16)
+    answer = await station.send_raw('[2,"n-1","Heartbeat",null]')
+    assert answer[:2] == [3, "n-1"]
+    assert answer[2]["currentTime"].endswith("Z")
+    # A payload that is neither an object nor null is still refused.
+    assert (await station.send_raw('[2,"n-2","Heartbeat",[]]'))[:3] == [
+        4,
+        "n-2",
+        "FormationViolation",
+    ]
+
+
+async def test_ocpp201_payload_must_be_an_object_and_unknown_message_types_are_named(hub):
+    station = await hub.station("CS-NULL-201", V201)
+    answer = await station.send_raw('[2,"n-1","Heartbeat",null]')
+    assert answer[:3] == [4, "n-1", "FormatViolation"]
+    unknown = await station.send_raw('[7,"n-2","Heartbeat",{}]')
+    assert unknown[:3] == [4, "n-2", "MessageTypeNotSupported"]
+    assert (await station.send_raw('[6,"n-3"]'))[:3] == [4, "n-3", "MessageTypeNotSupported"]
+    assert (await station.call("Heartbeat", {}))[0] == 3
+
+
+async def test_unknown_message_type_on_ocpp16_is_a_formation_violation(hub):
+    station = await hub.station("CS-ENUM-16", V16)
+    unknown = await station.send_raw('[7,"e-0","Heartbeat",{}]')
+    assert unknown[:3] == [4, "e-0", "FormationViolation"]
+
+
+@pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
+async def test_invalid_enum_values_are_property_constraint_violations(hub, version):
+    station_id = f"CS-ENUM-{'16' if version == V16 else '201'}"
+    station = await hub.station(station_id, version)
+    if version == V16:
+        payload = {"connectorId": 1, "errorCode": "NoError", "status": "Exploded"}
+    else:
+        payload = {
+            "timestamp": "2026-11-24T10:00:00Z",
+            "connectorStatus": "Exploded",
+            "evseId": 1,
+            "connectorId": 1,
+        }
+    answer = await station.call("StatusNotification", payload)
+    assert answer[0] == 4
+    assert answer[2] == "PropertyConstraintViolation"
+    assert (await station.call("Heartbeat", {}))[0] == 3
+
+
 @pytest.mark.db
 @pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
 async def test_nul_and_lone_surrogates_are_refused_on_both_engines(database_url, tmp_path, version):

@@ -125,3 +125,112 @@ async def test_a_numeric_id_is_not_echoed(version):
     assert [f[:3] for f in frames[:1]] == [[4, "-1", RPC[version]]]
     assert frames[1][:2] == [3, "ok"]
     assert len(frames) == 2
+
+
+def test_a_null_payload_is_an_empty_payload_on_ocpp16():
+    call = parse_frame('[2,"n-1","Heartbeat",null]', "1.6")
+    assert isinstance(call, Call)
+    assert call.payload == {}
+    assert parse_frame('[3,"n-2",null]', "1.6").payload == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "version", "code"),
+    [
+        ('[2,"n-1","Heartbeat",null]', "2.0.1", "FormatViolation"),
+        ('[2,"n-1","Heartbeat",[]]', "2.0.1", "FormatViolation"),
+        ('[2,"n-1","Heartbeat",[]]', "1.6", "FormationViolation"),
+        ('[2,"n-1","Heartbeat","x"]', "1.6", "FormationViolation"),
+    ],
+)
+def test_a_payload_is_an_object(raw, version, code):
+    with pytest.raises(FrameError) as refused:
+        parse_frame(raw, version)
+    assert (refused.value.code, refused.value.unique_id) == (code, "n-1")
+
+
+@pytest.mark.parametrize(
+    ("raw", "version", "code", "unique_id"),
+    [
+        ('[7,"t-1","Heartbeat",{}]', "2.0.1", "MessageTypeNotSupported", "t-1"),
+        ('[6,"t-1"]', "2.0.1", "MessageTypeNotSupported", "t-1"),
+        ("[5]", "2.0.1", "MessageTypeNotSupported", "-1"),
+        ('["2","t-1","Heartbeat",{}]', "2.0.1", "RpcFrameworkError", "t-1"),
+        ('[7,"t-1","Heartbeat",{}]', "1.6", "FormationViolation", "t-1"),
+    ],
+)
+def test_unknown_message_types(raw, version, code, unique_id):
+    with pytest.raises(FrameError) as refused:
+        parse_frame(raw, version)
+    assert (refused.value.code, refused.value.unique_id) == (code, unique_id)
+    assert refused.value.answerable
+
+
+STATUS = {
+    "1.6": {"connectorId": 1, "errorCode": "NoError", "status": "Exploded"},
+    "2.0.1": {
+        "timestamp": "2026-11-24T10:00:00Z",
+        "connectorStatus": "Exploded",
+        "evseId": 1,
+        "connectorId": 1,
+    },
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_an_invalid_enum_value_is_a_property_constraint_violation(version):
+    handler, connection = station(version)
+    await handler.route_message(json.dumps([2, "s-1", "StatusNotification", STATUS[version]]))
+    [answer] = connection.frames()
+    assert answer[:3] == [4, "s-1", "PropertyConstraintViolation"]
+    assert "Exploded" in answer[3]
+    assert handler.bridge.statuses == []
+
+
+@pytest.mark.parametrize(
+    ("version", "action", "payload", "code"),
+    [
+        # Other schema violations keep their codes (spelled as each version spells them).
+        ("1.6", "Heartbeat", {"unexpected": 1}, "FormationViolation"),
+        ("2.0.1", "Heartbeat", {"unexpected": 1}, "FormatViolation"),
+        (
+            "1.6",
+            "BootNotification",
+            {"chargePointVendor": 1, "chargePointModel": "M"},
+            "TypeConstraintViolation",
+        ),
+        (
+            "2.0.1",
+            "NotifyEvent",
+            {"generatedAt": "2026-11-24T10:00:00Z", "seqNo": 0, "eventData": []},
+            "OccurrenceConstraintViolation",
+        ),
+        (
+            "1.6",
+            "MeterValues",
+            {"connectorId": 1, "meterValue": []},
+            "OccurenceConstraintViolation",
+        ),
+        (
+            "2.0.1",
+            "NotifyEVChargingNeeds",
+            {
+                "evseId": 1,
+                "chargingNeeds": {
+                    "requestedEnergyTransfer": "DC",
+                    "dcChargingParameters": {
+                        "evMaxCurrent": 100,
+                        "evMaxVoltage": 400,
+                        "stateOfCharge": 101,
+                    },
+                },
+            },
+            "PropertyConstraintViolation",
+        ),
+    ],
+)
+async def test_schema_violations_get_the_spec_code(version, action, payload, code):
+    handler, connection = station(version)
+    await handler.route_message(json.dumps([2, "v-1", action, payload]))
+    [answer] = connection.frames()
+    assert answer[:3] == [4, "v-1", code]
