@@ -22,10 +22,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ocpp.exceptions import OCPPError
-from ocpp.messages import MessageType
+from ocpp.messages import CallError, MessageType
 
 from hub.ocpp.bridge import Bridge
-from hub.ocpp.frames import FrameError, parse_frame, schema_error_code
+from hub.ocpp.frames import (
+    FrameError,
+    frame_error_code,
+    parse_frame,
+    read_head,
+    schema_error_code,
+)
 from hub.ocpp.throttle import LogThrottle
 
 logger = logging.getLogger(__name__)
@@ -39,6 +45,18 @@ class Connection(Protocol):
     async def recv(self) -> str: ...
 
     async def send(self, message: str) -> None: ...
+
+
+def excerpt(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters for a log line, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def utf8_size(text: str) -> int:
+    # A lone surrogate cannot come out of a websocket text frame, but this must not raise.
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def now_iso() -> str:
@@ -130,7 +148,7 @@ class StationMixin:
         try:
             while True:
                 message = await self._connection.recv()
-                self.logger.info("%s: receive message %s", self.id, message)
+                self.logger.info("%s: receive message %s", self.id, self._excerpt(message))
                 await self.route_message(message)
         except StationDisconnected as gone:
             logger.info(
@@ -140,7 +158,7 @@ class StationMixin:
             )
 
     async def _send(self, message: str) -> None:
-        self.logger.info("%s: send %s", self.id, message)
+        self.logger.info("%s: send %s", self.id, self._excerpt(message))
         try:
             await self._connection.send(message)
         except Exception as exc:
@@ -148,23 +166,50 @@ class StationMixin:
             # WebSocketDisconnect, a RuntimeError after the close), the socket is unusable.
             raise StationDisconnected(self.id) from exc
 
+    def _excerpt(self, text: str) -> str:
+        return excerpt(text, self.bridge.settings.log_frame_chars)
+
     async def _refuse_frame(self, raw_msg: str, error: FrameError) -> None:
         if not error.answerable:
-            logger.warning(
-                "station %s: malformed answer dropped: %s: %.300r",
+            self._warn(
+                "malformed answer",
+                "station %s: malformed answer dropped: %s: %r",
                 self.id,
                 error.description,
-                raw_msg,
+                self._excerpt(raw_msg),
             )
             return
-        logger.warning(
-            "station %s: malformed frame answered with %s: %s: %.300r",
+        self._warn(
+            "malformed",
+            "station %s: malformed frame answered with %s: %s: %r",
             self.id,
             self._code(error.code),
             error.description,
-            raw_msg,
+            self._excerpt(raw_msg),
         )
         await self.call_error(error.unique_id, error.code, f"Malformed message: {error}")
+
+    async def _refuse_oversize(self, raw_msg: str, size: int) -> None:
+        """A frame above ``max_frame_bytes``: not parsed, only its head is read."""
+        limit = self.bridge.settings.max_frame_bytes
+        message_type, unique_id = read_head(raw_msg)
+        description = f"frame of {size} bytes exceeds the limit of {limit} bytes"
+        if message_type in (MessageType.CallResult, MessageType.CallError):
+            future = self._pending.get(unique_id)
+            if future is not None and not future.done():
+                # Our caller learns at once why there is no answer, instead of timing out.
+                future.set_result(CallError(unique_id, "GenericError", f"answer {description}"))
+            self._warn("oversize", "station %s: answer dropped: %s", self.id, description)
+            return
+        self._warn(
+            "oversize",
+            "station %s: %s, answered with %s: %r",
+            self.id,
+            description,
+            frame_error_code(self.version),
+            self._excerpt(raw_msg),
+        )
+        await self.call_error(unique_id, frame_error_code(self.version), description)
 
     def _code(self, code: str) -> str:
         """The code as this version spells it (1.6 has "Formation" and "Occurence")."""
@@ -178,6 +223,10 @@ class StationMixin:
         )
 
     async def route_message(self, raw_msg: str) -> None:
+        limit = self.bridge.settings.max_frame_bytes
+        if len(raw_msg) > limit // 4 and (size := utf8_size(raw_msg)) > limit:
+            await self._refuse_oversize(raw_msg, size)
+            return
         try:
             msg = parse_frame(raw_msg, self.version)
         except FrameError as error:
@@ -189,8 +238,13 @@ class StationMixin:
         await self.bridge.seen(self.id)
         if msg.action not in self.route_map:
             code = "NotSupported" if msg.action in self.known_actions else "NotImplemented"
-            logger.warning(
-                "station %s: %.60r %r answered with %s", self.id, msg.action, msg.unique_id, code
+            self._warn(
+                "unknown action",
+                "station %s: %.60r %r answered with %s",
+                self.id,
+                msg.action,
+                msg.unique_id,
+                code,
             )
             await self.call_error(msg.unique_id, code, f"{msg.action} is not handled by this CSMS")
             return

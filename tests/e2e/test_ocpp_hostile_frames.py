@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -61,8 +63,10 @@ class Hub:
         assert self.process.process is not None
         return self.process.process.pid
 
-    async def station(self, station_id: str, subprotocols: list[str]) -> RawStation:
-        station = await RawStation.connect(self.ws_url, station_id, PASSWORD, subprotocols)
+    async def station(self, station_id: str, subprotocols: list[str], **options: Any) -> RawStation:
+        station = await RawStation.connect(
+            self.ws_url, station_id, PASSWORD, subprotocols, **options
+        )
         self.opened.append(station)
         return station
 
@@ -136,7 +140,13 @@ def rss_kib(pid: int) -> int:
 
 
 async def flood_results(station: RawStation, count: int, prefix: str) -> None:
-    """``count`` CALLRESULT/CALLERROR frames of about 10 KB that answer nothing."""
+    """``count`` CALLRESULT/CALLERROR frames of about 10 KB that answer nothing.
+
+    Every 1,000 frames a Heartbeat waits for its answer: the hub has then read everything
+    before it (frames are handled in order), so the websocket keepalive's pong never queues
+    behind a backlog of more than 1,000 frames. Its answer being the next frame received also
+    proves no result got an answer.
+    """
     blob = "x" * 10_000
     for i in range(count):
         if i % 2:
@@ -144,6 +154,9 @@ async def flood_results(station: RawStation, count: int, prefix: str) -> None:
         else:
             frame = [4, f"{prefix}-{i}", "GenericError", "nope", {"blob": blob}]
         await station.socket.send(json.dumps(frame))
+        if i % 1_000 == 999 or i == count - 1:
+            answer = await station.call("Heartbeat", {})
+            assert answer[0] == 3, answer
 
 
 @pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
@@ -152,13 +165,8 @@ async def test_unsolicited_results_are_dropped_and_the_hub_memory_stays_flat(hub
     station = await hub.station(station_id, version)
     # Warm-up: the allocator's arenas and the log handler reach their steady state.
     await flood_results(station, 2_000, "warm")
-    assert (await station.call("Heartbeat", {}))[0] == 3
     before = rss_kib(hub.pid)
     await flood_results(station, 20_000, "flood")
-    # Frames are handled in order: once the Heartbeat is answered, the flood has been read.
-    # Its answer is the next frame we receive: no result got a reply.
-    answer = await station.call("Heartbeat", {})
-    assert answer[0] == 3
     after = rss_kib(hub.pid)
     growth_kib = after - before
     figures.info(f"{station_id}: RSS {before} KiB -> {after} KiB ({growth_kib:+} KiB)")
@@ -301,6 +309,46 @@ async def test_invalid_enum_values_are_property_constraint_violations(hub, versi
     assert answer[0] == 4
     assert answer[2] == "PropertyConstraintViolation"
     assert (await station.call("Heartbeat", {}))[0] == 3
+
+
+@pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
+async def test_frames_above_the_size_limit_are_refused_and_not_logged_in_full(hub, version):
+    station_id = f"CS-SIZE-{'16' if version == V16 else '201'}"
+    station = await hub.station(station_id, version)
+    log_before = hub.log.stat().st_size
+    big = json.dumps([2, "big-1", "DataTransfer", {"vendorId": "x", "data": "d" * 10_000_000}])
+    answer = await station.send_raw(big)
+    assert answer[:3] == [4, "big-1", frame_code(version)]
+    assert "65536" in answer[3]
+    # Just below the limit (64 KiB by default) is an ordinary frame.
+    near = json.dumps([2, "big-2", "DataTransfer", {"vendorId": "x", "data": "d" * 60_000}])
+    answer = await station.send_raw(near)
+    assert answer[:2] == [3, "big-2"]
+    assert (await station.call("Heartbeat", {}))[0] == 3
+    written = hub.log.stat().st_size - log_before
+    figures.info(
+        f"{station_id}: {written} bytes of log for a 10 MB frame, a 60 KB frame and a heartbeat"
+    )
+    assert written < 10_000, written
+
+
+@pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
+async def test_repeated_warnings_of_a_station_are_rate_limited(hub, version):
+    station_id = f"CS-FUZZ-{'16' if version == V16 else '201'}"
+    station = await hub.station(station_id, version)
+    garbage = ["not json", "[", "{}", "[2]", '[2,"f",1,{}]', '"x"', "[true]", "[2,1,2,3,4,5]"]
+    for i in range(2_000):
+        answer = await station.send_raw(garbage[i % len(garbage)])
+        assert answer[0] == 4
+    for i in range(200):
+        answer = await station.call("MakeCoffee", {"cup": i})
+        assert answer[2] == "NotImplemented"
+    assert (await station.call("Heartbeat", {}))[0] == 3
+    warnings = hub.warnings(station_id)
+    figures.info(f"{station_id}: {len(warnings)} warning lines for 2,200 bad frames")
+    # One line per kind (malformed frame, unknown action) within the interval.
+    assert len(warnings) == 2, warnings
+    assert any(re.search(r"malformed", line) for line in warnings)
 
 
 @pytest.mark.db
