@@ -15,7 +15,6 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -63,10 +62,8 @@ class Hub:
         assert self.process.process is not None
         return self.process.process.pid
 
-    async def station(self, station_id: str, subprotocols: list[str], **options: Any) -> RawStation:
-        station = await RawStation.connect(
-            self.ws_url, station_id, PASSWORD, subprotocols, **options
-        )
+    async def station(self, station_id: str, subprotocols: list[str]) -> RawStation:
+        station = await RawStation.connect(self.ws_url, station_id, PASSWORD, subprotocols)
         self.opened.append(station)
         return station
 

@@ -35,16 +35,12 @@ class RawStation:
         password: str,
         subprotocols: list[str],
         user: str | None = None,
-        **options: Any,
     ) -> RawStation:
-        """``options`` go to ``websockets.connect`` (e.g. ``ping_interval=None`` for a client
-        that floods the hub and must not give up on a late pong)."""
         socket = await connect(
             f"{url}/ocpp/{station_id}",
             subprotocols=[Subprotocol(s) for s in subprotocols] or None,
             additional_headers=basic(user or station_id, password),
             open_timeout=10,
-            **options,
         )
         return cls(socket)
 
