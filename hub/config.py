@@ -66,6 +66,15 @@ class OcppSettings(BaseModel):
     # Shared secret of the hub processes for the internal station-call endpoint; empty disables
     # the endpoint (single-process deployments do not need it).
     internal_token: str = ""
+    # Largest frame a station may send (UTF-8 bytes); a CALL above it is answered with a
+    # CallError without being parsed (the server itself closes with 1009 above 16 MiB).
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Frames are logged (INFO) cut to this many characters, with their full length.
+    log_frame_chars: int = Field(default=300, ge=0)
+    # Warnings a station can provoke frame after frame (malformed frames, refused payloads,
+    # answers to no call) are logged at most once per station, kind and this many seconds;
+    # the next line says how many were muted.
+    warning_interval_seconds: float = Field(default=60.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -56,7 +56,7 @@ async def call_local(
     except TypeError as exc:
         raise StationCallFailed(f"invalid {action} payload: {exc}") from exc
     try:
-        response = await station.call(request, suppress=False)  # type: ignore[attr-defined]
+        response = await station.call(request, suppress=False)
     except OCPPError as exc:
         raise StationCallFailed(f"station answered {exc.code}: {exc.description}") from exc
     except TimeoutError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ocpp.routing import on
@@ -25,9 +26,17 @@ class StationV16(StationMixin, ChargePoint):  # type: ignore[misc]
     version = "1.6"
     known_actions = frozenset(a.value for a in Action)
 
-    def __init__(self, station_id: str, connection: Connection, bridge: Bridge, timeout: float):
+    def __init__(
+        self,
+        station_id: str,
+        connection: Connection,
+        bridge: Bridge,
+        timeout: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         super().__init__(station_id, connection, response_timeout=timeout)
-        self.bridge = bridge
+        self._init_station(bridge, clock)
 
     @on(Action.boot_notification)
     async def on_boot(

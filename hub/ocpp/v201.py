@@ -6,6 +6,8 @@ requests are refused until Plug & Charge certificate handling exists.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ocpp.routing import on
@@ -38,9 +40,17 @@ class StationV201(StationMixin, ChargePoint):  # type: ignore[misc]
     version = "2.0.1"
     known_actions = frozenset(a.value for a in Action)
 
-    def __init__(self, station_id: str, connection: Connection, bridge: Bridge, timeout: float):
+    def __init__(
+        self,
+        station_id: str,
+        connection: Connection,
+        bridge: Bridge,
+        timeout: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         super().__init__(station_id, connection, response_timeout=timeout)
-        self.bridge = bridge
+        self._init_station(bridge, clock)
 
     @on(Action.boot_notification)
     async def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> Any:

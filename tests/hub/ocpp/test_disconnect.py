@@ -1,0 +1,48 @@
+"""A station that closes its socket while we answer it: normal life, logged at INFO."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from litestar.exceptions import WebSocketDisconnect
+from uvicorn.protocols.utils import ClientDisconnected
+
+from tests.hub.ocpp.fakes import station
+
+BOOTS = {
+    "1.6": {"chargePointVendor": "Acme", "chargePointModel": "M"},
+    "2.0.1": {"reason": "PowerUp", "chargingStation": {"vendorName": "Acme", "model": "M"}},
+}
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+@pytest.mark.parametrize(
+    "failure",
+    [ClientDisconnected(), WebSocketDisconnect(detail="gone"), RuntimeError("after close")],
+    ids=["uvicorn", "litestar", "runtime"],
+)
+async def test_a_reply_to_a_closed_socket_ends_the_loop_quietly(version, failure, caplog):
+    handler, connection = station(version)
+    connection.fail_with = failure
+    connection.incoming.put_nowait(json.dumps([2, "b-1", "BootNotification", BOOTS[version]]))
+    with caplog.at_level(logging.INFO):
+        await handler.start()  # returns: the socket is gone
+    assert connection.attempts == 1  # no second (InternalError) answer
+    assert handler.bridge.boots  # the message itself was handled
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in caplog.records if r.exc_info]
+    [closed] = [r for r in caplog.records if "closed its socket" in r.getMessage()]
+    assert closed.levelno == logging.INFO
+    assert closed.getMessage().startswith("station CS-T closed its socket")
+
+
+async def test_a_closed_socket_while_answering_a_bad_frame_is_quiet_too(caplog):
+    handler, connection = station("1.6")
+    connection.fail_with = ClientDisconnected()
+    connection.incoming.put_nowait("not json")
+    with caplog.at_level(logging.INFO):
+        await handler.start()
+    assert connection.attempts == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
