@@ -66,6 +66,15 @@ class OcppSettings(BaseModel):
     # Shared secret of the hub processes for the internal station-call endpoint; empty disables
     # the endpoint (single-process deployments do not need it).
     internal_token: str = ""
+    # Password guessing at the handshake: after this many consecutive failed logins of one
+    # station, every further attempt waits auth_backoff_base_seconds, doubled per failure, up
+    # to auth_backoff_cap_seconds; attempts while waiting get HTTP 429 unchecked. Counted in
+    # the database, so shared by every hub process.
+    auth_free_attempts: int = Field(default=5, ge=1)
+    # The same per source address (unknown station ids included), in each hub process.
+    auth_source_free_attempts: int = Field(default=20, ge=1)
+    auth_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    auth_backoff_cap_seconds: float = Field(default=300.0, gt=0)
 
 
 class Settings(BaseSettings):

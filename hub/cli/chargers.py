@@ -37,6 +37,12 @@ def station_record(station: ChargingStation) -> dict[str, Any]:
         "node": station.connected_node,
         "last_seen_at": station.last_seen_at.isoformat() if station.last_seen_at else None,
         "booted_at": station.booted_at.isoformat() if station.booted_at else None,
+        "auth_failures": station.auth_failures,
+        "auth_failures_total": station.auth_failures_total,
+        "last_auth_failure_at": (
+            station.last_auth_failure_at.isoformat() if station.last_auth_failure_at else None
+        ),
+        "last_auth_failure_source": station.last_auth_failure_source,
     }
 
 
@@ -77,7 +83,15 @@ def list_stations(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(records)
         return
-    columns = ["station_id", "online", "ocpp_version", "vendor", "model", "last_seen_at"]
+    columns = [
+        "station_id",
+        "online",
+        "ocpp_version",
+        "vendor",
+        "model",
+        "last_seen_at",
+        "auth_failures",
+    ]
     print_table("Charging stations", columns, [[r[c] for c in columns] for r in records])
 
 

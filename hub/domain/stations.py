@@ -29,7 +29,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from hub.domain.assets import EvseStatus
@@ -114,3 +117,81 @@ def password_matches(password: str, stored: str) -> bool:
     """Constant-time check of ``password`` against :func:`hash_password` output."""
     salt, _, _ = stored.partition("$")
     return hmac.compare_digest(hash_password(password, salt), stored)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthBackoff:
+    """How long a key (a station, a source address) must wait after consecutive failed logins.
+
+    The first ``free_attempts`` failures cost nothing (a mistyped password, a charger retrying
+    once). From then on every further failure makes the next attempt wait ``base_seconds``,
+    doubled per failure, capped at ``cap_seconds``; attempts made while waiting are refused
+    without their password being checked, so they are no guesses.
+    """
+
+    free_attempts: int
+    base_seconds: float
+    cap_seconds: float
+
+    def delay(self, failures: int) -> timedelta:
+        """The wait after the latest of ``failures`` consecutive failures."""
+        if failures < self.free_attempts:
+            return timedelta(0)
+        doublings = min(failures - self.free_attempts, 62)
+        return timedelta(seconds=min(self.cap_seconds, self.base_seconds * 2**doublings))
+
+    def retry_at(self, failures: int, last_failure_at: datetime | None) -> datetime | None:
+        """When the next attempt may be checked; None when it may be checked now."""
+        if last_failure_at is None:
+            return None
+        delay = self.delay(failures)
+        return last_failure_at + delay if delay else None
+
+
+class SourceThrottle:
+    """Consecutive login failures per source address, in memory (one hub process).
+
+    A success from a source clears it. Sources quiet for ``forget_after`` are forgotten, and at
+    most ``max_sources`` are remembered (the oldest go first), so a scan from many addresses
+    cannot exhaust memory.
+    """
+
+    def __init__(
+        self, backoff: AuthBackoff, *, forget_after: timedelta, max_sources: int = 100_000
+    ) -> None:
+        self.backoff = backoff
+        self.forget_after = forget_after
+        self.max_sources = max_sources
+        self._failures: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
+
+    def retry_at(self, source: str, now: datetime) -> datetime | None:
+        """When ``source`` may try again; None if it may try now."""
+        entry = self._entry(source, now)
+        if entry is None:
+            return None
+        retry_at = self.backoff.retry_at(*entry)
+        return retry_at if retry_at is not None and retry_at > now else None
+
+    def failed(self, source: str, now: datetime) -> int:
+        """Record a failure; returns the source's consecutive failures."""
+        entry = self._entry(source, now)
+        failures = (entry[0] if entry else 0) + 1
+        self._failures[source] = (failures, now)
+        self._failures.move_to_end(source)
+        while len(self._failures) > self.max_sources:
+            self._failures.popitem(last=False)
+        return failures
+
+    def succeeded(self, source: str) -> None:
+        self._failures.pop(source, None)
+
+    def failures(self, source: str, now: datetime) -> int:
+        entry = self._entry(source, now)
+        return entry[0] if entry else 0
+
+    def _entry(self, source: str, now: datetime) -> tuple[int, datetime] | None:
+        entry = self._failures.get(source)
+        if entry is not None and now - entry[1] >= self.forget_after:
+            del self._failures[source]
+            return None
+        return entry

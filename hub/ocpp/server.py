@@ -12,7 +12,8 @@ import asyncio
 import base64
 import binascii
 import logging
-from typing import Any
+import math
+from typing import Any, cast
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
@@ -24,6 +25,7 @@ from hub.ocpp.bridge import Bridge
 from hub.ocpp.station import StationMixin
 from hub.ocpp.v16 import StationV16
 from hub.ocpp.v201 import StationV201
+from hub.services.stations import AuthOutcome, AuthResult
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +97,60 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
+def _source(socket: WebSocket[Any, Any, Any]) -> str:
+    """The client address (uvicorn has already applied a trusted proxy's X-Forwarded-For)."""
+    client = socket.scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def _refuse_http(
+    socket: WebSocket[Any, Any, Any],
+    status: int,
+    text: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer the handshake with a plain HTTP response instead of the upgrade.
+
+    Uses the ASGI "websocket.http.response" extension; a server without it can only refuse
+    the upgrade with 403.
+    """
+    if "websocket.http.response" not in (socket.scope.get("extensions") or {}):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    await socket.receive()  # websocket.connect
+    body = text.encode()
+    header_list = [(b"content-type", b"text/plain; charset=utf-8")]
+    header_list += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await socket.send(
+        cast(
+            "Any",
+            {"type": "websocket.http.response.start", "status": status, "headers": header_list},
+        )
+    )
+    await socket.send(
+        cast("Any", {"type": "websocket.http.response.body", "body": body, "more_body": False})
+    )
+
+
+async def _refuse_throttled(
+    socket: WebSocket[Any, Any, Any], bridge: Bridge, station_id: str, outcome: AuthOutcome
+) -> None:
+    wait = (outcome.retry_at - bridge.clock()).total_seconds() if outcome.retry_at else 1.0
+    seconds = max(1, math.ceil(wait))
+    logger.info(
+        "station %s refused at the handshake: too many failed logins (%d), retry in %ds",
+        station_id,
+        outcome.failures,
+        seconds,
+    )
+    await _refuse_http(
+        socket,
+        429,
+        f"too many failed logins; retry in {seconds} s",
+        {"Retry-After": str(seconds)},
+    )
+
+
 def _negotiate(offered: list[str]) -> OcppVersion | None:
     for subprotocol in offered:
         version = OcppVersion.from_subprotocol(subprotocol)
@@ -110,15 +166,31 @@ def ocpp_endpoint(bridge: Bridge, registry: StationRegistry) -> WebsocketRouteHa
     async def ocpp_socket(socket: WebSocket[Any, Any, Any], station_id: FromPath[str]) -> None:
         version = _negotiate(list(socket.scope.get("subprotocols") or []))
         credentials = _basic_credentials(socket.headers.get("authorization"))
-        refusal = None
+        source = _source(socket)
         if version is None:
-            refusal = f"no supported subprotocol in {socket.scope.get('subprotocols')}"
-        elif credentials is None or credentials[0] != station_id:
-            refusal = "missing Basic credentials or user is not the station identity"
-        elif not await bridge.authenticate(station_id, credentials[1]):
-            refusal = "unknown station or wrong password"
-        if refusal is not None or version is None:
-            logger.warning("station %s refused at the handshake: %s", station_id, refusal)
+            logger.warning(
+                "station %s refused at the handshake: no supported subprotocol in %s",
+                station_id,
+                socket.scope.get("subprotocols"),
+            )
+            await socket.close(code=POLICY_VIOLATION)
+            return
+        password = credentials[1] if credentials and credentials[0] == station_id else None
+        outcome = await bridge.authenticate(station_id, password, source)
+        if outcome.result is AuthResult.THROTTLED:
+            await _refuse_throttled(socket, bridge, station_id, outcome)
+            return
+        if not outcome.accepted:
+            detail = "missing Basic credentials or user is not the station identity"
+            if password is not None:
+                detail = str(outcome.result)
+            logger.warning(
+                "station %s refused at the handshake from %s: %s%s",
+                station_id,
+                source,
+                detail,
+                _failures_note(outcome),
+            )
             await socket.close(code=POLICY_VIOLATION)
             return
         await socket.accept(subprotocols=version.subprotocol)
@@ -142,6 +214,15 @@ def ocpp_endpoint(bridge: Bridge, registry: StationRegistry) -> WebsocketRouteHa
             logger.info("station %s disconnected", station_id)
 
     return ocpp_socket
+
+
+def _failures_note(outcome: AuthOutcome) -> str:
+    if outcome.result is not AuthResult.REFUSED:
+        return ""
+    note = f" ({outcome.failures} failed logins in a row"
+    if outcome.retry_at is not None:
+        note += f"; the next attempt waits until {outcome.retry_at.isoformat()}"
+    return note + ")"
 
 
 async def _close_quietly(socket: WebSocket[Any, Any, Any]) -> None:

@@ -6,14 +6,16 @@ changes go through ``LocationService`` so they are stored as history and pushed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.domain.assets import EvseStatus
 from hub.domain.stations import (
+    AuthBackoff,
     OcppVersion,
     combined_status,
     generate_password,
@@ -38,6 +40,27 @@ class StatusOutcome:
     unmapped: bool = False
 
 
+class AuthResult(StrEnum):
+    ACCEPTED = "accepted"
+    UNKNOWN_STATION = "unknown station"
+    REFUSED = "wrong credentials"
+    THROTTLED = "throttled"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOutcome:
+    """The verdict on one login. ``retry_at``: when the next attempt will be checked (set when
+    throttled, or when this failure started a wait); ``failures``: consecutive failures now."""
+
+    result: AuthResult
+    retry_at: datetime | None = None
+    failures: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.result is AuthResult.ACCEPTED
+
+
 def connector_key(evse_id: int | None, connector_id: int) -> str:
     return f"{evse_id or 0}:{connector_id}"
 
@@ -46,11 +69,16 @@ class StationService:
     """Use cases on charging stations. Never commits; the caller owns the transaction."""
 
     def __init__(
-        self, session: AsyncSession, *, preparing: EvseStatus = EvseStatus.CHARGING
+        self,
+        session: AsyncSession,
+        *,
+        preparing: EvseStatus = EvseStatus.CHARGING,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.stations = StationRepository(session)
         self.locations = LocationService(session)
         self.preparing = preparing
+        self.clock = clock
 
     async def add(
         self, station_id: str, password: str | None = None
@@ -88,12 +116,39 @@ class StationService:
         await self._set_all(station_id, EvseStatus.UNKNOWN, reason="station removed")
         await self.stations.delete(station)
 
-    async def authenticate(self, station_id: str, password: str) -> ChargingStation | None:
-        """The station if ``password`` is its password (constant-time comparison)."""
-        station = await self.stations.get(station_id)
-        if station is None or not password_matches(password, station.password_hash):
-            return None
-        return station
+    async def authenticate(
+        self,
+        station_id: str,
+        password: str | None,
+        *,
+        source: str,
+        backoff: AuthBackoff,
+    ) -> AuthOutcome:
+        """Check a station's login (``password`` None: missing or not for this station).
+
+        Failures are counted on the station row, which is locked for the check, so concurrent
+        guesses are counted one after the other and every hub process sees the same count.
+        While the station must wait (``backoff``) the password is not even checked. A success
+        resets the consecutive count; the total and the last failure stay for the operator.
+        """
+        station = await self.stations.get(station_id, for_update=True)
+        if station is None:
+            return AuthOutcome(AuthResult.UNKNOWN_STATION)
+        now = self.clock()
+        retry_at = backoff.retry_at(station.auth_failures, station.last_auth_failure_at)
+        if retry_at is not None and retry_at > now:
+            return AuthOutcome(AuthResult.THROTTLED, retry_at, station.auth_failures)
+        if password is not None and password_matches(password, station.password_hash):
+            if station.auth_failures:
+                station.auth_failures = 0
+            return AuthOutcome(AuthResult.ACCEPTED)
+        station.auth_failures += 1
+        station.auth_failures_total += 1
+        station.last_auth_failure_at = now
+        station.last_auth_failure_source = source[:64]
+        return AuthOutcome(
+            AuthResult.REFUSED, backoff.retry_at(station.auth_failures, now), station.auth_failures
+        )
 
     async def connected(self, station_id: str, version: OcppVersion, node: str) -> None:
         """The station opened a socket on ``node``: online again, EVSE statuses restored."""
@@ -102,7 +157,7 @@ class StationService:
         station.ocpp_version = version.value
         station.connected_node = node
         station.online = True
-        station.last_seen_at = utc_now()
+        station.last_seen_at = self.clock()
         if not was_online:
             await self._recompute(station, reason="online")
 
@@ -112,12 +167,12 @@ class StationService:
         station = await self.stations.get(station_id, for_update=True)
         if station is not None and station.connected_node == node:
             station.connected_node = None
-            station.last_seen_at = utc_now()  # the offline delay counts from the disconnect
+            station.last_seen_at = self.clock()  # the offline delay counts from the disconnect
 
     async def seen(self, station_id: str) -> None:
         """Any message proves the station alive (heartbeats included)."""
         station = await self.get_for_update(station_id)
-        station.last_seen_at = utc_now()
+        station.last_seen_at = self.clock()
         if not station.online:
             station.online = True
             await self._recompute(station, reason="online")
@@ -135,7 +190,7 @@ class StationService:
         station.vendor, station.model = vendor[:50], model[:50]
         station.serial_number = serial_number[:50] if serial_number else None
         station.firmware_version = firmware_version[:50] if firmware_version else None
-        station.booted_at = station.last_seen_at = utc_now()
+        station.booted_at = station.last_seen_at = self.clock()
         station.touch()
 
     async def connector_status(
@@ -146,7 +201,7 @@ class StationService:
         ``evse_id`` is None for OCPP 1.6, where ``connector_id`` 0 is the station itself.
         """
         station = await self.get_for_update(station_id)
-        station.last_seen_at = utc_now()
+        station.last_seen_at = self.clock()
         station.online = True
         if evse_id is None and connector_id == STATION_CONNECTOR:
             station.station_status = ocpp_status
@@ -174,7 +229,7 @@ class StationService:
     ) -> list[str]:
         """Stations go offline, their EVSEs UNKNOWN, when their socket has been closed for
         ``disconnected_for``, or when they sent nothing for ``silent_for`` (missed heartbeats)."""
-        now = utc_now()
+        now = self.clock()
         offline = []
         for station in await self.stations.silent_since(now - min(disconnected_for, silent_for)):
             last_seen = station.last_seen_at or now

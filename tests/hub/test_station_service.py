@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +11,9 @@ from sqlalchemy import select
 from hub.domain.assets import EvseStatus
 from hub.domain.push import JobKind
 from hub.domain.stations import (
+    AuthBackoff,
     OcppVersion,
+    SourceThrottle,
     combined_status,
     evse_status,
     hash_password,
@@ -22,7 +24,7 @@ from hub.persistence.session import session_scope
 from hub.persistence.tables import EvseStatusChange, PushJob
 from hub.roaming.importer import parse_locations_json
 from hub.services.locations import LocationService
-from hub.services.stations import StationService
+from hub.services.stations import AuthResult, StationService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
 
@@ -195,15 +197,66 @@ async def test_every_change_is_history_and_pushed(world):
     assert {j.target["evse_uid"] for j in jobs} == {"SITE-E1"}
 
 
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+BACKOFF = AuthBackoff(free_attempts=2, base_seconds=10, cap_seconds=25)
+
+
+def test_auth_backoff_doubles_from_the_free_attempts_up_to_the_cap():
+    assert [BACKOFF.delay(n).total_seconds() for n in range(6)] == [0, 0, 10, 20, 25, 25]
+    assert BACKOFF.retry_at(1, T0) is None
+    assert BACKOFF.retry_at(3, T0) == T0 + timedelta(seconds=20)
+    assert BACKOFF.retry_at(3, None) is None
+    assert BACKOFF.delay(10_000).total_seconds() == 25
+
+
+def test_source_throttle_counts_clears_forgets_and_stays_bounded():
+    throttle = SourceThrottle(BACKOFF, forget_after=timedelta(hours=1), max_sources=2)
+    assert throttle.failed("10.0.0.1", T0) == 1
+    assert throttle.retry_at("10.0.0.1", T0) is None
+    assert throttle.failed("10.0.0.1", T0) == 2
+    assert throttle.retry_at("10.0.0.1", T0) == T0 + timedelta(seconds=10)
+    assert throttle.retry_at("10.0.0.1", T0 + timedelta(seconds=10)) is None
+    assert throttle.retry_at("10.0.0.2", T0) is None
+    throttle.succeeded("10.0.0.1")
+    assert throttle.failures("10.0.0.1", T0) == 0
+    throttle.failed("10.0.0.1", T0)
+    assert throttle.failures("10.0.0.1", T0 + timedelta(hours=1)) == 0  # forgotten
+    for source in ("a", "b", "c"):
+        throttle.failed(source, T0)
+    assert (throttle.failures("a", T0), throttle.failures("c", T0)) == (0, 1)
+
+
+async def login(sessions, station_id, password, at, source="192.0.2.7"):
+    async with session_scope(sessions) as session:
+        return await StationService(session, clock=lambda: at).authenticate(
+            station_id, password, source=source, backoff=BACKOFF
+        )
+
+
 async def test_station_credentials(world):
-    async with session_scope(world) as session:
-        service = StationService(session)
-        assert await service.authenticate("CS-16", "p" * 20) is not None
-        assert await service.authenticate("CS-16", "q" * 20) is None
-        assert await service.authenticate("CS-404", "p" * 20) is None
+    assert (await login(world, "CS-16", "p" * 20, T0)).accepted
+    assert (await login(world, "CS-16", "q" * 20, T0)).result is AuthResult.REFUSED
+    assert (await login(world, "CS-16", None, T0)).result is AuthResult.REFUSED
+    assert (await login(world, "CS-404", "p" * 20, T0)).result is AuthResult.UNKNOWN_STATION
     with pytest.raises(Conflict):
         async with session_scope(world) as session:
             await StationService(session).add("CS-16")
     async with session_scope(world) as session:
         await StationService(session).remove("CS-16")
-        assert await StationService(session).authenticate("CS-16", "p" * 20) is None
+    assert (await login(world, "CS-16", "p" * 20, T0)).result is AuthResult.UNKNOWN_STATION
+
+
+async def test_failed_logins_are_counted_on_the_station_and_throttle_it(world):
+    first = await login(world, "CS-16", "q" * 20, T0)
+    assert (first.failures, first.retry_at) == (1, None)
+    second = await login(world, "CS-16", "q" * 20, T0, source="2001:db8::1")
+    assert (second.failures, second.retry_at) == (2, T0 + timedelta(seconds=10))
+    # While the station waits even the right password is not checked, nor counted.
+    waiting = await login(world, "CS-16", "p" * 20, T0 + timedelta(seconds=9))
+    assert (waiting.result, waiting.failures) == (AuthResult.THROTTLED, 2)
+    assert (await login(world, "CS-16", "p" * 20, T0 + timedelta(seconds=10))).accepted
+    async with session_scope(world) as session:
+        station = await StationService(session).get("CS-16")
+    assert (station.auth_failures, station.auth_failures_total) == (0, 2)
+    assert station.last_auth_failure_at == T0
+    assert station.last_auth_failure_source == "2001:db8::1"
