@@ -1,9 +1,18 @@
 """The CSMS websocket endpoint ``/ocpp/{charging_station_id}`` and the stations it holds.
 
-Handshake (OCPP-J; security profile 1): the station must be known, present HTTP Basic
-credentials whose user is its identity, and offer a subprotocol we speak (``ocpp2.0.1`` or
-``ocpp1.6``; the station's order of preference wins). Anything else is refused before the
-websocket is accepted (the client sees HTTP 403).
+Handshake (OCPP-J 1.6 §3.2 and 2.0.1 Part 4 §3; security profile 1), checked in this order:
+
+1. the source address and the station must not be waiting after failed logins: else HTTP 429
+   with ``Retry-After`` (nothing else is checked);
+2. the station id in the URL must be known: else HTTP 404 ("SHOULD" in OCPP-J);
+3. HTTP Basic credentials: the user is the station identity and the password is its password;
+   else HTTP 401 with ``WWW-Authenticate``, the same answer for a wrong and a missing password;
+4. a subprotocol we speak (``ocpp2.0.1`` or ``ocpp1.6``; the station's order of preference
+   wins). Without one, OCPP-J says the CSMS MUST complete the handshake without a
+   ``Sec-WebSocket-Protocol`` header and then close the connection: we close with 1002.
+
+The HTTP answers use the ASGI ``websocket.http.response`` extension; under a server without it
+every refusal is a plain 403.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from hub.services.stations import AuthOutcome, AuthResult
 logger = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
+PROTOCOL_ERROR = 1002
+SUPPORTED_SUBPROTOCOLS = ", ".join(v.subprotocol for v in reversed(OcppVersion))
 
 
 class StationNotConnected(Exception):
@@ -164,26 +175,23 @@ def ocpp_endpoint(bridge: Bridge, registry: StationRegistry) -> WebsocketRouteHa
 
     @websocket("/ocpp/{station_id:str}", name="ocpp")
     async def ocpp_socket(socket: WebSocket[Any, Any, Any], station_id: FromPath[str]) -> None:
-        version = _negotiate(list(socket.scope.get("subprotocols") or []))
         credentials = _basic_credentials(socket.headers.get("authorization"))
         source = _source(socket)
-        if version is None:
-            logger.warning(
-                "station %s refused at the handshake: no supported subprotocol in %s",
-                station_id,
-                socket.scope.get("subprotocols"),
-            )
-            await socket.close(code=POLICY_VIOLATION)
-            return
         password = credentials[1] if credentials and credentials[0] == station_id else None
         outcome = await bridge.authenticate(station_id, password, source)
         if outcome.result is AuthResult.THROTTLED:
             await _refuse_throttled(socket, bridge, station_id, outcome)
             return
+        if outcome.result is AuthResult.UNKNOWN_STATION:
+            logger.warning(
+                "unknown station %s refused at the handshake from %s", station_id, source
+            )
+            await _refuse_http(socket, 404, "unknown charging station")
+            return
         if not outcome.accepted:
-            detail = "missing Basic credentials or user is not the station identity"
-            if password is not None:
-                detail = str(outcome.result)
+            detail = "wrong password"
+            if password is None:
+                detail = "missing Basic credentials or user is not the station identity"
             logger.warning(
                 "station %s refused at the handshake from %s: %s%s",
                 station_id,
@@ -191,7 +199,23 @@ def ocpp_endpoint(bridge: Bridge, registry: StationRegistry) -> WebsocketRouteHa
                 detail,
                 _failures_note(outcome),
             )
-            await socket.close(code=POLICY_VIOLATION)
+            await _refuse_http(
+                socket,
+                401,
+                "wrong or missing credentials",
+                {"WWW-Authenticate": 'Basic realm="OCPP", charset="UTF-8"'},
+            )
+            return
+        offered = list(socket.scope.get("subprotocols") or [])
+        version = _negotiate(offered)
+        if version is None:
+            logger.warning(
+                "station %s: no supported subprotocol in %s; connection closed", station_id, offered
+            )
+            await socket.accept()
+            await socket.close(
+                code=PROTOCOL_ERROR, reason=f"supported subprotocols: {SUPPORTED_SUBPROTOCOLS}"
+            )
             return
         await socket.accept(subprotocols=version.subprotocol)
         station_class = StationV201 if version is OcppVersion.V201 else StationV16

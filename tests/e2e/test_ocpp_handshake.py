@@ -10,21 +10,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.typing import Subprotocol
 
-from hub.app import create_app
-from hub.config import DatabaseSettings, OcppSettings, PushSettings, Settings
-from hub.ocpp.transport import OcppWebSocketProtocol
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import session_scope
 from hub.services.stations import StationService
-from tests.support.servers import asgi_server, hub_environment, run_hub_cli
+from tests.support.inprocess_hub import InProcessHub, running_hub
+from tests.support.servers import hub_environment, run_hub_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
@@ -32,24 +27,7 @@ PASSWORD = "the-right-password-0123"
 FREE, SOURCE_FREE, BASE, CAP = 3, 6, 10.0, 40.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class Hub:
-    ws_url: str
-    clock: Clock
-    sessions: async_sessionmaker[AsyncSession]
-    database_url: str
-
+class Hub(InProcessHub):
     async def add(self, station_id: str, password: str | bytes = PASSWORD) -> None:
         async with session_scope(self.sessions) as session:
             await StationService(session).add(station_id, password)
@@ -65,20 +43,8 @@ async def hub(database_url: str, request: pytest.FixtureRequest) -> AsyncIterato
         "auth_backoff_cap_seconds": CAP,
         **getattr(request, "param", {}),
     }
-    settings = Settings(
-        database=DatabaseSettings(url=database_url),
-        push=PushSettings(enabled=False),
-        ocpp=OcppSettings(**ocpp),
-    )
-    clock = Clock()
-    engine = create_engine(database_url)
-    try:
-        with asgi_server(create_app(settings, clock=clock), ws=OcppWebSocketProtocol) as url:
-            yield Hub(
-                url.replace("http://", "ws://"), clock, create_session_factory(engine), database_url
-            )
-    finally:
-        await engine.dispose()
+    async with running_hub(database_url, **ocpp) as running:
+        yield Hub(**vars(running))
 
 
 def basic(user: str, password: str | bytes) -> dict[str, str]:
@@ -128,7 +94,7 @@ def station_json(hub: Hub, station_id: str) -> dict:
 async def test_repeated_wrong_passwords_back_off_exponentially_and_are_reported(hub: Hub):
     await hub.add("CS-1")
     for number in range(FREE):
-        assert await answer(hub, "CS-1", f"wrong-password-{number:04d}") == 403
+        assert await answer(hub, "CS-1", f"wrong-password-{number:04d}") == 401
     # The FREE-th failure started a wait: nothing is checked until it is over, not even the
     # right password.
     throttled = await refusal(hub, "CS-1", PASSWORD)
@@ -139,13 +105,13 @@ async def test_repeated_wrong_passwords_back_off_exponentially_and_are_reported(
     assert await answer(hub, "CS-1", PASSWORD) == 429
     # After the wait one attempt is checked again; its failure doubles the wait.
     hub.clock.advance(1)
-    assert await answer(hub, "CS-1", "wrong-password-y") == 403
+    assert await answer(hub, "CS-1", "wrong-password-y") == 401
     assert (await refusal(hub, "CS-1", PASSWORD)).headers["Retry-After"] == str(int(2 * BASE))
     hub.clock.advance(2 * BASE)
-    assert await answer(hub, "CS-1", None) == 403  # missing credentials count too
+    assert await answer(hub, "CS-1", None) == 401  # missing credentials count too
     assert (await refusal(hub, "CS-1", PASSWORD)).headers["Retry-After"] == str(int(CAP))
     hub.clock.advance(CAP)
-    assert await answer(hub, "CS-1", "wrong-password-z") == 403
+    assert await answer(hub, "CS-1", "wrong-password-z") == 401
     assert (await refusal(hub, "CS-1", PASSWORD)).headers["Retry-After"] == str(int(CAP))
 
     shown = station_json(hub, "CS-1")
@@ -168,11 +134,62 @@ async def test_a_source_guessing_across_stations_backs_off(hub: Hub):
         # Unknown stations and wrong passwords of a known one count for the source; no
         # station reaches its own limit.
         station_id = "CS-1" if number % 3 == 0 else f"CS-{100 + number}"
-        assert await answer(hub, station_id, "wrong-password-0000") == 403
+        assert await answer(hub, station_id, "wrong-password-0000") == (
+            401 if number % 3 == 0 else 404
+        )
     assert station_json(hub, "CS-1")["auth_failures"] < FREE
     assert (await refusal(hub, "CS-1", PASSWORD)).headers["Retry-After"] == str(int(BASE))
     assert await answer(hub, "CS-999", "wrong-password-0000") == 429
     hub.clock.advance(BASE)
     assert await answer(hub, "CS-1", PASSWORD) == 101
     # A success clears the source.
-    assert await answer(hub, "CS-999", "wrong-password-0000") == 403
+    assert await answer(hub, "CS-999", "wrong-password-0000") == 404
+
+
+NO_BACKOFF = {"auth_free_attempts": 100, "auth_source_free_attempts": 100}
+
+
+@pytest.mark.parametrize("hub", [NO_BACKOFF], indirect=True)
+async def test_handshake_answers_follow_ocpp_j(hub: Hub):
+    await hub.add("CS-1")
+    unknown = await refusal(hub, "CS-404", PASSWORD)
+    assert unknown.status_code == 404
+    wrong = await refusal(hub, "CS-1", "wrong-password-0000")
+    missing = await refusal(hub, "CS-1", None)
+    other_user = await refusal(hub, "CS-1", PASSWORD, user="CS-2")
+    for refused in (wrong, missing, other_user):
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"].startswith('Basic realm="OCPP"')
+    # A wrong password and a missing one get the very same answer.
+    assert (wrong.headers["WWW-Authenticate"], wrong.body) == (
+        missing.headers["WWW-Authenticate"],
+        missing.body,
+    )
+
+
+@pytest.mark.parametrize("hub", [NO_BACKOFF], indirect=True)
+@pytest.mark.parametrize("offered", [("ocpp2.1",), ()], ids=["unsupported", "none"])
+async def test_no_acceptable_subprotocol_completes_the_handshake_then_closes(hub: Hub, offered):
+    await hub.add("CS-1")
+    socket = await open_socket(hub, "CS-1", subprotocols=offered)
+    assert socket.response is not None
+    assert socket.response.status_code == 101
+    assert "Sec-WebSocket-Protocol" not in socket.response.headers
+    assert socket.subprotocol is None
+    with pytest.raises(ConnectionClosedError) as closed:
+        await socket.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1002
+    assert "ocpp2.0.1, ocpp1.6" in closed.value.rcvd.reason
+
+
+@pytest.mark.parametrize("hub", [NO_BACKOFF], indirect=True)
+async def test_the_station_s_preferred_subprotocol_wins(hub: Hub):
+    await hub.add("CS-1")
+    for offered, chosen in [
+        (("ocpp2.1", "ocpp2.0.1", "ocpp1.6"), "ocpp2.0.1"),
+        (("ocpp1.6", "ocpp2.0.1"), "ocpp1.6"),
+    ]:
+        socket = await open_socket(hub, "CS-1", subprotocols=offered)
+        assert socket.subprotocol == chosen
+        await socket.close()
