@@ -18,10 +18,10 @@ station offline (no socket, missed heartbeats) UNKNOWN
 
 Preparing means a driver plugged in or authorised: the EVSE cannot take another driver, hence
 CHARGING by default; some networks prefer AVAILABLE until energy flows. A station-level status
-(1.6 connector 0) of Unavailable or Faulted overrides every EVSE of the station. When several
-OCPP connectors feed one OCPI EVSE, the busiest wins: CHARGING > RESERVED > AVAILABLE >
-INOPERATIVE > OUTOFORDER > UNKNOWN (a free connector makes the EVSE usable even if another is
-broken).
+(1.6 connector 0, 2.0.1 EVSE 0) of Unavailable or Faulted overrides every EVSE of the station.
+When several OCPP connectors feed one OCPI EVSE, the busiest wins: CHARGING > RESERVED >
+AVAILABLE > INOPERATIVE > OUTOFORDER > UNKNOWN (a free connector makes the EVSE usable even if
+another is broken).
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ from hub.services.locations import LocationService
 
 STATION_CONNECTOR = 0
 """OCPP 1.6 ``connectorId`` 0 addresses the whole charging station."""
+STATION_EVSE = 0
+"""OCPP 2.0.1 ``evseId`` 0 addresses the whole charging station (Part 2, "EVSE")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,12 +200,14 @@ class StationService:
     ) -> StatusOutcome:
         """A StatusNotification: store it and update the OCPI status of the EVSEs it feeds.
 
-        ``evse_id`` is None for OCPP 1.6, where ``connector_id`` 0 is the station itself.
+        ``evse_id`` is None for OCPP 1.6, where ``connector_id`` 0 is the station itself; in
+        OCPP 2.0.1 ``evse_id`` 0 is. A station-level Unavailable or Faulted overrides every EVSE
+        of the station until the station reports another station-level status.
         """
         station = await self.get_for_update(station_id)
         station.last_seen_at = self.clock()
         station.online = True
-        if evse_id is None and connector_id == STATION_CONNECTOR:
+        if evse_id == STATION_EVSE or (evse_id is None and connector_id == STATION_CONNECTOR):
             station.station_status = ocpp_status
             changed = await self._recompute(station, reason="station status", ocpp=ocpp_status)
             return StatusOutcome(changed)

@@ -142,6 +142,30 @@ async def test_station_level_status_overrides_and_releases_every_evse(world):
     assert (await statuses(world))["E4"] == "CHARGING"
 
 
+@pytest.mark.parametrize("station_status", ["Unavailable", "Faulted"])
+async def test_v201_station_level_status_evse_0_overrides_and_releases_every_evse(
+    world, station_status
+):
+    await report(world, "CS-201", 1, 1, "Occupied")
+    await report(world, "CS-201", 2, 1, "Available")
+    outcome = await report(world, "CS-201", 0, 0, station_status)
+    expected = "INOPERATIVE" if station_status == "Unavailable" else "OUTOFORDER"
+    assert not outcome.unmapped
+    assert outcome.changed == {"SITE-E1": EvseStatus(expected), "SITE-E2": EvseStatus(expected)}
+    assert await statuses(world) == {
+        "E1": expected,
+        "E2": expected,
+        "E3": "UNKNOWN",  # the other station's EVSEs are untouched
+        "E4": "UNKNOWN",
+    }
+    # The EVSEs keep reporting under the override; they show again once it is lifted.
+    await report(world, "CS-201", 2, 1, "Occupied")
+    assert (await statuses(world))["E2"] == expected
+    await report(world, "CS-201", 0, 0, "Available")
+    assert (await statuses(world))["E1"] == "CHARGING"
+    assert (await statuses(world))["E2"] == "CHARGING"
+
+
 async def test_silent_stations_go_unknown_and_come_back(world):
     await report(world, "CS-201", 1, 1, "Available")
     await report(world, "CS-201", 2, 1, "Occupied")
