@@ -57,6 +57,11 @@ class OcppSettings(BaseModel):
     # offline too (a half-open connection).
     missed_heartbeats: int = Field(default=3, ge=1)
     sweep_interval_seconds: float = Field(default=10.0, gt=0)
+    # `hub serve` pings every station socket this often (0: never) and closes a socket whose
+    # pong is not back within ping_timeout_seconds; a pong proves the station alive like a
+    # Heartbeat does (OCPP-J 1.6 §5.3). Keep it well below the missed-heartbeats delay.
+    ping_interval_seconds: float = Field(default=60.0, ge=0)
+    ping_timeout_seconds: float = Field(default=30.0, gt=0)
     # OCPI status for OCPP 1.6 "Preparing": CHARGING (someone is at the EVSE) or AVAILABLE.
     preparing_status: str = Field(default="CHARGING", pattern="^(CHARGING|AVAILABLE)$")
     call_timeout_seconds: float = Field(default=30.0, gt=0)

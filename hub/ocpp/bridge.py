@@ -113,6 +113,25 @@ class Bridge:
         self._seen_written[station_id] = self.clock()
         self.on_change()
 
+    @property
+    def silent_for(self) -> timedelta:
+        """A connected station heard from neither by message nor pong for this long is offline."""
+        return timedelta(
+            seconds=self.settings.heartbeat_interval_seconds * self.settings.missed_heartbeats
+        )
+
+    async def alive(self, station_id: str) -> None:
+        """A websocket pong (or ping) from the station: alive, though it sent no message.
+
+        Written at most every third of the missed-heartbeats delay (pings usually come more
+        often than heartbeats, and 30,000 stations each writing every minute would be a load).
+        """
+        last = self._seen_written.get(station_id)
+        every = max(SEEN_WRITE_INTERVAL, self.silent_for / 3)
+        if last is not None and self.clock() - last < every:
+            return
+        await self.seen(station_id)
+
     async def booted(self, station_id: str, **info: str | None) -> None:
         async with session_scope(self.sessions) as session:
             await self._service(session).booted(
@@ -149,10 +168,7 @@ class Bridge:
         async with session_scope(self.sessions) as session:
             offline = await self._service(session).mark_silent_offline(
                 disconnected_for=timedelta(seconds=self.settings.offline_after_seconds),
-                silent_for=timedelta(
-                    seconds=self.settings.heartbeat_interval_seconds
-                    * self.settings.missed_heartbeats
-                ),
+                silent_for=self.silent_for,
             )
         for station_id in offline:
             logger.warning("station %s is offline: its EVSEs are now UNKNOWN", station_id)

@@ -32,6 +32,7 @@ from litestar.params import FromPath
 from hub.domain.stations import OcppVersion
 from hub.ocpp.bridge import Bridge
 from hub.ocpp.station import StationMixin
+from hub.ocpp.transport import LIVENESS_EXTENSION, Liveness
 from hub.ocpp.v16 import StationV16
 from hub.ocpp.v201 import StationV201
 from hub.services.stations import AuthOutcome, AuthResult
@@ -228,16 +229,45 @@ def ocpp_endpoint(bridge: Bridge, registry: StationRegistry) -> WebsocketRouteHa
             await _close_quietly(older)
         logger.info("station %s connected (OCPP %s)", station_id, version.value)
         await bridge.connected(station_id, version)
+        pongs = _record_pongs(socket, bridge, station_id)
         try:
             await station.start()
         except WebSocketDisconnect:
             pass
         finally:
+            if pongs is not None:
+                pongs.cancel()
             if registry.detach(station_id, station):
                 await bridge.disconnected(station_id)
             logger.info("station %s disconnected", station_id)
 
     return ocpp_socket
+
+
+def _record_pongs(
+    socket: WebSocket[Any, Any, Any], bridge: Bridge, station_id: str
+) -> asyncio.Task[None] | None:
+    """Count the socket's pongs as liveness (OCPP-J 1.6 §5.3: ping/pong may replace
+    Heartbeat), if the server reports them (``hub.ocpp.transport``)."""
+    liveness = (socket.scope.get("extensions") or {}).get(LIVENESS_EXTENSION)
+    if not isinstance(liveness, Liveness):
+        return None
+    signal = asyncio.Event()
+    liveness.listeners.append(signal.set)
+
+    async def record() -> None:
+        try:
+            while True:
+                await signal.wait()
+                signal.clear()
+                try:
+                    await bridge.alive(station_id)
+                except Exception:
+                    logger.exception("station %s: recording its pong failed", station_id)
+        finally:
+            liveness.listeners.remove(signal.set)
+
+    return asyncio.create_task(record(), name=f"ocpp-pongs-{station_id}")
 
 
 def _failures_note(outcome: AuthOutcome) -> str:

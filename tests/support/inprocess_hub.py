@@ -1,5 +1,6 @@
 """The hub in the test's process, served by uvicorn on 127.0.0.1 exactly as ``hub serve`` does
-(same websocket protocol), with an injected clock: tests move time instead of sleeping."""
+(same websocket protocol and ping settings), with an injected clock: tests move time instead of
+sleeping."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.app import create_app
 from hub.config import DatabaseSettings, OcppSettings, PushSettings, Settings
-from hub.ocpp.transport import OcppWebSocketProtocol
+from hub.ocpp.transport import uvicorn_options
 from hub.persistence.session import create_engine, create_session_factory
 from tests.support.servers import asgi_server
 
@@ -62,7 +63,8 @@ async def running_hub(
     engine = create_engine(database_url)
     try:
         app = create_app(settings, clock=clock)
-        with asgi_server(app, ws=OcppWebSocketProtocol, **(uvicorn or {})) as url:
+        options = {**uvicorn_options(settings.ocpp), **(uvicorn or {})}
+        with asgi_server(app, **options) as url:
             yield InProcessHub(url, clock, settings, create_session_factory(engine))
     finally:
         await engine.dispose()
