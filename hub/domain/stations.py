@@ -26,6 +26,7 @@ another is broken).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -104,19 +105,46 @@ def generate_password() -> str:
     return secrets.token_urlsafe(24)  # 32 characters
 
 
-def hash_password(password: str, salt: str | None = None) -> str:
-    """``salt$sha256``. Passwords are random 32-character secrets we generate, so a salted
-    SHA-256 is enough; a slow KDF would make a reconnect storm of 30,000 stations cost minutes
-    of CPU at the handshake."""
+def hash_password(password: str | bytes, salt: str | None = None) -> str:
+    """``salt$sha256``. Passwords are random 32-character secrets we generate (or 20-byte
+    keys), so a salted SHA-256 is enough; a slow KDF would make a reconnect storm of 30,000
+    stations cost minutes of CPU at the handshake. A text password is hashed as UTF-8, a binary
+    one as its bytes."""
     salt = salt or secrets.token_hex(8)
-    digest = hashlib.sha256(f"{salt}${password}".encode()).hexdigest()
+    raw = password.encode() if isinstance(password, str) else password
+    digest = hashlib.sha256(salt.encode() + b"$" + raw).hexdigest()
     return f"{salt}${digest}"
 
 
-def password_matches(password: str, stored: str) -> bool:
-    """Constant-time check of ``password`` against :func:`hash_password` output."""
+AUTHORIZATION_KEY_BYTES = 20
+"""OCPP 1.6 (OCPP-J §7, security whitepaper): the AuthorizationKey is a 20-byte key, written as
+40 hexadecimal characters in the configuration; the Basic password is the key's raw bytes."""
+
+
+def parse_authorization_key(text: str) -> bytes:
+    """The 20 bytes of an AuthorizationKey given in hex. Raises ValueError otherwise."""
+    if len(text) != 2 * AUTHORIZATION_KEY_BYTES:
+        raise ValueError(f"{2 * AUTHORIZATION_KEY_BYTES} hexadecimal characters expected")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise ValueError("not hexadecimal") from None
+
+
+def password_matches(password: str | bytes, stored: str) -> bool:
+    """Constant-time check of ``password`` against :func:`hash_password` output.
+
+    40 hexadecimal characters also match as the 20-byte key they spell: some 1.6 chargers send
+    their AuthorizationKey in its hex form instead of as raw bytes.
+    """
     salt, _, _ = stored.partition("$")
-    return hmac.compare_digest(hash_password(password, salt), stored)
+    raw = password.encode() if isinstance(password, str) else password
+    candidates = [raw]
+    if len(raw) == 2 * AUTHORIZATION_KEY_BYTES:
+        with contextlib.suppress(ValueError):  # UnicodeDecodeError included
+            candidates.append(parse_authorization_key(raw.decode("ascii")))
+    matches = [hmac.compare_digest(hash_password(c, salt), stored) for c in candidates]
+    return any(matches)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,9 @@ class Bridge:
             session, preparing=EvseStatus(self.settings.preparing_status), clock=self.clock
         )
 
-    async def authenticate(self, station_id: str, password: str | None, source: str) -> AuthOutcome:
+    async def authenticate(
+        self, station_id: str, password: str | bytes | None, source: str
+    ) -> AuthOutcome:
         """Check a login: first the source address's backoff (in memory, no database access
         while it waits), then the station's (in the database)."""
         now = self.clock()

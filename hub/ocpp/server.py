@@ -98,15 +98,22 @@ class StationRegistry:
         return sorted(self._held)
 
 
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+def _basic_credentials(header: str | None) -> tuple[str, bytes] | None:
+    """User and password of a Basic ``Authorization`` header. The password stays bytes: an
+    OCPP 1.6 AuthorizationKey is a binary 20-byte key, sent as those raw bytes."""
     if not header or not header.lower().startswith("basic "):
         return None
     try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        decoded = base64.b64decode(header[6:].strip(), validate=True)
+    except binascii.Error:
         return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
+    user, sep, password = decoded.partition(b":")
+    if not sep:
+        return None
+    try:
+        return user.decode("utf-8"), password
+    except UnicodeDecodeError:
+        return None
 
 
 def _source(socket: WebSocket[Any, Any, Any]) -> str:

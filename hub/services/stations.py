@@ -83,9 +83,12 @@ class StationService:
         self.clock = clock
 
     async def add(
-        self, station_id: str, password: str | None = None
+        self, station_id: str, password: str | bytes | None = None
     ) -> tuple[ChargingStation, str]:
         """Allow a station to connect. Returns it and its password (only the hash is stored).
+
+        ``password`` as bytes: a binary key (an OCPP 1.6 AuthorizationKey), which the station
+        sends as those raw bytes in its Basic credentials; it is returned in hex.
 
         Raises:
             Conflict: the station exists already.
@@ -96,7 +99,7 @@ class StationService:
         station = await self.stations.add(
             ChargingStation(station_id=station_id, password_hash=hash_password(password))
         )
-        return station, password
+        return station, password if isinstance(password, str) else password.hex()
 
     async def get(self, station_id: str) -> ChargingStation:
         """Raises NotFound for an unknown station."""
@@ -121,7 +124,7 @@ class StationService:
     async def authenticate(
         self,
         station_id: str,
-        password: str | None,
+        password: str | bytes | None,
         *,
         source: str,
         backoff: AuthBackoff,

@@ -193,3 +193,29 @@ async def test_the_station_s_preferred_subprotocol_wins(hub: Hub):
         socket = await open_socket(hub, "CS-1", subprotocols=offered)
         assert socket.subprotocol == chosen
         await socket.close()
+
+
+# An AuthorizationKey whose raw bytes hold a colon, a NUL and bytes that are not UTF-8.
+AUTHORIZATION_KEY = "3a00ff80" + "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize("hub", [NO_BACKOFF], indirect=True)
+async def test_a_16_authorization_key_given_in_hex_is_the_raw_basic_password(hub: Hub):
+    env = hub_environment(hub.database_url, 1)
+    added = run_hub_cli(
+        env, "chargers", "add", "CS-KEY", "--password-hex", AUTHORIZATION_KEY, "--json"
+    )
+    assert added.returncode == 0, added.stderr
+    shown = json.loads(added.stdout)
+    assert shown["password_hex"] == AUTHORIZATION_KEY
+    assert "password" not in shown
+    key = bytes.fromhex(AUTHORIZATION_KEY)
+    assert b":" in key
+    socket = await open_socket(hub, "CS-KEY", key)
+    assert socket.subprotocol == "ocpp1.6"
+    await socket.close()
+    # Chargers that send the key in its hex form are let in too.
+    assert await answer(hub, "CS-KEY", AUTHORIZATION_KEY) == 101
+    assert await answer(hub, "CS-KEY", AUTHORIZATION_KEY.upper()) == 101
+    assert await answer(hub, "CS-KEY", key[:-1] + b"\x00") == 401
+    assert await answer(hub, "CS-KEY", key[:-1]) == 401

@@ -17,6 +17,7 @@ from hub.domain.stations import (
     combined_status,
     evse_status,
     hash_password,
+    parse_authorization_key,
     password_matches,
 )
 from hub.errors import Conflict
@@ -103,6 +104,24 @@ def test_passwords_are_salted_hashes_compared_in_constant_time():
     assert stored != hash_password("secret-secret-secret")
     assert password_matches("secret-secret-secret", stored)
     assert not password_matches("secret-secret-secreT", stored)
+
+
+def test_binary_keys_hash_as_their_bytes_and_match_in_hex_form_too():
+    key = bytes.fromhex("3a00ff80" + "0123456789abcdef" * 2)
+    stored = hash_password(key)
+    assert password_matches(key, stored)
+    assert password_matches(key.hex(), stored)
+    assert password_matches(key.hex().upper(), stored)
+    assert not password_matches(key[:-1], stored)
+    assert not password_matches(key.hex()[:-1] + "0", stored)
+    # Text passwords hash as their UTF-8 bytes: hashes stored before keys existed still match.
+    text = hash_password("secret-secret-secret", "0011223344556677")
+    assert password_matches(b"secret-secret-secret", text)
+    assert parse_authorization_key(key.hex()) == key
+    with pytest.raises(ValueError, match="40 hexadecimal"):
+        parse_authorization_key("00" * 19)
+    with pytest.raises(ValueError, match="not hexadecimal"):
+        parse_authorization_key("zz" * 20)
 
 
 def test_subprotocols():
