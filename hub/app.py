@@ -4,8 +4,9 @@ router into one Litestar application. Nothing is built at import time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from hub.config import Settings
 from hub.ocpp.bridge import Bridge
 from hub.ocpp.commands import StationCommands, internal_calls_endpoint
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
+from hub.persistence.base import utc_now
 from hub.persistence.session import create_engine, create_session_factory
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
@@ -38,9 +40,11 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     http: httpx.AsyncClient | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Litestar:
     """Build the application. ``engine`` and ``http`` may be injected (tests); they are disposed
-    on shutdown only when created here."""
+    on shutdown only when created here. ``clock`` is "now" for the OCPP bridge (login backoff,
+    station liveness), injected by tests that must not sleep."""
     own_engine = engine is None
     own_http = http is None
     engine = engine or create_engine(settings.database.url, echo=settings.database.echo)
@@ -58,6 +62,7 @@ def create_app(
         settings.ocpp,
         node=settings.node_url,
         on_change=worker.wake if worker is not None else (lambda: None),
+        clock=clock,
     )
     commands = StationCommands(
         registry,

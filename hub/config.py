@@ -57,6 +57,11 @@ class OcppSettings(BaseModel):
     # offline too (a half-open connection).
     missed_heartbeats: int = Field(default=3, ge=1)
     sweep_interval_seconds: float = Field(default=10.0, gt=0)
+    # `hub serve` pings every station socket this often (0: never) and closes a socket whose
+    # pong is not back within ping_timeout_seconds; a pong proves the station alive like a
+    # Heartbeat does (OCPP-J 1.6 §5.3). Keep it well below the missed-heartbeats delay.
+    ping_interval_seconds: float = Field(default=60.0, ge=0)
+    ping_timeout_seconds: float = Field(default=30.0, gt=0)
     # OCPI status for OCPP 1.6 "Preparing": CHARGING (someone is at the EVSE) or AVAILABLE.
     preparing_status: str = Field(default="CHARGING", pattern="^(CHARGING|AVAILABLE)$")
     call_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -75,6 +80,15 @@ class OcppSettings(BaseModel):
     # answers to no call) are logged at most once per station, kind and this many seconds;
     # the next line says how many were muted.
     warning_interval_seconds: float = Field(default=60.0, gt=0)
+    # Password guessing at the handshake: after this many consecutive failed logins of one
+    # station, every further attempt waits auth_backoff_base_seconds, doubled per failure, up
+    # to auth_backoff_cap_seconds; attempts while waiting get HTTP 429 unchecked. Counted in
+    # the database, so shared by every hub process.
+    auth_free_attempts: int = Field(default=5, ge=1)
+    # The same per source address (unknown station ids included), in each hub process.
+    auth_source_free_attempts: int = Field(default=20, ge=1)
+    auth_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    auth_backoff_cap_seconds: float = Field(default=300.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -17,6 +17,7 @@ from hub.cli.common import (
     print_table,
     run,
 )
+from hub.domain.stations import parse_authorization_key
 from hub.ocpp.commands import StationCallFailed, StationCommands
 from hub.ocpp.server import StationRegistry
 from hub.persistence.session import session_scope
@@ -37,6 +38,12 @@ def station_record(station: ChargingStation) -> dict[str, Any]:
         "node": station.connected_node,
         "last_seen_at": station.last_seen_at.isoformat() if station.last_seen_at else None,
         "booted_at": station.booted_at.isoformat() if station.booted_at else None,
+        "auth_failures": station.auth_failures,
+        "auth_failures_total": station.auth_failures_total,
+        "last_auth_failure_at": (
+            station.last_auth_failure_at.isoformat() if station.last_auth_failure_at else None
+        ),
+        "last_auth_failure_source": station.last_auth_failure_source,
     }
 
 
@@ -44,18 +51,32 @@ def station_record(station: ChargingStation) -> dict[str, Any]:
 def add(
     station_id: str = typer.Argument(..., help="The station's OCPP identity"),
     password: str | None = typer.Option(None, help="Default: a generated 32-character secret"),
+    password_hex: str | None = typer.Option(
+        None,
+        help="An OCPP 1.6 AuthorizationKey: 40 hex characters (20 bytes); the station's Basic "
+        "password is then those raw bytes",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Allow a station to connect (OCPP security profile 1: HTTP Basic auth)."""
     if not 1 <= len(station_id) <= 48:
         raise typer.BadParameter("1 to 48 characters", param_hint="STATION_ID")
+    if password is not None and password_hex is not None:
+        raise typer.BadParameter("give --password or --password-hex, not both")
     if password is not None and not 16 <= len(password) <= 40:
         raise typer.BadParameter("16 to 40 characters (OCPP 2.0.1)", param_hint="--password")
+    secret: str | bytes | None = password
+    if password_hex is not None:
+        try:
+            secret = parse_authorization_key(password_hex)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--password-hex") from exc
 
     async def work(context: CommandContext) -> dict[str, Any]:
         async with session_scope(context.sessions) as session:
-            station, secret = await StationService(session).add(station_id, password)
-            return {**station_record(station), "password": secret}
+            station, shown = await StationService(session).add(station_id, secret)
+            key = "password_hex" if isinstance(secret, bytes) else "password"
+            return {**station_record(station), key: shown}
 
     record = run(work)
     if as_json:
@@ -77,7 +98,15 @@ def list_stations(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(records)
         return
-    columns = ["station_id", "online", "ocpp_version", "vendor", "model", "last_seen_at"]
+    columns = [
+        "station_id",
+        "online",
+        "ocpp_version",
+        "vendor",
+        "model",
+        "last_seen_at",
+        "auth_failures",
+    ]
     print_table("Charging stations", columns, [[r[c] for c in columns] for r in records])
 
 

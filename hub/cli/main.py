@@ -58,6 +58,7 @@ def serve(
 ) -> None:
     """Run the OCPI server (migrations applied first)."""
     from hub.app import create_app
+    from hub.ocpp.transport import uvicorn_options
 
     settings = get_settings()
     if host or port:
@@ -82,6 +83,7 @@ def serve(
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.log_level.lower(),
+        **uvicorn_options(settings.ocpp),
     )
 
 

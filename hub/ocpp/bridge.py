@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import OcppSettings
 from hub.domain.assets import EvseStatus
-from hub.domain.stations import OcppVersion
+from hub.domain.stations import AuthBackoff, OcppVersion, SourceThrottle
+from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
-from hub.services.stations import StationService, StatusOutcome
+from hub.services.stations import AuthOutcome, AuthResult, StationService, StatusOutcome
 
 logger = logging.getLogger(__name__)
 
-SEEN_WRITE_INTERVAL = 30.0
-"""Seconds between two ``last_seen_at`` writes for heartbeats of one station."""
+SEEN_WRITE_INTERVAL = timedelta(seconds=30)
+"""Time between two ``last_seen_at`` writes for heartbeats of one station."""
+SOURCE_MEMORY = timedelta(hours=1)
+"""A source address quiet for this long (or for the backoff cap, if longer) is forgotten."""
 
 
 @dataclass
@@ -26,26 +29,75 @@ class Bridge:
     """Per-process entry point of the OCPP layer into the services.
 
     ``on_change`` is called after a commit that changed EVSE statuses (the push worker wakes up
-    instead of waiting for its next poll).
+    instead of waiting for its next poll). ``clock`` is "now" for everything the bridge records.
     """
 
     sessions: async_sessionmaker[AsyncSession]
     settings: OcppSettings
     node: str
     on_change: Callable[[], None] = lambda: None
-    _seen_written: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], datetime] = utc_now
+    _seen_written: dict[str, datetime] = field(default_factory=dict)
+    _sources: SourceThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._sources = SourceThrottle(
+            AuthBackoff(
+                self.settings.auth_source_free_attempts,
+                self.settings.auth_backoff_base_seconds,
+                self.settings.auth_backoff_cap_seconds,
+            ),
+            forget_after=max(
+                SOURCE_MEMORY, timedelta(seconds=self.settings.auth_backoff_cap_seconds)
+            ),
+        )
+
+    @property
+    def station_backoff(self) -> AuthBackoff:
+        return AuthBackoff(
+            self.settings.auth_free_attempts,
+            self.settings.auth_backoff_base_seconds,
+            self.settings.auth_backoff_cap_seconds,
+        )
 
     def _service(self, session: AsyncSession) -> StationService:
-        return StationService(session, preparing=EvseStatus(self.settings.preparing_status))
+        return StationService(
+            session, preparing=EvseStatus(self.settings.preparing_status), clock=self.clock
+        )
 
-    async def authenticate(self, station_id: str, password: str) -> bool:
+    async def authenticate(
+        self, station_id: str, password: str | bytes | None, source: str
+    ) -> AuthOutcome:
+        """Check a login: first the source address's backoff (in memory, no database access
+        while it waits), then the station's (in the database)."""
+        now = self.clock()
+        source_retry_at = self._sources.retry_at(source, now)
+        if source_retry_at is not None:
+            return AuthOutcome(
+                AuthResult.THROTTLED, source_retry_at, self._sources.failures(source, now)
+            )
         async with session_scope(self.sessions) as session:
-            return await self._service(session).authenticate(station_id, password) is not None
+            outcome = await self._service(session).authenticate(
+                station_id, password, source=source, backoff=self.station_backoff
+            )
+        if outcome.accepted:
+            self._sources.succeeded(source)
+        elif outcome.result is not AuthResult.THROTTLED:
+            failures = self._sources.failed(source, now)
+            source_retry_at = self._sources.retry_at(source, now)
+            if source_retry_at is not None:
+                logger.warning(
+                    "source %s: %d failed OCPP logins in a row; its next attempt waits until %s",
+                    source,
+                    failures,
+                    source_retry_at.isoformat(),
+                )
+        return outcome
 
     async def connected(self, station_id: str, version: OcppVersion) -> None:
         async with session_scope(self.sessions) as session:
             await self._service(session).connected(station_id, version, self.node)
-        self._seen_written[station_id] = time.monotonic()
+        self._seen_written[station_id] = self.clock()
         self.on_change()
 
     async def disconnected(self, station_id: str) -> None:
@@ -54,13 +106,33 @@ class Bridge:
             await self._service(session).disconnected(station_id, self.node)
 
     async def seen(self, station_id: str) -> None:
-        last = self._seen_written.get(station_id, 0.0)
-        if time.monotonic() - last < SEEN_WRITE_INTERVAL:
+        """The station is alive (a message, or a pong): written at most every 30 seconds."""
+        last = self._seen_written.get(station_id)
+        if last is not None and self.clock() - last < SEEN_WRITE_INTERVAL:
             return
         async with session_scope(self.sessions) as session:
             await self._service(session).seen(station_id)
-        self._seen_written[station_id] = time.monotonic()
+        self._seen_written[station_id] = self.clock()
         self.on_change()
+
+    @property
+    def silent_for(self) -> timedelta:
+        """A connected station heard from neither by message nor pong for this long is offline."""
+        return timedelta(
+            seconds=self.settings.heartbeat_interval_seconds * self.settings.missed_heartbeats
+        )
+
+    async def alive(self, station_id: str) -> None:
+        """A websocket pong (or ping) from the station: alive, though it sent no message.
+
+        Written at most every third of the missed-heartbeats delay (pings usually come more
+        often than heartbeats, and 30,000 stations each writing every minute would be a load).
+        """
+        last = self._seen_written.get(station_id)
+        every = max(SEEN_WRITE_INTERVAL, self.silent_for / 3)
+        if last is not None and self.clock() - last < every:
+            return
+        await self.seen(station_id)
 
     async def booted(self, station_id: str, **info: str | None) -> None:
         async with session_scope(self.sessions) as session:
@@ -71,7 +143,7 @@ class Bridge:
                 serial_number=info.get("serial_number"),
                 firmware_version=info.get("firmware_version"),
             )
-        self._seen_written[station_id] = time.monotonic()
+        self._seen_written[station_id] = self.clock()
 
     async def connector_status(
         self, station_id: str, *, evse_id: int | None, connector_id: int, ocpp_status: str
@@ -80,7 +152,7 @@ class Bridge:
             outcome = await self._service(session).connector_status(
                 station_id, evse_id=evse_id, connector_id=connector_id, ocpp_status=ocpp_status
             )
-        self._seen_written[station_id] = time.monotonic()
+        self._seen_written[station_id] = self.clock()
         if outcome.unmapped:
             logger.warning(
                 "station %s reported EVSE %s connector %s (%s), which no EVSE is linked to",
@@ -95,15 +167,10 @@ class Bridge:
 
     async def sweep(self) -> list[str]:
         """Mark stations silent for longer than the offline delay offline."""
-        from datetime import timedelta
-
         async with session_scope(self.sessions) as session:
             offline = await self._service(session).mark_silent_offline(
                 disconnected_for=timedelta(seconds=self.settings.offline_after_seconds),
-                silent_for=timedelta(
-                    seconds=self.settings.heartbeat_interval_seconds
-                    * self.settings.missed_heartbeats
-                ),
+                silent_for=self.silent_for,
             )
         for station_id in offline:
             logger.warning("station %s is offline: its EVSEs are now UNKNOWN", station_id)

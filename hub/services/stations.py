@@ -6,14 +6,16 @@ changes go through ``LocationService`` so they are stored as history and pushed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.domain.assets import EvseStatus
 from hub.domain.stations import (
+    AuthBackoff,
     OcppVersion,
     combined_status,
     generate_password,
@@ -28,6 +30,8 @@ from hub.services.locations import LocationService
 
 STATION_CONNECTOR = 0
 """OCPP 1.6 ``connectorId`` 0 addresses the whole charging station."""
+STATION_EVSE = 0
+"""OCPP 2.0.1 ``evseId`` 0 addresses the whole charging station (Part 2, "EVSE")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,27 @@ class StatusOutcome:
     unmapped: bool = False
 
 
+class AuthResult(StrEnum):
+    ACCEPTED = "accepted"
+    UNKNOWN_STATION = "unknown station"
+    REFUSED = "wrong credentials"
+    THROTTLED = "throttled"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOutcome:
+    """The verdict on one login. ``retry_at``: when the next attempt will be checked (set when
+    throttled, or when this failure started a wait); ``failures``: consecutive failures now."""
+
+    result: AuthResult
+    retry_at: datetime | None = None
+    failures: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.result is AuthResult.ACCEPTED
+
+
 def connector_key(evse_id: int | None, connector_id: int) -> str:
     return f"{evse_id or 0}:{connector_id}"
 
@@ -46,16 +71,24 @@ class StationService:
     """Use cases on charging stations. Never commits; the caller owns the transaction."""
 
     def __init__(
-        self, session: AsyncSession, *, preparing: EvseStatus = EvseStatus.CHARGING
+        self,
+        session: AsyncSession,
+        *,
+        preparing: EvseStatus = EvseStatus.CHARGING,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.stations = StationRepository(session)
         self.locations = LocationService(session)
         self.preparing = preparing
+        self.clock = clock
 
     async def add(
-        self, station_id: str, password: str | None = None
+        self, station_id: str, password: str | bytes | None = None
     ) -> tuple[ChargingStation, str]:
         """Allow a station to connect. Returns it and its password (only the hash is stored).
+
+        ``password`` as bytes: a binary key (an OCPP 1.6 AuthorizationKey), which the station
+        sends as those raw bytes in its Basic credentials; it is returned in hex.
 
         Raises:
             Conflict: the station exists already.
@@ -66,7 +99,7 @@ class StationService:
         station = await self.stations.add(
             ChargingStation(station_id=station_id, password_hash=hash_password(password))
         )
-        return station, password
+        return station, password if isinstance(password, str) else password.hex()
 
     async def get(self, station_id: str) -> ChargingStation:
         """Raises NotFound for an unknown station."""
@@ -88,12 +121,39 @@ class StationService:
         await self._set_all(station_id, EvseStatus.UNKNOWN, reason="station removed")
         await self.stations.delete(station)
 
-    async def authenticate(self, station_id: str, password: str) -> ChargingStation | None:
-        """The station if ``password`` is its password (constant-time comparison)."""
-        station = await self.stations.get(station_id)
-        if station is None or not password_matches(password, station.password_hash):
-            return None
-        return station
+    async def authenticate(
+        self,
+        station_id: str,
+        password: str | bytes | None,
+        *,
+        source: str,
+        backoff: AuthBackoff,
+    ) -> AuthOutcome:
+        """Check a station's login (``password`` None: missing or not for this station).
+
+        Failures are counted on the station row, which is locked for the check, so concurrent
+        guesses are counted one after the other and every hub process sees the same count.
+        While the station must wait (``backoff``) the password is not even checked. A success
+        resets the consecutive count; the total and the last failure stay for the operator.
+        """
+        station = await self.stations.get(station_id, for_update=True)
+        if station is None:
+            return AuthOutcome(AuthResult.UNKNOWN_STATION)
+        now = self.clock()
+        retry_at = backoff.retry_at(station.auth_failures, station.last_auth_failure_at)
+        if retry_at is not None and retry_at > now:
+            return AuthOutcome(AuthResult.THROTTLED, retry_at, station.auth_failures)
+        if password is not None and password_matches(password, station.password_hash):
+            if station.auth_failures:
+                station.auth_failures = 0
+            return AuthOutcome(AuthResult.ACCEPTED)
+        station.auth_failures += 1
+        station.auth_failures_total += 1
+        station.last_auth_failure_at = now
+        station.last_auth_failure_source = source[:64]
+        return AuthOutcome(
+            AuthResult.REFUSED, backoff.retry_at(station.auth_failures, now), station.auth_failures
+        )
 
     async def connected(self, station_id: str, version: OcppVersion, node: str) -> None:
         """The station opened a socket on ``node``: online again, EVSE statuses restored."""
@@ -102,7 +162,7 @@ class StationService:
         station.ocpp_version = version.value
         station.connected_node = node
         station.online = True
-        station.last_seen_at = utc_now()
+        station.last_seen_at = self.clock()
         if not was_online:
             await self._recompute(station, reason="online")
 
@@ -112,12 +172,12 @@ class StationService:
         station = await self.stations.get(station_id, for_update=True)
         if station is not None and station.connected_node == node:
             station.connected_node = None
-            station.last_seen_at = utc_now()  # the offline delay counts from the disconnect
+            station.last_seen_at = self.clock()  # the offline delay counts from the disconnect
 
     async def seen(self, station_id: str) -> None:
         """Any message proves the station alive (heartbeats included)."""
         station = await self.get_for_update(station_id)
-        station.last_seen_at = utc_now()
+        station.last_seen_at = self.clock()
         if not station.online:
             station.online = True
             await self._recompute(station, reason="online")
@@ -135,7 +195,7 @@ class StationService:
         station.vendor, station.model = vendor[:50], model[:50]
         station.serial_number = serial_number[:50] if serial_number else None
         station.firmware_version = firmware_version[:50] if firmware_version else None
-        station.booted_at = station.last_seen_at = utc_now()
+        station.booted_at = station.last_seen_at = self.clock()
         station.touch()
 
     async def connector_status(
@@ -143,12 +203,14 @@ class StationService:
     ) -> StatusOutcome:
         """A StatusNotification: store it and update the OCPI status of the EVSEs it feeds.
 
-        ``evse_id`` is None for OCPP 1.6, where ``connector_id`` 0 is the station itself.
+        ``evse_id`` is None for OCPP 1.6, where ``connector_id`` 0 is the station itself; in
+        OCPP 2.0.1 ``evse_id`` 0 is. A station-level Unavailable or Faulted overrides every EVSE
+        of the station until the station reports another station-level status.
         """
         station = await self.get_for_update(station_id)
-        station.last_seen_at = utc_now()
+        station.last_seen_at = self.clock()
         station.online = True
-        if evse_id is None and connector_id == STATION_CONNECTOR:
+        if evse_id == STATION_EVSE or (evse_id is None and connector_id == STATION_CONNECTOR):
             station.station_status = ocpp_status
             changed = await self._recompute(station, reason="station status", ocpp=ocpp_status)
             return StatusOutcome(changed)
@@ -174,7 +236,7 @@ class StationService:
     ) -> list[str]:
         """Stations go offline, their EVSEs UNKNOWN, when their socket has been closed for
         ``disconnected_for``, or when they sent nothing for ``silent_for`` (missed heartbeats)."""
-        now = utc_now()
+        now = self.clock()
         offline = []
         for station in await self.stations.silent_since(now - min(disconnected_for, silent_for)):
             last_seen = station.last_seen_at or now

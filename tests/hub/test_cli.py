@@ -148,3 +148,28 @@ def test_bad_import_file_is_a_clear_error(hub, tmp_path):
     assert (
         "unknown-uid" in hub("locations", "set-status", "unknown-uid", "CHARGING", expect=1).stderr
     )
+
+
+KEY_HEX = "00ff3a" + "ab" * 17
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--password-hex", KEY_HEX[:-2]], "40 hexadecimal"),
+        (["--password-hex", "zz" + KEY_HEX[2:]], "not hexadecimal"),
+        (["--password-hex", KEY_HEX, "--password", "p" * 20], "not both"),
+    ],
+    ids=["short", "not-hex", "both"],
+)
+def test_chargers_add_refuses_a_bad_authorization_key(hub, args, message):
+    result = hub("chargers", "add", "CS-1", *args, expect=2)
+    assert message in result.output
+
+
+def test_chargers_add_with_an_authorization_key(hub):
+    added = as_json(hub("chargers", "add", "CS-1", "--password-hex", KEY_HEX.upper(), "--json"))
+    assert added["password_hex"] == KEY_HEX
+    assert "password" not in added
+    listed = as_json(hub("chargers", "list", "--json"))
+    assert [(s["station_id"], s["auth_failures"]) for s in listed] == [("CS-1", 0)]

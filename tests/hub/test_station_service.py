@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,10 +11,13 @@ from sqlalchemy import select
 from hub.domain.assets import EvseStatus
 from hub.domain.push import JobKind
 from hub.domain.stations import (
+    AuthBackoff,
     OcppVersion,
+    SourceThrottle,
     combined_status,
     evse_status,
     hash_password,
+    parse_authorization_key,
     password_matches,
 )
 from hub.errors import Conflict
@@ -22,7 +25,7 @@ from hub.persistence.session import session_scope
 from hub.persistence.tables import EvseStatusChange, PushJob
 from hub.roaming.importer import parse_locations_json
 from hub.services.locations import LocationService
-from hub.services.stations import StationService
+from hub.services.stations import AuthResult, StationService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
 
@@ -103,6 +106,24 @@ def test_passwords_are_salted_hashes_compared_in_constant_time():
     assert not password_matches("secret-secret-secreT", stored)
 
 
+def test_binary_keys_hash_as_their_bytes_and_match_in_hex_form_too():
+    key = bytes.fromhex("3a00ff80" + "0123456789abcdef" * 2)
+    stored = hash_password(key)
+    assert password_matches(key, stored)
+    assert password_matches(key.hex(), stored)
+    assert password_matches(key.hex().upper(), stored)
+    assert not password_matches(key[:-1], stored)
+    assert not password_matches(key.hex()[:-1] + "0", stored)
+    # Text passwords hash as their UTF-8 bytes: hashes stored before keys existed still match.
+    text = hash_password("secret-secret-secret", "0011223344556677")
+    assert password_matches(b"secret-secret-secret", text)
+    assert parse_authorization_key(key.hex()) == key
+    with pytest.raises(ValueError, match="40 hexadecimal"):
+        parse_authorization_key("00" * 19)
+    with pytest.raises(ValueError, match="not hexadecimal"):
+        parse_authorization_key("zz" * 20)
+
+
 def test_subprotocols():
     assert OcppVersion.from_subprotocol("ocpp2.0.1") is OcppVersion.V201
     assert OcppVersion.from_subprotocol("OCPP1.6") is OcppVersion.V16
@@ -138,6 +159,30 @@ async def test_station_level_status_overrides_and_releases_every_evse(world):
     await report(world, "CS-16", None, 0, "Available")
     assert (await statuses(world))["E3"] == "AVAILABLE"
     assert (await statuses(world))["E4"] == "CHARGING"
+
+
+@pytest.mark.parametrize("station_status", ["Unavailable", "Faulted"])
+async def test_v201_station_level_status_evse_0_overrides_and_releases_every_evse(
+    world, station_status
+):
+    await report(world, "CS-201", 1, 1, "Occupied")
+    await report(world, "CS-201", 2, 1, "Available")
+    outcome = await report(world, "CS-201", 0, 0, station_status)
+    expected = "INOPERATIVE" if station_status == "Unavailable" else "OUTOFORDER"
+    assert not outcome.unmapped
+    assert outcome.changed == {"SITE-E1": EvseStatus(expected), "SITE-E2": EvseStatus(expected)}
+    assert await statuses(world) == {
+        "E1": expected,
+        "E2": expected,
+        "E3": "UNKNOWN",  # the other station's EVSEs are untouched
+        "E4": "UNKNOWN",
+    }
+    # The EVSEs keep reporting under the override; they show again once it is lifted.
+    await report(world, "CS-201", 2, 1, "Occupied")
+    assert (await statuses(world))["E2"] == expected
+    await report(world, "CS-201", 0, 0, "Available")
+    assert (await statuses(world))["E1"] == "CHARGING"
+    assert (await statuses(world))["E2"] == "CHARGING"
 
 
 async def test_silent_stations_go_unknown_and_come_back(world):
@@ -195,15 +240,66 @@ async def test_every_change_is_history_and_pushed(world):
     assert {j.target["evse_uid"] for j in jobs} == {"SITE-E1"}
 
 
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+BACKOFF = AuthBackoff(free_attempts=2, base_seconds=10, cap_seconds=25)
+
+
+def test_auth_backoff_doubles_from_the_free_attempts_up_to_the_cap():
+    assert [BACKOFF.delay(n).total_seconds() for n in range(6)] == [0, 0, 10, 20, 25, 25]
+    assert BACKOFF.retry_at(1, T0) is None
+    assert BACKOFF.retry_at(3, T0) == T0 + timedelta(seconds=20)
+    assert BACKOFF.retry_at(3, None) is None
+    assert BACKOFF.delay(10_000).total_seconds() == 25
+
+
+def test_source_throttle_counts_clears_forgets_and_stays_bounded():
+    throttle = SourceThrottle(BACKOFF, forget_after=timedelta(hours=1), max_sources=2)
+    assert throttle.failed("10.0.0.1", T0) == 1
+    assert throttle.retry_at("10.0.0.1", T0) is None
+    assert throttle.failed("10.0.0.1", T0) == 2
+    assert throttle.retry_at("10.0.0.1", T0) == T0 + timedelta(seconds=10)
+    assert throttle.retry_at("10.0.0.1", T0 + timedelta(seconds=10)) is None
+    assert throttle.retry_at("10.0.0.2", T0) is None
+    throttle.succeeded("10.0.0.1")
+    assert throttle.failures("10.0.0.1", T0) == 0
+    throttle.failed("10.0.0.1", T0)
+    assert throttle.failures("10.0.0.1", T0 + timedelta(hours=1)) == 0  # forgotten
+    for source in ("a", "b", "c"):
+        throttle.failed(source, T0)
+    assert (throttle.failures("a", T0), throttle.failures("c", T0)) == (0, 1)
+
+
+async def login(sessions, station_id, password, at, source="192.0.2.7"):
+    async with session_scope(sessions) as session:
+        return await StationService(session, clock=lambda: at).authenticate(
+            station_id, password, source=source, backoff=BACKOFF
+        )
+
+
 async def test_station_credentials(world):
-    async with session_scope(world) as session:
-        service = StationService(session)
-        assert await service.authenticate("CS-16", "p" * 20) is not None
-        assert await service.authenticate("CS-16", "q" * 20) is None
-        assert await service.authenticate("CS-404", "p" * 20) is None
+    assert (await login(world, "CS-16", "p" * 20, T0)).accepted
+    assert (await login(world, "CS-16", "q" * 20, T0)).result is AuthResult.REFUSED
+    assert (await login(world, "CS-16", None, T0)).result is AuthResult.REFUSED
+    assert (await login(world, "CS-404", "p" * 20, T0)).result is AuthResult.UNKNOWN_STATION
     with pytest.raises(Conflict):
         async with session_scope(world) as session:
             await StationService(session).add("CS-16")
     async with session_scope(world) as session:
         await StationService(session).remove("CS-16")
-        assert await StationService(session).authenticate("CS-16", "p" * 20) is None
+    assert (await login(world, "CS-16", "p" * 20, T0)).result is AuthResult.UNKNOWN_STATION
+
+
+async def test_failed_logins_are_counted_on_the_station_and_throttle_it(world):
+    first = await login(world, "CS-16", "q" * 20, T0)
+    assert (first.failures, first.retry_at) == (1, None)
+    second = await login(world, "CS-16", "q" * 20, T0, source="2001:db8::1")
+    assert (second.failures, second.retry_at) == (2, T0 + timedelta(seconds=10))
+    # While the station waits even the right password is not checked, nor counted.
+    waiting = await login(world, "CS-16", "p" * 20, T0 + timedelta(seconds=9))
+    assert (waiting.result, waiting.failures) == (AuthResult.THROTTLED, 2)
+    assert (await login(world, "CS-16", "p" * 20, T0 + timedelta(seconds=10))).accepted
+    async with session_scope(world) as session:
+        station = await StationService(session).get("CS-16")
+    assert (station.auth_failures, station.auth_failures_total) == (0, 2)
+    assert station.last_auth_failure_at == T0
+    assert station.last_auth_failure_source == "2001:db8::1"

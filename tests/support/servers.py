@@ -38,11 +38,14 @@ def wait_until_up(
 
 
 @contextlib.contextmanager
-def asgi_server(app: Any, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a background thread; yields its base URL."""
+def asgi_server(app: Any, port: int | None = None, **config: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread; yields its base URL. ``config``: more
+    ``uvicorn.Config`` arguments (``hub serve``'s websocket protocol, ping interval)."""
     port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config
+        )
     )
     thread = threading.Thread(target=server.run, name=f"asgi-{port}", daemon=True)
     thread.start()

@@ -16,6 +16,10 @@ class ChargingStation(TimestampMixin, table=True):
     (1.6) to the last OCPP status reported, so EVSE statuses can be restored when the station
     comes back online. ``connected_node`` names the hub process holding its socket, which is
     where calls to the station must be sent.
+
+    ``auth_failures`` counts the failed logins since the last successful one: with
+    ``last_auth_failure_at`` it decides how long the next attempt must wait (shared by every hub
+    process); ``auth_failures_total`` and ``last_auth_failure_source`` are for the operator.
     """
 
     __tablename__ = "charging_stations"
@@ -36,6 +40,10 @@ class ChargingStation(TimestampMixin, table=True):
     connector_statuses: dict[str, Any] = Field(
         default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False)
     )
+    auth_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    auth_failures_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_auth_failure_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_auth_failure_source: str | None = Field(default=None, max_length=64)
 
 
 class EvseStatusChange(SQLModel, table=True):

@@ -1,0 +1,70 @@
+"""The hub in the test's process, served by uvicorn on 127.0.0.1 exactly as ``hub serve`` does
+(same websocket protocol and ping settings), with an injected clock: tests move time instead of
+sleeping."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.app import create_app
+from hub.config import DatabaseSettings, OcppSettings, PushSettings, Settings
+from hub.ocpp.transport import uvicorn_options
+from hub.persistence.session import create_engine, create_session_factory
+from tests.support.servers import asgi_server
+
+
+class Clock:
+    """A "now" that only moves when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class InProcessHub:
+    url: str
+    clock: Clock
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    """Sessions of the test's own event loop (the hub's are on the server thread's loop)."""
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database.url
+
+
+@contextlib.asynccontextmanager
+async def running_hub(
+    database_url: str, *, uvicorn: dict[str, Any] | None = None, **ocpp: Any
+) -> AsyncIterator[InProcessHub]:
+    """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments."""
+    settings = Settings(
+        database=DatabaseSettings(url=database_url),
+        push=PushSettings(enabled=False),
+        ocpp=OcppSettings(**ocpp),
+    )
+    clock = Clock()
+    engine = create_engine(database_url)
+    try:
+        app = create_app(settings, clock=clock)
+        options = {**uvicorn_options(settings.ocpp), **(uvicorn or {})}
+        with asgi_server(app, **options) as url:
+            yield InProcessHub(url, clock, settings, create_session_factory(engine))
+    finally:
+        await engine.dispose()
