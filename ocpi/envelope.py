@@ -16,11 +16,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ocpi.errors import InvalidOrMissingParameters, OcpiError
+from ocpi.errors import InvalidOrMissingParameters, OcpiError, quote_input
 from ocpi.types import DateTime, OcpiModel, format_datetime
 
 __all__ = [
     "LINK",
+    "MAX_PAGE_INTEGER",
     "SUCCESS",
     "X_LIMIT",
     "X_TOTAL_COUNT",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 SUCCESS = 1000
+MAX_PAGE_INTEGER = 2**63 - 1
+"""Largest ``offset``/``limit`` accepted: the signed 64-bit maximum every SQL engine can bind."""
 LINK = "Link"
 X_TOTAL_COUNT = "X-Total-Count"
 X_LIMIT = "X-Limit"
@@ -114,8 +117,9 @@ class PageRequest:
         """Parse ``offset``, ``limit``, ``date_from``, ``date_to`` from query parameters.
 
         Raises:
-            InvalidOrMissingParameters: a parameter is not a non-negative integer or DateTime,
-                or ``date_from`` is required (Sessions) and missing.
+            InvalidOrMissingParameters: ``offset`` or ``limit`` is not a whole number from 0 to
+                :data:`MAX_PAGE_INTEGER`, a date is not an RFC 3339 DateTime, or ``date_from``
+                is required (Sessions) and missing.
         """
         offset = _non_negative_int(query, "offset", 0)
         limit = min(_non_negative_int(query, "limit", max_limit), max_limit)
@@ -142,13 +146,20 @@ def _query_datetime(query: Mapping[str, str], name: str) -> datetime | None:
         ) from exc
 
 
+_PAGE_INTEGER = re.compile(r"[0-9]{1,19}")
+
+
 def _non_negative_int(query: Mapping[str, str], name: str, default: int) -> int:
+    # ASCII digits only (str.isdigit() also accepts "²", which int() then rejects), and at most
+    # 19 of them, checked before int(): a thousand-digit value must not reach int()'s digit
+    # guard nor a database driver that binds 64-bit integers.
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if _PAGE_INTEGER.fullmatch(raw) is None or int(raw) > MAX_PAGE_INTEGER:
         raise InvalidOrMissingParameters(
-            f"Query parameter {name} must be a non-negative integer, got {raw!r}"
+            f"Query parameter {name} must be a whole number from 0 to {MAX_PAGE_INTEGER}, "
+            f"got {quote_input(raw)}"
         )
     return int(raw)
 

@@ -67,7 +67,18 @@ __all__ = [
     "UnknownReceiver",
     "UnknownToken",
     "UnsupportedVersion",
+    "quote_input",
 ]
+
+
+def quote_input(value: str, limit: int = 40) -> str:
+    """``value`` quoted for an error message: shortened to ``limit`` characters, escaped.
+
+    A peer's junk (thousands of digits, NUL bytes, line breaks) then cannot flood or forge
+    status messages and log lines.
+    """
+    shown = value if len(value) <= limit else value[:limit] + "..."
+    return repr(shown)
 
 
 class OcpiError(Exception):

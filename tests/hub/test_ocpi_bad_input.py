@@ -1,0 +1,85 @@
+"""Bad input at the OCPI edge, through the real app and database (SQLite and PostgreSQL).
+
+What the database drivers refuse (integers beyond 64 bits, NUL bytes in text) must be refused
+by the protocol layer first, in OCPI terms, never reach a query and never become HTTP 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from hub.app import create_app
+from hub.config import DatabaseSettings, OcpiSettings, PushSettings, Settings
+from hub.persistence.session import session_scope
+from hub.roaming.importer import parse_locations_json, parse_tariffs_json
+from hub.services.locations import LocationService
+from hub.services.tariffs import TariffService
+from tests.fixtures import network
+from tests.hub.conftest import add_parties, register_partner
+
+pytestmark = pytest.mark.db
+
+BASE = "https://ocpi.example.net"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
+
+
+@pytest.fixture
+async def hub(database_url, sessions):
+    await add_parties(sessions)
+    _, token = await register_partner(sessions, "emsp-a", ("US", "EMA"))
+    async with session_scope(sessions) as session:
+        await LocationService(session).import_locations(
+            parse_locations_json(json.dumps([network.location("LOC1")]))
+        )
+        await TariffService(session).import_tariffs(
+            parse_tariffs_json(json.dumps([network.tariff("T-DC")]))
+        )
+    settings = Settings(
+        database=DatabaseSettings(url=database_url),
+        ocpi=OcpiSettings(public_url=BASE),
+        push=PushSettings(enabled=False),
+    )
+    async with AsyncTestClient(create_app(settings), base_url="http://hub.local") as client:
+        yield client, auth(token)
+
+
+@pytest.mark.parametrize("module", ["locations", "tariffs"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "offset=9223372036854775808",  # 2**63: SQLite OverflowError, asyncpg int64 out of range
+        "offset=99999999999999999999",
+        "limit=99999999999999999999",
+        "offset=" + "9" * 5000,  # Python's 4,300-digit int() guard
+        "limit=%C2%B2",  # "²": str.isdigit() is true, int() refuses it
+    ],
+)
+async def test_page_integers_beyond_64_bits_are_2001_on_both_engines(hub, module, query):
+    client, headers = hub
+    response = await client.get(f"/ocpi/2.2.1/{module}?{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status_code"] == 2001
+    assert query.split("=")[0] in body["status_message"]
+    assert "data" not in body
+
+
+@pytest.mark.parametrize("module", ["locations", "tariffs"])
+async def test_largest_64_bit_offset_is_an_empty_page_on_both_engines(hub, module):
+    client, headers = hub
+    response = await client.get(
+        f"/ocpi/2.2.1/{module}?offset=9223372036854775807&limit=9223372036854775807",
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status_code"] == 1000
+    assert response.json()["data"] == []
+    assert response.headers["X-Total-Count"] == "1"
+    assert "Link" not in response.headers
