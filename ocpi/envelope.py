@@ -142,7 +142,7 @@ def _query_datetime(query: Mapping[str, str], name: str) -> datetime | None:
         return _QueryDateTime(value=raw).value
     except ValueError as exc:
         raise InvalidOrMissingParameters(
-            f"Query parameter {name} must be an RFC 3339 DateTime, got {raw!r}"
+            f"Query parameter {name} must be an RFC 3339 DateTime, got {quote_input(raw)}"
         ) from exc
 
 

@@ -83,3 +83,40 @@ async def test_largest_64_bit_offset_is_an_empty_page_on_both_engines(hub, modul
     assert response.json()["data"] == []
     assert response.headers["X-Total-Count"] == "1"
     assert "Link" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "LOC1%00",  # PostgreSQL: invalid byte sequence for encoding "UTF8": 0x00 (was HTTP 500)
+        "LOC1%00/LOC1-E1",
+        "LOC1/LOC1-E1%00",
+        "LOC1/LOC1-E1/1%00",
+        "x" * 37,
+        "L%C3%A9C1",
+    ],
+)
+async def test_impossible_location_ids_are_404_2003_on_both_engines(hub, path):
+    client, headers = hub
+    unknown = await client.get("/ocpi/2.2.1/locations/NOPE", headers=headers)
+    response = await client.get(f"/ocpi/2.2.1/locations/{path}", headers=headers)
+    assert response.status_code == unknown.status_code == 404, response.text
+    assert response.json()["status_code"] == unknown.json()["status_code"] == 2003
+    assert sorted(response.json()) == sorted(unknown.json())
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "date_from=2020-01-01T00:00:00%00",
+        "date_to=2020-01-01T00:00:00Z%00",
+        "date_from=0001-01-01T00:00:00%2B01:00",  # OverflowError when made UTC (was HTTP 500)
+        "date_to=9999-12-31T23:59:59-01:00",
+    ],
+)
+async def test_junk_dates_are_2001_on_both_engines(hub, query):
+    client, headers = hub
+    response = await client.get(f"/ocpi/2.2.1/locations?{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["status_code"] == 2001
+    assert query.split("=")[0] in response.json()["status_message"]

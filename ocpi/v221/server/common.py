@@ -30,6 +30,7 @@ from ocpi.errors import (
     OcpiServerSideError,
     Unauthorized,
     UnknownObject,
+    quote_input,
 )
 from ocpi.headers import X_CORRELATION_ID, X_REQUEST_ID, new_message_id
 from ocpi.v221.ports import ClientIdentity, OcpiPorts
@@ -199,7 +200,9 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
             request, MalformedJson(f"Request body is not valid JSON: {exc.detail}")
         )
     if isinstance(exc, NotFoundException):
-        return _error_response(request, UnknownObject(f"No such OCPI resource: {request.url.path}"))
+        return _error_response(
+            request, UnknownObject(f"No such OCPI resource: {quote_input(request.url.path, 100)}")
+        )
     if isinstance(exc, MethodNotAllowedException):
         return _error_response(request, MethodNotAllowed(exc.detail))
     if exc.status_code == 401:

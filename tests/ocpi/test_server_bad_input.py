@@ -1,0 +1,221 @@
+"""Bad input at the OCPI server edge, against fake ports that record every call.
+
+Whatever a peer sends (impossible ids, junk query parameters, broken bodies), the answer is an
+OCPI envelope in words, and nothing that cannot name a stored object reaches a port.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from ocpi.auth import TokenEncoding
+from ocpi.errors import LocationNotFound
+from ocpi.headers import PartyRef
+from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.locations import Location
+from ocpi.v221.models.tariffs import Tariff
+from ocpi.v221.ports import ClientIdentity, OcpiPorts, Page, SenderQuery
+from ocpi.v221.server.common import ServerConfig, exception_handlers
+from ocpi.v221.server.router import build_router
+
+BASE = "https://hub.example/ocpi"
+
+LOCATION = {
+    "country_code": "US",
+    "party_id": "HPC",
+    "id": "LOC1",
+    "publish": True,
+    "address": "1 Main Street",
+    "city": "Springfield",
+    "country": "USA",
+    "coordinates": {"latitude": "39.78373", "longitude": "-89.65063"},
+    "time_zone": "America/Chicago",
+    "evses": [
+        {
+            "uid": "E1",
+            "status": "AVAILABLE",
+            "connectors": [
+                {
+                    "id": "1",
+                    "standard": "IEC_62196_T1_COMBO",
+                    "format": "CABLE",
+                    "power_type": "DC",
+                    "max_voltage": 920,
+                    "max_amperage": 500,
+                    "last_updated": "2024-05-01T10:00:00Z",
+                }
+            ],
+            "last_updated": "2024-05-01T10:00:00Z",
+        }
+    ],
+    "last_updated": "2024-05-01T10:00:00Z",
+}
+
+
+@dataclass
+class RecordingPorts:
+    """One registered peer (token-c), one location; every port call is recorded."""
+
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    async def authenticate(self, candidates: Mapping[TokenEncoding, str]) -> ClientIdentity | None:
+        if "token-c" in candidates.values():
+            return ClientIdentity("2", "registered", "token-c", registered=True)
+        if "token-a" in candidates.values():
+            return ClientIdentity("1", "invited", "token-a", registered=False)
+        return None
+
+    def ours(self, token: str) -> Credentials:
+        return Credentials.model_validate(
+            {
+                "token": token,
+                "url": f"{BASE}/versions",
+                "roles": [
+                    {
+                        "role": "CPO",
+                        "party_id": "HPC",
+                        "country_code": "US",
+                        "business_details": {"name": "HPC US"},
+                    }
+                ],
+            }
+        )
+
+    async def get_credentials(self, client: ClientIdentity) -> Credentials:
+        self.calls.append(("get_credentials",))
+        return self.ours(client.token)
+
+    async def register(self, client: ClientIdentity, credentials: Credentials) -> Credentials:
+        self.calls.append(("register", credentials))
+        return self.ours("token-c")
+
+    async def update(self, client: ClientIdentity, credentials: Credentials) -> Credentials:
+        self.calls.append(("update", credentials))
+        return self.ours("token-c2")
+
+    async def unregister(self, client: ClientIdentity) -> None:
+        self.calls.append(("unregister",))
+
+    async def list_locations(self, client: ClientIdentity, query: SenderQuery) -> Page[Location]:
+        self.calls.append(("list_locations", query))
+        return Page(items=[Location.model_validate(LOCATION)], total=1)
+
+    async def get_location(
+        self, client: ClientIdentity, location_id: str, receiver: PartyRef | None
+    ) -> Location:
+        self.calls.append(("get_location", location_id))
+        if location_id != "LOC1":
+            raise LocationNotFound(f"the port's own wording for {location_id}")
+        return Location.model_validate(LOCATION)
+
+    async def list_tariffs(self, client: ClientIdentity, query: SenderQuery) -> Page[Tariff]:
+        self.calls.append(("list_tariffs", query))
+        return Page(items=[], total=0)
+
+
+@pytest.fixture
+def ports() -> RecordingPorts:
+    return RecordingPorts()
+
+
+@pytest.fixture
+async def client(ports: RecordingPorts):
+    router = build_router(
+        OcpiPorts(authentication=ports, credentials=ports, locations=ports, tariffs=ports),
+        ServerConfig(base_url=BASE),
+    )
+    app = Litestar(route_handlers=[router], exception_handlers=exception_handlers)
+    async with AsyncTestClient(app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+def auth(token: str = "token-c") -> dict[str, str]:
+    return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
+
+
+def shape(response: Any) -> tuple[int, list[str], int]:
+    body = response.json()
+    return response.status_code, sorted(body), body["status_code"]
+
+
+# --- ids in the path ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("impossible", "unknown"),
+    [
+        ("LOC1%00", "LOC2"),  # NUL: PostgreSQL refuses it in text ("invalid byte sequence")
+        ("LOC1%0A", "LOC2"),
+        ("L%C3%A9C", "LOC2"),  # not ASCII
+        ("x" * 37, "LOC2"),  # Location.id is CiString(36)
+        ("LOC1/E%00", "LOC1/E2"),
+        ("LOC1/" + "e" * 37, "LOC1/E2"),
+        ("LOC1/E1/1%00", "LOC1/E1/2"),
+        ("LOC1/E1/%E2%80%8B1", "LOC1/E1/2"),  # zero-width space
+    ],
+)
+async def test_impossible_ids_are_answered_like_unknown_ids_before_the_port(
+    client, ports, impossible, unknown
+):
+    answered = await client.get(f"/ocpi/2.2.1/locations/{unknown}", headers=auth())
+    assert answered.status_code == 404
+    assert answered.json()["status_code"] == 2003
+    ports.calls.clear()
+    refused = await client.get(f"/ocpi/2.2.1/locations/{impossible}", headers=auth())
+    assert shape(refused) == shape(answered)
+    assert "data" not in refused.json()
+    assert ports.calls == []
+
+
+async def test_unknown_location_has_one_wording_whatever_the_port_says(client):
+    response = await client.get("/ocpi/2.2.1/locations/LOC2", headers=auth())
+    assert response.json()["status_message"] == "Unknown location 'LOC2'"
+    nul = await client.get("/ocpi/2.2.1/locations/LOC2%00", headers=auth())
+    assert nul.json()["status_message"] == "Unknown location 'LOC2\\x00'"
+
+
+async def test_ids_at_the_limits_of_their_type_reach_the_port(client, ports):
+    response = await client.get("/ocpi/2.2.1/locations/" + "x" * 36, headers=auth())
+    assert response.status_code == 404
+    assert ports.calls == [("get_location", "x" * 36)]
+    found = await client.get("/ocpi/2.2.1/locations/LOC1/E1/1", headers=auth())
+    assert found.json()["data"]["id"] == "1"
+
+
+async def test_unknown_path_message_quotes_the_path(client):
+    response = await client.get("/ocpi/2.2.1/nothing%00here", headers=auth())
+    assert response.status_code == 404
+    assert (
+        response.json()["status_message"] == "No such OCPI resource: '/ocpi/2.2.1/nothing\\x00here'"
+    )
+
+
+# --- query parameters ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["locations", "tariffs"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "date_from=2020-01-01T00:00:00%00",  # fromisoformat() took this as a date
+        "date_to=0001-01-01T00:00:00%2B01:00",  # OverflowError when made UTC
+        "date_from=9999-12-31T23:59:59-01:00",
+        "date_from=2020-W01-1T00:00:00",
+        "offset=1%00",
+        "limit=%EF%BC%91",  # fullwidth digit one
+    ],
+)
+async def test_junk_query_parameters_are_2001_before_the_port(client, ports, module, query):
+    response = await client.get(f"/ocpi/2.2.1/{module}?{query}", headers=auth())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status_code"] == 2001
+    assert query.split("=")[0] in body["status_message"]
+    assert ports.calls == []
