@@ -219,3 +219,116 @@ async def test_junk_query_parameters_are_2001_before_the_port(client, ports, mod
     assert body["status_code"] == 2001
     assert query.split("=")[0] in body["status_message"]
     assert ports.calls == []
+
+
+# --- request bodies -----------------------------------------------------------------------------
+
+CREDENTIALS_CALLS = [("POST", "token-a"), ("PUT", "token-c")]
+
+
+def credentials_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "token": "token-b",
+        "url": "https://emsp.example/ocpi/versions",
+        "roles": [
+            {
+                "role": "EMSP",
+                "party_id": "EMS",
+                "country_code": "US",
+                "business_details": {"name": "Example eMSP"},
+            }
+        ],
+        **overrides,
+    }
+
+
+def assert_in_words(message: str) -> None:
+    # No class names, exception reprs or framework wording reach the peer.
+    for internal in ("Credentials", "Error(", "Exception", "'data'", "instance of", "msgspec"):
+        assert internal not in message, message
+
+
+@pytest.mark.parametrize(("method", "token"), CREDENTIALS_CALLS)
+async def test_deeply_nested_body_is_400_2001(client, ports, method, token):
+    # 100,000 levels: a recursive decoder raises RecursionError, which was HTTP 500.
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = await client.request(
+        method,
+        "/ocpi/2.2.1/credentials",
+        content=body,
+        headers={**auth(token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    envelope = response.json()
+    assert envelope["status_code"] == 2001
+    assert "nested too deeply" in envelope["status_message"]
+    assert_in_words(envelope["status_message"])
+    assert ports.calls == []
+
+
+@pytest.mark.parametrize(("method", "token"), CREDENTIALS_CALLS)
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"", "empty"),
+        (b"  \r\n ", "empty"),
+        (b"hello", "not valid JSON"),
+        (b'{"token": "x", ', "not valid JSON"),
+        (b"\xff\xfe{}", "not valid JSON"),
+        (b'{"token": "\\ud800"}', "not valid JSON"),  # a lone surrogate is not text
+    ],
+)
+async def test_empty_or_non_json_body_is_400_2001(client, ports, method, token, content, said):
+    response = await client.request(
+        method,
+        "/ocpi/2.2.1/credentials",
+        content=content,
+        headers={**auth(token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    envelope = response.json()
+    assert envelope["status_code"] == 2001
+    assert said in envelope["status_message"]
+    assert_in_words(envelope["status_message"])
+    assert ports.calls == []
+
+
+@pytest.mark.parametrize(("method", "token"), CREDENTIALS_CALLS)
+@pytest.mark.parametrize("content", [b"null", b"[]", b"42", b'"token"'])
+async def test_json_that_is_not_an_object_is_2001_in_words(client, ports, method, token, content):
+    response = await client.request(
+        method,
+        "/ocpi/2.2.1/credentials",
+        content=content,
+        headers={**auth(token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    envelope = response.json()
+    assert envelope["status_code"] == 2001
+    assert envelope["status_message"] == "Request body must be a JSON object"
+    assert ports.calls == []
+
+
+async def test_field_errors_name_every_field_in_words(client, ports):
+    body = credentials_body(token=12)
+    body["roles"][0].update(role="DRIVER", party_id="TOOLONG")
+    del body["url"]
+    response = await client.post("/ocpi/2.2.1/credentials", json=body, headers=auth("token-a"))
+    message = response.json()["status_message"]
+    assert response.json()["status_code"] == 2001
+    assert message.startswith("Invalid request body: ")
+    assert "token must be a string" in message
+    assert "url is required" in message
+    assert "roles[0].role must be one of 'CPO', 'EMSP'" in message
+    assert "roles[0].party_id" in message
+    assert_in_words(message)
+    assert ports.calls == []
+
+
+async def test_valid_body_reaches_the_port(client, ports):
+    response = await client.put(
+        "/ocpi/2.2.1/credentials", json=credentials_body(), headers=auth("token-c")
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["token"] == "token-c2"
+    assert [call[0] for call in ports.calls] == ["update"]

@@ -1,7 +1,8 @@
 """Credentials module, server side (``credentials.asciidoc``).
 
 The 405 rules are enforced by guards, before the body is read: POST only for a peer that is not
-registered (token A), PUT and DELETE only for a registered one.
+registered (token A), PUT and DELETE only for a registered one. Bodies are decoded by
+:class:`~ocpi.v221.server.body.OcpiBody`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from litestar.params import JSONBody
 from ocpi.errors import MethodNotAllowed
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.ports import ClientIdentity, OcpiPorts
+from ocpi.v221.server.body import OcpiBody, require_body
 from ocpi.v221.server.common import CLIENT_STATE_KEY, ocpi_response
 
 
@@ -55,6 +57,8 @@ class CredentialsController(Controller):
 
     @post(
         guards=[not_yet_registered],
+        dto=OcpiBody[Credentials],
+        return_dto=None,
         operation_id="postCredentials",
         summary="Register: provide credentials to the client",
     )
@@ -62,12 +66,14 @@ class CredentialsController(Controller):
         self,
         client: NamedDependency[ClientIdentity],
         ports: NamedDependency[OcpiPorts],
-        data: JSONBody[Credentials],
+        data: JSONBody[Credentials | None] = None,
     ) -> Response[dict[str, Any]]:
-        return ocpi_response(await ports.credentials.register(client, data))
+        return ocpi_response(await ports.credentials.register(client, require_body(data)))
 
     @put(
         guards=[already_registered],
+        dto=OcpiBody[Credentials],
+        return_dto=None,
         operation_id="putCredentials",
         summary="Update credentials and rotate tokens",
     )
@@ -75,9 +81,9 @@ class CredentialsController(Controller):
         self,
         client: NamedDependency[ClientIdentity],
         ports: NamedDependency[OcpiPorts],
-        data: JSONBody[Credentials],
+        data: JSONBody[Credentials | None] = None,
     ) -> Response[dict[str, Any]]:
-        return ocpi_response(await ports.credentials.update(client, data))
+        return ocpi_response(await ports.credentials.update(client, require_body(data)))
 
     @delete(
         guards=[already_registered],
