@@ -16,7 +16,8 @@ Hierarchy::
     │   ├── UnknownToken                       2004
     │   ├── Unauthorized                       2000  (HTTP 401)
     │   ├── UnknownObject                      2000  (HTTP 404)
-    │   └── MethodNotAllowed                   2000  (HTTP 405)
+    │   ├── MethodNotAllowed                   2000  (HTTP 405)
+    │   └── PayloadTooLarge                    2000  (HTTP 413)
     ├── OcpiServerSideError                    3xxx  the server failed
     │   ├── UnableToUseClientApi               3001
     │   ├── UnsupportedVersion                 3002
@@ -35,7 +36,8 @@ HTTP status: the spec (``status_codes.asciidoc``) says a request that is valid J
 an existing resource MUST NOT get an HTTP error, so OCPI-layer errors default to HTTP 200 with the
 code in the envelope. Transport-level failures use the HTTP codes the spec names: 400 for invalid
 JSON, 401 for a missing or unknown token, 404 for unknown objects on GET, 405 for credentials
-calls in the wrong registration state.
+calls in the wrong registration state; 413 (RFC 9110) for a body beyond the server's limit, which
+the spec does not cover.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ __all__ = [
     "PartnerProtocolError",
     "PartnerRejected",
     "PartnerUnreachable",
+    "PayloadTooLarge",
     "UnableToUseClientApi",
     "Unauthorized",
     "UnknownLocation",
@@ -173,6 +176,13 @@ class MethodNotAllowed(OcpiClientSideError):
 
     http_status = 405
     default_message = "Method not allowed"
+
+
+class PayloadTooLarge(OcpiClientSideError):
+    """The request body is larger than the server accepts: HTTP 413 (RFC 9110 §15.5.14)."""
+
+    http_status = 413
+    default_message = "Request body too large"
 
 
 class OcpiServerSideError(OcpiError):

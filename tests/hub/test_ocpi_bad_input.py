@@ -120,3 +120,56 @@ async def test_junk_dates_are_2001_on_both_engines(hub, query):
     assert response.status_code == 200, response.text
     assert response.json()["status_code"] == 2001
     assert query.split("=")[0] in response.json()["status_message"]
+
+
+def credentials(url: str = "http://127.0.0.1:9/ocpi/versions") -> dict[str, object]:
+    return {
+        "token": "token-b-2",
+        "url": url,
+        "roles": [
+            {
+                "role": "EMSP",
+                "party_id": "EMA",
+                "country_code": "US",
+                "business_details": {"name": "emsp-a"},
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("size", [10 * 1024 * 1024, 1024 * 1024 + 1])
+async def test_body_over_the_default_limit_is_413_with_an_envelope(hub, size):
+    client, headers = hub
+    body = json.dumps(credentials()).encode()
+    body = body[:-1] + b" " * (size - len(body)) + b"}"
+    response = await client.put(
+        "/ocpi/2.2.1/credentials",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413, response.text[:300]
+    assert response.json()["status_code"] == 2000
+    assert response.json()["status_message"] == (
+        "Request body is larger than this server's limit of 1048576 bytes"
+    )
+    # The partner's credentials are untouched: its token still works.
+    assert (await client.get("/ocpi/2.2.1/credentials", headers=headers)).status_code == 200
+
+
+async def test_body_limit_is_a_setting(database_url, sessions):
+    await add_parties(sessions)
+    _, token = await register_partner(sessions, "emsp-a", ("US", "EMA"))
+    settings = Settings(
+        database=DatabaseSettings(url=database_url),
+        ocpi=OcpiSettings(public_url=BASE, max_body_bytes=4096),
+        push=PushSettings(enabled=False),
+    )
+    body = json.dumps(credentials()).encode()
+    async with AsyncTestClient(create_app(settings), base_url="http://hub.local") as client:
+        response = await client.put(
+            "/ocpi/2.2.1/credentials",
+            content=body[:-1] + b" " * 4096 + b"}",
+            headers={**auth(token), "Content-Type": "application/json"},
+        )
+    assert response.status_code == 413
+    assert response.json()["status_message"].endswith("limit of 4096 bytes")

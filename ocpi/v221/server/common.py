@@ -18,6 +18,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.handlers.base import BaseRouteHandler
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
 
 from ocpi.auth import token_candidates
@@ -28,6 +29,7 @@ from ocpi.errors import (
     MethodNotAllowed,
     OcpiError,
     OcpiServerSideError,
+    PayloadTooLarge,
     Unauthorized,
     UnknownObject,
     quote_input,
@@ -58,10 +60,13 @@ class ServerConfig:
         base_url: public URL of the OCPI root as peers reach it (``https://host/ocpi``); our
             versions endpoint is ``{base_url}/versions``.
         max_page_limit: server maximum for paginated GETs, reported in ``X-Limit``.
+        max_body_bytes: largest request body accepted; a larger one is refused with HTTP 413
+            before it is read whole (``Content-Length``) or as soon as it grows past the limit.
     """
 
     base_url: str
     max_page_limit: int = 100
+    max_body_bytes: int = 1024 * 1024
 
     @property
     def versions_url(self) -> str:
@@ -195,6 +200,12 @@ def _handle_validation(
 
 
 def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        limit = request.route_handler.resolve_request_max_body_size()
+        words = f" of {limit} bytes" if limit else ""
+        return _error_response(
+            request, PayloadTooLarge(f"Request body is larger than this server's limit{words}")
+        )
     if isinstance(exc.__cause__, SerializationException) or "malformed" in exc.detail.lower():
         return _error_response(
             request, MalformedJson(f"Request body is not valid JSON: {exc.detail}")
