@@ -30,6 +30,7 @@ __all__ = [
     "URL",
     "CiString",
     "CountryCode",
+    "CredentialsToken",
     "DateTime",
     "DisplayText",
     "Number",
@@ -83,7 +84,7 @@ class CiString:
     def _check(value: str) -> str:
         if _PRINTABLE_ASCII.fullmatch(value) is None:
             raise PydanticCustomError(
-                "ocpi_cistring", "CiString allows only printable ASCII characters"
+                "ocpi_cistring", "must be printable ASCII (no line breaks, tabs or accents)"
             )
         return value
 
@@ -109,9 +110,31 @@ class String:
         if _NOT_PRINTABLE.search(value):
             raise PydanticCustomError(
                 "ocpi_string",
-                "string must be printable text, without control characters (line breaks, tabs)",
+                "must be printable text, without control characters (line breaks, tabs)",
             )
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Shaped:
+    """A string that must match ``pattern`` whole; ``rule`` says how, in words."""
+
+    pattern: str
+    error_type: str
+    rule: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        compiled = re.compile(self.pattern)
+        error_type, rule = self.error_type, self.rule
+
+        def check(value: str) -> str:
+            if compiled.fullmatch(value) is None:
+                raise PydanticCustomError(error_type, rule)
+            return value
+
+        return core_schema.no_info_after_validator_function(check, core_schema.str_schema())
 
 
 def parse_datetime(value: Any) -> Any:
@@ -126,14 +149,14 @@ def parse_datetime(value: Any) -> Any:
     elif isinstance(value, str):
         if len(value) > 35 or _RFC3339.fullmatch(value) is None:
             raise PydanticCustomError(
-                "ocpi_datetime", "DateTime must be RFC 3339, e.g. 2015-06-29T20:39:09Z"
+                "ocpi_datetime", "must be an RFC 3339 DateTime, e.g. 2015-06-29T20:39:09Z"
             )
         text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError as exc:
             raise PydanticCustomError(
-                "ocpi_datetime", "DateTime is not a valid date and time, e.g. 2015-06-29T20:39:09Z"
+                "ocpi_datetime", "is not a valid date and time, e.g. 2015-06-29T20:39:09Z"
             ) from exc
     else:
         return value
@@ -143,7 +166,7 @@ def parse_datetime(value: Any) -> Any:
         return parsed.astimezone(UTC)
     except OverflowError as exc:
         # 0001-01-01T00:00:00+01:00 is before year 1 in UTC; 9999-12-31T23:59:59-01:00 after 9999.
-        raise PydanticCustomError("ocpi_datetime", "DateTime is out of range in UTC") from exc
+        raise PydanticCustomError("ocpi_datetime", "is out of range once converted to UTC") from exc
 
 
 def format_datetime(value: datetime) -> str:
@@ -183,11 +206,40 @@ Number = Annotated[
 URL = Annotated[str, String(255)]
 """OCPI ``URL``: ``string(255)``."""
 
-CountryCode = Annotated[str, CiString(2)]
-"""ISO 3166-1 alpha-2 country code of a party, ``CiString(2)``."""
+CountryCode = Annotated[
+    str,
+    _Shaped(
+        "[A-Za-z]{2}",
+        "ocpi_country_code",
+        "must be an ISO 3166-1 alpha-2 country code: two letters",
+    ),
+]
+"""ISO 3166-1 alpha-2 country code of a party, ``CiString(2)``: two ASCII letters, any case.
 
-PartyId = Annotated[str, CiString(3)]
-"""ISO 15118 party id, ``CiString(3)``."""
+The shape is checked, not the list of assigned codes: eMI3/OCPI registries also use
+user-assigned codes (``XK``), and a stale list would lock out a legitimate party.
+"""
+
+PartyId = Annotated[
+    str,
+    _Shaped(
+        "[A-Za-z0-9]{3}",
+        "ocpi_party_id",
+        "must be an ISO 15118 party id: three letters or digits",
+    ),
+]
+"""ISO 15118 party id, ``CiString(3)``: three ASCII letters or digits, any case."""
+
+CredentialsToken = Annotated[
+    str,
+    _Shaped(
+        r"[\x21-\x7e]{1,64}",
+        "ocpi_credentials_token",
+        "must be 1 to 64 printable ASCII characters, without spaces",
+    ),
+]
+"""Credentials token, ``string(64)`` of printable non-whitespace ASCII, U+0021 to U+007E
+(``credentials.asciidoc`` "Credentials object")."""
 
 
 class OcpiModel(BaseModel):

@@ -144,6 +144,17 @@ def test_string_rejects_what_is_not_printable_utf8(city: str) -> None:
     assert locs(exc) == {("city",)}
 
 
+@pytest.mark.parametrize(
+    ("country_code", "party_id"), [("U1", "HPC"), ("U ", "HPC"), ("US", "H-C"), ("US", "HP\n")]
+)
+def test_party_ids_of_every_object_follow_iso_shapes(country_code: str, party_id: str) -> None:
+    # country_code: ISO 3166-1 alpha-2 (two letters); party_id: ISO 15118 (three alphanumerics).
+    with pytest.raises(ValidationError) as exc:
+        Location.model_validate(location(country_code=country_code, party_id=party_id))
+    assert locs(exc) <= {("country_code",), ("party_id",)}
+    assert exc.value.errors()[0]["type"] in {"ocpi_country_code", "ocpi_party_id"}
+
+
 def test_location_address_and_state_use_the_erratum_lengths() -> None:
     # release-2.2.1-bugfixes: Location.address is string(255), state string(45); d2 said 45/20.
     parsed = Location.model_validate(location(address="a" * 255, state="s" * 45))

@@ -423,3 +423,62 @@ async def test_body_at_the_limit_is_read(small_limit_client, ports):
     )
     assert response.status_code == 200
     assert [call[0] for call in ports.calls] == ["update"]
+
+
+# --- credentials: token, country_code, party_id (credentials.asciidoc) -----------------------
+
+
+@pytest.mark.parametrize(("method", "token"), CREDENTIALS_CALLS)
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"token": "with space"}, "token must be 1 to 64 printable ASCII characters"),
+        ({"token": ""}, "token must be 1 to 64 printable ASCII characters"),
+        ({"token": "tökén"}, "token must be 1 to 64 printable ASCII characters"),
+        ({"token": "tab\tinside"}, "token must be 1 to 64 printable ASCII characters"),
+        ({"token": "x" * 65}, "token must be 1 to 64 printable ASCII characters"),
+        ({"country_code": "U1"}, "roles[0].country_code must be an ISO 3166-1 alpha-2"),
+        ({"country_code": "U "}, "roles[0].country_code must be an ISO 3166-1 alpha-2"),
+        ({"country_code": "ÜS"}, "roles[0].country_code must be an ISO 3166-1 alpha-2"),
+        ({"country_code": "USA"}, "roles[0].country_code must be an ISO 3166-1 alpha-2"),
+        ({"party_id": "E-M"}, "roles[0].party_id must be an ISO 15118 party id"),
+        ({"party_id": "EM "}, "roles[0].party_id must be an ISO 15118 party id"),
+        ({"party_id": "ÉMS"}, "roles[0].party_id must be an ISO 15118 party id"),
+        ({"party_id": "EM"}, "roles[0].party_id must be an ISO 15118 party id"),
+    ],
+)
+async def test_credentials_outside_the_spec_character_sets_are_2001(
+    client, ports, method, token, change, message
+):
+    body = credentials_body()
+    if "token" in change:
+        body.update(change)
+    else:
+        body["roles"][0].update(change)
+    response = await client.request(
+        method, "/ocpi/2.2.1/credentials", json=body, headers=auth(token)
+    )
+    assert response.status_code == 200
+    envelope = response.json()
+    assert envelope["status_code"] == 2001
+    assert message in envelope["status_message"]
+    assert_in_words(envelope["status_message"])
+    assert ports.calls == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"token": "!" + "~" * 63},  # U+0021..U+007E, 64 characters
+        {"country_code": "us", "party_id": "e1s"},  # CiString: any case
+    ],
+)
+async def test_credentials_at_the_edges_of_the_character_sets_are_accepted(client, ports, change):
+    body = credentials_body()
+    if "token" in change:
+        body.update(change)
+    else:
+        body["roles"][0].update(change)
+    response = await client.post("/ocpi/2.2.1/credentials", json=body, headers=auth("token-a"))
+    assert response.json()["status_code"] == 1000
+    assert [call[0] for call in ports.calls] == ["register"]
