@@ -42,6 +42,7 @@ the spec does not cover.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 __all__ = [
@@ -172,10 +173,19 @@ class UnknownObject(OcpiClientSideError):
 
 
 class MethodNotAllowed(OcpiClientSideError):
-    """Credentials call in the wrong registration state: HTTP 405 (``credentials.asciidoc``)."""
+    """A method the resource does not offer (to this client, now): HTTP 405.
+
+    Credentials calls in the wrong registration state (``credentials.asciidoc``) and methods a
+    module does not implement. ``allow`` lists the methods that are offered; RFC 9110 §15.5.6
+    requires them in the ``Allow`` header of the response.
+    """
 
     http_status = 405
     default_message = "Method not allowed"
+
+    def __init__(self, message: str | None = None, *, allow: Iterable[str] = ()) -> None:
+        self.allow = tuple(sorted({method.upper() for method in allow}))
+        super().__init__(message)
 
 
 class PayloadTooLarge(OcpiClientSideError):

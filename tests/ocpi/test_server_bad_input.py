@@ -482,3 +482,49 @@ async def test_credentials_at_the_edges_of_the_character_sets_are_accepted(clien
     response = await client.post("/ocpi/2.2.1/credentials", json=body, headers=auth("token-a"))
     assert response.json()["status_code"] == 1000
     assert [call[0] for call in ports.calls] == ["register"]
+
+
+# --- 405 and Allow (RFC 9110 §15.5.6) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/ocpi/2.2.1/credentials", "DELETE, GET, OPTIONS, POST, PUT"),
+        ("POST", "/ocpi/2.2.1/locations", "GET, OPTIONS"),
+        ("DELETE", "/ocpi/2.2.1/locations/LOC1", "GET, OPTIONS"),
+        ("PUT", "/ocpi/2.2.1/locations/LOC1/E1/1", "GET, OPTIONS"),
+        ("PUT", "/ocpi/2.2.1/tariffs", "GET, OPTIONS"),
+        ("POST", "/ocpi/versions", "GET, OPTIONS"),
+    ],
+)
+async def test_unoffered_methods_are_405_with_allow(client, ports, method, path, allow):
+    response = await client.request(method, path, headers=auth())
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    envelope = response.json()
+    assert envelope["status_code"] == 2000
+    assert envelope["status_message"] == f"Method {method} is not offered here; allowed: {allow}"
+    assert ports.calls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "token", "allow"),
+    [
+        ("POST", "token-c", "DELETE, GET, OPTIONS, PUT"),  # registered: update, not register
+        ("PUT", "token-a", "GET, OPTIONS, POST"),  # token A: register first
+        ("DELETE", "token-a", "GET, OPTIONS, POST"),
+    ],
+)
+async def test_credentials_405_in_the_wrong_state_carries_allow(
+    client, ports, method, token, allow
+):
+    response = await client.request(
+        method,
+        "/ocpi/2.2.1/credentials",
+        content=None if method == "DELETE" else json.dumps(credentials_body()).encode(),
+        headers={**auth(token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    assert ports.calls == []

@@ -178,7 +178,11 @@ def _error_response(request: Request[Any, Any, Any], error: OcpiError) -> Respon
         error.http_status,
         error.message,
     )
-    headers = {"WWW-Authenticate": "Token"} if error.http_status == 401 else None
+    headers: dict[str, str] = {}
+    if error.http_status == 401:
+        headers["WWW-Authenticate"] = "Token"
+    if isinstance(error, MethodNotAllowed) and error.allow:
+        headers["Allow"] = ", ".join(error.allow)
     return Response(error_envelope(error), status_code=error.http_status, headers=headers)
 
 
@@ -215,7 +219,18 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
             request, UnknownObject(f"No such OCPI resource: {quote_input(request.url.path, 100)}")
         )
     if isinstance(exc, MethodNotAllowedException):
-        return _error_response(request, MethodNotAllowed(exc.detail))
+        # The router names the methods the path offers in its own "allow" header.
+        offered = (exc.headers or {}).get("allow") or (exc.headers or {}).get("Allow") or ""
+        allow = [method.strip() for method in offered.split(",") if method.strip()]
+        return _error_response(
+            request,
+            MethodNotAllowed(
+                f"Method {request.method} is not offered here; allowed: {', '.join(sorted(allow))}"
+                if allow
+                else f"Method {request.method} is not offered here",
+                allow=allow,
+            ),
+        )
     if exc.status_code == 401:
         return _error_response(request, Unauthorized(exc.detail))
     return _error_response(request, InvalidOrMissingParameters(exc.detail))

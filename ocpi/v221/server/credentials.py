@@ -21,6 +21,10 @@ from ocpi.v221.ports import ClientIdentity, OcpiPorts
 from ocpi.v221.server.body import OcpiBody, require_body
 from ocpi.v221.server.common import CLIENT_STATE_KEY, ocpi_response
 
+# What the credentials endpoint offers in each registration state (the Allow header of a 405).
+UNREGISTERED_METHODS = ("GET", "POST", "OPTIONS")
+REGISTERED_METHODS = ("GET", "PUT", "DELETE", "OPTIONS")
+
 
 def _client(connection: ASGIConnection[Any, Any, Any, Any]) -> ClientIdentity:
     client: ClientIdentity = connection.state[CLIENT_STATE_KEY]
@@ -32,7 +36,9 @@ async def not_yet_registered(
 ) -> None:
     """POST is for registration only; a registered peer updates with PUT (spec: HTTP 405)."""
     if _client(connection).registered:
-        raise MethodNotAllowed("Already registered; use PUT to update credentials")
+        raise MethodNotAllowed(
+            "Already registered; use PUT to update credentials", allow=REGISTERED_METHODS
+        )
 
 
 async def already_registered(
@@ -40,7 +46,9 @@ async def already_registered(
 ) -> None:
     """PUT and DELETE need a completed registration (spec: HTTP 405)."""
     if not _client(connection).registered:
-        raise MethodNotAllowed("Not registered yet; use POST to register")
+        raise MethodNotAllowed(
+            "Not registered yet; use POST to register", allow=UNREGISTERED_METHODS
+        )
 
 
 class CredentialsController(Controller):
