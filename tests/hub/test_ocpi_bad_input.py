@@ -173,3 +173,24 @@ async def test_body_limit_is_a_setting(database_url, sessions):
         )
     assert response.status_code == 413
     assert response.json()["status_message"].endswith("limit of 4096 bytes")
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://127.0.0.1:9/ocpi/versions", "connection failed"),  # nothing listens on 9
+        ("http://[::1/ocpi/versions", "the URL is not valid"),  # httpx.InvalidURL escaped
+        ("ftp://emsp.example/versions", "the URL is not http or https"),
+    ],
+)
+async def test_unusable_partner_url_is_3001_in_words_on_both_engines(hub, url, words):
+    client, headers = hub
+    response = await client.put("/ocpi/2.2.1/credentials", json=credentials(url), headers=headers)
+    assert response.status_code == 200, response.text
+    envelope = response.json()
+    assert envelope["status_code"] == 3001
+    assert words in envelope["status_message"]
+    for internal in ("Error(", "Exception", "httpx"):
+        assert internal not in envelope["status_message"]
+    # Nothing was changed: the partner's current token still works.
+    assert (await client.get("/ocpi/2.2.1/credentials", headers=headers)).status_code == 200

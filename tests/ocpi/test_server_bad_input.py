@@ -17,7 +17,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from ocpi.auth import TokenEncoding
-from ocpi.errors import LocationNotFound
+from ocpi.errors import LocationNotFound, MethodNotAllowed
 from ocpi.headers import PartyRef
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.locations import Location
@@ -65,6 +65,7 @@ class RecordingPorts:
     """One registered peer (token-c), one location; every port call is recorded."""
 
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    refuse_with_405: bool = False
 
     async def authenticate(self, candidates: Mapping[TokenEncoding, str]) -> ClientIdentity | None:
         if "token-c" in candidates.values():
@@ -99,6 +100,8 @@ class RecordingPorts:
 
     async def update(self, client: ClientIdentity, credentials: Credentials) -> Credentials:
         self.calls.append(("update", credentials))
+        if self.refuse_with_405:
+            raise MethodNotAllowed("The partner's state changed meanwhile")
         return self.ours("token-c2")
 
     async def unregister(self, client: ClientIdentity) -> None:
@@ -112,6 +115,8 @@ class RecordingPorts:
         self, client: ClientIdentity, location_id: str, receiver: PartyRef | None
     ) -> Location:
         self.calls.append(("get_location", location_id))
+        if self.refuse_with_405:
+            raise MethodNotAllowed("Not now")
         if location_id != "LOC1":
             raise LocationNotFound(f"the port's own wording for {location_id}")
         return Location.model_validate(LOCATION)
@@ -371,18 +376,18 @@ async def test_body_over_the_limit_is_http_413_with_an_envelope(small_limit_clie
     assert ports.calls == []
 
 
-async def test_streamed_body_over_the_limit_is_cut_off_at_the_limit(ports):
-    # No Content-Length (chunked upload): the limit holds while the body arrives. Driven at the
-    # ASGI level because the test client always sends a body in one piece.
-    app = small_limit_app(ports)
-    chunks = [b"{" + b" " * 511] + [b" " * 512] * 9  # 5 KiB, never completed
+async def asgi_put(
+    app: Litestar, headers: list[tuple[bytes, bytes]], chunks: list[bytes]
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """PUT /ocpi/2.2.1/credentials at the ASGI level: the test client always sends a body in one
+    piece with a correct Content-Length, which is exactly what these tests must avoid."""
     received: list[int] = []
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         chunk = chunks[len(received)]
         received.append(len(chunk))
-        return {"type": "http.request", "body": chunk, "more_body": True}
+        return {"type": "http.request", "body": chunk, "more_body": len(received) < len(chunks)}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -401,17 +406,39 @@ async def test_streamed_body_over_the_limit_is_cut_off_at_the_limit(ports):
             (b"host", b"t.local"),
             (b"authorization", auth("token-c")["Authorization"].encode()),
             (b"content-type", b"application/json"),
-            (b"transfer-encoding", b"chunked"),
+            *headers,
         ],
         "client": ("127.0.0.1", 1),
         "server": ("t.local", 80),
         "state": {},
     }
     await app(scope, receive, send)  # type: ignore[arg-type]
+    return sent, received
+
+
+async def test_streamed_body_over_the_limit_is_cut_off_at_the_limit(ports):
+    # No Content-Length (chunked upload): the limit holds while the body arrives.
+    chunks = [b"{" + b" " * 511] + [b" " * 512] * 9  # 5 KiB, never completed
+    sent, received = await asgi_put(
+        small_limit_app(ports), [(b"transfer-encoding", b"chunked")], chunks
+    )
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["status_message"] == TOO_LARGE
     assert sum(received) == 2560  # read up to the chunk that crossed 2048 bytes, no further
+    assert ports.calls == []
+
+
+async def test_framework_refusals_are_envelopes_in_words(ports):
+    # Litestar answers a malformed Content-Length with "Invalid content-length: '12abc'",
+    # quoting the request back; the peer gets the HTTP status in words instead.
+    sent, _ = await asgi_put(
+        small_limit_app(ports), [(b"content-length", b"12abc")], [json.dumps({}).encode()]
+    )
+    assert sent[0]["status"] == 400
+    envelope = json.loads(sent[1]["body"])
+    assert envelope["status_code"] == 2000
+    assert envelope["status_message"] == "Request refused: Bad Request"
     assert ports.calls == []
 
 
@@ -528,3 +555,22 @@ async def test_credentials_405_in_the_wrong_state_carries_allow(
     assert response.status_code == 405
     assert response.headers["Allow"] == allow
     assert ports.calls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/ocpi/2.2.1/credentials", "DELETE, GET, OPTIONS, POST, PUT"),
+        ("GET", "/ocpi/2.2.1/locations/LOC1/E1", "GET, OPTIONS"),
+    ],
+)
+async def test_405_raised_by_a_port_gets_the_routes_methods(client, ports, method, path, allow):
+    ports.refuse_with_405 = True
+    response = await client.request(
+        method,
+        path,
+        content=json.dumps(credentials_body()).encode() if method == "PUT" else None,
+        headers={**auth(), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
