@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ocpi.errors import InvalidOrMissingParameters, OcpiError, quote_input
 from ocpi.types import DateTime, OcpiModel, format_datetime
@@ -140,10 +140,18 @@ def _query_datetime(query: Mapping[str, str], name: str) -> datetime | None:
         return None
     try:
         return _QueryDateTime(value=raw).value
-    except ValueError as exc:
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        # ocpi.types says why in words ("is out of range once converted to UTC"); anything
+        # else (not a string at all cannot happen here) gets the general rule.
+        reason = (
+            errors[0]["msg"]
+            if errors and errors[0]["type"] == "ocpi_datetime"
+            else "must be an RFC 3339 DateTime"
+        )
         raise InvalidOrMissingParameters(
-            f"Query parameter {name} must be an RFC 3339 DateTime, got {quote_input(raw)}"
-        ) from exc
+            f"Query parameter {name} {reason}; got {quote_input(raw)}"
+        ) from None
 
 
 _PAGE_INTEGER = re.compile(r"[0-9]{1,19}")

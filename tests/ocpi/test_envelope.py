@@ -161,3 +161,17 @@ def test_pagination_headers():
 )
 def test_parse_next_link(header, url):
     assert parse_next_link(header) == url
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("0001-01-01T00:00:00+01:00", "is out of range once converted to UTC"),
+        ("2026-02-30T00:00:00Z", "is not a valid date and time"),
+        ("2026-11-01T00:00:00\x00", "must be an RFC 3339 DateTime"),
+    ],
+)
+def test_bad_dates_say_why(raw, reason):
+    with pytest.raises(InvalidOrMissingParameters) as caught:
+        PageRequest.from_query({"date_to": raw}, max_limit=10)
+    assert caught.value.message.startswith(f"Query parameter date_to {reason}")
