@@ -156,7 +156,9 @@ async def _refuse_throttled(
 ) -> None:
     wait = (outcome.retry_at - bridge.clock()).total_seconds() if outcome.retry_at else 1.0
     seconds = max(1, math.ceil(wait))
-    logger.info(
+    # DEBUG: a guesser sends these by the hundred, and uvicorn logs each 429 already; the
+    # failures that started the wait were logged at WARNING.
+    logger.debug(
         "station %s refused at the handshake: too many failed logins (%d), retry in %ds",
         station_id,
         outcome.failures,

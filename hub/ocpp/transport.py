@@ -53,9 +53,8 @@ class OcppWebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][LIVENESS_EXTENSION] = self.liveness
 
     def handle_pong(self, event: Frame) -> None:
-        answers_our_ping = (
-            self.pending_ping_payload is not None and bytes(event.data) == self.pending_ping_payload
-        )
+        pending = getattr(self, "pending_ping_payload", None)  # uvicorn 0.54's keepalive state
+        answers_our_ping = pending is not None and bytes(event.data) == pending
         super().handle_pong(event)
         if answers_our_ping and self.liveness is not None:
             self.liveness.notify()
