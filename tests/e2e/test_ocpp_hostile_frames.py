@@ -232,14 +232,19 @@ async def test_a_station_that_closes_its_socket_while_the_hub_replies_is_normal_
 async def test_deeply_nested_frames_get_a_call_error_and_the_connection_stays(hub, version):
     station_id = f"CS-DEEP-{'16' if version == V16 else '201'}"
     station = await hub.station(station_id, version)
-    levels = 100_000
-    nested = "[" * levels + "]" * levels
+    # 30,000 levels (60 KB) fit in the 64 KiB frame limit: Python's JSON parser gives up.
+    nested = "[" * 30_000 + "]" * 30_000
     bare = await station.send_raw(nested)
     assert bare[:3] == [4, "-1", frame_code(version)]
-    inside = await station.send_raw(
-        f'[2,"deep-2","DataTransfer",{{"vendorId":"x","data":{nested}}}]'
-    )
+    assert "nested deeper than 32 levels" in bare[3]
+    inside = await station.send_raw(f'[2,"deep-2","Heartbeat",{nested}]')
     assert inside[:3] == [4, "deep-2", frame_code(version)]
+    assert "nested deeper than 32 levels" in inside[3]
+    # 100,000 levels (200 KB) are refused by their size, unparsed.
+    huge = "[" * 100_000 + "]" * 100_000
+    too_big = await station.send_raw(f'[2,"deep-4","DataTransfer",{{"data":{huge}}}]')
+    assert too_big[:3] == [4, "deep-4", frame_code(version)]
+    assert "exceeds the limit" in too_big[3]
     # Deeper than any OCPP message, yet parseable by Python: refused all the same.
     forty = "[" * 40 + "]" * 40
     shallow = await station.send_raw(f'[2,"deep-3","Heartbeat",{{"x":{forty}}}]')

@@ -8,6 +8,7 @@ import logging
 import pytest
 from ocpp.messages import Call
 
+from hub.config import OcppSettings
 from hub.ocpp.frames import MAX_NESTING, FrameError, nesting, parse_frame, read_head
 from tests.hub.ocpp.fakes import station
 
@@ -67,7 +68,8 @@ def test_an_unparseable_answer_is_not_answered():
 
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_a_station_sending_a_100000_level_frame_gets_a_call_error_and_stays(version, caplog):
-    handler, connection = station(version)
+    # 200 KB: above the default frame limit, which would refuse it before any parsing.
+    handler, connection = station(version, settings=OcppSettings(max_frame_bytes=1024 * 1024))
     with caplog.at_level(logging.WARNING, logger="hub.ocpp.station"):
         await handler.route_message(nested(100_000))
         await handler.route_message(f'[2,"d-2","Heartbeat",{nested(100_000)}]')
