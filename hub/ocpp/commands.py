@@ -28,6 +28,7 @@ from ocpp.exceptions import OCPPError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.ocpp.server import StationNotConnected, StationRegistry
+from hub.ocpp.station import StationDisconnected
 from hub.persistence.session import session_scope
 from hub.services.stations import StationService
 
@@ -61,6 +62,10 @@ async def call_local(
         raise StationCallFailed(f"station answered {exc.code}: {exc.description}") from exc
     except TimeoutError as exc:
         raise StationCallFailed(f"station {station_id} did not answer {action} in time") from exc
+    except StationDisconnected as exc:
+        raise StationCallFailed(
+            f"station {station_id} closed its connection before {action} was sent"
+        ) from exc
     if dataclasses.is_dataclass(response) and not isinstance(response, type):
         answer = dataclasses.asdict(response)
     else:
