@@ -20,7 +20,8 @@ app = typer.Typer(help="Pushes of locations and tariffs to partners.", no_args_i
 
 @app.command("status")
 def status(as_json: bool = JSON_OPTION) -> None:
-    """Queue per partner: pending (of which retrying), delivered, superseded, rejected."""
+    """Queue per partner: pending (of which retrying and in flight), delivered, superseded,
+    rejected."""
 
     async def work(context: CommandContext) -> list[dict[str, Any]]:
         async with session_scope(context.sessions) as session:
@@ -34,6 +35,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
                 "consecutive_failures": partner.push_failures,
                 "pending": stats.pending if stats else 0,
                 "retrying": stats.retrying if stats else 0,
+                "in_flight": stats.in_flight if stats else 0,
                 "delivered": stats.delivered if stats else 0,
                 "superseded": stats.superseded if stats else 0,
                 "rejected": stats.rejected if stats else 0,
@@ -58,7 +60,9 @@ def work_command(
 ) -> None:
     """Run a delivery worker in this process (in addition to the one in `hub serve`).
 
-    On PostgreSQL several workers share the queue safely; on SQLite run only one.
+    On PostgreSQL several workers share the queue safely; on SQLite run only one. Each worker
+    takes the lowest free slot of this machine (`{node_name}/{slot}`), and gives back at once the
+    claims a killed predecessor left under that name.
     """
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -67,7 +71,10 @@ def work_command(
     async def body(context: CommandContext) -> int:
         worker = PushWorker(context.sessions, context.http, context.settings.push)
         if once:
-            return await worker.run_once()
+            try:
+                return await worker.run_once()
+            finally:
+                worker.close()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

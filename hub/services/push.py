@@ -8,9 +8,9 @@ worker (``hub.roaming.push``) claims due jobs, sends them and reports back here.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,10 +63,17 @@ class ClaimedJob:
 class PushService:
     """Outbox use cases. Never commits; the caller owns the transaction."""
 
-    def __init__(self, session: AsyncSession, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        policy: RetryPolicy | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.jobs = PushJobRepository(session)
         self.partners = PartnerRepository(session)
         self.policy = policy or RetryPolicy()
+        self.clock = clock
         self._subscribers: list[Subscriber] | None = None
         self._dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
 
@@ -104,7 +111,7 @@ class PushService:
         subscribers = [s for s in await self.subscribers() if only is None or s.partner_id == only]
         if not subscribers:
             return 0
-        now = utc_now()
+        now = self.clock()
         jobs: list[PushJob] = []
         for change in changes:
             reached = [s.partner_id for s in subscribers if change.reaches(s)]
@@ -136,10 +143,22 @@ class PushService:
         await self.jobs.add_all(jobs)
         return len(jobs)
 
-    async def claim(self, worker: str, *, limit: int, lease: timedelta) -> list[ClaimedJob]:
-        """Claim up to ``limit`` due jobs for ``worker`` until the lease expires."""
-        now = utc_now()
-        heads = await self.jobs.due_heads(now, limit, skip_locked=self._dialect == "postgresql")
+    async def claim(
+        self, worker: str, *, limit: int, lease: timedelta, per_partner: int | None = None
+    ) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due queue heads (at most ``per_partner`` of each partner) for
+        ``worker`` until the lease expires.
+
+        The caller claims only what it sends at once and renews the claims while it sends
+        (:meth:`renew`), so a worker that dies holds few jobs, briefly.
+        """
+        now = self.clock()
+        heads = await self.jobs.due_heads(
+            now,
+            limit,
+            per_partner=per_partner or limit,
+            skip_locked=self._dialect == "postgresql",
+        )
         if not heads:
             return []
         claimed = await self.jobs.claim(
@@ -156,10 +175,26 @@ class PushService:
             for job in claimed
         ]
 
+    async def renew(self, job_ids: Sequence[int], worker: str, *, lease: timedelta) -> int:
+        """Extend ``worker``'s claims on ``job_ids`` by ``lease`` from now (they are being sent).
+
+        Returns the number of claims still held.
+        """
+        return await self.jobs.renew(job_ids, worker, self.clock() + lease)
+
+    async def release_claims(self, worker: str) -> int:
+        """Give back every job claimed under the name ``worker``.
+
+        A worker calls this when it starts under a name that a dead process used before (see
+        ``hub.roaming.push.WorkerSlot``): those claims belong to nobody alive, and waiting for
+        their leases would stall their queues. Returns the number of jobs given back.
+        """
+        return await self.jobs.release_claims(worker)
+
     async def delivered(self, job_ids: Sequence[int], worker: str) -> list[int]:
         """Record successful deliveries. Returns the partners that were degraded and recovered
         (the caller resynchronises them)."""
-        now = utc_now()
+        now = self.clock()
         recovered: list[int] = []
         touched: set[int] = set()
         for job in await self.jobs.get_many(job_ids):
@@ -201,7 +236,7 @@ class PushService:
         if rejected:
             job.state = JobState.REJECTED.value
             return False
-        job.next_attempt_at = utc_now() + self.policy.delay(job.attempts, rng)
+        job.next_attempt_at = self.clock() + self.policy.delay(job.attempts, rng)
         partner = await self.partners.get(job.partner_id)
         if partner is None:
             return False
@@ -228,7 +263,8 @@ class PushService:
                 job.claimed_by = job.claimed_until = None
 
     async def stats(self) -> list[tuple[Partner, QueueStats | None]]:
-        by_partner = {s.partner_id: s for s in await self.jobs.stats()}
+        """Queue figures per partner (every partner, with None when it never had a job)."""
+        by_partner = {s.partner_id: s for s in await self.jobs.stats(self.clock())}
         return [(p, by_partner.get(p.require_id())) for p in await self.partners.list()]
 
     async def pending_count(self, partner_id: int | None = None) -> int:

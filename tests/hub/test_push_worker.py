@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from hub.persistence.tables import Partner, PushJob
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
 from hub.roaming.push import PushWorker
 from hub.services.locations import LocationService
+from hub.services.push import PushService
 from hub.services.tariffs import TariffService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
@@ -37,7 +40,10 @@ def emsp():
     peer = EmspPeer()
     with asgi_server(peer.app()) as url:
         peer.base_url = url
-        yield peer
+        try:
+            yield peer
+        finally:
+            peer.hold = False  # a failed test must not leave requests hanging
 
 
 @pytest.fixture
@@ -67,6 +73,31 @@ async def drain(worker: PushWorker, rounds: int = 50) -> None:
             return
         await asyncio.sleep(0.03)
     raise AssertionError("queue did not drain")
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Poll ``check`` until it holds (30 s at most)."""
+    async with asyncio.timeout(30):
+        while not await check():  # noqa: ASYNC110 - state another task or thread changes
+            await asyncio.sleep(0.02)
+
+
+async def held(emsp: EmspPeer, count: int) -> None:
+    async def check() -> bool:
+        return len(emsp.holding()) == count
+
+    await until(check)
+
+
+async def claims(sessions) -> dict[int, tuple[str | None, object]]:
+    """Pending jobs under a claim: id -> (claimed_by, claimed_until)."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(PushJob).where(PushJob.state == "PENDING", PushJob.claimed_by.is_not(None))
+            )
+        ).scalars()
+        return {j.id: (j.claimed_by, j.claimed_until) for j in rows}
 
 
 async def job_states(sessions) -> list[tuple[str, str]]:
@@ -212,8 +243,6 @@ async def test_a_dead_workers_claims_come_back_after_the_lease(setup, emsp, http
     short = FAST.model_copy(update={"lease_seconds": 2})
     dead = PushWorker(sessions, http, short, worker_id="dead")
     async with session_scope(sessions) as session:
-        from hub.services.push import PushService
-
         claimed = await PushService(session).claim("dead", limit=10, lease=timedelta(seconds=2))
     assert len(claimed) == 1
     alive = PushWorker(sessions, http, short, worker_id="alive")
@@ -223,8 +252,6 @@ async def test_a_dead_workers_claims_come_back_after_the_lease(setup, emsp, http
     assert len(emsp.pushes("PUT")) == 1
     # The dead worker's late report is ignored: the job belongs to the live one now.
     async with session_scope(sessions) as session:
-        from hub.services.push import PushService
-
         assert await PushService(session).delivered([claimed[0].id], "dead") == []
     del dead
 
@@ -244,3 +271,97 @@ async def test_concurrent_workers_deliver_each_job_once(setup, emsp, http):
     paths = [r.path for r in emsp.pushes("PUT")]
     assert len(paths) == 40
     assert len(set(paths)) == 40
+
+
+async def test_a_round_claims_only_what_it_sends_at_once(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, *(network.location(f"LOC{i}", evses=1) for i in range(10)))
+    settings = FAST.model_copy(update={"max_in_flight_per_partner": 3, "batch_size": 200})
+    worker = PushWorker(sessions, http, settings, worker_id="w")
+    emsp.hold = True
+    round_ = asyncio.create_task(worker.run_once())
+    await held(emsp, 3)
+    # Only the three jobs being sent are leased: a crash now would hold back three queues, not
+    # ten (the old worker claimed batch_size queue heads and sent them eight at a time).
+    assert [by for by, _ in (await claims(sessions)).values()] == ["w", "w", "w"]
+    emsp.hold = False
+    assert await round_ == 3
+    await drain(worker)
+    assert len(emsp.pushes("PUT")) == 10
+
+
+async def test_claims_are_capped_per_partner_so_no_partner_starves_another(setup, emsp):
+    sessions, first = setup
+    second, _ = await register_partner(
+        sessions, "other", ("US", "OTH"), base_url=f"{emsp.base_url}/ocpi/2.2.1"
+    )
+    await import_(sessions, *(network.location(f"LOC{i}", evses=1) for i in range(6)))
+    async with session_scope(sessions) as session:
+        claimed = await PushService(session).claim(
+            "w", limit=100, per_partner=2, lease=timedelta(seconds=30)
+        )
+    # The first partner's six jobs are older than the second's, yet each gets two.
+    assert sorted(job.partner_id for job in claimed) == [first, first, second, second]
+
+
+async def test_claims_are_renewed_while_a_request_is_in_flight(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, network.location("LOC1"))
+    settings = FAST.model_copy(update={"lease_seconds": 0.6})  # renewed every 0.2 s
+    sender = PushWorker(sessions, http, settings, worker_id="sender")
+    emsp.hold = True
+    round_ = asyncio.create_task(sender.run_once())
+    await held(emsp, 1)
+    ((job_id, (_, first_until)),) = (await claims(sessions)).items()
+
+    async def renewed() -> bool:
+        return (await claims(sessions))[job_id][1] > first_until
+
+    await until(renewed)
+    # A worker whose clock is past the first lease finds the job still taken.
+    late = PushWorker(
+        sessions,
+        http,
+        settings,
+        worker_id="late",
+        clock=lambda: first_until + timedelta(milliseconds=1),
+    )
+    assert await late.run_once() == 0
+    emsp.hold = False
+    assert await round_ == 1
+    assert len(emsp.pushes("PUT")) == 1
+    assert await job_states(sessions) == [("LOCATION_PUT", "DELIVERED")]
+
+
+async def test_a_restarted_worker_gives_back_its_dead_predecessors_claims(
+    setup, emsp, http, tmp_path: Path
+):
+    sessions, _ = setup
+    await import_(sessions, network.location("LOC1"), network.location("LOC2"))
+    settings = FAST.model_copy(update={"node_name": "node-a", "lease_seconds": 600})
+
+    def worker() -> PushWorker:
+        return PushWorker(sessions, http, settings, slot_directory=tmp_path)
+
+    dead = worker()
+    await dead.start()
+    assert dead.worker_id == "node-a/0"
+    async with session_scope(sessions) as session:  # the round it was killed in
+        lost = await PushService(session).claim(
+            dead.worker_id, limit=10, lease=timedelta(seconds=600)
+        )
+    assert len(lost) == 2
+    neighbour = worker()  # another live process on the same machine
+    await neighbour.start()
+    assert neighbour.worker_id == "node-a/1"
+    assert await neighbour.run_once() == 0  # a live process's claims are never taken
+    dead.close()  # its process ends: the kernel drops the slot's lock
+    restarted = worker()
+    await restarted.start()
+    assert restarted.worker_id == "node-a/0"
+    # Delivered at once, ten minutes before the dead round's leases would have expired.
+    assert await restarted.run_once() == 2
+    assert len(emsp.pushes("PUT")) == 2
+    assert await claims(sessions) == {}
+    neighbour.close()
+    restarted.close()

@@ -24,6 +24,8 @@ class QueueStats:
     superseded: int
     rejected: int
     oldest_pending: datetime | None
+    in_flight: int = 0
+    """Pending jobs under a live claim: being sent right now."""
 
 
 class PushJobRepository:
@@ -64,13 +66,21 @@ class PushJobRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def due_heads(self, now: datetime, limit: int, *, skip_locked: bool) -> Sequence[PushJob]:
+    async def due_heads(
+        self, now: datetime, limit: int, *, per_partner: int, skip_locked: bool
+    ) -> Sequence[PushJob]:
         """Jobs that may be sent now: due, not claimed (or claim expired), partner registered,
-        and first undelivered job of their (partner, queue). Locked ``FOR UPDATE SKIP LOCKED``
-        on PostgreSQL so concurrent workers claim disjoint jobs."""
+        and first undelivered job of their (partner, queue); at most ``per_partner`` of each
+        partner (the oldest) and ``limit`` in all. Locked ``FOR UPDATE SKIP LOCKED`` on
+        PostgreSQL so concurrent workers claim disjoint jobs."""
         earlier = aliased(PushJob)
-        statement = (
-            select(PushJob)
+        rank = (
+            func.row_number()
+            .over(partition_by=col(PushJob.partner_id), order_by=col(PushJob.id))
+            .label("rank")
+        )
+        ranked = (
+            sa_select(col(PushJob.id).label("id"), rank)
             .join(Partner, col(Partner.id) == col(PushJob.partner_id))
             .where(
                 col(PushJob.state) == JobState.PENDING.value,
@@ -86,6 +96,12 @@ class PushJobRepository:
                     )
                 ),
             )
+            .subquery()
+        )
+        # The window function stays in a subquery: PostgreSQL refuses FOR UPDATE beside it.
+        statement = (
+            select(PushJob)
+            .where(col(PushJob.id).in_(sa_select(ranked.c.id).where(ranked.c.rank <= per_partner)))
             .order_by(col(PushJob.id))
             .limit(limit)
         )
@@ -123,13 +139,43 @@ class PushJobRepository:
         )
         return result.scalars().all()
 
+    async def renew(self, job_ids: Sequence[int], worker: str, until: datetime) -> int:
+        """Extend ``worker``'s claims on ``job_ids`` that are still pending; returns how many.
+
+        A claim another worker took over after ours expired is not ``worker``'s any more and is
+        left alone; an expired claim nobody took is simply ours again.
+        """
+        if not job_ids:
+            return 0
+        result = await self.session.execute(
+            update(PushJob)
+            .where(
+                col(PushJob.id).in_(list(job_ids)),
+                col(PushJob.state) == JobState.PENDING.value,
+                col(PushJob.claimed_by) == worker,
+            )
+            .values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_claims(self, worker: str) -> int:
+        """Drop every claim recorded under ``worker`` on pending jobs; returns how many."""
+        result = await self.session.execute(
+            update(PushJob)
+            .where(col(PushJob.state) == JobState.PENDING.value, col(PushJob.claimed_by) == worker)
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def get_many(self, job_ids: Sequence[int]) -> Sequence[PushJob]:
         result = await self.session.execute(
             select(PushJob).where(col(PushJob.id).in_(list(job_ids))).order_by(col(PushJob.id))
         )
         return result.scalars().all()
 
-    async def stats(self) -> list[QueueStats]:
+    async def stats(self, now: datetime) -> list[QueueStats]:
         state = col(PushJob.state)
         pending = state == JobState.PENDING.value
         result = await self.session.execute(
@@ -141,11 +187,12 @@ class PushJobRepository:
                 func.count().filter(state == JobState.SUPERSEDED.value),
                 func.count().filter(state == JobState.REJECTED.value),
                 func.min(col(PushJob.enqueued_at)).filter(pending),
+                func.count().filter(and_(pending, col(PushJob.claimed_until) >= now)),
             ).group_by(col(PushJob.partner_id))
         )
         return [
-            QueueStats(int(p), int(a), int(b), int(c), int(d), int(e), f)
-            for p, a, b, c, d, e, f in result.all()
+            QueueStats(int(p), int(a), int(b), int(c), int(d), int(e), f, int(g))
+            for p, a, b, c, d, e, f, g in result.all()
         ]
 
     async def pending_count(self, partner_id: int | None = None) -> int:
