@@ -17,15 +17,27 @@ from hub.services.push import PushService
 
 app = typer.Typer(help="Pushes of locations and tariffs to partners.", no_args_is_help=True)
 
+REJECTIONS_SHOWN = 20
+
 
 @app.command("status")
 def status(as_json: bool = JSON_OPTION) -> None:
     """Queue per partner: pending (of which retrying and in flight), delivered, superseded,
-    rejected."""
+    rejected; and the objects whose current version a partner refused (final until they
+    change), with its answer."""
 
     async def work(context: CommandContext) -> list[dict[str, Any]]:
         async with session_scope(context.sessions) as session:
-            rows = await PushService(session).stats()
+            service = PushService(session)
+            rows = await service.stats()
+            by_partner = {
+                partner.require_id(): [
+                    {"object": r.object, "kind": r.kind.value, "error": r.error}
+                    for r in await service.rejections(partner.require_id(), limit=REJECTIONS_SHOWN)
+                ]
+                for partner, stats in rows
+                if stats and stats.rejected_objects
+            }
         now = datetime.now(UTC)
         return [
             {
@@ -39,9 +51,11 @@ def status(as_json: bool = JSON_OPTION) -> None:
                 "delivered": stats.delivered if stats else 0,
                 "superseded": stats.superseded if stats else 0,
                 "rejected": stats.rejected if stats else 0,
+                "rejected_objects": stats.rejected_objects if stats else 0,
                 "oldest_pending_s": round((now - stats.oldest_pending).total_seconds(), 1)
                 if stats and stats.oldest_pending
                 else None,
+                "rejections": by_partner.get(partner.require_id(), []),
             }
             for partner, stats in rows
         ]
@@ -50,8 +64,15 @@ def status(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(records)
         return
-    columns = list(records[0]) if records else ["partner"]
+    columns = [c for c in records[0] if c != "rejections"] if records else ["partner"]
     print_table("Push queues", columns, [[r[c] for c in columns] for r in records])
+    refused = [(r["partner"], x) for r in records for x in r["rejections"]]
+    if refused:
+        print_table(
+            f"Objects refused by partners (newest {REJECTIONS_SHOWN} per partner)",
+            ["partner", "object", "kind", "error"],
+            [[name, x["object"], x["kind"], x["error"]] for name, x in refused],
+        )
 
 
 @app.command("work")

@@ -36,7 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.config import PushSettings
 from hub.domain.assets import NacsMode
 from hub.domain.partners import PartnerStatus
-from hub.domain.push import JobKind, RetryPolicy
+from hub.domain.push import Failure, JobKind, RetryPolicy, classify_failure
+from hub.errors import InvalidState
 from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner, Tariff
@@ -47,13 +48,11 @@ from hub.services.push import ClaimedJob, PushService
 from hub.services.sync import SyncService
 from hub.services.tariffs import TariffService
 from ocpi.auth import TokenEncoding
-from ocpi.errors import OcpiClientError, PartnerHttpError, PartnerRejected, UnknownLocation
+from ocpi.errors import OcpiClientError, PartnerHttpError, PartnerRejected
 from ocpi.headers import PartyRef, RoutingHeaders
 from ocpi.v221.client import PartnerClient
 
 logger = logging.getLogger(__name__)
-
-UNKNOWN_LOCATION = UnknownLocation.status_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +82,8 @@ class PartnerTarget:
 class Outcome:
     job: ClaimedJob
     error: str | None = None
-    rejected: bool = False
-    missing: bool = False
-    """A PATCH the partner refused because it does not know the object: send a PUT instead."""
+    """None: delivered."""
+    failure: Failure = Failure.TRANSIENT
 
 
 def policy_from(settings: PushSettings) -> RetryPolicy:
@@ -410,21 +408,20 @@ class PushWorker:
         limit = asyncio.Semaphore(self.settings.max_in_flight_per_partner)
 
         async def send(delivery: Delivery) -> Outcome:
+            method = delivery.method
             async with limit:
                 try:
                     await client.call(
-                        delivery.method, delivery.url, body=delivery.body, routing=delivery.routing
+                        method, delivery.url, body=delivery.body, routing=delivery.routing
                     )
-                except (PartnerRejected, PartnerHttpError) as exc:
-                    code = getattr(exc, "partner_status_code", None)
-                    unknown = code == UNKNOWN_LOCATION or getattr(exc, "response_status", 0) == 404
-                    if unknown and delivery.method == "PATCH":
-                        # OCPI: when a PATCH fails, the client should PUT the whole object.
-                        return Outcome(delivery.job, error=exc.message, missing=True)
-                    rejected = code is not None and 2000 <= code < 3000
-                    return Outcome(delivery.job, error=exc.message, rejected=rejected)
-                except OcpiClientError as exc:
-                    return Outcome(delivery.job, error=exc.message)
+                except PartnerHttpError as exc:
+                    failure = classify_failure(method, http_status=exc.response_status)
+                    return Outcome(delivery.job, exc.message, failure)
+                except PartnerRejected as exc:
+                    failure = classify_failure(method, ocpi_status=exc.partner_status_code)
+                    return Outcome(delivery.job, exc.message, failure)
+                except OcpiClientError as exc:  # unreachable, or an answer that is not OCPI
+                    return Outcome(delivery.job, exc.message, Failure.TRANSIENT)
                 return Outcome(delivery.job)
 
         return list(await asyncio.gather(*(send(d) for d in deliveries)))
@@ -435,38 +432,41 @@ class PushWorker:
 
     async def _record(self, nothing: Sequence[ClaimedJob], outcomes: Sequence[Outcome]) -> None:
         done = [job.id for job in nothing] + [o.job.id for o in outcomes if o.error is None]
-        recovered: list[int] = []
         async with session_scope(self.sessions) as session:
             service = self._service(session)
-            if done:
-                recovered = await service.delivered(done, self.worker_id)
+            recovered = await service.delivered(done, self.worker_id) if done else []
             for outcome in outcomes:
                 if outcome.error is None:
                     continue
-                if outcome.missing:
-                    await self._put_instead(session, service, outcome.job)
+                job = outcome.job
+                if outcome.failure is Failure.UNKNOWN_OBJECT:
+                    await self._put_instead(session, service, job)
                     continue
+                rejected = outcome.failure is Failure.REJECTED
                 logger.warning(
-                    "push %s %s to partner %s failed (attempt %s): %s",
-                    outcome.job.kind,
-                    outcome.job.target,
-                    outcome.job.partner_id,
-                    outcome.job.attempts + 1,
+                    "push %s %s to partner %s %s (attempt %s): %s",
+                    job.kind,
+                    job.target,
+                    job.partner_id,
+                    "refused for good" if rejected else "failed",
+                    job.attempts + 1,
                     outcome.error,
                 )
-                degraded = await service.failed(
-                    outcome.job.id, self.worker_id, outcome.error, rejected=outcome.rejected
-                )
-                if degraded:
-                    logger.error(
-                        "partner %s degraded after repeated push failures", outcome.job.partner_id
+                if await service.failed(job.id, self.worker_id, outcome.error, rejected=rejected):
+                    logger.error("partner %s degraded after repeated push failures", job.partner_id)
+            # In the transaction that records the recovery: one resync per recovery, and none
+            # lost if the process dies right after.
+            for partner_id in recovered:
+                try:
+                    queued = await SyncService(session).resync(partner_id)
+                except InvalidState as exc:
+                    logger.warning(
+                        "partner %s reachable again, not resynchronised: %s", partner_id, exc
                     )
-        for partner_id in recovered:
-            async with session_scope(self.sessions) as session:
-                queued = await SyncService(session).resync(partner_id)
-            logger.warning(
-                "partner %s reachable again: resynchronising (%s PUTs)", partner_id, queued
-            )
+                    continue
+                logger.warning(
+                    "partner %s reachable again: resynchronising (%s PUTs)", partner_id, queued
+                )
 
     async def _put_instead(
         self, session: AsyncSession, service: PushService, job: ClaimedJob

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.domain.push import JobKind, JobState, RetryPolicy, coalesce_key
 from hub.errors import InvalidState
 from hub.persistence.base import utc_now
-from hub.persistence.repositories.outbox import PushJobRepository, QueueStats
+from hub.persistence.repositories.outbox import (
+    PushHealthRepository,
+    PushJobRepository,
+    QueueStats,
+)
 from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.tables import Partner, PushJob
 
@@ -52,6 +56,16 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejection:
+    """An object whose current version a partner refused, with the partner's answer."""
+
+    partner_id: int
+    kind: JobKind
+    object: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedJob:
     id: int
     partner_id: int
@@ -71,6 +85,7 @@ class PushService:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.jobs = PushJobRepository(session)
+        self.health = PushHealthRepository(session)
         self.partners = PartnerRepository(session)
         self.policy = policy or RetryPolicy()
         self.clock = clock
@@ -193,7 +208,7 @@ class PushService:
 
     async def delivered(self, job_ids: Sequence[int], worker: str) -> list[int]:
         """Record successful deliveries. Returns the partners that were degraded and recovered
-        (the caller resynchronises them)."""
+        now; the caller resynchronises them, once per recovery (in the same transaction)."""
         now = self.clock()
         recovered: list[int] = []
         touched: set[int] = set()
@@ -206,14 +221,9 @@ class PushService:
             job.claimed_by = job.claimed_until = None
             job.last_error = None
             touched.add(job.partner_id)
-        for partner_id in touched:
-            partner = await self.partners.get(partner_id)
-            if partner is None:
-                continue
-            if partner.push_degraded:
+        for partner_id in sorted(touched):
+            if await self.health.success(partner_id):
                 recovered.append(partner_id)
-            partner.push_failures = 0
-            partner.push_degraded = False
         return recovered
 
     async def failed(
@@ -225,8 +235,10 @@ class PushService:
         rejected: bool = False,
         rng: random.Random | None = None,
     ) -> bool:
-        """Record a failed delivery: retry later with backoff, or stop if the partner rejected
-        the payload itself. Returns True if the partner became degraded now."""
+        """Record a failed delivery. A rejected one (the partner refused this version of the
+        object) is final and leaves the partner's health alone; any other is retried later with
+        backoff and counts as a consecutive failure of the partner. Returns True if the partner
+        became degraded now."""
         (job,) = await self.jobs.get_many([job_id]) or (None,)
         if job is None or job.claimed_by != worker:
             return False
@@ -237,14 +249,7 @@ class PushService:
             job.state = JobState.REJECTED.value
             return False
         job.next_attempt_at = self.clock() + self.policy.delay(job.attempts, rng)
-        partner = await self.partners.get(job.partner_id)
-        if partner is None:
-            return False
-        partner.push_failures += 1
-        if not partner.push_degraded and partner.push_failures >= self.policy.degraded_after:
-            partner.push_degraded = True
-            return True
-        return False
+        return await self.health.failure(job.partner_id, self.policy.degraded_after)
 
     async def superseded(self, job_id: int, worker: str) -> bool:
         """Retire a claimed job that another job replaces; False if it is no longer ours."""
@@ -264,8 +269,29 @@ class PushService:
 
     async def stats(self) -> list[tuple[Partner, QueueStats | None]]:
         """Queue figures per partner (every partner, with None when it never had a job)."""
-        by_partner = {s.partner_id: s for s in await self.jobs.stats(self.clock())}
+        rejected = await self.jobs.rejected_counts()
+        by_partner = {
+            s.partner_id: replace(s, rejected_objects=rejected.get(s.partner_id, 0))
+            for s in await self.jobs.stats(self.clock())
+        }
         return [(p, by_partner.get(p.require_id())) for p in await self.partners.list()]
+
+    async def rejections(
+        self, partner_id: int | None = None, *, limit: int = 100
+    ) -> list[Rejection]:
+        """Objects whose current version a partner (or ``partner_id``) refused, newest first.
+
+        Such a refusal is final for that version; the next change of the object is tried again.
+        """
+        found = []
+        for job in await self.jobs.rejections(partner_id, limit):
+            target = job.target
+            parts = [job.queue_key]
+            parts += [str(target[k]) for k in ("evse_uid", "connector_id") if k in target]
+            found.append(
+                Rejection(job.partner_id, JobKind(job.kind), "/".join(parts), job.last_error)
+            )
+        return found
 
     async def pending_count(self, partner_id: int | None = None) -> int:
         return await self.jobs.pending_count(partner_id)

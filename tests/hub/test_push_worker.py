@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -11,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
-from hub.config import PushSettings
+from hub.cli.main import app as cli
+from hub.config import PushSettings, get_settings
 from hub.domain.assets import EvseStatus
 from hub.domain.push import JobState
 from hub.persistence.session import session_scope
@@ -98,6 +101,17 @@ async def claims(sessions) -> dict[int, tuple[str | None, object]]:
             )
         ).scalars()
         return {j.id: (j.claimed_by, j.claimed_until) for j in rows}
+
+
+async def settle(worker: PushWorker, sessions) -> None:
+    """Deliver until nothing is pending (retries included; FAST backoff is at most 20 ms)."""
+
+    async def empty() -> bool:
+        await worker.run_once()
+        async with sessions() as session:
+            return await PushService(session).pending_count() == 0
+
+    await until(empty)
 
 
 async def job_states(sessions) -> list[tuple[str, str]]:
@@ -365,3 +379,109 @@ async def test_a_restarted_worker_gives_back_its_dead_predecessors_claims(
     assert await claims(sessions) == {}
     neighbour.close()
     restarted.close()
+
+
+REFUSED = "/ocpi/2.2.1/locations/US/HPC/LOC3"
+
+
+async def ten_sites_and_three_tariffs(sessions) -> None:
+    async with session_scope(sessions) as session:
+        await TariffService(session).import_tariffs(
+            parse_tariffs_json(json.dumps([network.tariff(f"T{i}") for i in range(3)]))
+        )
+    await import_(sessions, *(network.location(f"LOC{i}") for i in range(10)))
+
+
+async def change_status(sessions, uid: str, status: EvseStatus) -> None:
+    async with session_scope(sessions) as session:
+        await LocationService(session).set_evse_status(uid, status)
+
+
+async def test_an_object_the_partner_refuses_is_final_for_that_object_alone(
+    setup, emsp, http, database_url, monkeypatch
+):
+    sessions, partner_id = setup
+    emsp.refuse[REFUSED] = 422  # e.g. a connector value outside the receiver's enum
+    await ten_sites_and_three_tariffs(sessions)
+    worker = PushWorker(sessions, http, FAST)  # degraded after 3 failures
+    await settle(worker, sessions)
+    assert len(emsp.pushes(prefix=REFUSED)) == 1
+    assert len(emsp.locations) == 9
+    assert len(emsp.tariffs) == 3
+    # Statuses keep changing elsewhere: each change is one PATCH, and nothing else is sent.
+    changes = [("LOC0", "LOC0-E1"), ("LOC1", "LOC1-E2"), ("LOC5", "LOC5-E1"), ("LOC9", "LOC9-E1")]
+    for n, (location_id, uid) in enumerate(changes * 2):
+        seen = len(emsp.pushes())
+        status = EvseStatus.CHARGING if n < len(changes) else EvseStatus.AVAILABLE
+        await change_status(sessions, uid, status)
+        await settle(worker, sessions)
+        sent = [(r.method, r.path) for r in emsp.pushes()[seen:]]
+        assert sent == [("PATCH", f"/ocpi/2.2.1/locations/US/HPC/{location_id}/{uid}")]
+    assert len(emsp.pushes(prefix=REFUSED)) == 1  # never retried
+    partner = await partner_row(sessions, partner_id)
+    assert (partner.push_degraded, partner.push_failures) == (False, 0)
+    async with sessions() as session:
+        (rejection,) = await PushService(session).rejections()
+    assert (rejection.kind, rejection.object) == ("LOCATION_PUT", "locations/US/HPC/LOC3")
+    assert "HTTP 422" in (rejection.error or "")
+    # `hub push status` reports it (the CLI runs its own event loop: in a thread).
+    monkeypatch.setenv("HUB_DATABASE__URL", database_url)
+    get_settings.cache_clear()
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["push", "status", "--json"])
+        table = await asyncio.to_thread(CliRunner().invoke, cli, ["push", "status"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    (status,) = json.loads(result.stdout)
+    assert (status["health"], status["rejected_objects"], status["pending"]) == ("ok", 1, 0)
+    assert [r["object"] for r in status["rejections"]] == ["locations/US/HPC/LOC3"]
+    assert "locations/US/HPC/LOC3" in table.stdout
+    # A new version of the refused object is tried again, once: the partner lacks the location,
+    # so the PATCH becomes a PUT of it, refused again.
+    seen = len(emsp.pushes())
+    await change_status(sessions, "LOC3-E1", EvseStatus.CHARGING)
+    await settle(worker, sessions)
+    assert [(r.method, r.path) for r in emsp.pushes()[seen:]] == [
+        ("PATCH", f"{REFUSED}/LOC3-E1"),
+        ("PUT", REFUSED),
+    ]
+    partner = await partner_row(sessions, partner_id)
+    assert (partner.push_degraded, partner.push_failures) == (False, 0)
+
+
+async def test_a_recovery_resyncs_once_and_later_deliveries_do_not(setup, emsp, http):
+    sessions, partner_id = setup
+    emsp.refuse[REFUSED] = 422
+    await ten_sites_and_three_tariffs(sessions)
+    worker = PushWorker(sessions, http, FAST)
+    await settle(worker, sessions)
+    emsp.push_mode = "fail"  # an outage: every push answered 503
+    for uid in ("LOC0-E1", "LOC1-E1", "LOC2-E1"):
+        await change_status(sessions, uid, EvseStatus.CHARGING)
+
+    async def degraded() -> bool:
+        await worker.run_once()
+        return (await partner_row(sessions, partner_id)).push_degraded
+
+    await until(degraded)
+    emsp.push_mode = "ok"
+    with emsp.lock:
+        emsp.received.clear()
+    await settle(worker, sessions)
+    # One resync: every tariff and location PUT exactly once (the refused one too, refused
+    # again), after the first of the outage's PATCHes that showed the partner was back (the
+    # resync's PUTs replace those still waiting for their retry).
+    puts = Counter(r.path for r in emsp.pushes("PUT"))
+    assert len(puts) == 13
+    assert set(puts.values()) == {1}
+    assert 1 <= len(emsp.pushes("PATCH")) <= 3
+    partner = await partner_row(sessions, partner_id)
+    assert (partner.push_degraded, partner.push_failures) == (False, 0)
+    # From now on a delivery is only a delivery.
+    for uid in ("LOC4-E1", "LOC5-E1", "LOC6-E1"):
+        seen = len(emsp.pushes())
+        await change_status(sessions, uid, EvseStatus.RESERVED)
+        await settle(worker, sessions)
+        assert [r.method for r in emsp.pushes()[seen:]] == ["PATCH"]
+    assert len(emsp.pushes(prefix=REFUSED)) == 1

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -26,6 +26,8 @@ class QueueStats:
     oldest_pending: datetime | None
     in_flight: int = 0
     """Pending jobs under a live claim: being sent right now."""
+    rejected_objects: int = 0
+    """Objects whose newest outcome is a rejection: the partner refused their current version."""
 
 
 class PushJobRepository:
@@ -195,6 +197,44 @@ class PushJobRepository:
             for p, a, b, c, d, e, f, g in result.all()
         ]
 
+    @staticmethod
+    def _current_rejection() -> ColumnElement[bool]:
+        """A rejected job not followed by a delivered or rejected job that carries the same
+        object: the same PATCH, or the whole object (a PUT's coalesce key is its queue key)."""
+        later = aliased(PushJob)
+        return and_(
+            col(PushJob.state) == JobState.REJECTED.value,
+            ~exists().where(
+                and_(
+                    col(later.partner_id) == col(PushJob.partner_id),
+                    col(later.id) > col(PushJob.id),
+                    col(later.state).in_([JobState.DELIVERED.value, JobState.REJECTED.value]),
+                    or_(
+                        col(later.coalesce_key) == col(PushJob.coalesce_key),
+                        col(later.coalesce_key) == col(PushJob.queue_key),
+                    ),
+                )
+            ),
+        )
+
+    async def rejected_counts(self) -> dict[int, int]:
+        """Per partner, the number of objects whose current version it refused."""
+        result = await self.session.execute(
+            sa_select(col(PushJob.partner_id), func.count())
+            .where(self._current_rejection())
+            .group_by(col(PushJob.partner_id))
+        )
+        return {int(partner_id): int(n) for partner_id, n in result.all()}
+
+    async def rejections(self, partner_id: int | None, limit: int) -> Sequence[PushJob]:
+        """The rejected jobs behind :meth:`rejected_counts` (of one partner or all), newest
+        first."""
+        statement = select(PushJob).where(self._current_rejection())
+        if partner_id is not None:
+            statement = statement.where(col(PushJob.partner_id) == partner_id)
+        result = await self.session.execute(statement.order_by(col(PushJob.id).desc()).limit(limit))
+        return result.scalars().all()
+
     async def pending_count(self, partner_id: int | None = None) -> int:
         statement = (
             select(func.count())
@@ -204,3 +244,50 @@ class PushJobRepository:
         if partner_id is not None:
             statement = statement.where(col(PushJob.partner_id) == partner_id)
         return int((await self.session.execute(statement)).scalar_one())
+
+
+class PushHealthRepository:
+    """A partner's push health (``partners.push_failures``/``push_degraded``), changed by atomic
+    statements so that concurrent workers neither lose a failure nor both see one recovery."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def failure(self, partner_id: int, degraded_after: int) -> bool:
+        """Count one more consecutive failure; True if the partner became degraded by it."""
+        await self.session.execute(
+            update(Partner)
+            .where(col(Partner.id) == partner_id)
+            .values(push_failures=col(Partner.push_failures) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(
+            update(Partner)
+            .where(
+                col(Partner.id) == partner_id,
+                col(Partner.push_degraded).is_(False),
+                col(Partner.push_failures) >= degraded_after,
+            )
+            .values(push_degraded=True)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def success(self, partner_id: int) -> bool:
+        """The partner took a push: failures start again from zero. True if it was degraded and
+        this is its recovery (exactly one caller gets True for one recovery)."""
+        result = await self.session.execute(
+            update(Partner)
+            .where(col(Partner.id) == partner_id, col(Partner.push_degraded).is_(True))
+            .values(push_degraded=False, push_failures=0)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True
+        await self.session.execute(
+            update(Partner)
+            .where(col(Partner.id) == partner_id, col(Partner.push_failures) != 0)
+            .values(push_failures=0)
+            .execution_options(synchronize_session=False)
+        )
+        return False
