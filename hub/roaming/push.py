@@ -431,9 +431,11 @@ class PushWorker:
             return await PartnerService(session).partners.get(partner_id)
 
     async def _record(self, nothing: Sequence[ClaimedJob], outcomes: Sequence[Outcome]) -> None:
-        done = [job.id for job in nothing] + [o.job.id for o in outcomes if o.error is None]
+        done = [o.job.id for o in outcomes if o.error is None]
         async with session_scope(self.sessions) as session:
             service = self._service(session)
+            if nothing:  # not sent at all: no news of the partner's health
+                await service.delivered([job.id for job in nothing], self.worker_id, answered=False)
             recovered = await service.delivered(done, self.worker_id) if done else []
             for outcome in outcomes:
                 if outcome.error is None:

@@ -206,9 +206,13 @@ class PushService:
         """
         return await self.jobs.release_claims(worker)
 
-    async def delivered(self, job_ids: Sequence[int], worker: str) -> list[int]:
-        """Record successful deliveries. Returns the partners that were degraded and recovered
-        now; the caller resynchronises them, once per recovery (in the same transaction)."""
+    async def delivered(
+        self, job_ids: Sequence[int], worker: str, *, answered: bool = True
+    ) -> list[int]:
+        """Record successful deliveries. ``answered``: the partner accepted them (False: jobs
+        with nothing to send, which say nothing of the partner's health). Returns the partners
+        that were degraded and recovered now; the caller resynchronises them, once per recovery
+        (in the same transaction)."""
         now = self.clock()
         recovered: list[int] = []
         touched: set[int] = set()
@@ -221,7 +225,7 @@ class PushService:
             job.claimed_by = job.claimed_until = None
             job.last_error = None
             touched.add(job.partner_id)
-        for partner_id in sorted(touched):
+        for partner_id in sorted(touched) if answered else ():
             if await self.health.success(partner_id):
                 recovered.append(partner_id)
         return recovered

@@ -485,3 +485,29 @@ async def test_a_recovery_resyncs_once_and_later_deliveries_do_not(setup, emsp, 
         await settle(worker, sessions)
         assert [r.method for r in emsp.pushes()[seen:]] == ["PATCH"]
     assert len(emsp.pushes(prefix=REFUSED)) == 1
+
+
+async def test_a_job_with_nothing_to_send_does_not_recover_a_degraded_partner(setup, emsp, http):
+    sessions, partner_id = setup
+    await import_(sessions, network.location("LOC1", nacs_only_evse=True))
+    worker = PushWorker(sessions, http, FAST)
+    await settle(worker, sessions)
+    async with session_scope(sessions) as session:
+        partner = await session.get(Partner, partner_id)
+        assert partner is not None
+        partner.push_degraded, partner.push_failures = True, 5
+    seen = len(emsp.pushes())
+    # The NACS-only EVSE is left out for this partner: its PATCH is done without a request,
+    # which says nothing about whether the partner is reachable.
+    await change_status(sessions, "LOC1-NACS", EvseStatus.CHARGING)
+    await settle(worker, sessions)
+    assert emsp.pushes()[seen:] == []
+    assert (await partner_row(sessions, partner_id)).push_degraded
+    await change_status(sessions, "LOC1-E1", EvseStatus.CHARGING)
+    await settle(worker, sessions)
+    assert [(r.method, r.path) for r in emsp.pushes()[seen:]] == [
+        ("PATCH", "/ocpi/2.2.1/locations/US/HPC/LOC1/LOC1-E1"),
+        ("PUT", "/ocpi/2.2.1/locations/US/HPC/LOC1"),  # the one resync of the recovery
+    ]
+    partner = await partner_row(sessions, partner_id)
+    assert (partner.push_degraded, partner.push_failures) == (False, 0)
