@@ -39,15 +39,23 @@ class OcpiSettings(BaseModel):
 class PushSettings(BaseModel):
     # Deliver pushes from inside `hub serve` (one worker); `hub push work` runs more processes.
     enabled: bool = True
+    # Most jobs one worker claims (and so has in flight) at once, over all partners; per partner
+    # it claims at most max_in_flight_per_partner: only what it sends at once is leased.
     batch_size: int = Field(default=200, ge=1, le=5000)
-    # How long a claimed job is ours; a killed worker's jobs return after this.
-    lease_seconds: float = Field(default=60.0, gt=0)
+    # How long a claim is held without renewal; the worker renews its claims every third of
+    # this while it sends. A worker that dies without restarting frees its jobs after this.
+    lease_seconds: float = Field(default=15.0, gt=0)
     poll_interval_seconds: float = Field(default=0.25, gt=0)
     max_in_flight_per_partner: int = Field(default=8, ge=1)
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_cap_seconds: float = Field(default=600.0, gt=0)
     # Consecutive failed deliveries after which a partner is degraded (full resync on recovery).
+    # Only failures that say the partner is unreachable count (transport errors, HTTP 5xx, 401,
+    # 408, 429, OCPI 3xxx); an object the partner refuses (other 4xx, OCPI 2xxx) is final for it.
     degraded_after: int = Field(default=8, ge=1)
+    # This machine's name in the worker names recorded on claims ("{node_name}/{slot}"); must be
+    # unique among the machines sharing the database. Default: the host name.
+    node_name: str | None = Field(default=None, min_length=1, max_length=48)
 
 
 class OcppSettings(BaseModel):

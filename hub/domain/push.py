@@ -13,7 +13,8 @@ class JobState(StrEnum):
     DELIVERED = "DELIVERED"
     SUPERSEDED = "SUPERSEDED"
     REJECTED = "REJECTED"
-    """The partner refused the payload with an OCPI client error (2xxx); retrying cannot help."""
+    """The partner refused this version of the object (HTTP 4xx other than 401/408/429, or OCPI
+    2xxx); retrying cannot help. The next change of the object is tried again."""
 
 
 class JobKind(StrEnum):
@@ -65,9 +66,49 @@ def coalesce_key(kind: JobKind, queue_key: str, *parts: str) -> str:
     return "/".join((kind.value, queue_key, *parts))
 
 
+class Failure(StrEnum):
+    """What a failed delivery says, and so what becomes of the job and of the partner's health."""
+
+    TRANSIENT = "TRANSIENT"
+    """The partner could not take the request now (unreachable, HTTP 5xx, 401, 408, 429, OCPI
+    3xxx/4xxx, an answer that is not OCPI): retried with backoff; counts against the partner's
+    reachability."""
+    REJECTED = "REJECTED"
+    """The partner refuses this object (HTTP 4xx other than 401/408/429, OCPI 2xxx): final for
+    this version of it; says nothing about the partner's reachability."""
+    UNKNOWN_OBJECT = "UNKNOWN_OBJECT"
+    """A PATCH of an object the partner does not have: the whole object is PUT instead."""
+
+
+# 401: our credentials are refused (the partner's problem as a whole, until fixed); 408 and 429:
+# the partner asks us to come back later. Every other 4xx is about the request, i.e. the object.
+RETRIED_CLIENT_ERRORS = frozenset({401, 408, 429})
+UNKNOWN_LOCATION = 2003  # OCPI status code "Unknown Location"
+
+
+def classify_failure(
+    method: str, *, http_status: int | None = None, ocpi_status: int | None = None
+) -> Failure:
+    """Classify a failed push by the partner's HTTP status (when not 2xx) or, under HTTP 2xx, its
+    envelope's OCPI status code; neither (transport error, not OCPI) is transient."""
+    if http_status is not None and not 200 <= http_status < 300:
+        if http_status == 404 and method == "PATCH":
+            return Failure.UNKNOWN_OBJECT
+        if 400 <= http_status < 500 and http_status not in RETRIED_CLIENT_ERRORS:
+            return Failure.REJECTED
+        return Failure.TRANSIENT
+    if ocpi_status is not None:
+        if ocpi_status == UNKNOWN_LOCATION and method == "PATCH":
+            return Failure.UNKNOWN_OBJECT
+        if 2000 <= ocpi_status < 3000:
+            return Failure.REJECTED
+    return Failure.TRANSIENT
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter, capped; a partner is degraded after N failures."""
+    """Exponential backoff with full jitter, capped; a partner is degraded after N consecutive
+    transient failures (see :class:`Failure`)."""
 
     base: timedelta = timedelta(seconds=2)
     cap: timedelta = timedelta(minutes=10)

@@ -3,29 +3,43 @@
 One worker runs inside ``hub serve``; ``hub push work`` runs more in their own processes (on
 PostgreSQL, claims use ``FOR UPDATE SKIP LOCKED`` so workers never take the same job). Payloads
 are built at delivery time from the current state (see ``hub.persistence.tables.outbox``).
+
+A worker claims only the jobs it sends at once (per partner, ``max_in_flight_per_partner``) and
+renews their short leases while it sends. Its claims carry its name, ``{node}/{slot}``: the slot
+is the lowest one free on this machine for this database, held by an OS file lock that the
+kernel drops when the process dies, even by ``kill -9``. A worker that takes a slot therefore
+knows that claims recorded under its name belong to a dead process, and gives them back at once
+instead of letting their queues wait for the leases to expire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import socket
-import uuid
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import count
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.config import PushSettings
 from hub.domain.access import PartyScope
 from hub.domain.assets import NacsMode
 from hub.domain.partners import PartnerStatus
-from hub.domain.push import JobKind, RetryPolicy
+from hub.domain.push import Failure, JobKind, RetryPolicy, classify_failure
+from hub.errors import InvalidState
+from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner, Tariff
 from hub.roaming import mappers
@@ -35,13 +49,11 @@ from hub.services.push import ClaimedJob, PushService
 from hub.services.sync import SyncService
 from hub.services.tariffs import TariffService
 from ocpi.auth import TokenEncoding
-from ocpi.errors import OcpiClientError, PartnerHttpError, PartnerRejected, UnknownLocation
+from ocpi.errors import OcpiClientError, PartnerHttpError, PartnerRejected
 from ocpi.headers import PartyRef, RoutingHeaders
 from ocpi.v221.client import PartnerClient
 
 logger = logging.getLogger(__name__)
-
-UNKNOWN_LOCATION = UnknownLocation.status_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +83,8 @@ class PartnerTarget:
 class Outcome:
     job: ClaimedJob
     error: str | None = None
-    rejected: bool = False
-    missing: bool = False
-    """A PATCH the partner refused because it does not know the object: send a PUT instead."""
+    """None: delivered."""
+    failure: Failure = Failure.TRANSIENT
 
 
 def policy_from(settings: PushSettings) -> RetryPolicy:
@@ -88,6 +99,63 @@ def _join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *(quote(p, safe="") for p in parts)])
 
 
+def default_slot_directory() -> Path:
+    return Path(tempfile.gettempdir()) / "hub-push-slots"
+
+
+class WorkerSlot:
+    """A worker name unique among the live processes of this machine for one database.
+
+    Slot ``n`` is held by an exclusive ``flock`` on ``{directory}/{digest}-{n}.lock``, where the
+    digest covers the node name and the database; the lowest free slot is taken. The kernel
+    releases the lock when its process ends, however it ends, so a slot is free exactly when no
+    live process holds it, and whatever is recorded under its name is a dead process's.
+    """
+
+    def __init__(self, node: str, database: str, directory: Path | None = None) -> None:
+        self.node = node
+        self.directory = directory or default_slot_directory()
+        self.digest = hashlib.sha256(f"{node}\n{database}".encode()).hexdigest()[:16]
+        self._fd: int | None = None
+        self.name: str | None = None
+
+    def acquire(self) -> str:
+        if self.name is not None:
+            return self.name
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for slot in count():
+            path = self.directory / f"{self.digest}-{slot}.lock"
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except PermissionError:
+                continue  # another user's file: not ours to take
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._fd = fd
+            self.name = f"{self.node}/{slot}"
+            return self.name
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+        self._fd = None
+        self.name = None
+
+
+def _database_identity(sessions: async_sessionmaker[AsyncSession]) -> str:
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        return ""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database:
+        return f"sqlite:{os.path.abspath(url.database)}"
+    return url.render_as_string(hide_password=True)
+
+
 class PushWorker:
     def __init__(
         self,
@@ -96,13 +164,61 @@ class PushWorker:
         settings: PushSettings,
         *,
         worker_id: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        slot_directory: Path | None = None,
     ) -> None:
+        """``worker_id`` pins the name recorded on claims (tests); by default the worker takes
+        a :class:`WorkerSlot` when it starts."""
         self.sessions = session_factory
         self.http = http
         self.settings = settings
         self.policy = policy_from(settings)
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self._slot = (
+            None
+            if worker_id is not None
+            else WorkerSlot(
+                settings.node_name or socket.gethostname()[:48],
+                _database_identity(session_factory),
+                slot_directory,
+            )
+        )
+        self._name = worker_id
+        self._started = False
         self._wakeup = asyncio.Event()
+
+    @property
+    def worker_id(self) -> str:
+        """The name recorded on this worker's claims (known once it started)."""
+        if self._name is None:
+            if self._slot is None:  # pragma: no cover - a worker has a pinned name or a slot
+                raise RuntimeError("push worker without a name")
+            self._name = self._slot.acquire()
+        return self._name
+
+    def _service(self, session: AsyncSession) -> PushService:
+        return PushService(session, self.policy, clock=self.clock)
+
+    async def start(self) -> None:
+        """Take the worker's name and give back the claims a dead process left under it."""
+        if self._started:
+            return
+        name = self.worker_id
+        async with session_scope(self.sessions) as session:
+            released = await self._service(session).release_claims(name)
+        self._started = True
+        if released:
+            logger.warning(
+                "push worker %s: gave back %s jobs claimed by its dead predecessor", name, released
+            )
+
+    def close(self) -> None:
+        """Free the worker's slot (it holds no claims between rounds)."""
+        if self._slot is not None:
+            self._slot.release()
+            self._name = None
+        self._started = False
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll (a change was just committed here)."""
@@ -110,17 +226,21 @@ class PushWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; errors are logged and the loop goes on."""
-        logger.info("push worker %s started", self.worker_id)
-        while not stop.is_set():
-            self._wakeup.clear()  # a wake-up from now on means work after this round
-            try:
-                handled = await self.run_once()
-            except Exception:
-                logger.exception("push worker %s: delivery round failed", self.worker_id)
-                handled = 0
-            if handled < self.settings.batch_size:
-                await self._idle(stop)
-        logger.info("push worker %s stopped", self.worker_id)
+        try:
+            await self.start()
+            logger.info("push worker %s started", self.worker_id)
+            while not stop.is_set():
+                self._wakeup.clear()  # a wake-up from now on means work after this round
+                try:
+                    handled = await self.run_once()
+                except Exception:
+                    logger.exception("push worker %s: delivery round failed", self.worker_id)
+                    handled = 0
+                if handled == 0:
+                    await self._idle(stop)
+            logger.info("push worker %s stopped", self.worker_id)
+        finally:
+            self.close()
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for the poll interval, a wake-up or the stop signal, whichever comes first."""
@@ -136,19 +256,53 @@ class PushWorker:
                 waiter.cancel()
 
     async def run_once(self) -> int:
-        """One round: claim, send, record. Returns the number of jobs handled."""
+        """One round: claim what is sent at once, send it while renewing the claims, record.
+
+        Returns the number of jobs handled.
+        """
+        await self.start()
         async with session_scope(self.sessions) as session:
-            jobs = await PushService(session, self.policy).claim(
+            jobs = await self._service(session).claim(
                 self.worker_id,
                 limit=self.settings.batch_size,
-                lease=timedelta(seconds=self.settings.lease_seconds),
+                per_partner=self.settings.max_in_flight_per_partner,
+                lease=self.lease,
             )
         if not jobs:
             return 0
-        deliveries, nothing_to_send = await self._plan(jobs)
-        outcomes = await self._send_all(deliveries)
-        await self._record(nothing_to_send, outcomes)
+        done = asyncio.Event()
+        renewer = asyncio.create_task(self._renew_until(done, [job.id for job in jobs]))
+        try:
+            deliveries, nothing_to_send = await self._plan(jobs)
+            outcomes = await self._send_all(deliveries)
+            await self._record(nothing_to_send, outcomes)
+        except BaseException:
+            done.set()
+            await asyncio.shield(renewer)
+            with contextlib.suppress(Exception):
+                await self._release([job.id for job in jobs])
+            raise
+        done.set()
+        await renewer
         return len(jobs)
+
+    async def _renew_until(self, done: asyncio.Event, job_ids: list[int]) -> None:
+        """Renew the round's claims every third of the lease until ``done`` is set."""
+        interval = self.settings.lease_seconds / 3
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), interval)
+            if done.is_set():
+                return
+            try:
+                async with session_scope(self.sessions) as session:
+                    await self._service(session).renew(job_ids, self.worker_id, lease=self.lease)
+            except Exception:
+                logger.exception("push worker %s: renewing claims failed", self.worker_id)
+
+    async def _release(self, job_ids: list[int]) -> None:
+        async with session_scope(self.sessions) as session:
+            await self._service(session).release(job_ids, self.worker_id)
 
     async def _plan(self, jobs: Sequence[ClaimedJob]) -> tuple[list[Delivery], list[ClaimedJob]]:
         deliveries: list[Delivery] = []
@@ -256,21 +410,20 @@ class PushWorker:
         limit = asyncio.Semaphore(self.settings.max_in_flight_per_partner)
 
         async def send(delivery: Delivery) -> Outcome:
+            method = delivery.method
             async with limit:
                 try:
                     await client.call(
-                        delivery.method, delivery.url, body=delivery.body, routing=delivery.routing
+                        method, delivery.url, body=delivery.body, routing=delivery.routing
                     )
-                except (PartnerRejected, PartnerHttpError) as exc:
-                    code = getattr(exc, "partner_status_code", None)
-                    unknown = code == UNKNOWN_LOCATION or getattr(exc, "response_status", 0) == 404
-                    if unknown and delivery.method == "PATCH":
-                        # OCPI: when a PATCH fails, the client should PUT the whole object.
-                        return Outcome(delivery.job, error=exc.message, missing=True)
-                    rejected = code is not None and 2000 <= code < 3000
-                    return Outcome(delivery.job, error=exc.message, rejected=rejected)
-                except OcpiClientError as exc:
-                    return Outcome(delivery.job, error=exc.message)
+                except PartnerHttpError as exc:
+                    failure = classify_failure(method, http_status=exc.response_status)
+                    return Outcome(delivery.job, exc.message, failure)
+                except PartnerRejected as exc:
+                    failure = classify_failure(method, ocpi_status=exc.partner_status_code)
+                    return Outcome(delivery.job, exc.message, failure)
+                except OcpiClientError as exc:  # unreachable, or an answer that is not OCPI
+                    return Outcome(delivery.job, exc.message, Failure.TRANSIENT)
                 return Outcome(delivery.job)
 
         return list(await asyncio.gather(*(send(d) for d in deliveries)))
@@ -280,39 +433,44 @@ class PushWorker:
             return await PartnerService(session).partners.get(partner_id)
 
     async def _record(self, nothing: Sequence[ClaimedJob], outcomes: Sequence[Outcome]) -> None:
-        done = [job.id for job in nothing] + [o.job.id for o in outcomes if o.error is None]
-        recovered: list[int] = []
+        done = [o.job.id for o in outcomes if o.error is None]
         async with session_scope(self.sessions) as session:
-            service = PushService(session, self.policy)
-            if done:
-                recovered = await service.delivered(done, self.worker_id)
+            service = self._service(session)
+            if nothing:  # not sent at all: no news of the partner's health
+                await service.delivered([job.id for job in nothing], self.worker_id, answered=False)
+            recovered = await service.delivered(done, self.worker_id) if done else []
             for outcome in outcomes:
                 if outcome.error is None:
                     continue
-                if outcome.missing:
-                    await self._put_instead(session, service, outcome.job)
+                job = outcome.job
+                if outcome.failure is Failure.UNKNOWN_OBJECT:
+                    await self._put_instead(session, service, job)
                     continue
+                rejected = outcome.failure is Failure.REJECTED
                 logger.warning(
-                    "push %s %s to partner %s failed (attempt %s): %s",
-                    outcome.job.kind,
-                    outcome.job.target,
-                    outcome.job.partner_id,
-                    outcome.job.attempts + 1,
+                    "push %s %s to partner %s %s (attempt %s): %s",
+                    job.kind,
+                    job.target,
+                    job.partner_id,
+                    "refused for good" if rejected else "failed",
+                    job.attempts + 1,
                     outcome.error,
                 )
-                degraded = await service.failed(
-                    outcome.job.id, self.worker_id, outcome.error, rejected=outcome.rejected
-                )
-                if degraded:
-                    logger.error(
-                        "partner %s degraded after repeated push failures", outcome.job.partner_id
+                if await service.failed(job.id, self.worker_id, outcome.error, rejected=rejected):
+                    logger.error("partner %s degraded after repeated push failures", job.partner_id)
+            # In the transaction that records the recovery: one resync per recovery, and none
+            # lost if the process dies right after.
+            for partner_id in recovered:
+                try:
+                    queued = await SyncService(session).resync(partner_id)
+                except InvalidState as exc:
+                    logger.warning(
+                        "partner %s reachable again, not resynchronised: %s", partner_id, exc
                     )
-        for partner_id in recovered:
-            async with session_scope(self.sessions) as session:
-                queued = await SyncService(session).resync(partner_id)
-            logger.warning(
-                "partner %s reachable again: resynchronising (%s PUTs)", partner_id, queued
-            )
+                    continue
+                logger.warning(
+                    "partner %s reachable again: resynchronising (%s PUTs)", partner_id, queued
+                )
 
     async def _put_instead(
         self, session: AsyncSession, service: PushService, job: ClaimedJob

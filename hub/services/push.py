@@ -8,9 +8,9 @@ worker (``hub.roaming.push``) claims due jobs, sends them and reports back here.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,11 @@ from hub.domain.push import JobKind, JobState, RetryPolicy, coalesce_key
 from hub.errors import InvalidState
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.access import AccessRepository
-from hub.persistence.repositories.outbox import PushJobRepository, QueueStats
+from hub.persistence.repositories.outbox import (
+    PushHealthRepository,
+    PushJobRepository,
+    QueueStats,
+)
 from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.tables import Partner, PushJob
 
@@ -60,6 +64,16 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejection:
+    """An object whose current version a partner refused, with the partner's answer."""
+
+    partner_id: int
+    kind: JobKind
+    object: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedJob:
     id: int
     partner_id: int
@@ -71,11 +85,19 @@ class ClaimedJob:
 class PushService:
     """Outbox use cases. Never commits; the caller owns the transaction."""
 
-    def __init__(self, session: AsyncSession, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        policy: RetryPolicy | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.jobs = PushJobRepository(session)
+        self.health = PushHealthRepository(session)
         self.partners = PartnerRepository(session)
         self.access = AccessRepository(session)
         self.policy = policy or RetryPolicy()
+        self.clock = clock
         self._subscribers: list[Subscriber] | None = None
         self._dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
 
@@ -111,7 +133,7 @@ class PushService:
         subscribers = [s for s in await self.subscribers() if only is None or s.partner_id == only]
         if not subscribers:
             return 0
-        now = utc_now()
+        now = self.clock()
         jobs: list[PushJob] = []
         for change in changes:
             reached = [s.partner_id for s in subscribers if change.reaches(s)]
@@ -143,10 +165,22 @@ class PushService:
         await self.jobs.add_all(jobs)
         return len(jobs)
 
-    async def claim(self, worker: str, *, limit: int, lease: timedelta) -> list[ClaimedJob]:
-        """Claim up to ``limit`` due jobs for ``worker`` until the lease expires."""
-        now = utc_now()
-        heads = await self.jobs.due_heads(now, limit, skip_locked=self._dialect == "postgresql")
+    async def claim(
+        self, worker: str, *, limit: int, lease: timedelta, per_partner: int | None = None
+    ) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due queue heads (at most ``per_partner`` of each partner) for
+        ``worker`` until the lease expires.
+
+        The caller claims only what it sends at once and renews the claims while it sends
+        (:meth:`renew`), so a worker that dies holds few jobs, briefly.
+        """
+        now = self.clock()
+        heads = await self.jobs.due_heads(
+            now,
+            limit,
+            per_partner=per_partner or limit,
+            skip_locked=self._dialect == "postgresql",
+        )
         if not heads:
             return []
         claimed = await self.jobs.claim(
@@ -163,10 +197,30 @@ class PushService:
             for job in claimed
         ]
 
-    async def delivered(self, job_ids: Sequence[int], worker: str) -> list[int]:
-        """Record successful deliveries. Returns the partners that were degraded and recovered
-        (the caller resynchronises them)."""
-        now = utc_now()
+    async def renew(self, job_ids: Sequence[int], worker: str, *, lease: timedelta) -> int:
+        """Extend ``worker``'s claims on ``job_ids`` by ``lease`` from now (they are being sent).
+
+        Returns the number of claims still held.
+        """
+        return await self.jobs.renew(job_ids, worker, self.clock() + lease)
+
+    async def release_claims(self, worker: str) -> int:
+        """Give back every job claimed under the name ``worker``.
+
+        A worker calls this when it starts under a name that a dead process used before (see
+        ``hub.roaming.push.WorkerSlot``): those claims belong to nobody alive, and waiting for
+        their leases would stall their queues. Returns the number of jobs given back.
+        """
+        return await self.jobs.release_claims(worker)
+
+    async def delivered(
+        self, job_ids: Sequence[int], worker: str, *, answered: bool = True
+    ) -> list[int]:
+        """Record successful deliveries. ``answered``: the partner accepted them (False: jobs
+        with nothing to send, which say nothing of the partner's health). Returns the partners
+        that were degraded and recovered now; the caller resynchronises them, once per recovery
+        (in the same transaction)."""
+        now = self.clock()
         recovered: list[int] = []
         touched: set[int] = set()
         for job in await self.jobs.get_many(job_ids):
@@ -178,14 +232,9 @@ class PushService:
             job.claimed_by = job.claimed_until = None
             job.last_error = None
             touched.add(job.partner_id)
-        for partner_id in touched:
-            partner = await self.partners.get(partner_id)
-            if partner is None:
-                continue
-            if partner.push_degraded:
+        for partner_id in sorted(touched) if answered else ():
+            if await self.health.success(partner_id):
                 recovered.append(partner_id)
-            partner.push_failures = 0
-            partner.push_degraded = False
         return recovered
 
     async def failed(
@@ -197,8 +246,10 @@ class PushService:
         rejected: bool = False,
         rng: random.Random | None = None,
     ) -> bool:
-        """Record a failed delivery: retry later with backoff, or stop if the partner rejected
-        the payload itself. Returns True if the partner became degraded now."""
+        """Record a failed delivery. A rejected one (the partner refused this version of the
+        object) is final and leaves the partner's health alone; any other is retried later with
+        backoff and counts as a consecutive failure of the partner. Returns True if the partner
+        became degraded now."""
         (job,) = await self.jobs.get_many([job_id]) or (None,)
         if job is None or job.claimed_by != worker:
             return False
@@ -208,15 +259,8 @@ class PushService:
         if rejected:
             job.state = JobState.REJECTED.value
             return False
-        job.next_attempt_at = utc_now() + self.policy.delay(job.attempts, rng)
-        partner = await self.partners.get(job.partner_id)
-        if partner is None:
-            return False
-        partner.push_failures += 1
-        if not partner.push_degraded and partner.push_failures >= self.policy.degraded_after:
-            partner.push_degraded = True
-            return True
-        return False
+        job.next_attempt_at = self.clock() + self.policy.delay(job.attempts, rng)
+        return await self.health.failure(job.partner_id, self.policy.degraded_after)
 
     async def superseded(self, job_id: int, worker: str) -> bool:
         """Retire a claimed job that another job replaces; False if it is no longer ours."""
@@ -235,8 +279,30 @@ class PushService:
                 job.claimed_by = job.claimed_until = None
 
     async def stats(self) -> list[tuple[Partner, QueueStats | None]]:
-        by_partner = {s.partner_id: s for s in await self.jobs.stats()}
+        """Queue figures per partner (every partner, with None when it never had a job)."""
+        rejected = await self.jobs.rejected_counts()
+        by_partner = {
+            s.partner_id: replace(s, rejected_objects=rejected.get(s.partner_id, 0))
+            for s in await self.jobs.stats(self.clock())
+        }
         return [(p, by_partner.get(p.require_id())) for p in await self.partners.list()]
+
+    async def rejections(
+        self, partner_id: int | None = None, *, limit: int = 100
+    ) -> list[Rejection]:
+        """Objects whose current version a partner (or ``partner_id``) refused, newest first.
+
+        Such a refusal is final for that version; the next change of the object is tried again.
+        """
+        found = []
+        for job in await self.jobs.rejections(partner_id, limit):
+            target = job.target
+            parts = [job.queue_key]
+            parts += [str(target[k]) for k in ("evse_uid", "connector_id") if k in target]
+            found.append(
+                Rejection(job.partner_id, JobKind(job.kind), "/".join(parts), job.last_error)
+            )
+        return found
 
     async def pending_count(self, partner_id: int | None = None) -> int:
         return await self.jobs.pending_count(partner_id)

@@ -65,7 +65,8 @@ class HubProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_until_up(f"{self.url}/health", process=self.process)
+        # Generous: on a loaded 2-core machine the start (migrations included) can take 30 s.
+        wait_until_up(f"{self.url}/health", timeout=120, process=self.process)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -117,17 +118,23 @@ class Setup:
 
 
 @pytest.fixture
-def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
+def hub_env() -> dict[str, str]:
+    """Settings of the hub beyond FAST_PUSH (a test parametrizes this to change them)."""
+    return {}
+
+
+@pytest.fixture
+def setup(database_url: str, tmp_path: Path, hub_env: dict[str, str]) -> Iterator[Setup]:
     emsp = EmspPeer()
     emsp_port = free_port()
-    env = {**hub_environment(database_url, free_port()), **FAST_PUSH}
+    env = {**hub_environment(database_url, free_port()), **FAST_PUSH, **hub_env}
     for country in ("US", "CA"):
         assert run_hub_cli(env, "parties", "add", country, "HPC", "--name", "HPC").returncode == 0
     hub = HubProcess(env, tmp_path / "hub.log")
     with asgi_server(emsp.app(), port=emsp_port) as emsp_url:
         emsp.base_url = emsp_url
-        hub.start()
         try:
+            hub.start()
             token_a = json.loads(
                 run_hub_cli(env, "partners", "invite", "emsp", "--party", "US*EMS", "--json").stdout
             )
@@ -135,6 +142,7 @@ def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
             assert response.json()["status_code"] == 1000, response.text
             yield Setup(hub, emsp, env, emsp_port, tmp_path)
         finally:
+            emsp.hold = False
             hub.stop()
 
 
@@ -223,14 +231,14 @@ def test_emsp_outage_then_recovery_loses_and_reorders_nothing(setup: Setup):
 
 def test_hub_killed_mid_delivery_loses_nothing(setup: Setup):
     emsp = setup.emsp
-    emsp.push_delay = 0.3  # each push takes a while: the kill lands mid-delivery
+    emsp.hold = True  # every push waits for the test: the kill lands mid-delivery for sure
     locations, tariffs = sample_network(30)
     setup.import_network(locations, tariffs)
-    eventually(lambda: len(emsp.pushes()) >= 3, what="deliveries under way")
+    eventually(lambda: bool(emsp.holding()), what="deliveries under way")
     setup.hub.kill()
-    delivered_before_kill = len(emsp.locations)
-    assert delivered_before_kill < 30
-    emsp.push_delay = 0.0
+    emsp.hold = False
+    eventually(lambda: not emsp.holding(), what="the held requests answered")
+    assert len(emsp.locations) < 30
     setup.hub.start()
     eventually(
         lambda: len(emsp.locations) == 30 and len(emsp.tariffs) == 2, what="all after restart"
@@ -239,3 +247,40 @@ def test_hub_killed_mid_delivery_loses_nothing(setup: Setup):
     eventually(lambda: statuses_at_emsp(emsp).get("LOC29-E1") == "CHARGING", what="later PATCH")
     pulled, _ = setup.pull("locations")
     assert statuses_at_emsp(emsp) == {e["uid"]: e["status"] for loc in pulled for e in loc["evses"]}
+
+
+@pytest.mark.parametrize(
+    "hub_env",
+    [{"HUB_PUSH__LEASE_SECONDS": "600", "HUB_PUSH__MAX_IN_FLIGHT_PER_PARTNER": "4"}],
+    ids=["lease600"],
+)
+def test_hub_killed_mid_round_delivers_right_after_restart(setup: Setup):
+    """kill -9 while requests are in flight; the restarted hub gives the dead round's claims
+    back at once instead of waiting for their leases (ten minutes here) to expire."""
+    emsp = setup.emsp
+    locations, _ = sample_network(30)
+    emsp.hold = True  # every push waits for the test: the kill lands mid-round for sure
+    setup.cli("locations", "import", _write(setup.tmp / "locations.json", locations))
+    eventually(lambda: len(emsp.holding()) == 4, what="a round in flight")
+    # Only what is being sent is claimed: 4 of the 30 queued PUTs.
+    assert setup.cli("push", "status")[0]["in_flight"] == 4
+    held = emsp.holding()
+    setup.hub.kill()
+    emsp.hold = False
+    eventually(lambda: not emsp.holding(), what="the held requests answered")
+    setup.hub.start()
+    location_id = held[0].rsplit("/", 1)[-1]
+    setup.cli("locations", "set-status", f"{location_id}-E1", "CHARGING")
+    # Its queue was held by the dead round, whose lease runs for ten minutes: the old hub
+    # delivered nothing there until it expired.
+    eventually(
+        lambda: statuses_at_emsp(emsp).get(f"{location_id}-E1") == "CHARGING",
+        what="the status change after the restart",
+    )
+    eventually(lambda: len(emsp.locations) == 30, what="every location")
+    assert setup.cli("push", "status")[0]["in_flight"] == 0
+
+
+def _write(path: Path, value: object) -> str:
+    path.write_text(json.dumps(value))
+    return str(path)

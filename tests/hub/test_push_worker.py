@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
-from hub.config import PushSettings
+from hub.cli.main import app as cli
+from hub.config import PushSettings, get_settings
 from hub.domain.assets import EvseStatus
 from hub.domain.push import JobState
 from hub.persistence.session import session_scope
@@ -18,6 +23,7 @@ from hub.persistence.tables import Partner, PushJob
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
 from hub.roaming.push import PushWorker
 from hub.services.locations import LocationService
+from hub.services.push import PushService
 from hub.services.tariffs import TariffService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
@@ -37,7 +43,10 @@ def emsp():
     peer = EmspPeer()
     with asgi_server(peer.app()) as url:
         peer.base_url = url
-        yield peer
+        try:
+            yield peer
+        finally:
+            peer.hold = False  # a failed test must not leave requests hanging
 
 
 @pytest.fixture
@@ -67,6 +76,42 @@ async def drain(worker: PushWorker, rounds: int = 50) -> None:
             return
         await asyncio.sleep(0.03)
     raise AssertionError("queue did not drain")
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Poll ``check`` until it holds (30 s at most)."""
+    async with asyncio.timeout(30):
+        while not await check():  # noqa: ASYNC110 - state another task or thread changes
+            await asyncio.sleep(0.02)
+
+
+async def held(emsp: EmspPeer, count: int) -> None:
+    async def check() -> bool:
+        return len(emsp.holding()) == count
+
+    await until(check)
+
+
+async def claims(sessions) -> dict[int, tuple[str | None, object]]:
+    """Pending jobs under a claim: id -> (claimed_by, claimed_until)."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(PushJob).where(PushJob.state == "PENDING", PushJob.claimed_by.is_not(None))
+            )
+        ).scalars()
+        return {j.id: (j.claimed_by, j.claimed_until) for j in rows}
+
+
+async def settle(worker: PushWorker, sessions) -> None:
+    """Deliver until nothing is pending (retries included; FAST backoff is at most 20 ms)."""
+
+    async def empty() -> bool:
+        await worker.run_once()
+        async with sessions() as session:
+            return await PushService(session).pending_count() == 0
+
+    await until(empty)
 
 
 async def job_states(sessions) -> list[tuple[str, str]]:
@@ -212,8 +257,6 @@ async def test_a_dead_workers_claims_come_back_after_the_lease(setup, emsp, http
     short = FAST.model_copy(update={"lease_seconds": 2})
     dead = PushWorker(sessions, http, short, worker_id="dead")
     async with session_scope(sessions) as session:
-        from hub.services.push import PushService
-
         claimed = await PushService(session).claim("dead", limit=10, lease=timedelta(seconds=2))
     assert len(claimed) == 1
     alive = PushWorker(sessions, http, short, worker_id="alive")
@@ -223,8 +266,6 @@ async def test_a_dead_workers_claims_come_back_after_the_lease(setup, emsp, http
     assert len(emsp.pushes("PUT")) == 1
     # The dead worker's late report is ignored: the job belongs to the live one now.
     async with session_scope(sessions) as session:
-        from hub.services.push import PushService
-
         assert await PushService(session).delivered([claimed[0].id], "dead") == []
     del dead
 
@@ -244,3 +285,229 @@ async def test_concurrent_workers_deliver_each_job_once(setup, emsp, http):
     paths = [r.path for r in emsp.pushes("PUT")]
     assert len(paths) == 40
     assert len(set(paths)) == 40
+
+
+async def test_a_round_claims_only_what_it_sends_at_once(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, *(network.location(f"LOC{i}", evses=1) for i in range(10)))
+    settings = FAST.model_copy(update={"max_in_flight_per_partner": 3, "batch_size": 200})
+    worker = PushWorker(sessions, http, settings, worker_id="w")
+    emsp.hold = True
+    round_ = asyncio.create_task(worker.run_once())
+    await held(emsp, 3)
+    # Only the three jobs being sent are leased: a crash now would hold back three queues, not
+    # ten (the old worker claimed batch_size queue heads and sent them eight at a time).
+    assert [by for by, _ in (await claims(sessions)).values()] == ["w", "w", "w"]
+    emsp.hold = False
+    assert await round_ == 3
+    await drain(worker)
+    assert len(emsp.pushes("PUT")) == 10
+
+
+async def test_claims_are_capped_per_partner_so_no_partner_starves_another(setup, emsp):
+    sessions, first = setup
+    second, _ = await register_partner(
+        sessions, "other", ("US", "OTH"), base_url=f"{emsp.base_url}/ocpi/2.2.1"
+    )
+    await import_(sessions, *(network.location(f"LOC{i}", evses=1) for i in range(6)))
+    async with session_scope(sessions) as session:
+        claimed = await PushService(session).claim(
+            "w", limit=100, per_partner=2, lease=timedelta(seconds=30)
+        )
+    # The first partner's six jobs are older than the second's, yet each gets two.
+    assert sorted(job.partner_id for job in claimed) == [first, first, second, second]
+
+
+async def test_claims_are_renewed_while_a_request_is_in_flight(setup, emsp, http):
+    sessions, _ = setup
+    await import_(sessions, network.location("LOC1"))
+    settings = FAST.model_copy(update={"lease_seconds": 0.6})  # renewed every 0.2 s
+    sender = PushWorker(sessions, http, settings, worker_id="sender")
+    emsp.hold = True
+    round_ = asyncio.create_task(sender.run_once())
+    await held(emsp, 1)
+    ((job_id, (_, first_until)),) = (await claims(sessions)).items()
+
+    async def renewed() -> bool:
+        return (await claims(sessions))[job_id][1] > first_until
+
+    await until(renewed)
+    # A worker whose clock is past the first lease finds the job still taken.
+    late = PushWorker(
+        sessions,
+        http,
+        settings,
+        worker_id="late",
+        clock=lambda: first_until + timedelta(milliseconds=1),
+    )
+    assert await late.run_once() == 0
+    emsp.hold = False
+    assert await round_ == 1
+    assert len(emsp.pushes("PUT")) == 1
+    assert await job_states(sessions) == [("LOCATION_PUT", "DELIVERED")]
+
+
+async def test_a_restarted_worker_gives_back_its_dead_predecessors_claims(
+    setup, emsp, http, tmp_path: Path
+):
+    sessions, _ = setup
+    await import_(sessions, network.location("LOC1"), network.location("LOC2"))
+    settings = FAST.model_copy(update={"node_name": "node-a", "lease_seconds": 600})
+
+    def worker() -> PushWorker:
+        return PushWorker(sessions, http, settings, slot_directory=tmp_path)
+
+    dead = worker()
+    await dead.start()
+    assert dead.worker_id == "node-a/0"
+    async with session_scope(sessions) as session:  # the round it was killed in
+        lost = await PushService(session).claim(
+            dead.worker_id, limit=10, lease=timedelta(seconds=600)
+        )
+    assert len(lost) == 2
+    neighbour = worker()  # another live process on the same machine
+    await neighbour.start()
+    assert neighbour.worker_id == "node-a/1"
+    assert await neighbour.run_once() == 0  # a live process's claims are never taken
+    dead.close()  # its process ends: the kernel drops the slot's lock
+    restarted = worker()
+    await restarted.start()
+    assert restarted.worker_id == "node-a/0"
+    # Delivered at once, ten minutes before the dead round's leases would have expired.
+    assert await restarted.run_once() == 2
+    assert len(emsp.pushes("PUT")) == 2
+    assert await claims(sessions) == {}
+    neighbour.close()
+    restarted.close()
+
+
+REFUSED = "/ocpi/2.2.1/locations/US/HPC/LOC3"
+
+
+async def ten_sites_and_three_tariffs(sessions) -> None:
+    async with session_scope(sessions) as session:
+        await TariffService(session).import_tariffs(
+            parse_tariffs_json(json.dumps([network.tariff(f"T{i}") for i in range(3)]))
+        )
+    await import_(sessions, *(network.location(f"LOC{i}") for i in range(10)))
+
+
+async def change_status(sessions, uid: str, status: EvseStatus) -> None:
+    async with session_scope(sessions) as session:
+        await LocationService(session).set_evse_status(uid, status)
+
+
+async def test_an_object_the_partner_refuses_is_final_for_that_object_alone(
+    setup, emsp, http, database_url, monkeypatch
+):
+    sessions, partner_id = setup
+    emsp.refuse[REFUSED] = 422  # e.g. a connector value outside the receiver's enum
+    await ten_sites_and_three_tariffs(sessions)
+    worker = PushWorker(sessions, http, FAST)  # degraded after 3 failures
+    await settle(worker, sessions)
+    assert len(emsp.pushes(prefix=REFUSED)) == 1
+    assert len(emsp.locations) == 9
+    assert len(emsp.tariffs) == 3
+    # Statuses keep changing elsewhere: each change is one PATCH, and nothing else is sent.
+    changes = [("LOC0", "LOC0-E1"), ("LOC1", "LOC1-E2"), ("LOC5", "LOC5-E1"), ("LOC9", "LOC9-E1")]
+    for n, (location_id, uid) in enumerate(changes * 2):
+        seen = len(emsp.pushes())
+        status = EvseStatus.CHARGING if n < len(changes) else EvseStatus.AVAILABLE
+        await change_status(sessions, uid, status)
+        await settle(worker, sessions)
+        sent = [(r.method, r.path) for r in emsp.pushes()[seen:]]
+        assert sent == [("PATCH", f"/ocpi/2.2.1/locations/US/HPC/{location_id}/{uid}")]
+    assert len(emsp.pushes(prefix=REFUSED)) == 1  # never retried
+    partner = await partner_row(sessions, partner_id)
+    assert (partner.push_degraded, partner.push_failures) == (False, 0)
+    async with sessions() as session:
+        (rejection,) = await PushService(session).rejections()
+    assert (rejection.kind, rejection.object) == ("LOCATION_PUT", "locations/US/HPC/LOC3")
+    assert "HTTP 422" in (rejection.error or "")
+    # `hub push status` reports it (the CLI runs its own event loop: in a thread).
+    monkeypatch.setenv("HUB_DATABASE__URL", database_url)
+    get_settings.cache_clear()
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["push", "status", "--json"])
+        table = await asyncio.to_thread(CliRunner().invoke, cli, ["push", "status"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    (status,) = json.loads(result.stdout)
+    assert (status["health"], status["rejected_objects"], status["pending"]) == ("ok", 1, 0)
+    assert [r["object"] for r in status["rejections"]] == ["locations/US/HPC/LOC3"]
+    assert "locations/US/HPC/LOC3" in table.stdout
+    # A new version of the refused object is tried again, once: the partner lacks the location,
+    # so the PATCH becomes a PUT of it, refused again.
+    seen = len(emsp.pushes())
+    await change_status(sessions, "LOC3-E1", EvseStatus.CHARGING)
+    await settle(worker, sessions)
+    assert [(r.method, r.path) for r in emsp.pushes()[seen:]] == [
+        ("PATCH", f"{REFUSED}/LOC3-E1"),
+        ("PUT", REFUSED),
+    ]
+    partner = await partner_row(sessions, partner_id)
+    assert (partner.push_degraded, partner.push_failures) == (False, 0)
+
+
+async def test_a_recovery_resyncs_once_and_later_deliveries_do_not(setup, emsp, http):
+    sessions, partner_id = setup
+    emsp.refuse[REFUSED] = 422
+    await ten_sites_and_three_tariffs(sessions)
+    worker = PushWorker(sessions, http, FAST)
+    await settle(worker, sessions)
+    emsp.push_mode = "fail"  # an outage: every push answered 503
+    for uid in ("LOC0-E1", "LOC1-E1", "LOC2-E1"):
+        await change_status(sessions, uid, EvseStatus.CHARGING)
+
+    async def degraded() -> bool:
+        await worker.run_once()
+        return (await partner_row(sessions, partner_id)).push_degraded
+
+    await until(degraded)
+    emsp.push_mode = "ok"
+    with emsp.lock:
+        emsp.received.clear()
+    await settle(worker, sessions)
+    # One resync: every tariff and location PUT exactly once (the refused one too, refused
+    # again), after the first of the outage's PATCHes that showed the partner was back (the
+    # resync's PUTs replace those still waiting for their retry).
+    puts = Counter(r.path for r in emsp.pushes("PUT"))
+    assert len(puts) == 13
+    assert set(puts.values()) == {1}
+    assert 1 <= len(emsp.pushes("PATCH")) <= 3
+    partner = await partner_row(sessions, partner_id)
+    assert (partner.push_degraded, partner.push_failures) == (False, 0)
+    # From now on a delivery is only a delivery.
+    for uid in ("LOC4-E1", "LOC5-E1", "LOC6-E1"):
+        seen = len(emsp.pushes())
+        await change_status(sessions, uid, EvseStatus.RESERVED)
+        await settle(worker, sessions)
+        assert [r.method for r in emsp.pushes()[seen:]] == ["PATCH"]
+    assert len(emsp.pushes(prefix=REFUSED)) == 1
+
+
+async def test_a_job_with_nothing_to_send_does_not_recover_a_degraded_partner(setup, emsp, http):
+    sessions, partner_id = setup
+    await import_(sessions, network.location("LOC1", nacs_only_evse=True))
+    worker = PushWorker(sessions, http, FAST)
+    await settle(worker, sessions)
+    async with session_scope(sessions) as session:
+        partner = await session.get(Partner, partner_id)
+        assert partner is not None
+        partner.push_degraded, partner.push_failures = True, 5
+    seen = len(emsp.pushes())
+    # The NACS-only EVSE is left out for this partner: its PATCH is done without a request,
+    # which says nothing about whether the partner is reachable.
+    await change_status(sessions, "LOC1-NACS", EvseStatus.CHARGING)
+    await settle(worker, sessions)
+    assert emsp.pushes()[seen:] == []
+    assert (await partner_row(sessions, partner_id)).push_degraded
+    await change_status(sessions, "LOC1-E1", EvseStatus.CHARGING)
+    await settle(worker, sessions)
+    assert [(r.method, r.path) for r in emsp.pushes()[seen:]] == [
+        ("PATCH", "/ocpi/2.2.1/locations/US/HPC/LOC1/LOC1-E1"),
+        ("PUT", "/ocpi/2.2.1/locations/US/HPC/LOC1"),  # the one resync of the recovery
+    ]
+    partner = await partner_row(sessions, partner_id)
+    assert (partner.push_degraded, partner.push_failures) == (False, 0)

@@ -85,6 +85,13 @@ class EmspPeer:
     push_delay: float = 0.0
     # The roles our credentials declare (default: EMSP of PARTY).
     roles: list[dict[str, Any]] | None = None
+    # While True, every push waits before it is answered (the test releases it by setting False);
+    # ``held`` lists the paths of the pushes waiting now.
+    hold: bool = False
+    held: list[str] = field(default_factory=list)
+    # Paths refused for good with this HTTP status and a non-OCPI body, as a receiver built on a
+    # web framework answers an object that fails its validation (e.g. 422 for an enum value).
+    refuse: dict[str, int] = field(default_factory=dict)
 
     @property
     def versions_url(self) -> str:
@@ -294,6 +301,13 @@ class EmspPeer:
                 await asyncio.sleep(peer.push_delay)
             body = await request.json() if request.method in {"PUT", "PATCH"} else None
             parts = request.url.path.split("/")[3:]  # module and ids after /ocpi/2.2.1/
+            if peer.hold:
+                with peer.lock:
+                    peer.held.append(request.url.path)
+                while peer.hold:  # noqa: ASYNC110 - set from the test's thread, not this loop
+                    await asyncio.sleep(0.01)
+                with peer.lock:
+                    peer.held.remove(request.url.path)
             with peer.lock:
                 peer.received.append(
                     Received(
@@ -304,6 +318,10 @@ class EmspPeer:
                         time.monotonic(),
                     )
                 )
+                refused = peer.refuse.get(request.url.path)
+                if refused is not None:
+                    detail = [{"loc": ["body"], "msg": "value is not a valid enumeration member"}]
+                    return Response({"detail": detail}, status_code=refused)
                 if peer.push_mode == "reject":
                     return Response(envelope(status_code=2001, message="rejected"))
                 try:
@@ -359,6 +377,10 @@ class EmspPeer:
             raise KeyError(rest[0])
         connector = next(c for c in evse["connectors"] if c["id"] == rest[1])
         connector.update(body)
+
+    def holding(self) -> list[str]:
+        with self.lock:
+            return list(self.held)
 
     def pushes(self, method: str | None = None, prefix: str = "") -> list[Received]:
         with self.lock:

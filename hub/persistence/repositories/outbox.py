@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -24,6 +24,10 @@ class QueueStats:
     superseded: int
     rejected: int
     oldest_pending: datetime | None
+    in_flight: int = 0
+    """Pending jobs under a live claim: being sent right now."""
+    rejected_objects: int = 0
+    """Objects whose newest outcome is a rejection: the partner refused their current version."""
 
 
 class PushJobRepository:
@@ -64,13 +68,21 @@ class PushJobRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def due_heads(self, now: datetime, limit: int, *, skip_locked: bool) -> Sequence[PushJob]:
+    async def due_heads(
+        self, now: datetime, limit: int, *, per_partner: int, skip_locked: bool
+    ) -> Sequence[PushJob]:
         """Jobs that may be sent now: due, not claimed (or claim expired), partner registered,
-        and first undelivered job of their (partner, queue). Locked ``FOR UPDATE SKIP LOCKED``
-        on PostgreSQL so concurrent workers claim disjoint jobs."""
+        and first undelivered job of their (partner, queue); at most ``per_partner`` of each
+        partner (the oldest) and ``limit`` in all. Locked ``FOR UPDATE SKIP LOCKED`` on
+        PostgreSQL so concurrent workers claim disjoint jobs."""
         earlier = aliased(PushJob)
-        statement = (
-            select(PushJob)
+        rank = (
+            func.row_number()
+            .over(partition_by=col(PushJob.partner_id), order_by=col(PushJob.id))
+            .label("rank")
+        )
+        ranked = (
+            sa_select(col(PushJob.id).label("id"), rank)
             .join(Partner, col(Partner.id) == col(PushJob.partner_id))
             .where(
                 col(PushJob.state) == JobState.PENDING.value,
@@ -86,6 +98,12 @@ class PushJobRepository:
                     )
                 ),
             )
+            .subquery()
+        )
+        # The window function stays in a subquery: PostgreSQL refuses FOR UPDATE beside it.
+        statement = (
+            select(PushJob)
+            .where(col(PushJob.id).in_(sa_select(ranked.c.id).where(ranked.c.rank <= per_partner)))
             .order_by(col(PushJob.id))
             .limit(limit)
         )
@@ -123,13 +141,43 @@ class PushJobRepository:
         )
         return result.scalars().all()
 
+    async def renew(self, job_ids: Sequence[int], worker: str, until: datetime) -> int:
+        """Extend ``worker``'s claims on ``job_ids`` that are still pending; returns how many.
+
+        A claim another worker took over after ours expired is not ``worker``'s any more and is
+        left alone; an expired claim nobody took is simply ours again.
+        """
+        if not job_ids:
+            return 0
+        result = await self.session.execute(
+            update(PushJob)
+            .where(
+                col(PushJob.id).in_(list(job_ids)),
+                col(PushJob.state) == JobState.PENDING.value,
+                col(PushJob.claimed_by) == worker,
+            )
+            .values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_claims(self, worker: str) -> int:
+        """Drop every claim recorded under ``worker`` on pending jobs; returns how many."""
+        result = await self.session.execute(
+            update(PushJob)
+            .where(col(PushJob.state) == JobState.PENDING.value, col(PushJob.claimed_by) == worker)
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def get_many(self, job_ids: Sequence[int]) -> Sequence[PushJob]:
         result = await self.session.execute(
             select(PushJob).where(col(PushJob.id).in_(list(job_ids))).order_by(col(PushJob.id))
         )
         return result.scalars().all()
 
-    async def stats(self) -> list[QueueStats]:
+    async def stats(self, now: datetime) -> list[QueueStats]:
         state = col(PushJob.state)
         pending = state == JobState.PENDING.value
         result = await self.session.execute(
@@ -141,12 +189,51 @@ class PushJobRepository:
                 func.count().filter(state == JobState.SUPERSEDED.value),
                 func.count().filter(state == JobState.REJECTED.value),
                 func.min(col(PushJob.enqueued_at)).filter(pending),
+                func.count().filter(and_(pending, col(PushJob.claimed_until) >= now)),
             ).group_by(col(PushJob.partner_id))
         )
         return [
-            QueueStats(int(p), int(a), int(b), int(c), int(d), int(e), f)
-            for p, a, b, c, d, e, f in result.all()
+            QueueStats(int(p), int(a), int(b), int(c), int(d), int(e), f, int(g))
+            for p, a, b, c, d, e, f, g in result.all()
         ]
+
+    @staticmethod
+    def _current_rejection() -> ColumnElement[bool]:
+        """A rejected job not followed by a delivered or rejected job that carries the same
+        object: the same PATCH, or the whole object (a PUT's coalesce key is its queue key)."""
+        later = aliased(PushJob)
+        return and_(
+            col(PushJob.state) == JobState.REJECTED.value,
+            ~exists().where(
+                and_(
+                    col(later.partner_id) == col(PushJob.partner_id),
+                    col(later.id) > col(PushJob.id),
+                    col(later.state).in_([JobState.DELIVERED.value, JobState.REJECTED.value]),
+                    or_(
+                        col(later.coalesce_key) == col(PushJob.coalesce_key),
+                        col(later.coalesce_key) == col(PushJob.queue_key),
+                    ),
+                )
+            ),
+        )
+
+    async def rejected_counts(self) -> dict[int, int]:
+        """Per partner, the number of objects whose current version it refused."""
+        result = await self.session.execute(
+            sa_select(col(PushJob.partner_id), func.count())
+            .where(self._current_rejection())
+            .group_by(col(PushJob.partner_id))
+        )
+        return {int(partner_id): int(n) for partner_id, n in result.all()}
+
+    async def rejections(self, partner_id: int | None, limit: int) -> Sequence[PushJob]:
+        """The rejected jobs behind :meth:`rejected_counts` (of one partner or all), newest
+        first."""
+        statement = select(PushJob).where(self._current_rejection())
+        if partner_id is not None:
+            statement = statement.where(col(PushJob.partner_id) == partner_id)
+        result = await self.session.execute(statement.order_by(col(PushJob.id).desc()).limit(limit))
+        return result.scalars().all()
 
     async def pending_count(self, partner_id: int | None = None) -> int:
         statement = (
@@ -157,3 +244,50 @@ class PushJobRepository:
         if partner_id is not None:
             statement = statement.where(col(PushJob.partner_id) == partner_id)
         return int((await self.session.execute(statement)).scalar_one())
+
+
+class PushHealthRepository:
+    """A partner's push health (``partners.push_failures``/``push_degraded``), changed by atomic
+    statements so that concurrent workers neither lose a failure nor both see one recovery."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def failure(self, partner_id: int, degraded_after: int) -> bool:
+        """Count one more consecutive failure; True if the partner became degraded by it."""
+        await self.session.execute(
+            update(Partner)
+            .where(col(Partner.id) == partner_id)
+            .values(push_failures=col(Partner.push_failures) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(
+            update(Partner)
+            .where(
+                col(Partner.id) == partner_id,
+                col(Partner.push_degraded).is_(False),
+                col(Partner.push_failures) >= degraded_after,
+            )
+            .values(push_degraded=True)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def success(self, partner_id: int) -> bool:
+        """The partner took a push: failures start again from zero. True if it was degraded and
+        this is its recovery (exactly one caller gets True for one recovery)."""
+        result = await self.session.execute(
+            update(Partner)
+            .where(col(Partner.id) == partner_id, col(Partner.push_degraded).is_(True))
+            .values(push_degraded=False, push_failures=0)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True
+        await self.session.execute(
+            update(Partner)
+            .where(col(Partner.id) == partner_id, col(Partner.push_failures) != 0)
+            .values(push_failures=0)
+            .execution_options(synchronize_session=False)
+        )
+        return False

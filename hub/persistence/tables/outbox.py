@@ -16,9 +16,10 @@ class PushJob(SQLModel, table=True):
     Written in the same transaction as the change. The payload is built when the job is
     delivered, from the current state, so a job never carries stale data. Jobs of one partner
     with the same ``queue_key`` (one location and its EVSEs, or one tariff) are delivered one at a
-    time in ``id`` order. A job is claimed with a lease (``claimed_by``/``claimed_until``) rather
-    than a transaction held across the HTTP call, so a killed worker's jobs come back when the
-    lease expires.
+    time in ``id`` order. A job is claimed with a short lease (``claimed_by``/``claimed_until``),
+    renewed while it is sent, rather than a transaction held across the HTTP call. ``claimed_by``
+    is the worker's name, ``{node}/{slot}``: the process that next takes that slot gives a killed
+    worker's jobs back at once; otherwise they come back when the lease expires.
     """
 
     __tablename__ = "push_jobs"
