@@ -49,7 +49,9 @@ def create_app(
     sessions: async_sessionmaker[AsyncSession] = create_session_factory(engine)
     handshake = CredentialsHandshake(sessions, http, settings)
     server_config = ServerConfig(
-        base_url=f"{settings.public_url}/ocpi", max_page_limit=settings.ocpi.max_page_limit
+        base_url=f"{settings.public_url}/ocpi",
+        max_page_limit=settings.ocpi.max_page_limit,
+        max_body_bytes=settings.ocpi.max_body_bytes,
     )
     ocpi_router = build_router(build_ports(sessions, handshake), server_config)
     worker = PushWorker(sessions, http, settings.push) if settings.push.enabled else None

@@ -29,6 +29,8 @@ class OcpiSettings(BaseModel):
     # Defaults to http://{server.host}:{server.port} when unset.
     public_url: str | None = None
     max_page_limit: int = Field(default=100, ge=1, le=1000)
+    # Largest OCPI request body accepted; larger ones get HTTP 413 with an OCPI envelope.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     partner_timeout_seconds: float = Field(default=10.0, gt=0)
     # Module identifiers a partner must offer for us to accept its registration (else OCPI 3003).
     required_partner_modules: list[str] = Field(default_factory=lambda: ["credentials"])

@@ -23,7 +23,7 @@ __all__ = [
 MAX_TOKEN_LENGTH = 64
 """Credentials ``token`` is ``string(64)`` (``credentials.asciidoc``)."""
 
-_TOKEN_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
+_TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
 
 
 class TokenEncoding(StrEnum):
@@ -40,7 +40,7 @@ class TokenEncoding(StrEnum):
 
 def is_valid_token(token: str) -> bool:
     """Whether ``token`` is a valid credentials token: 1-64 printable non-whitespace ASCII."""
-    return 0 < len(token) <= MAX_TOKEN_LENGTH and bool(_TOKEN_CHARACTERS.match(token))
+    return len(token) <= MAX_TOKEN_LENGTH and _TOKEN_CHARACTERS.fullmatch(token) is not None
 
 
 def authorization_header(token: str, encoding: TokenEncoding = TokenEncoding.BASE64) -> str:

@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ocpi.errors import InvalidOrMissingParameters, OcpiError
+from ocpi.errors import InvalidOrMissingParameters, OcpiError, quote_input
 from ocpi.types import DateTime, OcpiModel, format_datetime
 
 __all__ = [
     "LINK",
+    "MAX_PAGE_INTEGER",
     "SUCCESS",
     "X_LIMIT",
     "X_TOTAL_COUNT",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 SUCCESS = 1000
+MAX_PAGE_INTEGER = 2**63 - 1
+"""Largest ``offset``/``limit`` accepted: the signed 64-bit maximum every SQL engine can bind."""
 LINK = "Link"
 X_TOTAL_COUNT = "X-Total-Count"
 X_LIMIT = "X-Limit"
@@ -114,8 +117,9 @@ class PageRequest:
         """Parse ``offset``, ``limit``, ``date_from``, ``date_to`` from query parameters.
 
         Raises:
-            InvalidOrMissingParameters: a parameter is not a non-negative integer or DateTime,
-                or ``date_from`` is required (Sessions) and missing.
+            InvalidOrMissingParameters: ``offset`` or ``limit`` is not a whole number from 0 to
+                :data:`MAX_PAGE_INTEGER`, a date is not an RFC 3339 DateTime, or ``date_from``
+                is required (Sessions) and missing.
         """
         offset = _non_negative_int(query, "offset", 0)
         limit = min(_non_negative_int(query, "limit", max_limit), max_limit)
@@ -136,19 +140,34 @@ def _query_datetime(query: Mapping[str, str], name: str) -> datetime | None:
         return None
     try:
         return _QueryDateTime(value=raw).value
-    except ValueError as exc:
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        # ocpi.types says why in words ("is out of range once converted to UTC"); anything
+        # else (not a string at all cannot happen here) gets the general rule.
+        reason = (
+            errors[0]["msg"]
+            if errors and errors[0]["type"] == "ocpi_datetime"
+            else "must be an RFC 3339 DateTime"
+        )
         raise InvalidOrMissingParameters(
-            f"Query parameter {name} must be an RFC 3339 DateTime, got {raw!r}"
-        ) from exc
+            f"Query parameter {name} {reason}; got {quote_input(raw)}"
+        ) from None
+
+
+_PAGE_INTEGER = re.compile(r"[0-9]{1,19}")
 
 
 def _non_negative_int(query: Mapping[str, str], name: str, default: int) -> int:
+    # ASCII digits only (str.isdigit() also accepts "²", which int() then rejects), and at most
+    # 19 of them, checked before int(): a thousand-digit value must not reach int()'s digit
+    # guard nor a database driver that binds 64-bit integers.
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if _PAGE_INTEGER.fullmatch(raw) is None or int(raw) > MAX_PAGE_INTEGER:
         raise InvalidOrMissingParameters(
-            f"Query parameter {name} must be a non-negative integer, got {raw!r}"
+            f"Query parameter {name} must be a whole number from 0 to {MAX_PAGE_INTEGER}, "
+            f"got {quote_input(raw)}"
         )
     return int(raw)
 

@@ -16,7 +16,8 @@ Hierarchy::
     │   ├── UnknownToken                       2004
     │   ├── Unauthorized                       2000  (HTTP 401)
     │   ├── UnknownObject                      2000  (HTTP 404)
-    │   └── MethodNotAllowed                   2000  (HTTP 405)
+    │   ├── MethodNotAllowed                   2000  (HTTP 405)
+    │   └── PayloadTooLarge                    2000  (HTTP 413)
     ├── OcpiServerSideError                    3xxx  the server failed
     │   ├── UnableToUseClientApi               3001
     │   ├── UnsupportedVersion                 3002
@@ -35,11 +36,13 @@ HTTP status: the spec (``status_codes.asciidoc``) says a request that is valid J
 an existing resource MUST NOT get an HTTP error, so OCPI-layer errors default to HTTP 200 with the
 code in the envelope. Transport-level failures use the HTTP codes the spec names: 400 for invalid
 JSON, 401 for a missing or unknown token, 404 for unknown objects on GET, 405 for credentials
-calls in the wrong registration state.
+calls in the wrong registration state; 413 (RFC 9110) for a body beyond the server's limit, which
+the spec does not cover.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 __all__ = [
@@ -60,6 +63,7 @@ __all__ = [
     "PartnerProtocolError",
     "PartnerRejected",
     "PartnerUnreachable",
+    "PayloadTooLarge",
     "UnableToUseClientApi",
     "Unauthorized",
     "UnknownLocation",
@@ -67,7 +71,18 @@ __all__ = [
     "UnknownReceiver",
     "UnknownToken",
     "UnsupportedVersion",
+    "quote_input",
 ]
+
+
+def quote_input(value: str, limit: int = 40) -> str:
+    """``value`` quoted for an error message: shortened to ``limit`` characters, escaped.
+
+    A peer's junk (thousands of digits, NUL bytes, line breaks) then cannot flood or forge
+    status messages and log lines.
+    """
+    shown = value if len(value) <= limit else value[:limit] + "..."
+    return repr(shown)
 
 
 class OcpiError(Exception):
@@ -158,10 +173,26 @@ class UnknownObject(OcpiClientSideError):
 
 
 class MethodNotAllowed(OcpiClientSideError):
-    """Credentials call in the wrong registration state: HTTP 405 (``credentials.asciidoc``)."""
+    """A method the resource does not offer (to this client, now): HTTP 405.
+
+    Credentials calls in the wrong registration state (``credentials.asciidoc``) and methods a
+    module does not implement. ``allow`` lists the methods that are offered; RFC 9110 §15.5.6
+    requires them in the ``Allow`` header of the response.
+    """
 
     http_status = 405
     default_message = "Method not allowed"
+
+    def __init__(self, message: str | None = None, *, allow: Iterable[str] = ()) -> None:
+        self.allow = tuple(sorted({method.upper() for method in allow}))
+        super().__init__(message)
+
+
+class PayloadTooLarge(OcpiClientSideError):
+    """The request body is larger than the server accepts: HTTP 413 (RFC 9110 §15.5.14)."""
+
+    http_status = 413
+    default_message = "Request body too large"
 
 
 class OcpiServerSideError(OcpiError):

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ocpi.errors import InvalidOrMissingParameters
+from ocpi.errors import InvalidOrMissingParameters, quote_input
 
 __all__ = [
     "OCPI_FROM_COUNTRY_CODE",
@@ -35,8 +35,8 @@ OCPI_FROM_PARTY_ID = "OCPI-from-party-id"
 OCPI_TO_COUNTRY_CODE = "OCPI-to-country-code"
 OCPI_TO_PARTY_ID = "OCPI-to-party-id"
 
-_COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
-_PARTY_ID = re.compile(r"^[A-Za-z0-9]{3}$")
+_COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")
+_PARTY_ID = re.compile(r"[A-Za-z0-9]{3}")
 
 
 def new_message_id() -> str:
@@ -112,12 +112,14 @@ def _parse_pair(
     if country_code is None or party_id is None:
         missing = country_header if country_code is None else party_header
         raise InvalidOrMissingParameters(f"Routing header {missing} is missing")
-    if not _COUNTRY_CODE.match(country_code):
+    if _COUNTRY_CODE.fullmatch(country_code) is None:
         raise InvalidOrMissingParameters(
-            f"Routing header {country_header} must be ISO 3166-1 alpha-2, got {country_code!r}"
+            f"Routing header {country_header} must be ISO 3166-1 alpha-2, "
+            f"got {quote_input(country_code)}"
         )
-    if not _PARTY_ID.match(party_id):
+    if _PARTY_ID.fullmatch(party_id) is None:
         raise InvalidOrMissingParameters(
-            f"Routing header {party_header} must be 3 letters or digits, got {party_id!r}"
+            f"Routing header {party_header} must be 3 letters or digits, "
+            f"got {quote_input(party_id)}"
         )
     return PartyRef(country_code=country_code, party_id=party_id)

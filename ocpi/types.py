@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
 )
 from pydantic_core import PydanticCustomError, core_schema
@@ -30,6 +31,7 @@ __all__ = [
     "URL",
     "CiString",
     "CountryCode",
+    "CredentialsToken",
     "DateTime",
     "DisplayText",
     "Number",
@@ -38,11 +40,28 @@ __all__ = [
     "Price",
     "String",
     "format_datetime",
+    "is_cistring",
     "parse_datetime",
 ]
 
-_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+# C0 and C1 control characters, and lone surrogates (text that cannot be encoded as UTF-8).
+_NOT_PRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# RFC 3339 date-time (``types.asciidoc`` "DateTime": other formats are not allowed); the
+# designator may be absent (UTC). Checked before datetime.fromisoformat(), which also takes ISO
+# week dates, basic format, hour-only times and even a trailing NUL.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+def is_cistring(value: str, max_length: int) -> bool:
+    """Whether ``value`` can be a ``CiString(max_length)``: printable ASCII, not too long.
+
+    For identifiers taken from URLs: one that fails this cannot name any stored object.
+    """
+    return len(value) <= max_length and _PRINTABLE_ASCII.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +83,9 @@ class CiString:
 
     @staticmethod
     def _check(value: str) -> str:
-        if not _PRINTABLE_ASCII.match(value):
+        if _PRINTABLE_ASCII.fullmatch(value) is None:
             raise PydanticCustomError(
-                "ocpi_cistring", "CiString allows only printable ASCII characters"
+                "ocpi_cistring", "must be printable ASCII (no line breaks, tabs or accents)"
             )
         return value
 
@@ -89,41 +108,72 @@ class String:
 
     @staticmethod
     def _check(value: str) -> str:
-        if _CONTROL_CHARACTERS.search(value):
+        if _NOT_PRINTABLE.search(value):
             raise PydanticCustomError(
-                "ocpi_string", "string must not contain control characters (line breaks, tabs)"
+                "ocpi_string",
+                "must be printable text, without control characters (line breaks, tabs)",
             )
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Shaped:
+    """A string that must match ``pattern`` whole; ``rule`` says how, in words."""
+
+    pattern: str
+    error_type: str
+    rule: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        compiled = re.compile(self.pattern)
+        error_type, rule = self.error_type, self.rule
+
+        def check(value: str) -> str:
+            if compiled.fullmatch(value) is None:
+                raise PydanticCustomError(error_type, rule)
+            return value
+
+        return core_schema.no_info_after_validator_function(check, core_schema.str_schema())
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        # The OpenAPI document (ocpi.v221.server.openapi) shows the shape as a JSON Schema pattern.
+        return {**handler(schema), "pattern": f"^{self.pattern}$"}
 
 
 def parse_datetime(value: Any) -> Any:
     """Parse an OCPI DateTime (RFC 3339, ``string(25)``) into an aware UTC datetime.
 
     Spec: ``types.asciidoc`` "DateTime": all timestamps are UTC and a missing designator means
-    UTC. Peers that send an explicit offset are converted to UTC rather than rejected.
-    Non-string input is passed on for pydantic to judge.
+    UTC; fractional seconds may be used. Peers that send an explicit offset are converted to UTC
+    rather than rejected. Non-string input is passed on for pydantic to judge.
     """
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
-        if len(value) > 35:
-            raise PydanticCustomError("ocpi_datetime", "DateTime is too long")
+        if len(value) > 35 or _RFC3339.fullmatch(value) is None:
+            raise PydanticCustomError(
+                "ocpi_datetime", "must be an RFC 3339 DateTime, e.g. 2015-06-29T20:39:09Z"
+            )
         text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError as exc:
             raise PydanticCustomError(
-                "ocpi_datetime", "DateTime must be RFC 3339, e.g. 2015-06-29T20:39:09Z"
+                "ocpi_datetime", "is not a valid date and time, e.g. 2015-06-29T20:39:09Z"
             ) from exc
-        if "T" not in text.upper():
-            raise PydanticCustomError(
-                "ocpi_datetime", "DateTime needs a date and a time, e.g. 2015-06-29T20:39:09Z"
-            )
     else:
         return value
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        # 0001-01-01T00:00:00+01:00 is before year 1 in UTC; 9999-12-31T23:59:59-01:00 after 9999.
+        raise PydanticCustomError("ocpi_datetime", "is out of range once converted to UTC") from exc
 
 
 def format_datetime(value: datetime) -> str:
@@ -163,11 +213,40 @@ Number = Annotated[
 URL = Annotated[str, String(255)]
 """OCPI ``URL``: ``string(255)``."""
 
-CountryCode = Annotated[str, CiString(2)]
-"""ISO 3166-1 alpha-2 country code of a party, ``CiString(2)``."""
+CountryCode = Annotated[
+    str,
+    _Shaped(
+        "[A-Za-z]{2}",
+        "ocpi_country_code",
+        "must be an ISO 3166-1 alpha-2 country code: two letters",
+    ),
+]
+"""ISO 3166-1 alpha-2 country code of a party, ``CiString(2)``: two ASCII letters, any case.
 
-PartyId = Annotated[str, CiString(3)]
-"""ISO 15118 party id, ``CiString(3)``."""
+The shape is checked, not the list of assigned codes: eMI3/OCPI registries also use
+user-assigned codes (``XK``), and a stale list would lock out a legitimate party.
+"""
+
+PartyId = Annotated[
+    str,
+    _Shaped(
+        "[A-Za-z0-9]{3}",
+        "ocpi_party_id",
+        "must be an ISO 15118 party id: three letters or digits",
+    ),
+]
+"""ISO 15118 party id, ``CiString(3)``: three ASCII letters or digits, any case."""
+
+CredentialsToken = Annotated[
+    str,
+    _Shaped(
+        r"[\x21-\x7e]{1,64}",
+        "ocpi_credentials_token",
+        "must be 1 to 64 printable ASCII characters, without spaces",
+    ),
+]
+"""Credentials token, ``string(64)`` of printable non-whitespace ASCII, U+0021 to U+007E
+(``credentials.asciidoc`` "Credentials object")."""
 
 
 class OcpiModel(BaseModel):

@@ -26,6 +26,7 @@ from ocpi.errors import (
 from ocpi.headers import X_CORRELATION_ID, X_REQUEST_ID, RoutingHeaders, new_message_id
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.versions import Version, VersionDetails
+from ocpi.validation import describe_validation_error
 
 __all__ = ["PartnerClient"]
 
@@ -34,6 +35,26 @@ logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _ENVELOPE = TypeAdapter(OcpiResponse[Any])
+
+# httpx failures in words, most specific first (these messages end up in OCPI status messages).
+_TRANSPORT_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (httpx.ConnectTimeout, "no connection within the timeout"),
+    (httpx.TimeoutException, "no answer within the timeout"),
+    (httpx.ConnectError, "connection failed"),
+    (httpx.RemoteProtocolError, "the connection broke off or the answer was not valid HTTP"),
+    (httpx.UnsupportedProtocol, "the URL is not http or https"),
+    (httpx.TooManyRedirects, "too many redirects"),
+    (httpx.InvalidURL, "the URL is not valid"),
+)
+
+
+def _transport_failure(exc: Exception) -> str:
+    """What went wrong, in words: a kind, then the operating system's reason if it gave one."""
+    kind = next(
+        (words for cls, words in _TRANSPORT_FAILURES if isinstance(exc, cls)), "transport failure"
+    )
+    reason = str(exc).strip()
+    return f"{kind} ({reason})" if reason else kind
 
 
 class PartnerClient:
@@ -113,9 +134,10 @@ class PartnerClient:
             response = await self._http.request(
                 method, url, headers=headers, content=content, params=params
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # InvalidURL is not an HTTPError: a peer's credentials may carry any string as url.
             logger.warning("%s %s failed (request %s): %r", method, url, request_id, exc)
-            raise PartnerUnreachable(f"{method} {url}: {exc!r}", url=url) from exc
+            raise PartnerUnreachable(f"{method} {url}: {_transport_failure(exc)}", url=url) from exc
         logger.info("%s %s -> %s (request %s)", method, url, response.status_code, request_id)
         return response
 
@@ -226,4 +248,6 @@ def _data(envelope: OcpiResponse[Any], adapter: TypeAdapter[DataT], url: str) ->
     try:
         return adapter.validate_python(envelope.data)
     except ValidationError as exc:
-        raise PartnerProtocolError(f"{url}: response data is not valid: {exc}", url=url) from exc
+        logger.warning("invalid OCPI data from %s: %s", url, exc)
+        described = describe_validation_error(exc, subject="Response data")
+        raise PartnerProtocolError(f"{url}: {described}", url=url) from exc

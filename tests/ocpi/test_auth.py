@@ -62,7 +62,15 @@ def test_scheme_is_case_insensitive():
         ("has space", False),
         ("tab\t", False),
         ("ümlaut", False),
+        ("final-line-break\n", False),  # "$" in a regex matches before a final line break
     ],
 )
 def test_token_validity(token, valid):
     assert is_valid_token(token) is valid
+
+
+def test_base64_of_a_token_with_a_line_break_is_no_token():
+    # The spec's own example "ZXhhbXBsZS10b2tlbgo=" decodes to "example-token\n".
+    assert token_candidates("Token ZXhhbXBsZS10b2tlbgo=") == {
+        TokenEncoding.PLAIN: "ZXhhbXBsZS10b2tlbgo="
+    }

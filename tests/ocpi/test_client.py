@@ -205,6 +205,45 @@ async def test_transport_failure_is_unreachable(http):
         await PartnerClient(http, token="t").get_versions(f"{BASE}/versions")
 
 
+@respx.mock
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), "connection failed ([Errno 111] "),
+        (httpx.ConnectTimeout(""), "no connection within the timeout"),
+        (httpx.ReadTimeout(""), "no answer within the timeout"),
+        (httpx.RemoteProtocolError("Server disconnected"), "the connection broke off"),
+    ],
+)
+async def test_transport_failures_are_described_in_words(http, failure, words):
+    respx.get(f"{BASE}/versions").mock(side_effect=failure)
+    with pytest.raises(PartnerUnreachable) as caught:
+        await PartnerClient(http, token="t").get_versions(f"{BASE}/versions")
+    assert caught.value.message.startswith(f"GET {BASE}/versions: {words}")
+    assert type(failure).__name__ not in caught.value.message  # was "ConnectError('refused')"
+
+
+async def test_an_invalid_url_from_a_peer_is_unreachable_not_an_escaping_error(http):
+    # A credentials url is any string(255); httpx.InvalidURL is not an httpx.HTTPError.
+    with pytest.raises(PartnerUnreachable) as caught:
+        await PartnerClient(http, token="t").get_versions("http://[::1/versions")
+    assert "the URL is not valid" in caught.value.message
+
+
+@respx.mock
+async def test_invalid_data_is_described_without_library_wording(http):
+    respx.get(f"{BASE}/versions").mock(return_value=ok([{"version": "2.2.1", "url": 5}, {}]))
+    with pytest.raises(PartnerProtocolError) as caught:
+        await PartnerClient(http, token="t").get_versions(f"{BASE}/versions")
+    message = caught.value.message
+    assert message == (
+        f"{BASE}/versions: Invalid response data: [0].url must be a string; "
+        "[1].version is required; [1].url is required"
+    )
+    for internal in ("validation error", "pydantic", "list[", "Version", "input_value"):
+        assert internal not in message
+
+
 class Item(OcpiModel):
     id: str
 

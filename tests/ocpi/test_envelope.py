@@ -87,6 +87,38 @@ def test_bad_page_parameters_are_2001_naming_the_parameter(query, named):
     assert named in caught.value.message
 
 
+@pytest.mark.parametrize("name", ["offset", "limit"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "9223372036854775808",  # 2**63: beyond the signed 64-bit integers SQL engines bind
+        "99999999999999999999",
+        "9" * 5000,  # beyond int()'s 4,300-digit guard
+        "0" * 5000,
+        "\u00b2",  # superscript two: str.isdigit() is true, int() refuses it
+        "\u0661",  # Arabic-Indic one: int() would take it as 1
+        "1.0",
+        "+1",
+        " 1",
+        "1\x00",
+    ],
+)
+def test_page_integers_beyond_64_bits_or_not_ascii_digits_are_2001(name, raw):
+    with pytest.raises(InvalidOrMissingParameters) as caught:
+        PageRequest.from_query({name: raw}, max_limit=10)
+    assert name in caught.value.message
+    assert "from 0 to 9223372036854775807" in caught.value.message
+    assert len(caught.value.message) < 200  # the value is quoted, shortened
+
+
+def test_page_integers_up_to_the_64_bit_maximum_are_accepted():
+    page = PageRequest.from_query(
+        {"offset": "9223372036854775807", "limit": "9223372036854775807"}, max_limit=10
+    )
+    assert (page.offset, page.limit) == (2**63 - 1, 10)
+    assert PageRequest.from_query({"offset": "007"}, max_limit=10).offset == 7
+
+
 def test_date_from_can_be_required():
     with pytest.raises(InvalidOrMissingParameters, match="date_from"):
         PageRequest.from_query({}, max_limit=10, require_date_from=True)
@@ -129,3 +161,17 @@ def test_pagination_headers():
 )
 def test_parse_next_link(header, url):
     assert parse_next_link(header) == url
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("0001-01-01T00:00:00+01:00", "is out of range once converted to UTC"),
+        ("2026-02-30T00:00:00Z", "is not a valid date and time"),
+        ("2026-11-01T00:00:00\x00", "must be an RFC 3339 DateTime"),
+    ],
+)
+def test_bad_dates_say_why(raw, reason):
+    with pytest.raises(InvalidOrMissingParameters) as caught:
+        PageRequest.from_query({"date_to": raw}, max_limit=10)
+    assert caught.value.message.startswith(f"Query parameter date_to {reason}")

@@ -15,6 +15,7 @@ from ocpi import errors
         (errors.Unauthorized, 2000, 401),
         (errors.UnknownObject, 2000, 404),
         (errors.MethodNotAllowed, 2000, 405),
+        (errors.PayloadTooLarge, 2000, 413),
         (errors.OcpiServerSideError, 3000, 200),
         (errors.UnableToUseClientApi, 3001, 200),
         (errors.UnsupportedVersion, 3002, 200),
@@ -50,3 +51,10 @@ def test_client_errors_carry_their_context():
     assert rejected.partner_status_code == 2001
     assert rejected.url == "http://x"
     assert errors.PartnerHttpError("boom", url="http://x", http_status=503).response_status == 503
+
+
+def test_quote_input_shortens_and_escapes_peer_input():
+    assert errors.quote_input("LOC1") == "'LOC1'"
+    assert errors.quote_input("LOC1\x00\n") == "'LOC1\\x00\\n'"
+    quoted = errors.quote_input("9" * 5000)
+    assert quoted == "'" + "9" * 40 + "...'"

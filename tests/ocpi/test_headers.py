@@ -52,6 +52,10 @@ def test_response_headers_swap_sender_and_receiver():
         ({"OCPI-from-country-code": "U1", "OCPI-from-party-id": "ABC"}, "OCPI-from-country-code"),
         ({"OCPI-to-country-code": "US", "OCPI-to-party-id": "AB"}, "OCPI-to-party-id"),
         ({"OCPI-to-country-code": "US", "OCPI-to-party-id": "AB-"}, "OCPI-to-party-id"),
+        # "$" in a regex also matches before a final line break
+        ({"OCPI-to-country-code": "US\n", "OCPI-to-party-id": "ABC"}, "OCPI-to-country-code"),
+        ({"OCPI-to-country-code": "US", "OCPI-to-party-id": "ABC\n"}, "OCPI-to-party-id"),
+        ({"OCPI-to-country-code": "US", "OCPI-to-party-id": "AB\x00"}, "OCPI-to-party-id"),
     ],
 )
 def test_invalid_routing_headers_are_2001_naming_the_header(headers, named):

@@ -121,7 +121,9 @@ def test_nested_cistring_error_has_the_full_path() -> None:
     assert locs(exc) == {("evses", 0, "connectors", 0, "tariff_ids", 1)}
 
 
-@pytest.mark.parametrize("uid", ["tökén", "tab\there", "line\nbreak"])
+@pytest.mark.parametrize(
+    "uid", ["tökén", "tab\there", "line\nbreak", "final-line-break\n", "nul\x00", "del\x7f"]
+)
 def test_cistring_rejects_non_printable_ascii(uid: str) -> None:
     with pytest.raises(ValidationError) as exc:
         Token.model_validate(token(uid=uid))
@@ -133,6 +135,24 @@ def test_string_allows_utf8_but_not_control_characters() -> None:
     with pytest.raises(ValidationError) as exc:
         Location.model_validate(location(city="Düssel\ndorf"))
     assert locs(exc) == {("city",)}
+
+
+@pytest.mark.parametrize("city", ["nul\x00", "final-break\n", "c1\x85control", "lone\ud800"])
+def test_string_rejects_what_is_not_printable_utf8(city: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        Location.model_validate(location(city=city))
+    assert locs(exc) == {("city",)}
+
+
+@pytest.mark.parametrize(
+    ("country_code", "party_id"), [("U1", "HPC"), ("U ", "HPC"), ("US", "H-C"), ("US", "HP\n")]
+)
+def test_party_ids_of_every_object_follow_iso_shapes(country_code: str, party_id: str) -> None:
+    # country_code: ISO 3166-1 alpha-2 (two letters); party_id: ISO 15118 (three alphanumerics).
+    with pytest.raises(ValidationError) as exc:
+        Location.model_validate(location(country_code=country_code, party_id=party_id))
+    assert locs(exc) <= {("country_code",), ("party_id",)}
+    assert exc.value.errors()[0]["type"] in {"ocpi_country_code", "ocpi_party_id"}
 
 
 def test_location_address_and_state_use_the_erratum_lengths() -> None:
@@ -388,6 +408,39 @@ def test_offset_datetime_is_converted_to_utc() -> None:
     assert parsed.to_wire()["last_updated"] == "2015-06-29T20:39:09Z"
     aware = datetime(2015, 6, 29, 22, 39, 9, tzinfo=timezone(timedelta(hours=2)))
     assert Token.model_validate(token(last_updated=aware)).last_updated.hour == 20
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2015-06-29T20:39:09\x00",  # datetime.fromisoformat() takes a trailing NUL
+        "2015-W27-1T20:39:09",  # ISO week date
+        "20150629T203909",  # ISO basic format
+        "2015-06-29T20",  # hour only
+        "2015-06-29 20:39:09",
+        "2015-06-29T20:39:09,5Z",
+        "2015-06-29T20:39:09+0200",
+        "\u0662015-06-29T20:39:09Z",  # a non-ASCII digit
+        "2015-02-30T20:39:09Z",
+    ],
+)
+def test_datetime_outside_rfc_3339_is_rejected(value: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        Token.model_validate(token(last_updated=value))
+    assert locs(exc) == {("last_updated",)}
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_datetime_outside_the_utc_range_is_a_validation_error(value: str) -> None:
+    # Converting these to UTC overflows; that must be a field error, not an OverflowError.
+    with pytest.raises(ValidationError) as exc:
+        Token.model_validate(token(last_updated=value))
+    assert locs(exc) == {("last_updated",)}
+
+
+def test_datetime_fraction_and_lower_case_designators_are_rfc_3339() -> None:
+    parsed = Token.model_validate(token(last_updated="2015-06-29t20:39:09.123456789z"))
+    assert parsed.last_updated == datetime(2015, 6, 29, 20, 39, 9, 123456, tzinfo=UTC)
 
 
 def test_invalid_datetime_names_the_field() -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ocpi.types import URL, CountryCode, OcpiModel, PartyId, String
+from ocpi.types import URL, CountryCode, CredentialsToken, OcpiModel, PartyId
 from ocpi.v221.enums import Role
 from ocpi.v221.models.locations import BusinessDetails, Image
 
@@ -29,10 +29,11 @@ class CredentialsRole(OcpiModel):
 class Credentials(OcpiModel):
     """Token, versions URL and roles of a platform (``credentials.asciidoc`` "Credentials").
 
-    ``token`` "should only contain printable non-whitespace ASCII" (U+0021 to U+007E); that is
-    a SHOULD, so only the ``string(64)`` rules are enforced.
+    ``token`` "should only contain printable non-whitespace ASCII" (U+0021 to U+007E). That is
+    enforced: the token travels in the ``Authorization`` header, where spaces, an empty value or
+    non-ASCII text cannot be sent back reliably.
     """
 
-    token: Annotated[str, String(64)]
+    token: CredentialsToken
     url: URL
     roles: Annotated[list[CredentialsRole], Field(min_length=1)]

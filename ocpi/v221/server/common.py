@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
@@ -18,6 +20,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.handlers.base import BaseRouteHandler
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
 
 from ocpi.auth import token_candidates
@@ -26,10 +29,13 @@ from ocpi.errors import (
     InvalidOrMissingParameters,
     MalformedJson,
     MethodNotAllowed,
+    OcpiClientSideError,
     OcpiError,
     OcpiServerSideError,
+    PayloadTooLarge,
     Unauthorized,
     UnknownObject,
+    quote_input,
 )
 from ocpi.headers import X_CORRELATION_ID, X_REQUEST_ID, new_message_id
 from ocpi.v221.ports import ClientIdentity, OcpiPorts
@@ -57,10 +63,13 @@ class ServerConfig:
         base_url: public URL of the OCPI root as peers reach it (``https://host/ocpi``); our
             versions endpoint is ``{base_url}/versions``.
         max_page_limit: server maximum for paginated GETs, reported in ``X-Limit``.
+        max_body_bytes: largest request body accepted; a larger one is refused with HTTP 413
+            before it is read whole (``Content-Length``) or as soon as it grows past the limit.
     """
 
     base_url: str
     max_page_limit: int = 100
+    max_body_bytes: int = 1024 * 1024
 
     @property
     def versions_url(self) -> str:
@@ -161,7 +170,10 @@ def message_ids_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def _error_response(request: Request[Any, Any, Any], error: OcpiError) -> Response[dict[str, Any]]:
+def _error_response(
+    request: Request[Any, Any, Any], error: OcpiError, *, http_status: int | None = None
+) -> Response[dict[str, Any]]:
+    status = http_status or error.http_status
     level = logging.ERROR if isinstance(error, OcpiServerSideError) else logging.WARNING
     logger.log(
         level,
@@ -169,11 +181,30 @@ def _error_response(request: Request[Any, Any, Any], error: OcpiError) -> Respon
         request.method,
         request.url.path,
         error.status_code,
-        error.http_status,
+        status,
         error.message,
     )
-    headers = {"WWW-Authenticate": "Token"} if error.http_status == 401 else None
-    return Response(error_envelope(error), status_code=error.http_status, headers=headers)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Token"
+    if isinstance(error, MethodNotAllowed):
+        # RFC 9110: a 405 lists the methods offered; a port that raised without knowing them
+        # gets the methods of the route.
+        allow = error.allow or _route_methods(request)
+        if allow:
+            headers["Allow"] = ", ".join(allow)
+    return Response(error_envelope(error), status_code=status, headers=headers)
+
+
+_PARAMETER_TYPE = re.compile(r":[^}]*}")
+
+
+def _route_methods(request: Request[Any, Any, Any]) -> tuple[str, ...]:
+    template = request.scope.get("path_template")
+    for path, handlers in request.app.route_handler_method_map.items():
+        if _PARAMETER_TYPE.sub("}", path) == template:
+            return tuple(sorted(str(method) for method in handlers))
+    return ()
 
 
 def _handle_ocpi_error(request: Request[Any, Any, Any], exc: OcpiError) -> Response[dict[str, Any]]:
@@ -183,28 +214,59 @@ def _handle_ocpi_error(request: Request[Any, Any, Any], exc: OcpiError) -> Respo
 def _handle_validation(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
+    # Framework validation of path, query or header parameters (bodies are validated by
+    # OcpiBody). Its messages are the framework's, so only the parameters are named.
+    logger.info("framework validation of %s %s: %s", request.method, request.url.path, exc.extra)
     problems = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict):
-            key = item.get("key")
-            message = item.get("message", "invalid")
-            problems.append(f"{key}: {message}" if key else str(message))
-    detail = "; ".join(problems) or exc.detail
+        if isinstance(item, dict) and item.get("key"):
+            source = item.get("source") or "request"
+            problems.append(f"{source} parameter {quote_input(str(item['key']))} is invalid")
+    detail = "; ".join(problems) or "the request is invalid"
     return _error_response(request, InvalidOrMissingParameters(f"Invalid request: {detail}"))
 
 
 def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
-    if isinstance(exc.__cause__, SerializationException) or "malformed" in exc.detail.lower():
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        limit = request.route_handler.resolve_request_max_body_size()
+        words = f" of {limit} bytes" if limit else ""
         return _error_response(
-            request, MalformedJson(f"Request body is not valid JSON: {exc.detail}")
+            request, PayloadTooLarge(f"Request body is larger than this server's limit{words}")
         )
+    if isinstance(exc.__cause__, SerializationException):
+        return _error_response(request, MalformedJson("Request body is not valid JSON"))
     if isinstance(exc, NotFoundException):
-        return _error_response(request, UnknownObject(f"No such OCPI resource: {request.url.path}"))
+        return _error_response(
+            request, UnknownObject(f"No such OCPI resource: {quote_input(request.url.path, 100)}")
+        )
     if isinstance(exc, MethodNotAllowedException):
-        return _error_response(request, MethodNotAllowed(exc.detail))
+        # The router names the methods the path offers in its own "allow" header.
+        offered = (exc.headers or {}).get("allow") or (exc.headers or {}).get("Allow") or ""
+        allow = [method.strip() for method in offered.split(",") if method.strip()]
+        return _error_response(
+            request,
+            MethodNotAllowed(
+                f"Method {request.method} is not offered here; allowed: {', '.join(sorted(allow))}"
+                if allow
+                else f"Method {request.method} is not offered here",
+                allow=allow,
+            ),
+        )
     if exc.status_code == 401:
-        return _error_response(request, Unauthorized(exc.detail))
-    return _error_response(request, InvalidOrMissingParameters(exc.detail))
+        return _error_response(request, Unauthorized())
+    # Anything else the framework refused (a malformed Content-Length, a client that hung up):
+    # its detail may quote the request back or name internals, so it goes to the log only.
+    logger.warning("HTTP %s in %s %s: %s", exc.status_code, request.method, request.url.path, exc)
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = "Request refused"
+    error: OcpiError = (
+        OcpiServerSideError(f"Server error: {phrase}")
+        if exc.status_code >= 500
+        else OcpiClientSideError(f"Request refused: {phrase}")
+    )
+    return _error_response(request, error, http_status=exc.status_code)
 
 
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

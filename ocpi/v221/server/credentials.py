@@ -1,7 +1,8 @@
 """Credentials module, server side (``credentials.asciidoc``).
 
 The 405 rules are enforced by guards, before the body is read: POST only for a peer that is not
-registered (token A), PUT and DELETE only for a registered one.
+registered (token A), PUT and DELETE only for a registered one. Bodies are decoded by
+:class:`~ocpi.v221.server.body.OcpiBody`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from litestar.params import JSONBody
 from ocpi.errors import MethodNotAllowed
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.ports import ClientIdentity, OcpiPorts
+from ocpi.v221.server.body import OcpiBody, require_body
 from ocpi.v221.server.common import CLIENT_STATE_KEY, ocpi_response
+
+# What the credentials endpoint offers in each registration state (the Allow header of a 405).
+UNREGISTERED_METHODS = ("GET", "POST", "OPTIONS")
+REGISTERED_METHODS = ("GET", "PUT", "DELETE", "OPTIONS")
 
 
 def _client(connection: ASGIConnection[Any, Any, Any, Any]) -> ClientIdentity:
@@ -30,7 +36,9 @@ async def not_yet_registered(
 ) -> None:
     """POST is for registration only; a registered peer updates with PUT (spec: HTTP 405)."""
     if _client(connection).registered:
-        raise MethodNotAllowed("Already registered; use PUT to update credentials")
+        raise MethodNotAllowed(
+            "Already registered; use PUT to update credentials", allow=REGISTERED_METHODS
+        )
 
 
 async def already_registered(
@@ -38,7 +46,9 @@ async def already_registered(
 ) -> None:
     """PUT and DELETE need a completed registration (spec: HTTP 405)."""
     if not _client(connection).registered:
-        raise MethodNotAllowed("Not registered yet; use POST to register")
+        raise MethodNotAllowed(
+            "Not registered yet; use POST to register", allow=UNREGISTERED_METHODS
+        )
 
 
 class CredentialsController(Controller):
@@ -55,6 +65,8 @@ class CredentialsController(Controller):
 
     @post(
         guards=[not_yet_registered],
+        dto=OcpiBody[Credentials],
+        return_dto=None,
         operation_id="postCredentials",
         summary="Register: provide credentials to the client",
     )
@@ -62,12 +74,14 @@ class CredentialsController(Controller):
         self,
         client: NamedDependency[ClientIdentity],
         ports: NamedDependency[OcpiPorts],
-        data: JSONBody[Credentials],
+        data: JSONBody[Credentials | None] = None,
     ) -> Response[dict[str, Any]]:
-        return ocpi_response(await ports.credentials.register(client, data))
+        return ocpi_response(await ports.credentials.register(client, require_body(data)))
 
     @put(
         guards=[already_registered],
+        dto=OcpiBody[Credentials],
+        return_dto=None,
         operation_id="putCredentials",
         summary="Update credentials and rotate tokens",
     )
@@ -75,9 +89,9 @@ class CredentialsController(Controller):
         self,
         client: NamedDependency[ClientIdentity],
         ports: NamedDependency[OcpiPorts],
-        data: JSONBody[Credentials],
+        data: JSONBody[Credentials | None] = None,
     ) -> Response[dict[str, Any]]:
-        return ocpi_response(await ports.credentials.update(client, data))
+        return ocpi_response(await ports.credentials.update(client, require_body(data)))
 
     @delete(
         guards=[already_registered],

@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -38,7 +38,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 from pydantic_core import core_schema
 
 from ocpi.auth import MAX_TOKEN_LENGTH
-from ocpi.envelope import LINK, SUCCESS, X_LIMIT, X_TOTAL_COUNT
+from ocpi.envelope import LINK, MAX_PAGE_INTEGER, SUCCESS, X_LIMIT, X_TOTAL_COUNT
 from ocpi.headers import (
     OCPI_FROM_COUNTRY_CODE,
     OCPI_FROM_PARTY_ID,
@@ -54,7 +54,6 @@ from ocpi.v221.models.tariffs import Tariff
 from ocpi.v221.models.versions import Version, VersionDetails
 
 __all__ = [
-    "MAX_PAGE_INTEGER",
     "OPERATIONS",
     "SECURITY_SCHEME",
     "DescribedOpenAPIJson",
@@ -65,16 +64,11 @@ __all__ = [
 SECURITY_SCHEME = "OCPIToken"
 """Name of the security scheme, as in the official files (``components/schema.yaml``)."""
 
-MAX_PAGE_INTEGER = 2**63 - 1
-"""Largest ``offset``/``limit`` the server accepts (a signed 64-bit SQL integer)."""
-
 _REF = "#/components/schemas/{model}"
 _PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
 # OCPI string: printable UTF-8, so no C0 or C1 control characters.
 _PRINTABLE_TEXT = r"^[^\u0000-\u001f\u007f-\u009f]*$"
 _ID_LENGTH = 36  # Location.id, EVSE.uid, Connector.id: CiString(36)
-
-ErrorKind = Literal["400", "401", "404", "405", "413"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +350,14 @@ _HEADERS: dict[str, Any] = {
         ),
         "schema": {"type": "string", "pattern": '^<[^>]*>; rel="next"$'},
     },
+    "Allow": {
+        "description": (
+            "The methods the caller may use on this path now (for credentials: in its"
+            " registration state)."
+        ),
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "WWW-Authenticate": {
         "description": "The authentication scheme to use: `Token`.",
         "required": True,
@@ -518,10 +520,10 @@ _SECURITY_SCHEMES = {
 }
 
 
-def _error_response(description: str, *, www_authenticate: bool = False) -> dict[str, Any]:
+def _error_response(description: str, *, extra_header: str | None = None) -> dict[str, Any]:
     headers = {name: {"$ref": f"#/components/headers/{name}"} for name in _MESSAGE_ID_HEADERS}
-    if www_authenticate:
-        headers["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
+    if extra_header is not None:
+        headers[extra_header] = {"$ref": f"#/components/headers/{extra_header}"}
     return {
         "description": description,
         "headers": headers,
@@ -532,11 +534,13 @@ def _error_response(description: str, *, www_authenticate: bool = False) -> dict
 
 
 _ERROR_RESPONSES: dict[str, Any] = {
-    "BadRequest": _error_response("The request body is not JSON (status_code 2001)."),
+    "BadRequest": _error_response(
+        "The request body is missing, not JSON, or nested too deeply (status_code 2001)."
+    ),
     "Unauthorized": _error_response(
         "Authorization header missing or not `Token <token>`, unknown token, or, on functional"
         " modules, a registration token (token A) or a suspended partner (status_code 2000).",
-        www_authenticate=True,
+        extra_header="WWW-Authenticate",
     ),
     "PayloadTooLarge": _error_response(
         "The request body is larger than the server accepts (status_code 2001)."
@@ -555,8 +559,8 @@ of Locations and Tariffs.
 * Every response body is an OCPI envelope `{data, status_code, status_message, timestamp}`.
   A valid request that fails at the OCPI layer is answered with HTTP 200 and a 2xxx/3xxx/4xxx
   `status_code` (`status_codes.asciidoc`); HTTP errors are used where the spec names them:
-  400 (body not JSON), 401 (token), 404 (unknown object), 405 (credentials call in the wrong
-  registration state), 413 (body too large).
+  400 (body missing or not JSON), 401 (token), 404 (unknown object), 405 (method not offered,
+  or credentials call in the wrong registration state; with `Allow`), 413 (body too large).
 * `X-Request-ID` and `X-Correlation-ID` are echoed on every response.
 * Paginated GETs take `date_from`, `date_to`, `offset`, `limit` and answer with `X-Total-Count`,
   `X-Limit` and `Link`.
@@ -618,7 +622,7 @@ def _operation(
         responses["404"] = _error_response(spec.not_found)
     if spec.method_not_allowed is not None:
         responses["405"] = _error_response(
-            f"{spec.method_not_allowed.rstrip('.')} (status_code 2000)."
+            f"{spec.method_not_allowed.rstrip('.')} (status_code 2000).", extra_header="Allow"
         )
     if spec.body is not None:
         responses["413"] = {"$ref": "#/components/responses/PayloadTooLarge"}

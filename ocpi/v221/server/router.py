@@ -27,7 +27,8 @@ def build_router(ports: OcpiPorts, config: ServerConfig, *, path: str = "/ocpi")
     """The OCPI router: versions, version details and every module that has a port.
 
     Every route requires a known credentials token; functional modules (added as their ports
-    appear) require a completed registration.
+    appear) require a completed registration. Request bodies beyond ``config.max_body_bytes``
+    are refused with HTTP 413.
     """
     guards = ClientGuards(ports)
     # Credentials: the spec advises to report the credentials endpoint as SENDER.
@@ -56,4 +57,5 @@ def build_router(ports: OcpiPorts, config: ServerConfig, *, path: str = "/ocpi")
         },
         exception_handlers=exception_handlers,
         middleware=[message_ids_middleware],
+        request_max_body_size=config.max_body_bytes,
     )
