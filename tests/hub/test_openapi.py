@@ -79,8 +79,8 @@ def test_the_official_operations_we_implement_are_all_there():
 )
 def test_every_official_operation_is_described(module, interface, path, method):
     """Path, method, every official parameter (with nothing required that the spec leaves
-    optional, and limits no narrower than the spec's), every official response status, and
-    the token security scheme."""
+    optional, and limits no narrower than the spec's), every official response status with its
+    headers, and the token security scheme."""
     document = _document()
     official = ocpi_openapi.operations(module, interface)[(path, method)]
     ours_path = _our_path(module, interface, path)
@@ -107,6 +107,11 @@ def test_every_official_operation_is_described(module, interface, path, method):
     assert set(official["responses"]) <= set(operation["responses"]), (
         f"{method.upper()} {ours_path}: responses {set(official['responses'])} expected"
     )
+    for status, expected in official["responses"].items():
+        response = _resolve(document, operation["responses"][status])
+        missing = set(expected.get("headers", {})) - set(response.get("headers", {}))
+        assert not missing, f"{method.upper()} {ours_path} {status}: headers {missing} missing"
+        assert "application/json" in response["content"]
 
     assert operation["security"] == [{"OCPIToken": []}]
     scheme = document["components"]["securitySchemes"]["OCPIToken"]
