@@ -1,9 +1,18 @@
 import pytest
 from jsonschema import Draft202012Validator
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.testing import AsyncTestClient
 
 from ocpi.v221.models import Credentials, Location, Tariff, VersionDetails
-from ocpi.v221.server.openapi import OPERATIONS, describe_interfaces
+from ocpi.v221.ports import OcpiPorts
+from ocpi.v221.server.common import ServerConfig
+from ocpi.v221.server.openapi import OPERATIONS, DescribedOpenAPIJson, describe_interfaces
+from ocpi.v221.server.router import build_router
 from tests.ocpi.test_models_examples import EXAMPLES, _load
+from tests.ocpi.test_server import FakePorts
+
+CONFIG = ServerConfig(base_url="https://ocpi.example.net/ocpi")
 
 
 def test_an_ocpi_route_without_a_description_is_refused():
@@ -78,3 +87,19 @@ def test_the_schemas_refuse_what_we_never_send():
         {key: value for key, value in location.items() if key != "coordinates"},
     ):
         assert list(_validator("Location").iter_errors(broken)), broken
+
+
+async def test_the_app_serves_the_described_document():
+    fake = FakePorts()
+    app = Litestar(
+        route_handlers=[build_router(OcpiPorts(authentication=fake, credentials=fake), CONFIG)],
+        openapi_config=OpenAPIConfig(
+            title="t", version="1", path="/schema", render_plugins=[DescribedOpenAPIJson()]
+        ),
+    )
+    expected = describe_interfaces(app.openapi_schema.to_schema())
+    assert set(expected["paths"]) == {"/ocpi/versions", "/ocpi/2.2.1", "/ocpi/2.2.1/credentials"}
+    async with AsyncTestClient(app) as client:
+        served = await client.get("/schema/openapi.json")
+    assert served.status_code == 200
+    assert served.json() == expected
