@@ -15,9 +15,9 @@ per operation id of the controllers:
   ``data``: the JSON Schemas of the wire models in :mod:`ocpi.v221.models`, as they serialize;
 * the pagination response headers (``X-Total-Count``, ``X-Limit``, ``Link``);
 * the error responses: HTTP 200 with a 2xxx/3xxx/4xxx envelope (the spec's rule for valid
-  requests that fail at the OCPI layer), 400 (body not JSON), 401 (token), 404 (unknown object),
-  405 (credentials call in the wrong registration state), 413 (body too large), each with the
-  error envelope.
+  requests that fail at the OCPI layer), 400 (body missing or not JSON), 401 (token, with
+  ``WWW-Authenticate``), 404 (unknown object), 405 (credentials call in the wrong registration
+  state, with ``Allow``), 413 (body too large), each with the error envelope.
 
 The document describes what the server does, which is sometimes more lenient than the spec:
 message ids are optional (one is generated when absent), ``limit`` may be 0. Each difference is
