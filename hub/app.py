@@ -24,6 +24,7 @@ from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
 from hub.roaming.push import PushWorker
 from ocpi.v221.server.common import ServerConfig, exception_handlers
+from ocpi.v221.server.openapi import DescribedOpenAPIJson, describe_interfaces
 from ocpi.v221.server.router import build_router
 
 OPENAPI_TITLE = "OCPI hub: OCPI 2.2.1 CPO interfaces"
@@ -101,7 +102,13 @@ def create_app(
         lifespan=[lifespan],
         # Unknown paths and methods outside any handler still answer with an OCPI envelope.
         exception_handlers=exception_handlers,
-        openapi_config=OpenAPIConfig(title=OPENAPI_TITLE, version=OPENAPI_VERSION, path="/schema"),
+        # /schema/openapi.json serves the same described document as `hub openapi` writes.
+        openapi_config=OpenAPIConfig(
+            title=OPENAPI_TITLE,
+            version=OPENAPI_VERSION,
+            path="/schema",
+            render_plugins=[DescribedOpenAPIJson()],
+        ),
     )
     app.state.update(
         settings=settings,
@@ -116,5 +123,4 @@ def create_app(
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document of our OCPI endpoints, as committed under ``openapi/``."""
-    app = create_app(settings)
-    return app.openapi_schema.to_schema()
+    return describe_interfaces(create_app(settings).openapi_schema.to_schema())

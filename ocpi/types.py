@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
 )
 from pydantic_core import PydanticCustomError, core_schema
@@ -135,6 +136,12 @@ class _Shaped:
             return value
 
         return core_schema.no_info_after_validator_function(check, core_schema.str_schema())
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        # The OpenAPI document (ocpi.v221.server.openapi) shows the shape as a JSON Schema pattern.
+        return {**handler(schema), "pattern": f"^{self.pattern}$"}
 
 
 def parse_datetime(value: Any) -> Any:

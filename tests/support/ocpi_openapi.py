@@ -86,6 +86,7 @@ __all__ = [
     "SchemaViolation",
     "Violation",
     "available_schemas",
+    "operations",
     "patch_schema_names",
     "request_body_schema_uri",
     "response_schema_uri",
@@ -522,6 +523,37 @@ def _operation(
             f"known: {known}"
         )
     return uri, ["paths", path_template, method]
+
+
+def operations(module: str, interface: str | None) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every operation of an official interface file, by ``(path, method)``.
+
+    Each operation is returned with its ``parameters`` and ``responses`` resolved (a ``$ref``
+    replaced by the object it points to, one level, as the files use them), e.g.
+    ``operations("locations", "sender")[("/locations", "get")]["parameters"][0]["name"]``.
+    Paths are the files' keys, relative to the module's endpoint URL.
+    """
+    uri = _interface_file(module, interface)
+
+    def resolved(node: Any) -> Any:
+        if isinstance(node, dict) and "$ref" in node:
+            return copy.deepcopy(_lookup(urljoin(uri, node["$ref"])))
+        return copy.deepcopy(node)
+
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for path, item in _documents()[uri].get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in _HTTP_METHODS:
+                continue
+            found[(path, method)] = {
+                **copy.deepcopy(operation),
+                "parameters": [resolved(p) for p in operation.get("parameters", [])],
+                "responses": {
+                    str(code): resolved(response)
+                    for code, response in operation.get("responses", {}).items()
+                },
+            }
+    return found
 
 
 def _json_content_schema_uri(base: str, segments: list[str], what: str) -> str:

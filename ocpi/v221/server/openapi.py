@@ -1,0 +1,728 @@
+"""OpenAPI 3.1 description of the OCPI 2.2.1 interfaces this server implements.
+
+Litestar generates the skeleton of the document from the routes (paths, methods, operation ids,
+tags), but it cannot see what the handlers read from the request themselves (pagination query
+parameters, the ``Authorization``, message id and routing headers) nor what ``ocpi_response``
+puts in the envelope. :func:`describe_interfaces` completes it from :data:`OPERATIONS`, one entry
+per operation id of the controllers:
+
+* the parameters of the official 2.2.1 interface files (``X-Request-ID``, ``X-Correlation-ID``,
+  the four ``OCPI-from/to-*`` routing headers on functional modules, ``date_from``/``date_to``/
+  ``offset``/``limit`` on paginated GETs, the object ids), with the limits this server applies;
+* the ``OCPIToken`` security scheme (``Authorization: Token <base64 token>``,
+  ``transport_and_format.asciidoc`` "Authorization header");
+* the response envelope (``transport_and_format.asciidoc`` "Response format") with a typed
+  ``data``: the JSON Schemas of the wire models in :mod:`ocpi.v221.models`, as they serialize;
+* the pagination response headers (``X-Total-Count``, ``X-Limit``, ``Link``);
+* the error responses: HTTP 200 with a 2xxx/3xxx/4xxx envelope (the spec's rule for valid
+  requests that fail at the OCPI layer), 400 (body missing or not JSON), 401 (token, with
+  ``WWW-Authenticate``), 404 (unknown object), 405 (credentials call in the wrong registration
+  state, with ``Allow``), 413 (body too large), each with the error envelope.
+
+The document describes what the server does, which is sometimes more lenient than the spec:
+message ids are optional (one is generated when absent), ``limit`` may be 0. Each difference is
+stated in the parameter's description.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.openapi.plugins import JsonRenderPlugin
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic_core import core_schema
+
+from ocpi.auth import MAX_TOKEN_LENGTH
+from ocpi.envelope import LINK, MAX_PAGE_INTEGER, SUCCESS, X_LIMIT, X_TOTAL_COUNT
+from ocpi.headers import (
+    OCPI_FROM_COUNTRY_CODE,
+    OCPI_FROM_PARTY_ID,
+    OCPI_TO_COUNTRY_CODE,
+    OCPI_TO_PARTY_ID,
+    X_CORRELATION_ID,
+    X_REQUEST_ID,
+)
+from ocpi.types import CiString, String, format_datetime
+from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.locations import EVSE, Connector, Location
+from ocpi.v221.models.tariffs import Tariff
+from ocpi.v221.models.versions import Version, VersionDetails
+
+__all__ = [
+    "OPERATIONS",
+    "SECURITY_SCHEME",
+    "DescribedOpenAPIJson",
+    "Operation",
+    "describe_interfaces",
+]
+
+SECURITY_SCHEME = "OCPIToken"
+"""Name of the security scheme, as in the official files (``components/schema.yaml``)."""
+
+_REF = "#/components/schemas/{model}"
+_PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
+# OCPI string: printable UTF-8, so no C0 or C1 control characters.
+_PRINTABLE_TEXT = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+_ID_LENGTH = 36  # Location.id, EVSE.uid, Connector.id: CiString(36)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the document says about one operation (keyed by its Litestar ``operation_id``).
+
+    Attributes:
+        description: Markdown description; cites the spec chapter.
+        data: The model of the envelope's ``data`` on success, None when there is none.
+        many: ``data`` is a list of ``data`` objects.
+        functional: A functional module: routing headers apply and a registered, active peer is
+            required (configuration modules: versions, credentials).
+        paginated: A paginated Sender GET (``date_from``, ``date_to``, ``offset``, ``limit`` and
+            the pagination response headers).
+        body: The model of the JSON request body, if any.
+        not_found: When HTTP 404 (with 2003 or 2000) answers an unknown object.
+        method_not_allowed: When HTTP 405 answers (credentials registration state), if it can.
+    """
+
+    description: str
+    data: type[BaseModel] | None
+    many: bool = False
+    functional: bool = False
+    paginated: bool = False
+    body: type[BaseModel] | None = None
+    not_found: str | None = None
+    method_not_allowed: str | None = None
+
+
+_LIST_NOTE = (
+    " Only objects with `last_updated` in [`date_from`, `date_to`) are returned, `offset` and"
+    " `limit` page through them in a stable order, and every page has `X-Total-Count`, `X-Limit`"
+    " and, unless it is the last, a `Link` to the next one carrying every filter."
+)
+
+OPERATIONS: Mapping[str, Operation] = {
+    "getVersions": Operation(
+        description=(
+            "The OCPI versions this platform supports, with their details URLs"
+            " (`version_information_endpoint.asciidoc`). Any known token (A, B or C) may call."
+        ),
+        data=Version,
+        many=True,
+    ),
+    "getVersionDetails": Operation(
+        description=(
+            "The 2.2.1 endpoints of this platform, one per module interface it offers"
+            " (`version_information_endpoint.asciidoc`). Any known token may call."
+        ),
+        data=VersionDetails,
+    ),
+    "getCredentials": Operation(
+        description=(
+            "The credentials object to access this platform: the token the caller used, our"
+            " versions URL and our CPO roles (`credentials.asciidoc`)."
+        ),
+        data=Credentials,
+    ),
+    "postCredentials": Operation(
+        description=(
+            "Registration with a registration token (token A): we fetch the caller's versions and"
+            " endpoints from `url`, store its token B and answer with our credentials carrying a"
+            " new token C (`credentials.asciidoc`). A failed exchange changes nothing (3001)."
+        ),
+        data=Credentials,
+        body=Credentials,
+        method_not_allowed="The caller is already registered: update with PUT.",
+    ),
+    "putCredentials": Operation(
+        description=(
+            "Update of a registered peer's credentials: we fetch its versions and endpoints again"
+            " and answer with our credentials carrying a new token (`credentials.asciidoc`)."
+        ),
+        data=Credentials,
+        body=Credentials,
+        method_not_allowed="The caller is not registered yet: register with POST.",
+    ),
+    "deleteCredentials": Operation(
+        description=(
+            "Unregistration: the caller's tokens stop working in both directions"
+            " (`credentials.asciidoc`). The envelope has no `data`."
+        ),
+        data=None,
+        method_not_allowed="The caller is not registered.",
+    ),
+    "getLocations": Operation(
+        description=(
+            "The Locations the caller may see, with their EVSEs and Connectors"
+            " (`mod_locations.asciidoc` Sender interface)." + _LIST_NOTE
+        ),
+        data=Location,
+        many=True,
+        functional=True,
+        paginated=True,
+    ),
+    "getLocation": Operation(
+        description="One Location (`mod_locations.asciidoc` Sender interface, GET Object).",
+        data=Location,
+        functional=True,
+        not_found="No such Location, or not visible to the caller (status_code 2003).",
+    ),
+    "getEvse": Operation(
+        description="One EVSE of a Location (`mod_locations.asciidoc` Sender interface).",
+        data=EVSE,
+        functional=True,
+        not_found="No such Location or EVSE, or not visible to the caller (status_code 2003).",
+    ),
+    "getConnector": Operation(
+        description="One Connector of an EVSE (`mod_locations.asciidoc` Sender interface).",
+        data=Connector,
+        functional=True,
+        not_found=(
+            "No such Location, EVSE or Connector, or not visible to the caller (status_code 2003)."
+        ),
+    ),
+    "getTariffs": Operation(
+        description=(
+            "The Tariffs the caller may see (`mod_tariffs.asciidoc` Sender interface)." + _LIST_NOTE
+        ),
+        data=Tariff,
+        many=True,
+        functional=True,
+        paginated=True,
+    ),
+}
+"""Every OCPI operation of the server, by Litestar ``operation_id``."""
+
+# ---------------------------------------------------------------------------------------------
+# Wire-model schemas
+
+
+class _WireJsonSchema(GenerateJsonSchema):
+    """JSON Schema of the wire models as they are on the wire.
+
+    * ``None`` is never sent (``OcpiModel.to_wire`` drops it) and OCPI has no ``null`` for an
+      absent value, so optional fields are optional, not nullable. (The server also accepts
+      ``null`` for an absent optional field of a request body; the document does not invite it.)
+    * DateTime is an RFC 3339 string; Number a JSON number.
+    * ``CiString``/``String`` keep their character rules as ``pattern``.
+    * No generated property titles ("Country Code"), no ``default: null``.
+    """
+
+    def field_title_should_be_set(self, schema: Any) -> bool:  # noqa: ARG002 - never
+        return False
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> dict[str, Any]:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> dict[str, Any]:
+        json_schema = super().default_schema(schema)
+        if "default" in json_schema and json_schema["default"] is None:
+            del json_schema["default"]
+        return json_schema
+
+    def function_after_schema(self, schema: core_schema.AfterValidatorFunctionSchema) -> Any:
+        json_schema = super().function_after_schema(schema)
+        function = schema["function"].get("function")
+        # The character rules of ocpi.types, which pydantic cannot see inside the validators; a
+        # pattern of the field itself (LocalDate, GeoLocation) is stricter and stays.
+        if "pattern" not in json_schema:
+            if function is CiString._check:
+                json_schema = {**json_schema, "pattern": _PRINTABLE_ASCII}
+            elif function is String._check:
+                json_schema = {**json_schema, "pattern": _PRINTABLE_TEXT}
+        return json_schema
+
+    def ser_schema(self, schema: Any) -> dict[str, Any] | None:
+        if schema.get("type") == "function-plain":
+            if schema.get("function") is format_datetime:
+                return {"type": "string", "format": "date-time"}
+            if _returns_json_number(schema):
+                return {"type": "number"}
+        return super().ser_schema(schema)
+
+
+def _returns_json_number(schema: Mapping[str, Any]) -> bool:
+    # ocpi.types.Number: a Decimal serialized by a function returning int | float.
+    returned = schema.get("return_schema", {})
+    choices = {item.get("type") for item in returned.get("choices", [])}
+    return returned.get("type") == "union" and choices == {"int", "float"}
+
+
+_Key = tuple[type[BaseModel], JsonSchemaMode]
+
+
+def _model_schemas() -> tuple[dict[str, Any], dict[_Key, dict[str, Any]]]:
+    """Component schemas of every model OPERATIONS names, and the reference to each.
+
+    Response data in serialization mode, request bodies in validation mode; a model whose two
+    forms differ gets two components (``Name-Input``, ``Name-Output``, pydantic's names).
+    """
+    wanted: list[_Key] = []
+    for spec in OPERATIONS.values():
+        if spec.data is not None:
+            wanted.append((spec.data, "serialization"))
+        if spec.body is not None:
+            wanted.append((spec.body, "validation"))
+    keys, definitions = models_json_schema(
+        list(dict.fromkeys(wanted)), ref_template=_REF, schema_generator=_WireJsonSchema
+    )
+    refs = {(model, mode): dict(ref) for (model, mode), ref in keys.items()}
+    return dict(definitions["$defs"]), refs  # type: ignore[return-value] # models only
+
+
+# ---------------------------------------------------------------------------------------------
+# Envelope, errors, headers, parameters
+
+
+def _timestamp() -> dict[str, Any]:
+    return {
+        "type": "string",
+        "format": "date-time",
+        "description": "When the response was generated (UTC).",
+    }
+
+
+def _success_envelope(data: dict[str, Any] | None, description: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "status_code": {"type": "integer", "const": SUCCESS, "description": "1000: success."},
+        "status_message": {"type": "string"},
+        "timestamp": _timestamp(),
+    }
+    required = ["status_code", "timestamp"]
+    if data is not None:
+        properties = {"data": data, **properties}
+        required.insert(0, "data")
+    return {
+        "type": "object",
+        "description": description,
+        "properties": properties,
+        "required": required,
+    }
+
+
+_ERROR_ENVELOPE = {
+    "type": "object",
+    "description": (
+        "OCPI response envelope of a failed request (`transport_and_format.asciidoc`"
+        ' "Response format", `status_codes.asciidoc`): no `data`; 2xxx: the request cannot be'
+        " processed (2000 generic, 2001 invalid or missing parameters, 2002 not enough"
+        " information, 2003 unknown Location, 2004 unknown Token), 3xxx: this server failed"
+        " (3001 unable to use the client's API, 3002 unsupported version, 3003 no matching"
+        " endpoints), 4xxx: a hub could not route the request."
+    ),
+    "properties": {
+        "status_code": {"type": "integer", "minimum": 2000, "maximum": 4999},
+        "status_message": {"type": "string", "description": "What went wrong, for humans."},
+        "timestamp": _timestamp(),
+    },
+    "required": ["status_code", "timestamp"],
+}
+
+_HEADERS: dict[str, Any] = {
+    X_REQUEST_ID: {
+        "description": "The request's X-Request-ID, or a new UUID when it had none.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    X_CORRELATION_ID: {
+        "description": "The request's X-Correlation-ID, or a new UUID when it had none.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    X_TOTAL_COUNT: {
+        "description": (
+            "Number of objects matching the query (filters included, offset and limit excluded)"
+            " that the caller may see. On every successful page."
+        ),
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    X_LIMIT: {
+        "description": "The server's maximum page size. On every successful page.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    LINK: {
+        "description": (
+            'Link to the next page, `<URL>; rel="next"`, with every filter of the request;'
+            " absent on the last page."
+        ),
+        "schema": {"type": "string", "pattern": '^<[^>]*>; rel="next"$'},
+    },
+    "Allow": {
+        "description": (
+            "The methods the caller may use on this path now (for credentials: in its"
+            " registration state)."
+        ),
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "WWW-Authenticate": {
+        "description": "The authentication scheme to use: `Token`.",
+        "required": True,
+        "schema": {"type": "string", "const": "Token"},
+    },
+}
+for _name, _header in {
+    OCPI_FROM_COUNTRY_CODE: "country code",
+    OCPI_FROM_PARTY_ID: "party id",
+    OCPI_TO_COUNTRY_CODE: "country code",
+    OCPI_TO_PARTY_ID: "party id",
+}.items():
+    _side = "TO" if "-from-" in _name else "FROM"
+    _HEADERS[_name] = {
+        "description": (
+            f"Message routing: the {_header} of the request's {_side} party, echoed with FROM and"
+            " TO swapped, when the request carried routing headers."
+        ),
+        "schema": {
+            "type": "string",
+            "pattern": "^[A-Z]{2}$" if "country" in _header else "^[A-Z0-9]{3}$",
+        },
+    }
+
+_MESSAGE_ID_NOTE = (
+    " The spec says every request SHALL carry one and advises a UUID; this server accepts any"
+    " value, and a request without one (a new UUID is then generated and returned)."
+)
+
+
+def _routing_parameter(name: str, side: str, what: str, pattern: str) -> dict[str, Any]:
+    length = 2 if "country" in name else 3
+    return {
+        "in": "header",
+        "name": name,
+        "required": False,
+        "description": (
+            f"Message routing (`transport_and_format.asciidoc`): {what} of the party this message"
+            f" is {side}. Case-insensitive. Both headers of a pair, or neither; an invalid value"
+            " or half a pair is status_code 2001. A TO party narrows the answer to objects of"
+            " that CPO party."
+        ),
+        "schema": {"type": "string", "minLength": length, "maxLength": length, "pattern": pattern},
+    }
+
+
+_COUNTRY = "^[A-Za-z]{2}$"
+_PARTY = "^[A-Za-z0-9]{3}$"
+_PARAMETERS: dict[str, Any] = {
+    X_REQUEST_ID: {
+        "in": "header",
+        "name": X_REQUEST_ID,
+        "required": False,
+        "description": "Unique id of this request; the response carries the same value."
+        + _MESSAGE_ID_NOTE,
+        "schema": {"type": "string", "examples": ["4b1b5d2e-3f74-4b53-9f13-2f1c8a7f3a55"]},
+    },
+    X_CORRELATION_ID: {
+        "in": "header",
+        "name": X_CORRELATION_ID,
+        "required": False,
+        "description": "Unique id of the request chain; every response carries the same value."
+        + _MESSAGE_ID_NOTE,
+        "schema": {"type": "string", "examples": ["0e5f7fc4-3c6d-4ad2-9b35-34f0b9c8d1a2"]},
+    },
+    OCPI_FROM_COUNTRY_CODE: _routing_parameter(
+        OCPI_FROM_COUNTRY_CODE, "sent from", "ISO 3166-1 alpha-2 country code", _COUNTRY
+    ),
+    OCPI_FROM_PARTY_ID: _routing_parameter(OCPI_FROM_PARTY_ID, "sent from", "party id", _PARTY),
+    OCPI_TO_COUNTRY_CODE: _routing_parameter(
+        OCPI_TO_COUNTRY_CODE, "to be sent to", "ISO 3166-1 alpha-2 country code", _COUNTRY
+    ),
+    OCPI_TO_PARTY_ID: _routing_parameter(OCPI_TO_PARTY_ID, "to be sent to", "party id", _PARTY),
+    "date_from": {
+        "in": "query",
+        "name": "date_from",
+        "required": False,
+        "description": (
+            "Only objects with `last_updated` at or after this RFC 3339 date-time (inclusive)."
+            " Anything else is status_code 2001."
+        ),
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "date_to": {
+        "in": "query",
+        "name": "date_to",
+        "required": False,
+        "description": (
+            "Only objects with `last_updated` before this RFC 3339 date-time (exclusive)."
+            " Anything else is status_code 2001."
+        ),
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "offset": {
+        "in": "query",
+        "name": "offset",
+        "required": False,
+        "description": (
+            "Index of the first object returned, 0 by default. Digits only, at most"
+            f" {MAX_PAGE_INTEGER}; anything else is status_code 2001."
+        ),
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE_INTEGER, "default": 0},
+    },
+    "limit": {
+        "in": "query",
+        "name": "limit",
+        "required": False,
+        "description": (
+            "Maximum number of objects returned; values above the server maximum (`X-Limit`,"
+            " the default) are lowered to it, 0 answers an empty page. Digits only, at most"
+            f" {MAX_PAGE_INTEGER}; anything else is status_code 2001."
+        ),
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE_INTEGER},
+    },
+}
+for _name, _object in (
+    ("location_id", "Location.id"),
+    ("evse_uid", "EVSE.uid"),
+    ("connector_id", "Connector.id"),
+):
+    _PARAMETERS[_name] = {
+        "in": "path",
+        "name": _name,
+        "required": True,
+        "description": (
+            f"{_object} (CiString(36)). An id that cannot exist (longer, not printable ASCII) is"
+            " answered like an unknown one: HTTP 404, status_code 2003."
+        ),
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": _ID_LENGTH,
+            "pattern": _PRINTABLE_ASCII,
+        },
+    }
+
+_MESSAGE_ID_HEADERS = (X_REQUEST_ID, X_CORRELATION_ID)
+_PAGINATION_PARAMETERS = ("date_from", "date_to", "offset", "limit")
+_ROUTING_PARAMETERS = (
+    OCPI_FROM_COUNTRY_CODE,
+    OCPI_FROM_PARTY_ID,
+    OCPI_TO_COUNTRY_CODE,
+    OCPI_TO_PARTY_ID,
+)
+
+_SECURITY_SCHEMES = {
+    SECURITY_SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": (
+            "`Authorization: Token <encoded token>` (`transport_and_format.asciidoc`"
+            ' "Authorization header"): the credentials token, UTF-8, Base64-encoded (RFC 4648).'
+            " The unencoded form of OCPI 2.1.1 is accepted from partners configured for it."
+            " Token A (registration) opens the versions and credentials modules only; tokens C of"
+            " registered partners open every module. A missing, malformed or unknown token is"
+            f" HTTP 401. Tokens are 1 to {MAX_TOKEN_LENGTH} printable ASCII characters."
+        ),
+    }
+}
+
+
+def _error_response(description: str, *, extra_header: str | None = None) -> dict[str, Any]:
+    headers = {name: {"$ref": f"#/components/headers/{name}"} for name in _MESSAGE_ID_HEADERS}
+    if extra_header is not None:
+        headers[extra_header] = {"$ref": f"#/components/headers/{extra_header}"}
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/OcpiErrorResponse"}}
+        },
+    }
+
+
+_ERROR_RESPONSES: dict[str, Any] = {
+    "BadRequest": _error_response(
+        "The request body is missing, not JSON, or nested too deeply (status_code 2001)."
+    ),
+    "Unauthorized": _error_response(
+        "Authorization header missing or not `Token <token>`, unknown token, or, on functional"
+        " modules, a registration token (token A) or a suspended partner (status_code 2000).",
+        extra_header="WWW-Authenticate",
+    ),
+    "PayloadTooLarge": _error_response(
+        "The request body is larger than the server accepts (status_code 2001)."
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The document
+
+_INFO_DESCRIPTION = """\
+The OCPI 2.2.1 interfaces of this CPO platform: versions, credentials, and the Sender interfaces
+of Locations and Tariffs.
+
+* Every request carries `Authorization: Token <base64 token>` (security scheme `OCPIToken`).
+* Every response body is an OCPI envelope `{data, status_code, status_message, timestamp}`.
+  A valid request that fails at the OCPI layer is answered with HTTP 200 and a 2xxx/3xxx/4xxx
+  `status_code` (`status_codes.asciidoc`); HTTP errors are used where the spec names them:
+  400 (body missing or not JSON), 401 (token), 404 (unknown object), 405 (method not offered,
+  or credentials call in the wrong registration state; with `Allow`), 413 (body too large).
+* `X-Request-ID` and `X-Correlation-ID` are echoed on every response.
+* Paginated GETs take `date_from`, `date_to`, `offset`, `limit` and answer with `X-Total-Count`,
+  `X-Limit` and `Link`.
+"""
+
+
+def _operation(
+    operation_id: str,
+    generated: Mapping[str, Any],
+    spec: Operation,
+    refs: Mapping[_Key, dict[str, Any]],
+) -> dict[str, Any]:
+    names = list(_MESSAGE_ID_HEADERS)
+    if spec.functional:
+        names += _ROUTING_PARAMETERS
+    if spec.paginated:
+        names += _PAGINATION_PARAMETERS
+    names += [
+        parameter["name"]
+        for parameter in generated.get("parameters", [])
+        if parameter.get("in") == "path"
+    ]
+    unknown = [name for name in names if name not in _PARAMETERS]
+    if unknown:
+        raise ValueError(f"{operation_id}: parameters {unknown} are not described")
+    envelope = f"#/components/schemas/{_envelope_name(operation_id)}"
+    success_headers = {
+        name: {"$ref": f"#/components/headers/{name}"} for name in _MESSAGE_ID_HEADERS
+    }
+    if spec.paginated:
+        for name in (X_TOTAL_COUNT, X_LIMIT, LINK):
+            success_headers[name] = {"$ref": f"#/components/headers/{name}"}
+    if spec.functional:
+        for name in _ROUTING_PARAMETERS:
+            success_headers[name] = {"$ref": f"#/components/headers/{name}"}
+    responses: dict[str, Any] = {
+        "200": {
+            "description": (
+                "Success (status_code 1000, `data` as described), or a request that failed at the"
+                " OCPI layer (status_code 2xxx, 3xxx or 4xxx, no `data`): OCPI answers HTTP 200"
+                " to every valid request that reaches an existing resource."
+            ),
+            "headers": success_headers,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": envelope},
+                            {"$ref": "#/components/schemas/OcpiErrorResponse"},
+                        ]
+                    }
+                }
+            },
+        },
+        "400": {"$ref": "#/components/responses/BadRequest"},
+        "401": {"$ref": "#/components/responses/Unauthorized"},
+    }
+    if spec.not_found is not None:
+        responses["404"] = _error_response(spec.not_found)
+    if spec.method_not_allowed is not None:
+        responses["405"] = _error_response(
+            f"{spec.method_not_allowed.rstrip('.')} (status_code 2000).", extra_header="Allow"
+        )
+    if spec.body is not None:
+        responses["413"] = {"$ref": "#/components/responses/PayloadTooLarge"}
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": generated.get("summary", operation_id),
+        "description": spec.description,
+        "tags": generated.get("tags", []),
+        "parameters": [{"$ref": f"#/components/parameters/{name}"} for name in names],
+        "responses": responses,
+        "security": [{SECURITY_SCHEME: []}],
+    }
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "description": f"A {spec.body.__name__} object (not wrapped in an envelope).",
+            "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
+        }
+    return operation
+
+
+def _envelope_name(operation_id: str) -> str:
+    return f"{operation_id[0].upper()}{operation_id[1:]}Response"
+
+
+def describe_interfaces(generated: Mapping[str, Any], *, prefix: str = "/ocpi") -> dict[str, Any]:
+    """The complete OpenAPI 3.1 document of the OCPI interfaces of an app.
+
+    Args:
+        generated: Litestar's document of the application (``app.openapi_schema.to_schema()``).
+            Its ``info`` and ``servers`` are kept; every operation under ``prefix`` must be one
+            of :data:`OPERATIONS` (by ``operationId``) and is rewritten from it; the generated
+            components are replaced by the JSON Schemas of the wire models and envelopes.
+        prefix: Path of the OCPI router; paths outside it are left out.
+
+    Raises:
+        ValueError: An OCPI route has no (or an unknown) operation id.
+    """
+    paths: dict[str, Any] = {}
+    schemas, refs = _model_schemas()
+    for path, item in sorted(generated.get("paths", {}).items()):
+        if not path.startswith(f"{prefix}/"):
+            continue
+        described: dict[str, Any] = {}
+        for method, operation in sorted(item.items()):
+            operation_id = operation.get("operationId") if isinstance(operation, dict) else None
+            if not isinstance(operation_id, str) or operation_id not in OPERATIONS:
+                raise ValueError(
+                    f"{method.upper()} {path}: operation id {operation_id!r} is not described in"
+                    " ocpi.v221.server.openapi.OPERATIONS"
+                )
+            spec = OPERATIONS[operation_id]
+            described[method] = _operation(operation_id, operation, spec, refs)
+            data: dict[str, Any] | None = None
+            if spec.data is not None:
+                data = refs[(spec.data, "serialization")]
+                if spec.many:
+                    data = {"type": "array", "items": data}
+            schemas[_envelope_name(operation_id)] = _success_envelope(
+                data, f"OCPI response envelope of {operation_id}: status_code 1000."
+            )
+        paths[path] = described
+    schemas["OcpiErrorResponse"] = copy.deepcopy(_ERROR_ENVELOPE)
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            **generated.get("info", {}),
+            "description": _INFO_DESCRIPTION,
+        },
+        "servers": generated.get("servers", [{"url": "/"}]),
+        "security": [{SECURITY_SCHEME: []}],
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "parameters": copy.deepcopy(_PARAMETERS),
+            "headers": copy.deepcopy(_HEADERS),
+            "responses": copy.deepcopy(_ERROR_RESPONSES),
+            "securitySchemes": copy.deepcopy(_SECURITY_SCHEMES),
+        },
+    }
+    return document
+
+
+class DescribedOpenAPIJson(JsonRenderPlugin):
+    """Litestar render plugin serving :func:`describe_interfaces` of the app's document.
+
+    Register it in ``OpenAPIConfig(render_plugins=[...])`` so ``/schema/openapi.json`` serves the
+    same document as the one committed under ``openapi/``.
+    """
+
+    def __init__(
+        self, describe: Callable[[Mapping[str, Any]], dict[str, Any]] = describe_interfaces
+    ) -> None:
+        """Serve ``describe(generated)`` at ``openapi.json`` (computed once)."""
+        super().__init__(path="/openapi.json")
+        self._describe = describe
+        self._document: dict[str, Any] | None = None
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        """The described document as JSON."""
+        if self._document is None:
+            self._document = self._describe(openapi_schema)
+        return self.render_json(request, self._document)
