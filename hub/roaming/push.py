@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -187,6 +188,9 @@ class PushWorker:
         self._name = worker_id
         self._started = False
         self._wakeup = asyncio.Event()
+        # The last round was full (a partner at its in-flight cap, or batch_size reached): more
+        # may be due, so the next round starts at once instead of after the poll interval.
+        self._more_due = False
 
     @property
     def worker_id(self) -> str:
@@ -232,11 +236,11 @@ class PushWorker:
             while not stop.is_set():
                 self._wakeup.clear()  # a wake-up from now on means work after this round
                 try:
-                    handled = await self.run_once()
+                    await self.run_once()
                 except Exception:
                     logger.exception("push worker %s: delivery round failed", self.worker_id)
-                    handled = 0
-                if handled == 0:
+                    self._more_due = False
+                if not self._more_due:
                     await self._idle(stop)
             logger.info("push worker %s stopped", self.worker_id)
         finally:
@@ -268,6 +272,10 @@ class PushWorker:
                 limit=self.settings.batch_size,
                 per_partner=self.settings.max_in_flight_per_partner,
                 lease=self.lease,
+            )
+            per_partner = Counter(job.partner_id for job in jobs)
+            self._more_due = len(jobs) >= self.settings.batch_size or any(
+                n >= self.settings.max_in_flight_per_partner for n in per_partner.values()
             )
             if not jobs:
                 return 0
