@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,6 +66,7 @@ class Delivery:
     url: str
     body: Any
     routing: RoutingHeaders
+    partner: Partner
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,9 @@ class PushWorker:
         self._name = worker_id
         self._started = False
         self._wakeup = asyncio.Event()
+        # The last round was full (a partner at its in-flight cap, or batch_size reached): more
+        # may be due, so the next round starts at once instead of after the poll interval.
+        self._more_due = False
 
     @property
     def worker_id(self) -> str:
@@ -232,11 +237,11 @@ class PushWorker:
             while not stop.is_set():
                 self._wakeup.clear()  # a wake-up from now on means work after this round
                 try:
-                    handled = await self.run_once()
+                    await self.run_once()
                 except Exception:
                     logger.exception("push worker %s: delivery round failed", self.worker_id)
-                    handled = 0
-                if handled == 0:
+                    self._more_due = False
+                if not self._more_due:
                     await self._idle(stop)
             logger.info("push worker %s stopped", self.worker_id)
         finally:
@@ -261,6 +266,7 @@ class PushWorker:
         Returns the number of jobs handled.
         """
         await self.start()
+        # Claimed and planned in one short transaction (a failed plan claims nothing).
         async with session_scope(self.sessions) as session:
             jobs = await self._service(session).claim(
                 self.worker_id,
@@ -268,12 +274,16 @@ class PushWorker:
                 per_partner=self.settings.max_in_flight_per_partner,
                 lease=self.lease,
             )
-        if not jobs:
-            return 0
+            per_partner = Counter(job.partner_id for job in jobs)
+            self._more_due = len(jobs) >= self.settings.batch_size or any(
+                n >= self.settings.max_in_flight_per_partner for n in per_partner.values()
+            )
+            if not jobs:
+                return 0
+            deliveries, nothing_to_send = await self._plan(session, jobs)
         done = asyncio.Event()
         renewer = asyncio.create_task(self._renew_until(done, [job.id for job in jobs]))
         try:
-            deliveries, nothing_to_send = await self._plan(jobs)
             outcomes = await self._send_all(deliveries)
             await self._record(nothing_to_send, outcomes)
         except BaseException:
@@ -304,25 +314,26 @@ class PushWorker:
         async with session_scope(self.sessions) as session:
             await self._service(session).release(job_ids, self.worker_id)
 
-    async def _plan(self, jobs: Sequence[ClaimedJob]) -> tuple[list[Delivery], list[ClaimedJob]]:
+    async def _plan(
+        self, session: AsyncSession, jobs: Sequence[ClaimedJob]
+    ) -> tuple[list[Delivery], list[ClaimedJob]]:
         deliveries: list[Delivery] = []
         nothing: list[ClaimedJob] = []
-        async with session_scope(self.sessions) as session:
-            targets = await self._targets(session, {job.partner_id for job in jobs})
-            location_ids = {
-                str(job.target["location_id"]) for job in jobs if job.kind.module == "locations"
-            }
-            views = await LocationService(session).views_by_ids(sorted(location_ids))
-            tariffs = TariffService(session)
-            for job in jobs:
-                target = targets.get(job.partner_id)
-                delivery = None
-                if target is not None:
-                    delivery = await self._delivery(job, target, views, tariffs)
-                if delivery is None:
-                    nothing.append(job)
-                else:
-                    deliveries.append(delivery)
+        targets = await self._targets(session, {job.partner_id for job in jobs})
+        location_ids = {
+            str(job.target["location_id"]) for job in jobs if job.kind.module == "locations"
+        }
+        views = await LocationService(session).views_by_ids(sorted(location_ids))
+        tariffs = TariffService(session)
+        for job in jobs:
+            target = targets.get(job.partner_id)
+            delivery = None
+            if target is not None:
+                delivery = await self._delivery(job, target, views, tariffs)
+            if delivery is None:
+                nothing.append(job)
+            else:
+                deliveries.append(delivery)
         return deliveries, nothing
 
     async def _targets(
@@ -365,30 +376,32 @@ class PushWorker:
             tariff_id = str(t["tariff_id"])
             url = _join(base, *keys, tariff_id)
             if job.kind is JobKind.TARIFF_DELETE:
-                return Delivery(job, "DELETE", url, None, routing)
+                return Delivery(job, "DELETE", url, None, routing, target.partner)
             row: Tariff | None = await tariffs.get(*keys, tariff_id)
             # Checked again when sending: visibility may have changed since the job was queued.
             if row is None or not target.scope.may_see(await tariffs.audience(row)):
                 return None
-            return Delivery(job, "PUT", url, mappers.tariff_model(row).to_wire(), routing)
+            body = mappers.tariff_model(row).to_wire()
+            return Delivery(job, "PUT", url, body, routing, target.partner)
         view = views.get(str(t["location_id"]))
         if view is None or not _visible(view, target):
             return None
         url = _join(base, *keys, view.location.location_id)
         if job.kind is JobKind.LOCATION_PUT:
             model = mappers.location_for_partner(view.location, view.evses, target.nacs_mode)
-            return Delivery(job, "PUT", url, model.to_wire(), routing)
+            return Delivery(job, "PUT", url, model.to_wire(), routing, target.partner)
         evse = next((e for e in view.evses if e.uid == t["evse_uid"]), None)
         if evse is None or mappers.evse_for_partner(evse, target.nacs_mode) is None:
             return None
         url = _join(url, evse.uid)
         if job.kind is JobKind.EVSE_PATCH:
-            return Delivery(job, "PATCH", url, mappers.evse_status_patch(evse).to_wire(), routing)
+            body = mappers.evse_status_patch(evse).to_wire()
+            return Delivery(job, "PATCH", url, body, routing, target.partner)
         connector = mappers.connector_for_partner(evse, str(t["connector_id"]), target.nacs_mode)
         if connector is None:
             return None
         body = mappers.connector_tariffs_patch(connector).to_wire()
-        return Delivery(job, "PATCH", _join(url, connector.id), body, routing)
+        return Delivery(job, "PATCH", _join(url, connector.id), body, routing, target.partner)
 
     async def _send_all(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         by_partner: dict[int, list[Delivery]] = {}
@@ -400,9 +413,8 @@ class PushWorker:
         return [outcome for batch in results for outcome in batch]
 
     async def _send_partner(self, deliveries: list[Delivery]) -> list[Outcome]:
-        first = deliveries[0]
-        partner = await self._partner(first.job.partner_id)
-        if partner is None or partner.outbound_token is None:
+        partner = deliveries[0].partner  # as read when the round was planned
+        if partner.outbound_token is None:
             return [Outcome(d.job, error="partner has no credentials") for d in deliveries]
         client = PartnerClient(
             self.http, token=partner.outbound_token, encoding=TokenEncoding(partner.token_encoding)
@@ -427,10 +439,6 @@ class PushWorker:
                 return Outcome(delivery.job)
 
         return list(await asyncio.gather(*(send(d) for d in deliveries)))
-
-    async def _partner(self, partner_id: int) -> Partner | None:
-        async with session_scope(self.sessions) as session:
-            return await PartnerService(session).partners.get(partner_id)
 
     async def _record(self, nothing: Sequence[ClaimedJob], outcomes: Sequence[Outcome]) -> None:
         done = [o.job.id for o in outcomes if o.error is None]
