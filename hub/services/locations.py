@@ -5,7 +5,7 @@ Every change that partners can see writes push jobs in the same transaction (``P
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,8 +127,9 @@ class LocationService:
             for connector in evse.connectors
             for tariff_id in connector.tariff_ids
         }
-        for location_ref in (row.id for row in existing.values() if row.id is not None):
-            affected |= await self.access.tariffs_referenced_by(location_ref)
+        affected |= await self.access.tariffs_referenced_by(
+            row.id for row in existing.values() if row.id is not None
+        )
         tariff_audience = await self._tariff_audience(affected)
         party_refs: dict[tuple[str, str], int] = {}
         changes: list[Change] = []
@@ -172,23 +173,23 @@ class LocationService:
                 report.updated.append(spec.location_id)
             changes.append(location_change(row, spec.visible_to, JobKind.LOCATION_PUT))
         await self.locations.session.flush()
-        touched = [existing.get(c.target["location_id"]) for c in changes]
-        for row in [*await self._rows_of(created), *(r for r in touched if r is not None)]:
-            await self._refresh_tariff_references(row)
+        await self._refresh_tariff_references(
+            await self.locations.get_many(str(c.target["location_id"]) for c in created + changes)
+        )
         await self.push.fanout(await self._tariff_moves(tariff_audience))
         await self.push.fanout(created, fresh=True)
         await self.push.fanout(changes)
         return report
 
-    async def _rows_of(self, changes: Sequence[Change]) -> list[Location]:
-        rows = await self.locations.get_many(str(c.target["location_id"]) for c in changes)
-        return list(rows.values())
-
-    async def _refresh_tariff_references(self, location: Location) -> None:
-        location_ref = location.id or 0
-        evses = (await self.locations.evses_of([location_ref])).get(location_ref, [])
+    async def _refresh_tariff_references(self, rows: Mapping[str, Location]) -> None:
+        """Derive ``tariff_references`` again from the connectors of these locations."""
+        by_ref = {row.id or 0: row for row in rows.values()}
+        evses = await self.locations.evses_of(by_ref)
         await self.access.replace_tariff_references(
-            location_ref, (location.country_code, location.party_id), tariff_ids_of(evses)
+            {
+                ref: ((row.country_code, row.party_id), tariff_ids_of(evses.get(ref, [])))
+                for ref, row in by_ref.items()
+            }
         )
 
     async def _tariff_audience(self, keys: set[TariffKey]) -> dict[TariffKey, frozenset[int]]:
@@ -391,7 +392,7 @@ class LocationService:
         evse = await self.locations.evse_by_uid(uid, for_update=True)
         if evse is None:
             raise NotFound(f"no EVSE with uid {uid!r}")
-        before = await self.access.tariffs_referenced_by(evse.location_ref)
+        before = await self.access.tariffs_referenced_by([evse.location_ref])
         connectors = [dict(c) for c in evse.connectors]
         for connector in connectors:
             if connector["id"] == connector_id:
@@ -415,7 +416,7 @@ class LocationService:
         tariff_audience = await self._tariff_audience(
             before | {(*party, tariff_id) for tariff_id in tariff_ids}
         )
-        await self._refresh_tariff_references(location)
+        await self._refresh_tariff_references({location.location_id: location})
         await self.push.fanout(await self._tariff_moves(tariff_audience))
         await self.push.fanout(
             [

@@ -8,7 +8,7 @@ decides its audience with the same scope and ``PartyScope.may_see_*``. Nothing e
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import ColumnElement, exists, false, not_, or_, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,36 +130,46 @@ class AccessRepository:
         access = await self.location_access({ref for refs in found.values() for ref in refs})
         return {key: [access[ref] for ref in refs if ref in access] for key, refs in found.items()}
 
-    async def tariffs_referenced_by(self, location_ref: int) -> set[TariffKey]:
+    async def tariffs_referenced_by(self, location_refs: Iterable[int]) -> set[TariffKey]:
+        """Every tariff that one of these locations references."""
+        refs = list(location_refs)
+        if not refs:
+            return set()
         rows = await self.session.execute(
             select(
                 TariffReference.country_code, TariffReference.party_id, TariffReference.tariff_id
-            ).where(TariffReference.location_ref == location_ref)
+            ).where(col(TariffReference.location_ref).in_(refs))
         )
-        return set(rows)
+        return {(country_code, party_id, tariff_id) for country_code, party_id, tariff_id in rows}
 
     async def replace_tariff_references(
-        self, location_ref: int, party: Party, tariff_ids: Iterable[str]
+        self, wanted: Mapping[int, tuple[Party, Iterable[str]]]
     ) -> None:
-        """Make the stored references of one location equal ``tariff_ids``."""
-        wanted = set(tariff_ids)
+        """Make the stored references of each location equal its tariff ids.
+
+        ``wanted`` maps a location to its party and the tariff ids its connectors reference.
+        """
+        missing = {ref: set(tariff_ids) for ref, (_, tariff_ids) in wanted.items()}
+        if not missing:
+            return
         rows = (
             await self.session.execute(
-                select(TariffReference).where(TariffReference.location_ref == location_ref)
+                select(TariffReference).where(col(TariffReference.location_ref).in_(list(missing)))
             )
         ).scalars()
         for row in rows:
-            if row.tariff_id in wanted:
-                wanted.discard(row.tariff_id)
+            if row.tariff_id in missing[row.location_ref]:
+                missing[row.location_ref].discard(row.tariff_id)
             else:
                 await self.session.delete(row)
         self.session.add_all(
             TariffReference(
-                location_ref=location_ref,
-                country_code=party[0],
-                party_id=party[1],
+                location_ref=ref,
+                country_code=wanted[ref][0][0],
+                party_id=wanted[ref][0][1],
                 tariff_id=tariff_id,
             )
-            for tariff_id in sorted(wanted)
+            for ref, tariff_ids in missing.items()
+            for tariff_id in sorted(tariff_ids)
         )
         await self.session.flush()

@@ -59,19 +59,6 @@ class PartnerRepository:
         )
         return result.scalars().all()
 
-    async def roles_of_many(self, partner_ids: Sequence[int]) -> dict[int, Sequence[PartnerRole]]:
-        grouped: dict[int, Sequence[PartnerRole]] = {}
-        if not partner_ids:
-            return grouped
-        result = await self.session.execute(
-            select(PartnerRole)
-            .where(col(PartnerRole.partner_id).in_(list(partner_ids)))
-            .order_by(col(PartnerRole.id))
-        )
-        for role in result.scalars():
-            grouped[role.partner_id] = [*grouped.get(role.partner_id, ()), role]
-        return grouped
-
     async def roles_of(self, partner_id: int) -> Sequence[PartnerRole]:
         result = await self.session.execute(
             select(PartnerRole)
