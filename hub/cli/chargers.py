@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,11 +18,9 @@ from hub.cli.common import (
     run,
 )
 from hub.domain.stations import parse_authorization_key
-from hub.ocpp.commands import StationCallFailed, StationCommands
-from hub.ocpp.server import StationRegistry
-from hub.persistence.session import session_scope
-from hub.persistence.tables import ChargingStation
-from hub.services.stations import StationService
+
+if TYPE_CHECKING:
+    from hub.persistence.tables import ChargingStation
 
 app = typer.Typer(help="OCPP charging stations.", no_args_is_help=True)
 
@@ -59,6 +57,9 @@ def add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Allow a station to connect (OCPP security profile 1: HTTP Basic auth)."""
+    from hub.persistence.session import session_scope
+    from hub.services.stations import StationService
+
     if not 1 <= len(station_id) <= 48:
         raise typer.BadParameter("1 to 48 characters", param_hint="STATION_ID")
     if password is not None and password_hex is not None:
@@ -89,6 +90,8 @@ def add(
 @app.command("list")
 def list_stations(as_json: bool = JSON_OPTION) -> None:
     """List stations with their connection state."""
+    from hub.persistence.session import session_scope
+    from hub.services.stations import StationService
 
     async def work(context: CommandContext) -> list[dict[str, Any]]:
         async with session_scope(context.sessions) as session:
@@ -113,6 +116,8 @@ def list_stations(as_json: bool = JSON_OPTION) -> None:
 @app.command("show")
 def show(station_id: str, as_json: bool = JSON_OPTION) -> None:
     """Show a station, its EVSE links and their statuses."""
+    from hub.persistence.session import session_scope
+    from hub.services.stations import StationService
 
     async def work(context: CommandContext) -> dict[str, Any]:
         async with session_scope(context.sessions) as session:
@@ -150,6 +155,8 @@ def show(station_id: str, as_json: bool = JSON_OPTION) -> None:
 @app.command("remove")
 def remove(station_id: str) -> None:
     """Forget a station: it can no longer connect; its EVSEs become UNKNOWN."""
+    from hub.persistence.session import session_scope
+    from hub.services.stations import StationService
 
     async def work(context: CommandContext) -> None:
         async with session_scope(context.sessions) as session:
@@ -166,6 +173,9 @@ def call(
     payload: str = typer.Argument("{}", help="OCPP JSON payload (camelCase)"),
 ) -> None:
     """Send a call to a station through the hub process that holds its socket."""
+    from hub.ocpp.commands import StationCallFailed, StationCommands
+    from hub.ocpp.server import StationRegistry
+
     try:
         body = json.loads(payload)
     except json.JSONDecodeError as exc:

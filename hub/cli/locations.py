@@ -16,9 +16,6 @@ from hub.cli.common import (
     run,
 )
 from hub.domain.assets import EvseStatus, ImportReport
-from hub.persistence.session import session_scope
-from hub.roaming.importer import read_locations
-from hub.services.locations import LocationService
 
 app = typer.Typer(help="Locations, EVSEs and connectors of our parties.", no_args_is_help=True)
 
@@ -54,6 +51,10 @@ def import_locations(
 
     JSON: a list of OCPI 2.2.1 Location objects. CSV: one row per connector (see README).
     """
+    from hub.persistence.session import session_scope
+    from hub.roaming.importer import read_locations
+    from hub.services.locations import LocationService
+
     specs = run_parse(lambda: read_locations(file))
 
     async def work(context: CommandContext) -> ImportReport:
@@ -80,6 +81,8 @@ def list_locations(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List locations with their EVSE counts and statuses."""
+    from hub.persistence.session import session_scope
+    from hub.services.locations import LocationService
 
     async def work(context: CommandContext) -> list[dict[str, Any]]:
         async with session_scope(context.sessions) as session:
@@ -128,6 +131,8 @@ def list_locations(
 @app.command("show")
 def show(location_id: str, as_json: bool = JSON_OPTION) -> None:
     """Show one location with its EVSEs, connectors and OCPP links."""
+    from hub.persistence.session import session_scope
+    from hub.services.locations import LocationService
 
     async def work(context: CommandContext) -> dict[str, Any]:
         async with session_scope(context.sessions) as session:
@@ -181,6 +186,8 @@ def set_status(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set an EVSE's status by hand (normally its charger reports it); pushed to partners."""
+    from hub.persistence.session import session_scope
+    from hub.services.locations import LocationService
 
     async def work(context: CommandContext) -> dict[str, Any]:
         async with session_scope(context.sessions) as session:
@@ -202,6 +209,8 @@ def set_tariffs(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set the tariffs of one connector; pushed to partners as a connector PATCH."""
+    from hub.persistence.session import session_scope
+    from hub.services.locations import LocationService
 
     async def work(context: CommandContext) -> dict[str, Any]:
         async with session_scope(context.sessions) as session:

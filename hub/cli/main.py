@@ -7,12 +7,9 @@ import logging
 from pathlib import Path
 
 import typer
-import uvicorn
 
 from hub.cli import chargers, db, locations, parties, partners, push, sim, tariffs
-from hub.cli.common import console, exit_with_error
-from hub.config import get_settings
-from hub.persistence import migrations
+from hub.cli.common import console, exit_with_error, settings
 
 app = typer.Typer(help="OCPI 2.2.1 roaming hub for a charging network.", no_args_is_help=True)
 app.add_typer(db.app, name="db")
@@ -57,33 +54,36 @@ def serve(
     migrate: bool = typer.Option(True, help="Apply database migrations before starting"),
 ) -> None:
     """Run the OCPI server (migrations applied first)."""
+    import uvicorn
+
     from hub.app import create_app
     from hub.ocpp.transport import uvicorn_options
+    from hub.persistence import migrations
 
-    settings = get_settings()
+    current = settings()
     if host or port:
-        settings = settings.model_copy(
+        current = current.model_copy(
             update={
-                "server": settings.server.model_copy(
+                "server": current.server.model_copy(
                     update={
-                        "host": host or settings.server.host,
-                        "port": port or settings.server.port,
+                        "host": host or current.server.host,
+                        "port": port or current.server.port,
                     }
                 )
             }
         )
     logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=current.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if migrate:
-        migrations.upgrade(settings.database.url)
-    console.print(f"OCPI versions endpoint: {settings.versions_url}")
+        migrations.upgrade(current.database.url)
+    console.print(f"OCPI versions endpoint: {current.versions_url}")
     uvicorn.run(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        log_level=settings.log_level.lower(),
-        **uvicorn_options(settings.ocpp),
+        create_app(current),
+        host=current.server.host,
+        port=current.server.port,
+        log_level=current.log_level.lower(),
+        **uvicorn_options(current.ocpp),
     )
 
 

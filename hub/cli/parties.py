@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from hub.cli.common import JSON_OPTION, CommandContext, print_json, print_record, print_table, run
-from hub.persistence.session import session_scope
-from hub.persistence.tables import Party
-from hub.services.parties import PartyService
+
+if TYPE_CHECKING:
+    from hub.persistence.tables import Party
 
 app = typer.Typer(
     help="Our CPO parties (listed in our OCPI credentials roles).", no_args_is_help=True
@@ -35,6 +35,9 @@ def add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a CPO party."""
+    from hub.persistence.session import session_scope
+    from hub.services.parties import PartyService
+
     if len(country_code) != 2 or not country_code.isalpha():
         raise typer.BadParameter("must be 2 letters", param_hint="COUNTRY_CODE")
     if len(party_id) != 3 or not party_id.isalnum():
@@ -56,6 +59,8 @@ def add(
 @app.command("list")
 def list_parties(as_json: bool = JSON_OPTION) -> None:
     """List our CPO parties."""
+    from hub.persistence.session import session_scope
+    from hub.services.parties import PartyService
 
     async def work(context: CommandContext) -> list[dict[str, Any]]:
         async with session_scope(context.sessions) as session:

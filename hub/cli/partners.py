@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import (
     JSON_OPTION,
@@ -22,11 +21,12 @@ from hub.domain.access import Party, party_label, party_of
 from hub.domain.assets import NacsMode
 from hub.domain.partners import HeaderTokenEncoding, PartnerStatus
 from hub.errors import InvalidState
-from hub.persistence.session import session_scope
-from hub.persistence.tables import Partner
-from hub.roaming.handshake import CredentialsHandshake
-from hub.services.partners import PartnerService
-from hub.services.sync import SyncService
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.persistence.tables import Partner
+    from hub.roaming.handshake import CredentialsHandshake
 
 app = typer.Typer(
     help="Roaming partners (eMSPs and hubs) and their OCPI credentials.", no_args_is_help=True
@@ -77,6 +77,9 @@ def partner_record(
 
 
 async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
+    from hub.persistence.session import session_scope
+    from hub.services.partners import PartnerService
+
     async with session_scope(context.sessions) as session:
         service = PartnerService(session)
         partner = await service.get_by_name(name)
@@ -106,6 +109,12 @@ def _show(record: dict[str, Any], title: str, as_json: bool) -> None:
         print_table("Endpoints", columns, [[e[c] for c in columns] for e in record["endpoints"]])
 
 
+def _handshake(context: CommandContext) -> CredentialsHandshake:
+    from hub.roaming.handshake import CredentialsHandshake
+
+    return CredentialsHandshake(context.sessions, context.http, context.settings)
+
+
 @app.command("invite")
 def invite(
     name: str = typer.Argument(..., help="Partner name (unique)"),
@@ -117,6 +126,9 @@ def invite(
     parties = parse_parties(party)
 
     async def work(context: CommandContext) -> dict[str, Any]:
+        from hub.persistence.session import session_scope
+        from hub.services.partners import PartnerService
+
         async with session_scope(context.sessions) as session:
             partner, token = await PartnerService(session).invite(
                 name, parties=parties, token_encoding=token_encoding
@@ -151,7 +163,7 @@ def register(
     parties = parse_parties(party)
 
     async def work(context: CommandContext) -> dict[str, Any]:
-        handshake = CredentialsHandshake(context.sessions, context.http, context.settings)
+        handshake = _handshake(context)
         await handshake.register_with(
             partner_name, versions_url, token_a, parties=parties, token_encoding=token_encoding
         )
@@ -165,6 +177,9 @@ def list_partners(as_json: bool = JSON_OPTION) -> None:
     """List partners and their status."""
 
     async def work(context: CommandContext) -> list[dict[str, Any]]:
+        from hub.persistence.session import session_scope
+        from hub.services.partners import PartnerService
+
         async with session_scope(context.sessions) as session:
             return [partner_record(p) for p in await PartnerService(session).list()]
 
@@ -191,7 +206,7 @@ def rotate(name: str, as_json: bool = JSON_OPTION) -> None:
     """Renew the credentials tokens of both sides (credentials PUT to the partner)."""
 
     async def work(context: CommandContext) -> dict[str, Any]:
-        handshake = CredentialsHandshake(context.sessions, context.http, context.settings)
+        handshake = _handshake(context)
         await handshake.rotate(name)
         return await _detailed(context, name)
 
@@ -212,6 +227,9 @@ def resume(name: str, as_json: bool = JSON_OPTION) -> None:
 
 def _transition(name: str, as_json: bool, action: str) -> None:
     async def work(context: CommandContext) -> dict[str, Any]:
+        from hub.persistence.session import session_scope
+        from hub.services.partners import PartnerService
+
         async with session_scope(context.sessions) as session:
             service = PartnerService(session)
             partner = await service.get_by_name(name)
@@ -236,7 +254,7 @@ def remove(
     """Unregister: DELETE our credentials at the partner and revoke its token here."""
 
     async def work(context: CommandContext) -> dict[str, Any]:
-        handshake = CredentialsHandshake(context.sessions, context.http, context.settings)
+        handshake = _handshake(context)
         return partner_record(await handshake.unregister_from(name, force=force))
 
     _show(run(work), f"Removed {name}", as_json)
@@ -247,6 +265,10 @@ def sync(name: str, as_json: bool = JSON_OPTION) -> None:
     """Full resynchronisation: PUT every location and tariff to the partner again."""
 
     async def work(context: CommandContext) -> dict[str, Any]:
+        from hub.persistence.session import session_scope
+        from hub.services.partners import PartnerService
+        from hub.services.sync import SyncService
+
         async with session_scope(context.sessions) as session:
             partner = await PartnerService(session).get_by_name(name)
             queued = await SyncService(session).resync(partner.require_id())
@@ -268,6 +290,9 @@ def nacs(
     """How NACS connectors are sent to this partner (OCPI 2.2.1 has no NACS type)."""
 
     async def work(context: CommandContext) -> dict[str, Any]:
+        from hub.persistence.session import session_scope
+        from hub.services.partners import PartnerService
+
         async with session_scope(context.sessions) as session:
             service = PartnerService(session)
             partner = await service.get_by_name(name)
@@ -284,6 +309,8 @@ def nacs(
 
 
 async def _resync_if_pushable(session: AsyncSession, partner: Partner) -> int:
+    from hub.services.sync import SyncService
+
     if partner.partner_status is not PartnerStatus.REGISTERED:
         return 0
     try:

@@ -11,9 +11,6 @@ from typing import Any
 import typer
 
 from hub.cli.common import JSON_OPTION, CommandContext, console, print_json, print_table, run
-from hub.persistence.session import session_scope
-from hub.roaming.push import PushWorker
-from hub.services.push import PushService
 
 app = typer.Typer(help="Pushes of locations and tariffs to partners.", no_args_is_help=True)
 
@@ -25,6 +22,8 @@ def status(as_json: bool = JSON_OPTION) -> None:
     """Queue per partner: pending (of which retrying and in flight), delivered, superseded,
     rejected; and the objects whose current version a partner refused (final until they
     change), with its answer."""
+    from hub.persistence.session import session_scope
+    from hub.services.push import PushService
 
     async def work(context: CommandContext) -> list[dict[str, Any]]:
         async with session_scope(context.sessions) as session:
@@ -85,6 +84,8 @@ def work_command(
     takes the lowest free slot of this machine (`{node_name}/{slot}`), and gives back at once the
     claims a killed predecessor left under that name.
     """
+    from hub.roaming.push import PushWorker
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

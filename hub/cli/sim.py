@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -20,16 +20,17 @@ from hub.cli.common import (
     print_table,
     run,
 )
-from hub.persistence.session import session_scope
-from hub.services.stations import StationService
-from hub.sim.chargers import SimulatedStation, fleet_for_network, run_fleet
-from hub.sim.network import COUNTRY_ALPHA3, SampleNetwork, generate_network
+
+if TYPE_CHECKING:
+    from hub.sim.network import SampleNetwork
 
 app = typer.Typer(help="Simulators: a sample network and OCPP chargers.", no_args_is_help=True)
 
 
 def _parties(values: list[str]) -> dict[str, tuple[str, str]]:
     """``US*HPC`` -> {"US": ("US", "HPC")}: the sites of a country belong to its party."""
+    from hub.sim.network import COUNTRY_ALPHA3
+
     parties: dict[str, tuple[str, str]] = {}
     for value in values:
         country_code, _, party_id = value.strip().upper().partition("*")
@@ -53,6 +54,8 @@ def _parties(values: list[str]) -> dict[str, tuple[str, str]]:
 
 def network_summary(generated: SampleNetwork) -> dict[str, Any]:
     """Counts of a generated network: totals, per country and per time zone."""
+    from hub.sim.chargers import fleet_for_network
+
     per_country: dict[str, Counter[str]] = {}
     per_zone: Counter[str] = Counter()
     for location in generated.locations:
@@ -98,6 +101,8 @@ def network(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Write locations.json and tariffs.json for `hub tariffs import` / `hub locations import`."""
+    from hub.sim.network import generate_network
+
     generated = generate_network(
         sites=sites, seed=seed, parties=_parties(party), nacs_share=nacs_share
     )
@@ -146,6 +151,10 @@ def chargers(
     seed: int = typer.Option(7),
 ) -> None:
     """Connect the network's charging stations (OCPP 1.6 and 2.0.1) and make them live."""
+    from hub.persistence.session import session_scope
+    from hub.services.stations import StationService
+    from hub.sim.chargers import SimulatedStation, fleet_for_network, run_fleet
+
     locations = json.loads(network_file.read_text())
     stations = fleet_for_network(locations, lambda _: "")
     if count:

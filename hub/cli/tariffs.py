@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from pydantic import ValidationError
 
 from hub.cli.common import (
     JSON_OPTION,
@@ -22,10 +21,6 @@ from hub.cli.common import (
 from hub.cli.locations import print_report, run_parse
 from hub.domain.assets import ImportReport
 from hub.domain.pricing import price_session, tariff_in_effect
-from hub.persistence.session import session_scope
-from hub.roaming.importer import read_tariffs
-from hub.roaming.pricing import SessionInput, cdr_fields, tariff_versions_from_json
-from hub.services.tariffs import TariffService
 
 app = typer.Typer(help="Tariffs of our parties.", no_args_is_help=True)
 
@@ -36,6 +31,10 @@ def import_tariffs(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create or update tariffs from OCPI JSON; unchanged ones are left alone."""
+    from hub.persistence.session import session_scope
+    from hub.roaming.importer import read_tariffs
+    from hub.services.tariffs import TariffService
+
     specs = run_parse(lambda: read_tariffs(file))
 
     async def work(context: CommandContext) -> ImportReport:
@@ -48,6 +47,8 @@ def import_tariffs(
 @app.command("list")
 def list_tariffs(as_json: bool = JSON_OPTION) -> None:
     """List tariffs."""
+    from hub.persistence.session import session_scope
+    from hub.services.tariffs import TariffService
 
     async def work(context: CommandContext) -> list[dict[str, Any]]:
         async with session_scope(context.sessions) as session:
@@ -76,6 +77,9 @@ def delete(
     party: str = typer.Argument(..., help="e.g. US*HPC"), tariff_id: str = typer.Argument(...)
 ) -> None:
     """Delete a tariff here and at every partner."""
+    from hub.persistence.session import session_scope
+    from hub.services.tariffs import TariffService
+
     country_code, _, party_id = party.partition("*")
 
     async def work(context: CommandContext) -> None:
@@ -106,6 +110,10 @@ def price(
     "reservation": {"start": ..., "end": ..., "expired": false}} (reservation optional;
     "charging": false marks time the vehicle did not request power, i.e. parking).
     """
+    from pydantic import ValidationError
+
+    from hub.roaming.pricing import SessionInput, cdr_fields, tariff_versions_from_json
+
     try:
         versions = tariff_versions_from_json(json.loads(tariff_file.read_text()))
         timeline = SessionInput.model_validate_json(session_file.read_text())
