@@ -7,6 +7,7 @@ answer does not depend on what the test process happens to have imported, nor on
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -51,10 +52,10 @@ def test_help_imports_none_of_the_heavy_modules(args):
     assert modules.isdisjoint(HEAVY), sorted(modules.intersection(HEAVY))
 
 
-def test_a_listing_imports_the_database_layer_only(tmp_path, monkeypatch):
+def test_a_listing_imports_the_database_layer_only(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     migrations.upgrade(url)
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("HUB_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["HUB_DATABASE__URL"] = url
     code, modules = imported_by("partners", "list", "--json", env=env)
     assert code == 0

@@ -1,0 +1,97 @@
+"""A command that cannot reach a usable database, or is given a malformed setting, says so in
+one `error:` line with what to do, instead of a traceback (and creates nothing)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+from hub.config import get_settings
+from tests.fixtures.databases import DatabaseFactory, postgres_admin_url
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("HUB_"):
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str, **env: str):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: ")
+        return line
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_a_sqlite_file_that_does_not_exist_is_not_created(cli, tmp_path: Path):
+    path = tmp_path / "hub.db"
+    line = cli("parties", "list", HUB_DATABASE__URL=f"sqlite+aiosqlite:///{path}")
+    assert "run `hub db upgrade`" in line or "create it with `hub db upgrade`" in line
+    assert not path.exists()
+
+
+@pytest.mark.db
+def test_a_database_that_was_never_migrated(cli, database_factory: DatabaseFactory, db_engine_name):
+    url = database_factory.create_empty(db_engine_name)
+    if db_engine_name == "sqlite":  # an empty file, as a failed first start would leave
+        sqlite3.connect(url.split(":///", 1)[1]).close()
+    for command in (("parties", "list"), ("partners", "list"), ("chargers", "list")):
+        line = cli(*command, HUB_DATABASE__URL=url)
+        assert "is not migrated; run `hub db upgrade`" in line
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("db_engine_name", ["postgresql"])
+def test_a_postgresql_database_that_does_not_exist(cli, database_factory, db_engine_name):
+    database_factory.require(db_engine_name)
+    url = postgres_admin_url().rsplit("/", 1)[0] + "/no_such_database_for_hub_tests"
+    line = cli("partners", "list", HUB_DATABASE__URL=url)
+    assert 'database "no_such_database_for_hub_tests" does not exist' in line
+    assert "create the database, or fix the URL" in line
+
+
+def test_a_database_server_that_does_not_answer(cli):
+    # Port 9 (discard) is not served on the test machine: the connection is refused.
+    line = cli("partners", "list", HUB_DATABASE__URL="postgresql+asyncpg://hub@127.0.0.1:9/hub")
+    assert "cannot reach the database at postgresql+asyncpg://hub@127.0.0.1:9/hub" in line
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("nonsense", "is not a usable database URL"),
+        ("oracle+nodriver://x@y/z", "is not a usable database URL"),
+    ],
+)
+def test_a_database_url_that_is_not_one(cli, url, words):
+    assert words in cli("partners", "list", HUB_DATABASE__URL=url)
+
+
+def test_a_malformed_setting_is_named(cli, tmp_path: Path):
+    line = cli(
+        "partners", "list", HUB_SERVER__PORT="abc", HUB_DATABASE__URL=f"sqlite:///{tmp_path}/x"
+    )
+    assert line.startswith("error: bad setting: HUB_SERVER__PORT: ")
+    assert "integer" in line
+
+
+def test_a_password_in_the_url_is_not_printed(cli):
+    line = cli(
+        "partners", "list", HUB_DATABASE__URL="postgresql+asyncpg://hub:s3cret@127.0.0.1:9/hub"
+    )
+    assert "s3cret" not in line
