@@ -40,12 +40,18 @@ FAST_PUSH = {
 }
 
 
-def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+def eventually(
+    check: Callable[[], bool],
+    timeout: float = 30.0,
+    what: str = "condition",
+    interval: float = 0.05,
+) -> None:
+    """``interval``: a check that runs the CLI starts a process each time; poll it less often."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.05)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -206,7 +212,9 @@ def test_emsp_outage_then_recovery_loses_and_reorders_nothing(setup: Setup):
     for uid, status in changes:
         setup.cli("locations", "set-status", uid, status)
     eventually(
-        lambda: setup.cli("push", "status")[0]["health"] == "degraded", what="partner degraded"
+        lambda: setup.cli("push", "status")[0]["health"] == "degraded",
+        what="partner degraded",
+        interval=0.5,
     )
     emsp.push_mode = "ok"
     expected = dict(changes)
@@ -214,7 +222,9 @@ def test_emsp_outage_then_recovery_loses_and_reorders_nothing(setup: Setup):
         lambda: all(statuses_at_emsp(emsp).get(u) == s for u, s in expected.items()),
         what="every change after the outage",
     )
-    eventually(lambda: setup.cli("push", "status")[0]["pending"] == 0, what="queue drained")
+    eventually(
+        lambda: setup.cli("push", "status")[0]["pending"] == 0, what="queue drained", interval=0.5
+    )
     assert setup.cli("push", "status")[0]["health"] == "ok"
     accepted = [r for r in emsp.pushes() if r.at and r.method in {"PUT", "PATCH"}]
     # Per object, what arrived never goes back in time. A repeated PATCH can only repeat the
