@@ -23,11 +23,6 @@ from pathlib import Path
 from hub.persistence import migrations
 
 
-def hub_command() -> list[str]:
-    script = Path(sys.executable).with_name("hub")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "hub"]
-
-
 def wall(command: list[str], env: dict[str, str], runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -47,7 +42,9 @@ def main() -> None:
         migrations.upgrade(url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
         env["HUB_DATABASE__URL"] = url
-        hub = hub_command()
+        # `python -m hub` is the `hub` script's code, and runs the checkout in the current
+        # directory even where the installed `hub` script points at another one.
+        hub = [sys.executable, "-m", "hub"]
         for index in range(5):
             subprocess.run(
                 [*hub, "partners", "invite", f"partner-{index}", "--party", f"US*P{index:02d}"],
