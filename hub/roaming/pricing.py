@@ -221,7 +221,9 @@ def describe_errors(error: ValidationError) -> str:
             continue
         what = _PROBLEMS.get(item["type"], item["msg"][:1].lower() + item["msg"][1:])
         got = item.get("input")
-        shown = "" if item["type"] == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+        shown = (
+            "" if item["type"] == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+        )
         problems.append(f"{_where(item['loc'])} {what}{shown}")
     return "; ".join(problems)
 

@@ -403,7 +403,8 @@ class LocationService:
         if unknown:
             which = ("tariff " if len(unknown) == 1 else "tariffs ") + ", ".join(unknown)
             raise NotFound(
-                f"no {which} of party {party_key(*party)}; import it first with `hub tariffs import`"
+                f"no {which} of party {party_key(*party)}; "
+                "import it first with `hub tariffs import`"
             )
         before = await self.access.tariffs_referenced_by([evse.location_ref])
         connectors = [dict(c) for c in evse.connectors]
