@@ -81,7 +81,8 @@ def print_fitted_table(
     for i in shown:
         column = columns[i]
         if column.whole:
-            table.add_column(column.name, no_wrap=True, min_width=needed[i])
+            # fold only as a last resort, in a terminal narrower than the ids themselves
+            table.add_column(column.name, no_wrap=True, min_width=needed[i], overflow="fold")
         else:
             table.add_column(column.name, overflow="fold")
     for row in cells:

@@ -17,6 +17,7 @@ from hub.domain.assets import (
     ConnectorSpec,
     EvseSpec,
     EvseStatus,
+    ImportKind,
     ImportReport,
     LocationSpec,
     object_label,
@@ -112,7 +113,7 @@ class LocationService:
             Conflict: duplicate location ids or EVSE uids, or an EVSE uid used by another location.
         """
         self._check_unique(specs)
-        report = ImportReport()
+        report = ImportReport(ImportKind.LOCATIONS)
         existing = await self.locations.get_many(s.location_id for s in specs)
         evses_by_location = await self.locations.evses_of(
             row.id for row in existing.values() if row.id is not None
