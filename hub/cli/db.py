@@ -2,51 +2,75 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import typer
 
-from hub.cli.common import console
+from hub.cli.common import console, database_problem, exit_with_error, redacted, settings
 
 app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+
+T = TypeVar("T")
+
+
+def migrating(url: str, step: Callable[[], T]) -> T:
+    """Run a migration step; a database the operator can fix (unreachable, refused login, no
+    such database) is one error line naming it, password hidden."""
+    try:
+        return step()
+    except Exception as exc:
+        problem = database_problem(exc, url)
+        if problem is None:
+            raise
+        exit_with_error(problem)
 
 
 @app.command("upgrade")
 def upgrade(revision: str = typer.Argument("head")) -> None:
-    """Apply migrations up to REVISION (default: head)."""
-    from hub.config import get_settings
+    """Apply migrations up to REVISION (default: head) to the database of HUB_DATABASE__URL."""
     from hub.persistence import migrations
 
-    url = get_settings().database.url
-    migrations.upgrade(url, revision)
-    console.print(f"database at revision {migrations.current_revision(url)}")
+    url = settings().database.url
+    migrating(url, lambda: migrations.upgrade(url, revision))
+    console.print(
+        f"database {redacted(url)} at revision {migrations.current_revision(url)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("downgrade")
 def downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base")) -> None:
     """Revert migrations down to REVISION."""
-    from hub.config import get_settings
     from hub.persistence import migrations
 
-    url = get_settings().database.url
-    migrations.downgrade(url, revision)
-    console.print(f"database at revision {migrations.current_revision(url)}")
+    url = settings().database.url
+    migrating(url, lambda: migrations.downgrade(url, revision))
+    console.print(
+        f"database {redacted(url)} at revision {migrations.current_revision(url)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("current")
 def current() -> None:
     """Print the database's revision and the code's head."""
-    from hub.config import get_settings
     from hub.persistence import migrations
 
-    url = get_settings().database.url
+    url = settings().database.url
+    at = migrating(url, lambda: migrations.current_revision(url))
     console.print(
-        f"database: {migrations.current_revision(url)}  head: {migrations.head_revision()}"
+        f"database {redacted(url)}: {at}  head: {migrations.head_revision()}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
 @app.command("revision")
 def revision(message: str = typer.Option(..., "-m", "--message")) -> None:
     """Autogenerate a migration from the table definitions (review it before committing)."""
-    from hub.config import get_settings
     from hub.persistence import migrations
 
-    migrations.revision(get_settings().database.url, message)
+    migrations.revision(settings().database.url, message)

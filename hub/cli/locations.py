@@ -2,32 +2,111 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.cells import cell_len
+from rich.table import Table
 
+from hub.cli import common
 from hub.cli.common import (
     JSON_OPTION,
     CommandContext,
     print_json,
     print_record,
-    print_table,
     run,
 )
-from hub.domain.assets import EvseStatus, ImportReport
+from hub.domain.assets import EvseStatus, ImportKind, ImportReport
 
 app = typer.Typer(help="Locations, EVSEs and connectors of our parties.", no_args_is_help=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of :func:`print_fitted_table`.
+
+    ``whole``: it holds ids the operator types into the next command, so a cell is never cut
+    nor wrapped (one id per line). ``drop``: 0 for a column always shown; when the terminal is
+    too narrow for the whole ids, the column with the highest ``drop`` is left out first.
+    ``min_width``: the narrowest a wrapping column is squeezed to.
+    """
+
+    name: str
+    whole: bool = False
+    drop: int = 0
+    min_width: int = 10
+
+
+def _needed_width(column: Column, cells: Sequence[str]) -> int:
+    lines = [line for text in (column.name, *cells) for line in text.splitlines() or [""]]
+    longest = max(cell_len(line) for line in lines)
+    return longest if column.whole else min(longest, column.min_width)
+
+
+def print_fitted_table(
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Any]],
+    *,
+    total: int | None = None,
+    more: str | None = None,
+) -> None:
+    """A table that shows every id whole at the terminal's width: less important columns are
+    left out (the caption names them; ``--json`` has everything) before an id would be cut or
+    folded. ``total``/``more`` as in ``print_table``: the caption says "N of TOTAL" and how to
+    see the rest."""
+    cells = [["" if value is None else str(value) for value in row] for row in rows]
+    needed = [_needed_width(c, [row[i] for row in cells]) for i, c in enumerate(columns)]
+    width = common.console.width
+    shown = list(range(len(columns)))
+
+    def table_width() -> int:  # content + one space of padding each side + the borders
+        return sum(needed[i] for i in shown) + 3 * len(shown) + 1
+
+    while table_width() > width:
+        droppable = [i for i in shown if columns[i].drop > 0]
+        if not droppable:
+            break
+        shown.remove(max(droppable, key=lambda i: columns[i].drop))
+    caption = f"{len(rows)} of {len(rows) if total is None else total}"
+    if total is not None and total > len(rows) and more:
+        caption += f"; {more}"
+    hidden = [c.name for i, c in enumerate(columns) if i not in shown]
+    if hidden:
+        caption += f"; left out at {width} columns: {', '.join(hidden)} (see --json)"
+    table = Table(title=title, caption=caption)
+    for i in shown:
+        column = columns[i]
+        if column.whole:
+            # fold only as a last resort, in a terminal narrower than the ids themselves
+            table.add_column(column.name, no_wrap=True, min_width=needed[i], overflow="fold")
+        else:
+            table.add_column(column.name, overflow="fold")
+    for row in cells:
+        table.add_row(*(row[i] for i in shown))
+    common.console.print(table)
+
+
 def report_record(report: ImportReport) -> dict[str, Any]:
-    return {
+    """The rows that apply to the kind of import: only a location import removes EVSEs."""
+    record: dict[str, Any] = {
         "created": len(report.created),
         "updated": len(report.updated),
         "unchanged": len(report.unchanged),
-        "evses_removed": len(report.evses_removed),
-        "changed_ids": report.created + report.updated,
     }
+    if report.kind is ImportKind.LOCATIONS:
+        record["evses_removed"] = len(report.evses_removed)
+    record["changed_ids"] = report.created + report.updated
+    if report.kind is ImportKind.LOCATIONS:
+        record["removed_evse_uids"] = report.evses_removed
+    return record
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    return ", ".join(names[:shown]) + (f" … (+{len(names) - shown})" if len(names) > shown else "")
 
 
 def print_report(title: str, report: ImportReport, as_json: bool) -> None:
@@ -37,8 +116,11 @@ def print_report(title: str, report: ImportReport, as_json: bool) -> None:
         return
     shown = dict(record)
     ids = shown.pop("changed_ids")
+    removed = shown.pop("removed_evse_uids", [])
     if ids:
-        shown["changed"] = ", ".join(ids[:10]) + (f" … (+{len(ids) - 10})" if len(ids) > 10 else "")
+        shown["changed"] = _some(ids)
+    if removed:
+        shown["removed EVSEs"] = _some(removed)
     print_record(title, shown)
 
 
@@ -74,6 +156,18 @@ def run_parse(parse: Any) -> Any:
         exit_with_error(str(exc))
 
 
+LIST_COLUMNS = (
+    Column("id", whole=True),
+    Column("party", whole=True),
+    Column("name", drop=3),
+    Column("city", drop=2, min_width=8),
+    Column("time_zone", drop=4, min_width=8),
+    Column("publish", whole=True, drop=5),
+    Column("evses", whole=True),
+    Column("statuses", min_width=12),
+)
+
+
 @app.command("list")
 def list_locations(
     limit: int = typer.Option(50, help="How many to show"),
@@ -84,11 +178,12 @@ def list_locations(
     from hub.persistence.session import session_scope
     from hub.services.locations import LocationService
 
-    async def work(context: CommandContext) -> list[dict[str, Any]]:
+    async def work(context: CommandContext) -> tuple[list[dict[str, Any]], int]:
         async with session_scope(context.sessions) as session:
             service = LocationService(session)
             rows = await service.list_all(offset=offset, limit=limit)
             views = await service.views_by_ids([r.location_id for r in rows])
+            total, _ = await service.counts()
             records = []
             for row in rows:
                 evses = views[row.location_id].evses
@@ -108,41 +203,86 @@ def list_locations(
                         "last_updated": row.last_updated.isoformat(),
                     }
                 )
-            return records
+            return records, total
 
-    records = run(work)
+    records, total = run(work)
     if as_json:
         print_json(records)
         return
-    columns = ["id", "party", "name", "city", "time_zone", "publish", "evses", "statuses"]
-    print_table(
+    names = [c.name for c in LIST_COLUMNS]
+    print_fitted_table(
         "Locations",
-        columns,
+        LIST_COLUMNS,
         [
             [
                 ", ".join(f"{k} {v}" for k, v in r[c].items()) if c == "statuses" else r[c]
-                for c in columns
+                for c in names
             ]
             for r in records
         ],
+        total=total,
+        more=f"--offset {offset + len(records)} shows the next {limit}",
     )
+
+
+EVSE_COLUMNS = (
+    Column("uid", whole=True),
+    Column("evse_id", whole=True),
+    Column("status", whole=True),
+    Column("station", whole=True),
+    Column("ocpp", whole=True, drop=1),
+)
+CONNECTOR_COLUMNS = (
+    Column("evse uid", whole=True),
+    Column("connector", whole=True),
+    Column("tariff_ids", whole=True),
+    Column("standard", whole=True, drop=2),
+    Column("power", whole=True, drop=3),
+    Column("format", whole=True, drop=4),
+)
+
+
+def one_line_address(record: dict[str, Any]) -> str:
+    """As on an envelope: street, postal code and city, state, country."""
+    town = " ".join(part for part in (record["postal_code"], record["city"]) if part)
+    parts = (record["address"], town, record["state"], record["country"])
+    return ", ".join(part for part in parts if part)
+
+
+def _ocpp_link(evse: dict[str, Any]) -> str:
+    if evse["ocpp_evse_id"] is not None:
+        return f"evse {evse['ocpp_evse_id']}"
+    if evse["ocpp_connector_id"] is not None:
+        return f"connector {evse['ocpp_connector_id']}"
+    return ""
 
 
 @app.command("show")
 def show(location_id: str, as_json: bool = JSON_OPTION) -> None:
-    """Show one location with its EVSEs, connectors and OCPP links."""
+    """Show one location with its address, EVSEs, OCPP links and connectors with their
+    tariffs."""
+    from hub.domain.assets import NacsMode
     from hub.persistence.session import session_scope
+    from hub.roaming.mappers import location_for_partner
     from hub.services.locations import LocationService
 
     async def work(context: CommandContext) -> dict[str, Any]:
         async with session_scope(context.sessions) as session:
             view = await LocationService(session).get(location_id)
         row = view.location
+        # The OCPI form carries the descriptive fields (address, connector details); the
+        # operator sees NACS connectors too, whatever a partner is sent.
+        ocpi = location_for_partner(row, view.evses, NacsMode.SAE_J3400)
+        connectors_of = {evse.uid: evse.connectors for evse in ocpi.evses or []}
         return {
             "id": row.location_id,
             "party": f"{row.country_code}*{row.party_id}",
             "name": row.name,
+            "address": ocpi.address,
+            "postal_code": ocpi.postal_code,
             "city": row.city,
+            "state": ocpi.state,
+            "country": ocpi.country,
             "time_zone": row.time_zone,
             "publish": row.publish,
             "visible_to": view.visible_to,
@@ -152,7 +292,17 @@ def show(location_id: str, as_json: bool = JSON_OPTION) -> None:
                     "uid": e.uid,
                     "evse_id": e.evse_id,
                     "status": e.status,
-                    "connectors": ", ".join(f"{c['id']}:{c['standard']}" for c in e.connectors),
+                    "connectors": [
+                        {
+                            "id": c.id,
+                            "standard": str(c.standard),
+                            "format": str(c.format),
+                            "power_type": str(c.power_type),
+                            "max_electric_power": c.max_electric_power,
+                            "tariff_ids": list(c.tariff_ids or []),
+                        }
+                        for c in connectors_of.get(e.uid, [])
+                    ],
                     "station": e.charging_station_id,
                     "ocpp_evse_id": e.ocpp_evse_id,
                     "ocpp_connector_id": e.ocpp_connector_id,
@@ -166,17 +316,43 @@ def show(location_id: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(record)
         return
-    print_record(f"Location {location_id}", {k: v for k, v in record.items() if k != "evses"})
-    columns = [
-        "uid",
-        "evse_id",
-        "status",
-        "connectors",
-        "station",
-        "ocpp_evse_id",
-        "ocpp_connector_id",
-    ]
-    print_table("EVSEs", columns, [[e[c] for c in columns] for e in record["evses"]])
+    print_record(
+        f"Location {location_id}",
+        {
+            "id": record["id"],
+            "party": record["party"],
+            "name": record["name"],
+            "address": one_line_address(record),
+            "time_zone": record["time_zone"],
+            "publish": record["publish"],
+            "visible_to": ", ".join(record["visible_to"]) or "-",
+            "last_updated": record["last_updated"],
+        },
+    )
+    evses = record["evses"]
+    print_fitted_table(
+        "EVSEs",
+        EVSE_COLUMNS,
+        [[e["uid"], e["evse_id"], e["status"], e["station"], _ocpp_link(e)] for e in evses],
+    )
+    print_fitted_table(
+        "Connectors",
+        CONNECTOR_COLUMNS,
+        [
+            [
+                e["uid"],
+                c["id"],
+                "\n".join(c["tariff_ids"]) or "-",
+                c["standard"],
+                f"{c['power_type']} {c['max_electric_power'] / 1000:g} kW"
+                if c["max_electric_power"]
+                else c["power_type"],
+                c["format"],
+            ]
+            for e in evses
+            for c in e["connectors"]
+        ],
+    )
 
 
 @app.command("set-status")

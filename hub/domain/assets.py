@@ -98,10 +98,21 @@ class TariffSpec:
     attributes: dict[str, Any]
 
 
+class ImportKind(StrEnum):
+    LOCATIONS = "locations"
+    TARIFFS = "tariffs"
+
+
 @dataclass
 class ImportReport:
-    """What an import changed; objects with identical content are left untouched."""
+    """What an import changed; objects with identical content are left untouched.
 
+    Objects are named as the operator names them elsewhere, ``US*HPC ID`` (see
+    :func:`object_label`); ``evses_removed`` (EVSE uids, unique on the platform) applies to
+    location imports only.
+    """
+
+    kind: ImportKind = ImportKind.LOCATIONS
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -110,6 +121,11 @@ class ImportReport:
     @property
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.evses_removed)
+
+
+def object_label(country_code: str, party_id: str, object_id: str) -> str:
+    """``US*HPC T-DC``: a location or tariff named with its party, as reports print it."""
+    return f"{party_key(country_code, party_id)} {object_id}"
 
 
 def party_key(country_code: str, party_id: str) -> str:

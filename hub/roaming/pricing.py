@@ -6,7 +6,7 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from hub.domain.pricing import (
     Dimension,
@@ -182,7 +182,91 @@ class SessionInput(BaseModel):
         return Session(start, end, periods, reservation)
 
 
-def tariff_versions_from_json(document: object) -> list[Tariff]:
-    """One OCPI Tariff, or a list of its versions (the price lock picks one by session start)."""
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location in words: ("periods", 0, "end") -> "period #1 end"."""
+    words: list[str] = []
+    for part in loc:
+        if isinstance(part, int) and words:
+            words[-1] = f"{words[-1].removesuffix('s')} #{part + 1}"
+        else:
+            words.append(str(part))
+    return " ".join(words) or "the file"
+
+
+_PROBLEMS = {
+    "missing": "is missing",
+    "extra_forbidden": "is not a known field",
+    "timezone_aware": "needs a UTC offset, e.g. 2026-06-11T00:30:00Z",
+    "datetime_parsing": "must be a date and time, e.g. 2026-06-11T00:30:00Z",
+    "datetime_from_date_parsing": "must be a date and time, e.g. 2026-06-11T00:30:00Z",
+    "datetime_type": "must be a date and time, e.g. 2026-06-11T00:30:00Z",
+    "decimal_parsing": "must be a number",
+    "decimal_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "string_type": "must be a string",
+}
+
+
+def describe_errors(error: ValidationError) -> str:
+    """A validation error as sentences naming each field, e.g. "reservation start must be a
+    date and time, e.g. 2026-06-11T00:30:00Z (got '...')"."""
+    problems = []
+    for item in error.errors():
+        if item["type"] == "json_invalid":
+            problems.append(f"not valid JSON ({item.get('ctx', {}).get('error', item['msg'])})")
+            continue
+        what = _PROBLEMS.get(item["type"], item["msg"][:1].lower() + item["msg"][1:])
+        got = item.get("input")
+        shown = (
+            "" if item["type"] == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+        )
+        problems.append(f"{_where(item['loc'])} {what}{shown}")
+    return "; ".join(problems)
+
+
+def session_from_json(text: str) -> SessionInput:
+    """The session timeline file, validated.
+
+    Raises:
+        ValueError: the file is not a session timeline; the message names each bad field.
+    """
+    try:
+        return SessionInput.model_validate_json(text)
+    except ValidationError as exc:
+        raise ValueError(f"session file: {describe_errors(exc)}") from exc
+
+
+def tariff_versions_from_json(document: object, tariff_id: str | None = None) -> list[Tariff]:
+    """One OCPI Tariff, or a list of versions of one tariff (same id; the price lock picks one
+    by session start). A list of different tariffs is refused unless ``tariff_id`` picks one:
+    pricing with the wrong one would go unnoticed.
+
+    Raises:
+        ValueError: an invalid tariff, several tariffs and no ``tariff_id``, or no tariff
+            ``tariff_id`` in the document.
+    """
     items = document if isinstance(document, list) else [document]
-    return [tariff_from_ocpi(v221.Tariff.model_validate(item)) for item in items]
+    if not items:
+        raise ValueError("the tariff file holds no tariff")
+    tariffs = []
+    for index, item in enumerate(items):
+        try:
+            tariffs.append(v221.Tariff.model_validate(item))
+        except ValidationError as exc:
+            label = item.get("id") if isinstance(item, dict) else None
+            raise ValueError(f"tariff #{index + 1} ({label}): {describe_errors(exc)}") from exc
+    ids = list(dict.fromkeys(t.id for t in tariffs))
+    if tariff_id is not None:
+        tariffs = [t for t in tariffs if t.id == tariff_id]
+        if not tariffs:
+            raise ValueError(f"the tariff file has no tariff {tariff_id} (it has {', '.join(ids)})")
+    elif len(ids) > 1:
+        raise ValueError(
+            f"the tariff file holds {len(ids)} different tariffs ({', '.join(ids)}); "
+            "pick one with --tariff ID (a list of versions of one tariff shares its id)"
+        )
+    return [tariff_from_ocpi(t) for t in tariffs]

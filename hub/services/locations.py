@@ -17,8 +17,10 @@ from hub.domain.assets import (
     ConnectorSpec,
     EvseSpec,
     EvseStatus,
+    ImportKind,
     ImportReport,
     LocationSpec,
+    object_label,
     party_key,
 )
 from hub.domain.push import JobKind, location_queue
@@ -111,7 +113,7 @@ class LocationService:
             Conflict: duplicate location ids or EVSE uids, or an EVSE uid used by another location.
         """
         self._check_unique(specs)
-        report = ImportReport()
+        report = ImportReport(ImportKind.LOCATIONS)
         existing = await self.locations.get_many(s.location_id for s in specs)
         evses_by_location = await self.locations.evses_of(
             row.id for row in existing.values() if row.id is not None
@@ -154,7 +156,7 @@ class LocationService:
                     raise Conflict(f"EVSE uid {evse.uid} already belongs to another location")
             if row is None:
                 row = await self._create(spec, party_refs[key], now)
-                report.created.append(spec.location_id)
+                report.created.append(object_label(*key, spec.location_id))
                 created.append(location_change(row, spec.visible_to, JobKind.LOCATION_PUT))
                 continue
             else:
@@ -168,9 +170,9 @@ class LocationService:
                 )
                 report.evses_removed.extend(removed)
                 if not changed:
-                    report.unchanged.append(spec.location_id)
+                    report.unchanged.append(object_label(*key, spec.location_id))
                     continue
-                report.updated.append(spec.location_id)
+                report.updated.append(object_label(*key, spec.location_id))
             changes.append(location_change(row, spec.visible_to, JobKind.LOCATION_PUT))
         await self.locations.session.flush()
         await self._refresh_tariff_references(
@@ -387,11 +389,24 @@ class LocationService:
         """Replace a connector's ``tariff_ids``; pushed as a connector PATCH.
 
         Raises:
-            NotFound: no such EVSE or connector.
+            NotFound: no such EVSE or connector, or a tariff id that the location's party has
+                no tariff for (partners would be sent a reference to nothing).
         """
         evse = await self.locations.evse_by_uid(uid, for_update=True)
         if evse is None:
             raise NotFound(f"no EVSE with uid {uid!r}")
+        owner = await self.locations.by_id(evse.location_ref)
+        if owner is None:
+            raise NotFound(f"EVSE {uid!r} has no location")
+        party = (owner.country_code, owner.party_id)
+        known = await self.tariffs.tariffs.get_many([(*party, t) for t in tariff_ids])
+        unknown = [t for t in tariff_ids if (*party, t) not in known]
+        if unknown:
+            which = ("tariff " if len(unknown) == 1 else "tariffs ") + ", ".join(unknown)
+            raise NotFound(
+                f"no {which} of party {party_key(*party)}; "
+                "import it first with `hub tariffs import`"
+            )
         before = await self.access.tariffs_referenced_by([evse.location_ref])
         connectors = [dict(c) for c in evse.connectors]
         for connector in connectors:
@@ -406,13 +421,10 @@ class LocationService:
             raise NotFound(f"EVSE {uid!r} has no connector {connector_id!r}")
         evse.connectors = connectors
         evse.last_updated = now
-        location = await self.locations.by_id(evse.location_ref)
-        if location is None:
-            raise NotFound(f"EVSE {uid!r} has no location")
+        location = owner
         location.last_updated = max(location.last_updated, now)
         visible = await self.locations.visible_to_of([location.id or 0])
         await self.locations.session.flush()
-        party = (location.country_code, location.party_id)
         tariff_audience = await self._tariff_audience(
             before | {(*party, tariff_id) for tariff_id in tariff_ids}
         )

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.domain.access import Audience, PartyScope
-from hub.domain.assets import ImportReport, TariffSpec, party_key
+from hub.domain.assets import ImportKind, ImportReport, TariffSpec, object_label, party_key
 from hub.domain.push import JobKind, tariff_queue
 from hub.errors import Conflict, NotFound
 from hub.persistence.base import utc_now
@@ -73,7 +73,7 @@ class TariffService:
         keys = [(s.country_code.upper(), s.party_id.upper(), s.tariff_id) for s in specs]
         if len(set(keys)) != len(keys):
             raise Conflict("the same tariff (country_code, party_id, id) appears twice")
-        report = ImportReport()
+        report = ImportReport(ImportKind.TARIFFS)
         changed: list[Tariff] = []
         now = utc_now()
         for spec, key in zip(specs, keys, strict=True):
@@ -83,7 +83,7 @@ class TariffService:
                     f"tariff {spec.tariff_id}: we operate no party {party_key(*key[:2])}"
                 )
             row = await self.tariffs.get(*key)
-            label = "/".join(key)
+            label = object_label(*key)
             if row is None:
                 row = await self.tariffs.add(
                     Tariff(
@@ -113,11 +113,15 @@ class TariffService:
         """Delete a tariff here and at every partner (Tariffs receiver DELETE).
 
         Raises:
-            NotFound: no such tariff.
+            NotFound: we operate no such party, or it has no such tariff.
         """
-        row = await self.tariffs.get(country_code.upper(), party_id.upper(), tariff_id)
+        key = (country_code.upper(), party_id.upper())
+        party = await self.parties.get_by_key("CPO", *key)
+        if party is None:
+            raise NotFound(f"we operate no party {party_key(*key)} (see `hub parties list`)")
+        row = await self.tariffs.get(*key, tariff_id)
         if row is None:
-            raise NotFound(f"no tariff {country_code}/{party_id}/{tariff_id}")
+            raise NotFound(f"no tariff {tariff_id} of party {party_key(*key)}")
         (change,) = await self.changes_for([row], JobKind.TARIFF_DELETE)
         await self.tariffs.session.delete(row)
         await self.tariffs.session.flush()

@@ -50,10 +50,10 @@ async def world(sessions):
 
 async def test_import_creates_then_is_idempotent(world):
     report = await import_(world, network.location("LOC1"), network.location("LOC2", evses=3))
-    assert report.created == ["LOC1", "LOC2"]
+    assert report.created == ["US*HPC LOC1", "US*HPC LOC2"]
     again = await import_(world, network.location("LOC1"), network.location("LOC2", evses=3))
     assert again.created == again.updated == []
-    assert again.unchanged == ["LOC1", "LOC2"]
+    assert again.unchanged == ["US*HPC LOC1", "US*HPC LOC2"]
     assert not again.changed
     async with session_scope(world) as session:
         view = await LocationService(session).get("LOC2")
@@ -67,7 +67,7 @@ async def test_changed_location_is_updated_and_its_last_updated_moves(world):
         before = (await LocationService(session).get("LOC1")).location.last_updated
     changed = network.location("LOC1", name="Renamed")
     report = await import_(world, changed)
-    assert report.updated == ["LOC1"]
+    assert report.updated == ["US*HPC LOC1"]
     async with session_scope(world) as session:
         view = await LocationService(session).get("LOC1")
     assert view.location.name == "Renamed"
@@ -167,6 +167,10 @@ async def test_connector_tariff_change_is_a_connector_patch(world):
     await register_partner(world, "emsp-a")
     await import_(world, network.location("LOC1"))
     async with session_scope(world) as session:
+        # A connector may reference only a tariff we have (set_connector_tariffs checks).
+        await TariffService(session).import_tariffs(
+            parse_tariffs_json(__import__("json").dumps([network.tariff("T-NEW")]))
+        )
         assert await LocationService(session).set_connector_tariffs("LOC1-E1", "1", ["T-NEW"])
     last = (await jobs(world))[-1]
     assert (last.kind, last.target["evse_uid"], last.target["connector_id"]) == (
@@ -186,7 +190,7 @@ async def test_tariffs_import_delete_and_resync(world):
     )
     async with session_scope(world) as session:
         report = await TariffService(session).import_tariffs(tariffs)
-    assert report.created == ["US/HPC/T-DC", "US/HPC/T-IDLE"]
+    assert report.created == ["US*HPC T-DC", "US*HPC T-IDLE"]
     async with session_scope(world) as session:
         assert (await TariffService(session).import_tariffs(tariffs)).unchanged
         await TariffService(session).delete("US", "HPC", "T-IDLE")
@@ -206,4 +210,4 @@ async def test_copying_a_spec_does_not_alias_stored_attributes(world):
     original = network.location("LOC1")
     await import_(world, copy.deepcopy(original))
     original["address"] = "2 Other Road"
-    assert (await import_(world, original)).updated == ["LOC1"]
+    assert (await import_(world, original)).updated == ["US*HPC LOC1"]

@@ -181,6 +181,10 @@ async def test_each_queue_keeps_its_order(setup, emsp, http):
         for status in (EvseStatus.CHARGING, EvseStatus.AVAILABLE, EvseStatus.OUTOFORDER):
             await service.set_evse_status("LOC1-E1", status)
         await service.set_evse_status("LOC2-E2", EvseStatus.RESERVED)
+        # A connector may reference only a tariff we have (set_connector_tariffs checks).
+        await TariffService(session).import_tariffs(
+            parse_tariffs_json(json.dumps([network.tariff("T-NEW")]))
+        )
         await service.set_connector_tariffs("LOC2-E1", "1", ["T-NEW"])
     await drain(PushWorker(sessions, http, FAST))
     loc1 = [

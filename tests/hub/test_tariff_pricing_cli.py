@@ -31,10 +31,10 @@ def test_explained_price_of_an_evening_session():
     assert priced["total_energy"] == 40.0
     lines = priced["lines"]
     assert [(line["dimension"], line["element"]) for line in lines] == [
-        ("FLAT", 0),
+        ("FLAT", 1),
+        ("ENERGY", 3),
         ("ENERGY", 2),
-        ("ENERGY", 1),
-        ("PARKING_TIME", 3),
+        ("PARKING_TIME", 4),
     ]
     assert "time 21:00:00-07:00:00" in lines[2]["why"]
     assert "s into the session" in lines[3]["why"]
@@ -43,7 +43,7 @@ def test_explained_price_of_an_evening_session():
 def test_table_output_names_elements_and_rounding():
     result = price(str(DATA / "tou_with_idle_fee.json"), str(DATA / "evening_session.json"))
     assert result.exit_code == 0, result.output
-    assert "#2" in result.stdout
+    assert "#3" in result.stdout
     assert "Totals" in result.stdout
     assert "rounded half-up" in " ".join(result.stdout.split())
 
