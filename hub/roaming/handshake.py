@@ -39,6 +39,7 @@ from ocpi.errors import (
     MethodNotAllowed,
     NoMatchingEndpoints,
     OcpiClientError,
+    PartnerHttpError,
     UnableToUseClientApi,
     UnsupportedVersion,
 )
@@ -197,6 +198,12 @@ class CredentialsHandshake:
         try:
             discovery = await self.discover(versions_url, registration_token, token_encoding)
         except (UnableToUseClientApi, UnsupportedVersion, NoMatchingEndpoints) as exc:
+            cause = exc.__cause__
+            if isinstance(cause, PartnerHttpError) and cause.response_status == 401:
+                raise HandshakeFailed(
+                    f"the partner refused token A: {cause.message}; check the token it gave "
+                    "you"
+                ) from exc
             raise HandshakeFailed(exc.message) from exc
         credentials_url = discovery.endpoint_url(ModuleID.CREDENTIALS.value)
         if credentials_url is None:
