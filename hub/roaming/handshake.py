@@ -201,8 +201,7 @@ class CredentialsHandshake:
             cause = exc.__cause__
             if isinstance(cause, PartnerHttpError) and cause.response_status == 401:
                 raise HandshakeFailed(
-                    f"the partner refused token A: {cause.message}; check the token it gave "
-                    "you"
+                    f"the partner refused token A: {cause.message}; check the token it gave you"
                 ) from exc
             raise HandshakeFailed(exc.message) from exc
         credentials_url = discovery.endpoint_url(ModuleID.CREDENTIALS.value)

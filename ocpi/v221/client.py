@@ -111,8 +111,11 @@ class PartnerClient:
         params: Mapping[str, str] | None,
         routing: RoutingHeaders | None,
     ) -> tuple[httpx.Response, str | None]:
-        """The response, and with ``AUTO`` after a refused Base64 token, what the plain retry
-        got when the Base64 answer is the one returned (it said more)."""
+        """The response, and what the plain-token retry got if the refused Base64 one is kept.
+
+        Only ``AUTO`` retries; the Base64 answer is kept when it says more (see
+        :func:`_refused_plain`).
+        """
         if self.encoding is not TokenEncoding.AUTO:
             return await self._send(method, url, body, params, routing, self.encoding), None
         first = await self._send(method, url, body, params, routing, TokenEncoding.BASE64)
@@ -265,9 +268,11 @@ def _tried_both(plain_answer: str) -> str:
 
 
 def _refused_plain(response: httpx.Response) -> str | None:
-    """What the plain-token retry got, in words, when it got no further than the refused Base64
-    token: a 401 too, or a generic server error (HTTP 5xx or OCPI 3000). None: the peer took the
-    plain token (any other answer, an error about the request included)."""
+    """What the plain-token retry got, in words, if it fared no better than the Base64 token.
+
+    That is a 401 too, or a generic server error (HTTP 5xx or OCPI 3000). None: the peer took
+    the plain token (any other answer, an error about the request included).
+    """
     try:
         envelope: OcpiResponse[Any] | None = _ENVELOPE.validate_json(response.content)
     except ValidationError:

@@ -98,3 +98,70 @@ def test_register_with_a_wrong_token_reports_the_401_and_both_attempts(hub, peer
         "HTTP 500, OCPI 3000 Generic server error)"
     ) in error
     assert as_json(hub("partners", "list", "--json")) == []
+
+
+# --- invite twice -------------------------------------------------------------------------------
+
+
+async def registration_token_works(database_url: str, name: str, token: str) -> bool:
+    from hub.domain.partners import HeaderTokenEncoding
+    from hub.persistence.session import create_engine, create_session_factory
+    from hub.services.partners import PartnerService
+
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            found = await PartnerService(session).authenticate({HeaderTokenEncoding.PLAIN: token})
+            return found is not None and found.partner.name == name
+    finally:
+        await engine.dispose()
+
+
+async def test_a_second_invite_needs_reissue_and_then_revokes_the_first_token(hub, database_url):
+    import asyncio
+
+    invite = ("partners", "invite", "acme", "--party", "US*ACM")
+    first = await asyncio.to_thread(lambda: as_json(hub(*invite, "--json")))
+    issued = first["token_a"]
+
+    refused = await asyncio.to_thread(lambda: hub(*invite, expect=1))
+    error = one_line(refused.stderr)
+    assert error.startswith("error: partner 'acme' was already issued a registration token on ")
+    assert " UTC, not used yet; `hub partners invite acme --reissue` revokes it" in error
+    assert refused.stdout == ""
+    assert await registration_token_works(database_url, "acme", issued)  # untouched
+
+    again = await asyncio.to_thread(lambda: as_json(hub(*invite, "--reissue", "--json")))
+    assert again["token_a"] != issued
+    assert again["revoked_token_issued_at"][:10] == error.split(" on ")[1][:10]
+    assert not await registration_token_works(database_url, "acme", issued)
+    assert await registration_token_works(database_url, "acme", again["token_a"])
+
+
+def test_an_unregistered_partner_is_invited_again_without_reissue(hub):
+    hub("partners", "invite", "acme", "--party", "US*ACM")
+    hub("partners", "remove", "acme")
+    invited = as_json(hub("partners", "invite", "acme", "--party", "US*ACM", "--json"))
+    assert invited["status"] == "INVITED"
+    assert "revoked_token_issued_at" not in invited
+
+
+# --- the versions URL we hand out ---------------------------------------------------------------
+
+
+def test_invite_hands_out_the_public_url_without_a_warning(hub):
+    result = hub("partners", "invite", "acme", "--party", "US*ACM", "--json")
+    assert as_json(result)["versions_url"] == f"{PUBLIC_URL}/ocpi/versions"
+    assert result.stderr == ""
+
+
+def test_invite_without_a_public_url_warns_which_url_it_assumed(hub, env):
+    env.delenv("HUB_OCPI__PUBLIC_URL")
+    env.setenv("HUB_SERVER__PORT", "18001")
+    result = hub("partners", "invite", "acme", "--party", "US*ACM", "--json")
+    assert as_json(result)["versions_url"] == "http://127.0.0.1:18001/ocpi/versions"
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith(
+        "warning: HUB_OCPI__PUBLIC_URL is not set; assumed http://127.0.0.1:18001 "
+    )
+    assert "set HUB_OCPI__PUBLIC_URL to the base URL partners reach this hub at" in warning

@@ -295,7 +295,11 @@ def _versions_answering_plain_with(plain_answer: httpx.Response):
         (
             httpx.Response(
                 500,
-                json={"status_code": 3000, "status_message": "Generic server error", "timestamp": TS},
+                json={
+                    "status_code": 3000,
+                    "status_message": "Generic server error",
+                    "timestamp": TS,
+                },
             ),
             "HTTP 500, OCPI 3000 Generic server error",
         ),
