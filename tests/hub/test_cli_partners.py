@@ -165,3 +165,113 @@ def test_invite_without_a_public_url_warns_which_url_it_assumed(hub, env):
         "warning: HUB_OCPI__PUBLIC_URL is not set; assumed http://127.0.0.1:18001 "
     )
     assert "set HUB_OCPI__PUBLIC_URL to the base URL partners reach this hub at" in warning
+
+
+# --- push status and push work ------------------------------------------------------------------
+
+
+@pytest.fixture
+def emsp() -> Iterator[Any]:
+    from tests.support.emsp import EmspPeer
+
+    peer = EmspPeer()
+    with asgi_server(peer.app()) as url:
+        peer.base_url = url
+        peer.issued["token-for-emsp-one"] = "C"
+        yield peer
+
+
+async def queue_two_locations(sessions, emsp) -> int:
+    from hub.persistence.session import session_scope
+    from hub.roaming.importer import parse_locations_json
+    from hub.services.locations import LocationService
+    from tests.fixtures import network
+    from tests.hub.conftest import add_parties, register_partner
+
+    await add_parties(sessions)
+    partner_id, _ = await register_partner(
+        sessions, "emsp-one", base_url=f"{emsp.base_url}/ocpi/2.2.1"
+    )
+    locations = [network.location("LOC1"), network.location("LOC2")]
+    async with session_scope(sessions) as session:
+        await LocationService(session).import_locations(parse_locations_json(json.dumps(locations)))
+    return partner_id
+
+
+async def cli(hub, *args: str, expect: int = 0):
+    """The CLI runs its own event loop: in a thread."""
+    import asyncio
+
+    return await asyncio.to_thread(lambda: hub(*args, expect=expect))
+
+
+async def test_push_status_names_the_last_error_and_the_next_retry(hub, sessions, emsp, caplog):
+    import logging
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    from hub.config import PushSettings
+    from hub.roaming.push import PushWorker
+
+    await queue_two_locations(sessions, emsp)
+    emsp.push_mode = "fail"  # every push answered HTTP 503
+    slow_retries = PushSettings(retry_base_seconds=600, retry_cap_seconds=600)
+    before = datetime.now(UTC)
+    async with httpx.AsyncClient(timeout=5) as http:
+        worker = PushWorker(sessions, http, slow_retries, worker_id="test/0")
+        with caplog.at_level(logging.WARNING, logger="hub.roaming.push"):
+            assert await worker.run_once() == 2
+    failures = [r.getMessage() for r in caplog.records if "failed (attempt 1)" in r.getMessage()]
+    assert len(failures) == 2
+    assert all(" to partner 'emsp-one' failed" in line for line in failures)
+    assert not any("partner 1" in r.getMessage() for r in caplog.records)
+
+    (status,) = as_json(await cli(hub, "push", "status", "--json"))
+    assert status["partner"] == "emsp-one"
+    assert (status["consecutive_failures"], status["retrying"]) == (2, 2)
+    assert "answered HTTP 503: down" in status["last_error"]
+    last_error_at = datetime.fromisoformat(status["last_error_at"])
+    next_retry_at = datetime.fromisoformat(status["next_retry_at"])
+    assert before <= last_error_at <= datetime.now(UTC)
+    # Backoff after a first failure: between half and all of the 600 s base.
+    assert timedelta(seconds=299) <= next_retry_at - last_error_at <= timedelta(seconds=601)
+
+    table = one_line((await cli(hub, "push", "status")).stdout)
+    assert "next retry" in table
+    assert "2 failures in a row" in table
+    assert f"{next_retry_at:%H:%M:%S}Z" in table
+    assert "Last delivery error per partner" in table
+    assert "HTTP 503: down" in table
+
+
+def test_push_status_without_failures_has_no_error_or_retry(hub):
+    hub("partners", "invite", "acme", "--party", "US*ACM")
+    (status,) = as_json(hub("push", "status", "--json"))
+    assert (status["last_error"], status["last_error_at"], status["next_retry_at"]) == (
+        None,
+        None,
+        None,
+    )
+    assert "Last delivery error" not in hub("push", "status").stdout
+
+
+async def test_push_work_once_prints_a_json_summary(hub, sessions, emsp):
+    await queue_two_locations(sessions, emsp)
+    result = await cli(hub, "push", "work", "--once", "--json")
+    (line,) = result.stdout.splitlines()
+    summary = json.loads(line)
+    assert summary["worker"].endswith("/0")
+    assert {k: v for k, v in summary.items() if k != "worker"} == {
+        "rounds": 1,
+        "jobs": 2,
+        "delivered": 2,
+        "failed": 0,
+        "rejected": 0,
+        "sent_as_put": 0,
+        "nothing_to_send": 0,
+    }
+    assert len(emsp.locations) == 2
+    table = (await cli(hub, "push", "work", "--once")).stdout
+    assert "stopped" in table
+    assert "delivered" in table
