@@ -275,3 +275,43 @@ async def test_push_work_once_prints_a_json_summary(hub, sessions, emsp):
     table = (await cli(hub, "push", "work", "--once")).stdout
     assert "stopped" in table
     assert "delivered" in table
+
+
+async def test_push_work_prints_its_json_summary_when_stopped(sessions, emsp, database_url):
+    """The worker loop in its own process, stopped by SIGTERM as a service manager would."""
+    import asyncio
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.servers import hub_environment
+
+    await queue_two_locations(sessions, emsp)
+    env = hub_environment(database_url, 9)
+    env["HUB_PUSH__NODE_NAME"] = "test-node"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "push", "work", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        async with asyncio.timeout(60):
+            while len(emsp.locations) < 2:  # noqa: ASYNC110 - the worker process delivers
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                await asyncio.sleep(0.05)
+        # A round runs to its end once started: the stop comes after the deliveries are recorded.
+        os.kill(process.pid, signal.SIGTERM)
+        out, err = await asyncio.to_thread(process.communicate, timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    (line,) = out.splitlines()
+    summary = json.loads(line)
+    assert summary["worker"] == "test-node/0"
+    assert (summary["delivered"], summary["failed"], summary["jobs"]) == (2, 0, 2)
+    assert "push worker test-node/0 stopped" in err
