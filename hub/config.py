@@ -126,10 +126,10 @@ class Settings(BaseSettings):
         if self.ocpi.public_url:
             return None
         return (
-            f"HUB_OCPI__PUBLIC_URL is not set; assumed {self.public_url} (from "
-            "HUB_SERVER__HOST and HUB_SERVER__PORT), which partners cannot reach if `hub serve` "
-            "listens elsewhere; set HUB_OCPI__PUBLIC_URL to the base URL partners reach this "
-            "hub at (e.g. https://ocpi.example.com)"
+            f"HUB_OCPI__PUBLIC_URL is not set; assumed {self.public_url} from the bind address "
+            "(HUB_SERVER__HOST, HUB_SERVER__PORT), which partners cannot reach if `hub serve` "
+            "listens on another address or port or behind a proxy; set HUB_OCPI__PUBLIC_URL to "
+            "the base URL partners reach this hub at (e.g. https://ocpi.example.com)"
         )
 
     @property

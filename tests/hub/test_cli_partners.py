@@ -290,7 +290,8 @@ async def test_push_work_prints_its_json_summary_when_stopped(sessions, emsp, da
     await queue_two_locations(sessions, emsp)
     env = hub_environment(database_url, 9)
     env["HUB_PUSH__NODE_NAME"] = "test-node"
-    process = subprocess.Popen(
+    process = await asyncio.to_thread(
+        subprocess.Popen,
         [sys.executable, "-m", "hub", "push", "work", "--json"],
         env=env,
         stdout=subprocess.PIPE,
@@ -299,7 +300,7 @@ async def test_push_work_prints_its_json_summary_when_stopped(sessions, emsp, da
     )
     try:
         async with asyncio.timeout(60):
-            while len(emsp.locations) < 2:  # noqa: ASYNC110 - the worker process delivers
+            while len(emsp.locations) < 2:  # the worker process delivers
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
                 await asyncio.sleep(0.05)
         # A round runs to its end once started: the stop comes after the deliveries are recorded.
