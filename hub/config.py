@@ -119,6 +119,19 @@ class Settings(BaseSettings):
             return self.ocpi.public_url.rstrip("/")
         return f"http://{self.server.host}:{self.server.port}"
 
+    def public_url_warning(self) -> str | None:
+        """Why the URL we give partners may be wrong: it is derived from the bind address
+        because ``HUB_OCPI__PUBLIC_URL`` is not set (another process, ``hub serve --port``, a
+        proxy or a container all make it wrong). None when it is set."""
+        if self.ocpi.public_url:
+            return None
+        return (
+            f"HUB_OCPI__PUBLIC_URL is not set; assumed {self.public_url} from the bind address "
+            "(HUB_SERVER__HOST, HUB_SERVER__PORT), which partners cannot reach if `hub serve` "
+            "listens on another address or port or behind a proxy; set HUB_OCPI__PUBLIC_URL to "
+            "the base URL partners reach this hub at (e.g. https://ocpi.example.com)"
+        )
+
     @property
     def node_url(self) -> str:
         return (self.ocpp.node_url or f"http://{self.server.host}:{self.server.port}").rstrip("/")

@@ -12,6 +12,8 @@ from hub.cli.common import (
     JSON_OPTION,
     CommandContext,
     console,
+    error_console,
+    exit_with_error,
     print_json,
     print_record,
     print_table,
@@ -25,6 +27,7 @@ from hub.errors import InvalidState
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from hub.config import Settings
     from hub.persistence.tables import Partner
     from hub.roaming.handshake import CredentialsHandshake
 
@@ -120,6 +123,11 @@ def invite(
     name: str = typer.Argument(..., help="Partner name (unique)"),
     party: list[str] = PARTY_OPTION,
     token_encoding: HeaderTokenEncoding = ENCODING_OPTION,
+    reissue: bool = typer.Option(
+        False,
+        "--reissue",
+        help="Issue a new token to a partner invited before; the earlier token stops working.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Issue a registration token (OCPI token A) for a partner that will register with us."""
@@ -127,19 +135,30 @@ def invite(
 
     async def work(context: CommandContext) -> dict[str, Any]:
         from hub.persistence.session import session_scope
-        from hub.services.partners import PartnerService
+        from hub.services.partners import AlreadyInvited, PartnerService
 
         async with session_scope(context.sessions) as session:
-            partner, token = await PartnerService(session).invite(
-                name, parties=parties, token_encoding=token_encoding
-            )
-            return {
+            service = PartnerService(session)
+            revoked = await service.pending_invitation(name)
+            try:
+                partner, token = await service.invite(
+                    name, parties=parties, token_encoding=token_encoding, reissue=reissue
+                )
+            except AlreadyInvited as exc:
+                exit_with_error(
+                    f"{exc}; `hub partners invite {name} --reissue` revokes it and issues a new one"
+                )
+            record: dict[str, Any] = {
                 "name": partner.name,
                 "status": partner.status,
                 "parties": [party_label(p) for p in sorted(parties)],
                 "token_a": token,
                 "versions_url": context.settings.versions_url,
             }
+            if revoked is not None:
+                record["revoked_token_issued_at"] = revoked.isoformat()
+        warn_if_public_url_assumed(context.settings)
+        return record
 
     record = run(work)
     if as_json:
@@ -147,6 +166,13 @@ def invite(
     else:
         print_record(f"Invited {name}", record)
         console.print("Give the token and the versions URL to the partner over a secure channel.")
+
+
+def warn_if_public_url_assumed(settings: Settings) -> None:
+    """One ``warning:`` line on stderr when the URL we give partners is a guess."""
+    problem = settings.public_url_warning()
+    if problem is not None:
+        error_console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
 
 
 @app.command("register")
@@ -163,6 +189,7 @@ def register(
     parties = parse_parties(party)
 
     async def work(context: CommandContext) -> dict[str, Any]:
+        warn_if_public_url_assumed(context.settings)  # our versions URL goes to the partner
         handshake = _handshake(context)
         await handshake.register_with(
             partner_name, versions_url, token_a, parties=parties, token_encoding=token_encoding
@@ -206,6 +233,7 @@ def rotate(name: str, as_json: bool = JSON_OPTION) -> None:
     """Renew the credentials tokens of both sides (credentials PUT to the partner)."""
 
     async def work(context: CommandContext) -> dict[str, Any]:
+        warn_if_public_url_assumed(context.settings)  # our versions URL goes to the partner
         handshake = _handshake(context)
         await handshake.rotate(name)
         return await _detailed(context, name)

@@ -39,6 +39,7 @@ from ocpi.errors import (
     MethodNotAllowed,
     NoMatchingEndpoints,
     OcpiClientError,
+    PartnerHttpError,
     UnableToUseClientApi,
     UnsupportedVersion,
 )
@@ -140,7 +141,7 @@ class CredentialsHandshake:
     async def _accept(
         self, partner_id: int, credentials: v221_credentials.Credentials, *, registering: bool
     ) -> v221_credentials.Credentials:
-        encoding = await self._encoding_of(partner_id)
+        name, encoding = await self._name_and_encoding_of(partner_id)
         discovery = await self.discover(credentials.url, credentials.token, encoding)
         connection = mappers.connection_from_credentials(
             credentials, version=discovery.version, endpoints=discovery.endpoints
@@ -154,10 +155,10 @@ class CredentialsHandshake:
                 raise MethodNotAllowed(str(exc)) from exc
             except (Conflict, Forbidden) as exc:
                 # Nothing is stored: the transaction is rolled back with this exception.
-                logger.warning("credentials of partner %s refused: %s", partner_id, exc)
+                logger.warning("credentials of partner %r refused: %s", name, exc)
                 raise InvalidOrMissingParameters(str(exc)) from exc
             if registering:
-                await initial_sync(session, partner_id)
+                await initial_sync(session, partner_id, name)
             return await self.our_credentials(session, token)
 
     async def accept_unregistration(self, partner_id: int) -> None:
@@ -165,12 +166,12 @@ class CredentialsHandshake:
         async with session_scope(self.sessions) as session:
             await PartnerService(session).unregister(partner_id)
 
-    async def _encoding_of(self, partner_id: int) -> str:
+    async def _name_and_encoding_of(self, partner_id: int) -> tuple[str, str]:
         async with session_scope(self.sessions) as session:
             partner = await PartnerService(session).partners.get(partner_id)
             if partner is None:
                 raise MethodNotAllowed("Partner no longer exists")
-            return partner.token_encoding
+            return partner.name, partner.token_encoding
 
     # We register with a partner: the operator's commands.
 
@@ -197,6 +198,11 @@ class CredentialsHandshake:
         try:
             discovery = await self.discover(versions_url, registration_token, token_encoding)
         except (UnableToUseClientApi, UnsupportedVersion, NoMatchingEndpoints) as exc:
+            cause = exc.__cause__
+            if isinstance(cause, PartnerHttpError) and cause.response_status == 401:
+                raise HandshakeFailed(
+                    f"the partner refused token A: {cause.message}; check the token it gave you"
+                ) from exc
             raise HandshakeFailed(exc.message) from exc
         credentials_url = discovery.endpoint_url(ModuleID.CREDENTIALS.value)
         if credentials_url is None:
@@ -228,7 +234,7 @@ class CredentialsHandshake:
                 partner = await PartnerService(session).complete_outbound_registration(
                     partner_id, connection
                 )
-                await initial_sync(session, partner_id)
+                await initial_sync(session, partner_id, partner.name)
                 return partner
         except (Conflict, Forbidden, InvalidState) as exc:
             # The partner registered us but we cannot keep it: undo on its side too.
@@ -307,13 +313,13 @@ class CredentialsHandshake:
             return await PartnerService(session).unregister(partner.require_id())
 
 
-async def initial_sync(session: AsyncSession, partner_id: int) -> None:
+async def initial_sync(session: AsyncSession, partner_id: int, name: str) -> None:
     """Queue every object the newly registered partner may receive (if it has receivers)."""
     try:
         queued = await SyncService(session).resync(partner_id)
     except InvalidState:
         return  # no Locations/Tariffs receiver endpoint: the partner pulls, if anything
-    logger.info("partner %s registered: %s objects queued for push", partner_id, queued)
+    logger.info("partner %r registered: %s objects queued for push", name, queued)
 
 
 def _endpoints(partner: Partner) -> tuple[PartnerEndpoint, ...]:

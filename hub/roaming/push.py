@@ -24,7 +24,7 @@ import socket
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
@@ -87,6 +87,30 @@ class Outcome:
     error: str | None = None
     """None: delivered."""
     failure: Failure = Failure.TRANSIENT
+
+
+@dataclass(slots=True)
+class WorkerTotals:
+    """What a worker did since it was created (``hub push work`` prints it when it stops)."""
+
+    worker: str | None = None
+    rounds: int = 0
+    """Rounds that found work."""
+    jobs: int = 0
+    """Jobs claimed (each ends in one of the counts below, unless its round failed)."""
+    delivered: int = 0
+    """Accepted by the partner."""
+    failed: int = 0
+    """Not taken now (unreachable, 5xx...): retried later."""
+    rejected: int = 0
+    """Refused for good (this version of the object)."""
+    sent_as_put: int = 0
+    """PATCHes of an object the partner lacks: the whole object is queued instead."""
+    nothing_to_send: int = 0
+    """Object gone or no longer visible to the partner when the job came up."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def policy_from(settings: PushSettings) -> RetryPolicy:
@@ -192,6 +216,7 @@ class PushWorker:
         # The last round was full (a partner at its in-flight cap, or batch_size reached): more
         # may be due, so the next round starts at once instead of after the poll interval.
         self._more_due = False
+        self.totals = WorkerTotals()
 
     @property
     def worker_id(self) -> str:
@@ -213,6 +238,7 @@ class PushWorker:
         async with session_scope(self.sessions) as session:
             released = await self._service(session).release_claims(name)
         self._started = True
+        self.totals.worker = name
         if released:
             logger.warning(
                 "push worker %s: gave back %s jobs claimed by its dead predecessor", name, released
@@ -281,11 +307,14 @@ class PushWorker:
             if not jobs:
                 return 0
             deliveries, nothing_to_send = await self._plan(session, jobs)
+        self.totals.rounds += 1
+        self.totals.jobs += len(jobs)
         done = asyncio.Event()
         renewer = asyncio.create_task(self._renew_until(done, [job.id for job in jobs]))
         try:
             outcomes = await self._send_all(deliveries)
-            await self._record(nothing_to_send, outcomes)
+            names = {d.job.partner_id: d.partner.name for d in deliveries}
+            await self._record(nothing_to_send, outcomes, names)
         except BaseException:
             done.set()
             await asyncio.shield(renewer)
@@ -440,7 +469,17 @@ class PushWorker:
 
         return list(await asyncio.gather(*(send(d) for d in deliveries)))
 
-    async def _record(self, nothing: Sequence[ClaimedJob], outcomes: Sequence[Outcome]) -> None:
+    async def _record(
+        self,
+        nothing: Sequence[ClaimedJob],
+        outcomes: Sequence[Outcome],
+        names: dict[int, str],
+    ) -> None:
+        """``names``: the name of each partner sent to, for the log."""
+
+        def partner(partner_id: int) -> str:
+            return repr(names.get(partner_id, f"#{partner_id}"))
+
         done = [o.job.id for o in outcomes if o.error is None]
         async with session_scope(self.sessions) as session:
             service = self._service(session)
@@ -452,20 +491,24 @@ class PushWorker:
                     continue
                 job = outcome.job
                 if outcome.failure is Failure.UNKNOWN_OBJECT:
-                    await self._put_instead(session, service, job)
+                    await self._put_instead(session, service, job, partner(job.partner_id))
                     continue
                 rejected = outcome.failure is Failure.REJECTED
                 logger.warning(
                     "push %s %s to partner %s %s (attempt %s): %s",
                     job.kind,
                     job.target,
-                    job.partner_id,
+                    partner(job.partner_id),
                     "refused for good" if rejected else "failed",
                     job.attempts + 1,
                     outcome.error,
                 )
                 if await service.failed(job.id, self.worker_id, outcome.error, rejected=rejected):
-                    logger.error("partner %s degraded after repeated push failures", job.partner_id)
+                    logger.error(
+                        "partner %s degraded after repeated push failures: %s",
+                        partner(job.partner_id),
+                        outcome.error,
+                    )
             # In the transaction that records the recovery: one resync per recovery, and none
             # lost if the process dies right after.
             for partner_id in recovered:
@@ -473,17 +516,28 @@ class PushWorker:
                     queued = await SyncService(session).resync(partner_id)
                 except InvalidState as exc:
                     logger.warning(
-                        "partner %s reachable again, not resynchronised: %s", partner_id, exc
+                        "partner %s reachable again, not resynchronised: %s",
+                        partner(partner_id),
+                        exc,
                     )
                     continue
                 logger.warning(
-                    "partner %s reachable again: resynchronising (%s PUTs)", partner_id, queued
+                    "partner %s reachable again: resynchronising (%s PUTs)",
+                    partner(partner_id),
+                    queued,
                 )
+        # Counted once the outcomes are committed.
+        failures = Counter(o.failure for o in outcomes if o.error is not None)
+        self.totals.nothing_to_send += len(nothing)
+        self.totals.delivered += len(done)
+        self.totals.failed += failures[Failure.TRANSIENT]
+        self.totals.rejected += failures[Failure.REJECTED]
+        self.totals.sent_as_put += failures[Failure.UNKNOWN_OBJECT]
 
     async def _put_instead(
-        self, session: AsyncSession, service: PushService, job: ClaimedJob
+        self, session: AsyncSession, service: PushService, job: ClaimedJob, partner: str
     ) -> None:
-        logger.info("partner %s lacks %s: sending the whole location", job.partner_id, job.target)
+        logger.info("partner %s lacks %s: sending the whole location", partner, job.target)
         if not await service.superseded(job.id, self.worker_id):
             return
         change = await LocationService(session, service).put_change(str(job.target["location_id"]))

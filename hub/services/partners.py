@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,18 @@ class AuthenticatedPartner:
     partner: Partner
     token: str
     encoding: HeaderTokenEncoding
+
+
+class AlreadyInvited(Conflict):
+    """The partner holds a registration token not used yet; issuing another revokes it."""
+
+    def __init__(self, name: str, issued_at: datetime) -> None:
+        self.name = name
+        self.issued_at = issued_at
+        super().__init__(
+            f"partner {name!r} was already issued a registration token on "
+            f"{issued_at:%Y-%m-%d %H:%M} UTC, not used yet"
+        )
 
 
 class PartnerService:
@@ -118,10 +131,12 @@ class PartnerService:
         *,
         parties: Sequence[Party],
         token_encoding: HeaderTokenEncoding = HeaderTokenEncoding.AUTO,
+        reissue: bool = False,
     ) -> tuple[Partner, str]:
         """Issue a registration token (OCPI token A) for a partner that will register with us.
 
-        A new partner is created; an unregistered or still-invited one gets a fresh token.
+        A new partner is created; an unregistered one gets a fresh token, and so does a
+        still-invited one with ``reissue`` (its earlier token stops working).
         ``parties`` are the parties it owns (see :meth:`assign_parties`): its credentials may
         declare roles for these only.
 
@@ -129,6 +144,7 @@ class PartnerService:
             The partner and the plain token, to hand over out of band. Only its hash is stored.
 
         Raises:
+            AlreadyInvited: the partner is invited and ``reissue`` is not set.
             Conflict: a partner with this name is registering or registered, or a party
                 belongs to another partner.
             InvalidState: no party given.
@@ -139,7 +155,11 @@ class PartnerService:
             partner = Partner(name=name)
         elif partner.partner_status not in {PartnerStatus.INVITED, PartnerStatus.UNREGISTERED}:
             raise Conflict(f"partner {name!r} is {partner.status}; unregister it first")
+        issued_at = self.invitation_issued_at(partner)
+        if issued_at is not None and not reissue:
+            raise AlreadyInvited(name, issued_at)
         partner.status = PartnerStatus.INVITED.value
+        partner.invited_at = utc_now()
         partner.token_encoding = token_encoding.value
         partner.inbound_token_hash = hash_token(token)
         partner.pending_inbound_token_hash = None
@@ -148,6 +168,21 @@ class PartnerService:
         await self.partners.add(partner)
         await self.assign_parties(partner, parties)
         return partner, token
+
+    async def pending_invitation(self, name: str) -> datetime | None:
+        """When the registration token of partner ``name`` was issued, if it holds one not
+        used yet (see :meth:`invitation_issued_at`)."""
+        partner = await self.partners.get_by_name(name)
+        return self.invitation_issued_at(partner) if partner is not None else None
+
+    @staticmethod
+    def invitation_issued_at(partner: Partner) -> datetime | None:
+        """When the registration token the partner holds (invited, not registered yet) was
+        issued; None if it holds none. Partners invited before this was recorded: their last
+        change."""
+        if partner.partner_status is not PartnerStatus.INVITED or not partner.inbound_token_hash:
+            return None
+        return partner.invited_at or partner.updated_at
 
     async def check_can_register_with(self, name: str) -> Partner | None:
         """The existing partner called ``name``, if any, after checking we may register with it.

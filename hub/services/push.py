@@ -248,8 +248,8 @@ class PushService:
     ) -> bool:
         """Record a failed delivery. A rejected one (the partner refused this version of the
         object) is final and leaves the partner's health alone; any other is retried later with
-        backoff and counts as a consecutive failure of the partner. Returns True if the partner
-        became degraded now."""
+        backoff, counts as a consecutive failure of the partner and becomes the partner's last
+        error. Returns True if the partner became degraded now."""
         (job,) = await self.jobs.get_many([job_id]) or (None,)
         if job is None or job.claimed_by != worker:
             return False
@@ -259,8 +259,11 @@ class PushService:
         if rejected:
             job.state = JobState.REJECTED.value
             return False
-        job.next_attempt_at = self.clock() + self.policy.delay(job.attempts, rng)
-        return await self.health.failure(job.partner_id, self.policy.degraded_after)
+        now = self.clock()
+        job.next_attempt_at = now + self.policy.delay(job.attempts, rng)
+        return await self.health.failure(
+            job.partner_id, self.policy.degraded_after, error=error, at=now
+        )
 
     async def superseded(self, job_id: int, worker: str) -> bool:
         """Retire a claimed job that another job replaces; False if it is no longer ours."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ocpi.auth import TokenEncoding, authorization_header
 from ocpi.envelope import OcpiResponse, parse_next_link
 from ocpi.errors import (
+    OcpiServerSideError,
     PartnerHttpError,
     PartnerProtocolError,
     PartnerRejected,
@@ -65,7 +66,9 @@ class PartnerClient:
         token: the credentials token the peer gave us (or its registration token A).
         encoding: how to put the token in the header. ``AUTO`` sends Base64 first and, if the
             peer answers 401, retries once in plain text and keeps whichever worked
-            (see :attr:`encoding`); the spec leaves this to "trial and error".
+            (see :attr:`encoding`); the spec leaves this to "trial and error". When the plain
+            retry fares no better (401 again, a generic server error, no answer), the 401 is
+            the answer, and :meth:`call`'s error says what the plain retry got.
         correlation_id: ``X-Correlation-ID`` for every request of this client; a new one per
             request when omitted.
     """
@@ -97,17 +100,41 @@ class PartnerClient:
         Raises:
             PartnerUnreachable: transport failure.
         """
-        if self.encoding is TokenEncoding.AUTO:
-            response = await self._send(method, url, body, params, routing, TokenEncoding.BASE64)
-            if response.status_code != httpx.codes.UNAUTHORIZED:
-                self.encoding = TokenEncoding.BASE64
-                return response
-            response = await self._send(method, url, body, params, routing, TokenEncoding.PLAIN)
-            if response.status_code != httpx.codes.UNAUTHORIZED:
-                logger.info("partner at %s accepts only plain tokens; switching", url)
-                self.encoding = TokenEncoding.PLAIN
-            return response
-        return await self._send(method, url, body, params, routing, self.encoding)
+        response, _ = await self._request(method, url, body, params, routing)
+        return response
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        routing: RoutingHeaders | None,
+    ) -> tuple[httpx.Response, str | None]:
+        """The response, and what the plain-token retry got if the refused Base64 one is kept.
+
+        Only ``AUTO`` retries; the Base64 answer is kept when it says more (see
+        :func:`_refused_plain`).
+        """
+        if self.encoding is not TokenEncoding.AUTO:
+            return await self._send(method, url, body, params, routing, self.encoding), None
+        first = await self._send(method, url, body, params, routing, TokenEncoding.BASE64)
+        if first.status_code != httpx.codes.UNAUTHORIZED:
+            self.encoding = TokenEncoding.BASE64
+            return first, None
+        try:
+            second = await self._send(method, url, body, params, routing, TokenEncoding.PLAIN)
+        except PartnerUnreachable as exc:
+            return first, _tried_both(f"no answer ({exc.message})")
+        plain_refused = _refused_plain(second)
+        if plain_refused is not None:
+            # The plain token got no further than the Base64 one: the 401 is the telling
+            # answer. Some peers fail on a token they cannot Base64-decode with a generic server
+            # error, which would hide that the token itself is wrong. Stay on AUTO.
+            return first, _tried_both(plain_refused)
+        logger.info("partner at %s accepts only plain tokens; switching", url)
+        self.encoding = TokenEncoding.PLAIN
+        return second, None
 
     async def _send(
         self,
@@ -158,10 +185,11 @@ class PartnerClient:
             PartnerProtocolError: the body is not an OCPI envelope.
             PartnerRejected: the envelope's status code is not 1xxx.
         """
-        response = await self.request(method, url, body=body, params=params, routing=routing)
+        response, retried = await self._request(method, url, body, params, routing)
         envelope = _parse_envelope(response, url)
         if not 200 <= response.status_code < 300:
             detail = f": {envelope.status_message}" if envelope and envelope.status_message else ""
+            detail += f" {retried}" if retried else ""
             raise PartnerHttpError(
                 f"{method} {url} answered HTTP {response.status_code}{detail}",
                 url=url,
@@ -230,6 +258,38 @@ class PartnerClient:
                 yield item
             next_url = parse_next_link(response.headers.get("Link"))
             next_params = None
+
+
+def _tried_both(plain_answer: str) -> str:
+    return (
+        "(tried the token base64-encoded, as OCPI 2.2.1 says, then plain; "
+        f"plain got: {plain_answer})"
+    )
+
+
+def _refused_plain(response: httpx.Response) -> str | None:
+    """What the plain-token retry got, in words, if it fared no better than the Base64 token.
+
+    That is a 401 too, or a generic server error (HTTP 5xx or OCPI 3000). None: the peer took
+    the plain token (any other answer, an error about the request included).
+    """
+    try:
+        envelope: OcpiResponse[Any] | None = _ENVELOPE.validate_json(response.content)
+    except ValidationError:
+        envelope = None
+    ocpi = ""
+    if envelope is not None:
+        ocpi = f"OCPI {envelope.status_code}"
+        if envelope.status_message:
+            ocpi += f" {envelope.status_message}"
+    status = response.status_code
+    if status == httpx.codes.UNAUTHORIZED:
+        return "HTTP 401 too"
+    if status >= httpx.codes.INTERNAL_SERVER_ERROR or (
+        envelope is not None and envelope.status_code == OcpiServerSideError.status_code
+    ):
+        return ", ".join(part for part in (f"HTTP {status}", ocpi) if part)
+    return None
 
 
 def _parse_envelope(response: httpx.Response, url: str) -> OcpiResponse[Any] | None:

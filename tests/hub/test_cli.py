@@ -81,7 +81,11 @@ def test_commands_on_unknown_or_unregistered_partners_fail_cleanly(hub):
 
 def test_reinviting_gives_a_new_token(hub):
     first = as_json(hub("partners", "invite", "acme", "--party", "US*ACM", "--json"))["token_a"]
-    second = as_json(hub("partners", "invite", "acme", "--party", "US*ACM", "--json"))["token_a"]
+    refused = hub("partners", "invite", "acme", "--party", "US*ACM", "--json", expect=1)
+    assert "--reissue" in refused.stderr
+    second = as_json(hub("partners", "invite", "acme", "--party", "US*ACM", "--reissue", "--json"))[
+        "token_a"
+    ]
     assert first != second
 
 

@@ -275,3 +275,88 @@ async def test_pull_follows_link_headers_until_the_last_page(http):
     assert route.call_count == 3
     assert {c.request.headers["X-Correlation-ID"] for c in route.calls} == {"corr-1"}
     assert len({c.request.headers["X-Request-ID"] for c in route.calls}) == 3
+
+
+def _versions_answering_plain_with(plain_answer: httpx.Response):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "Token wrong-token":
+            return plain_answer
+        return httpx.Response(
+            401, json={"status_code": 2000, "status_message": "Unknown token", "timestamp": TS}
+        )
+
+    return respx.get(f"{BASE}/versions").mock(side_effect=answer)
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("plain_answer", "plain_got"),
+    [
+        (
+            httpx.Response(
+                500,
+                json={
+                    "status_code": 3000,
+                    "status_message": "Generic server error",
+                    "timestamp": TS,
+                },
+            ),
+            "HTTP 500, OCPI 3000 Generic server error",
+        ),
+        (
+            httpx.Response(200, json={"status_code": 3000, "timestamp": TS}),
+            "HTTP 200, OCPI 3000",
+        ),
+        (httpx.Response(502, text="Bad gateway"), "HTTP 502"),
+        (
+            httpx.Response(401, json={"status_code": 2000, "timestamp": TS}),
+            "HTTP 401 too",
+        ),
+    ],
+    ids=["500-3000", "200-3000", "502-not-ocpi", "401-again"],
+)
+async def test_a_wrong_token_reports_the_401_and_both_attempts(http, plain_answer, plain_got):
+    route = _versions_answering_plain_with(plain_answer)
+    client = PartnerClient(http, token="wrong-token", encoding=TokenEncoding.AUTO)
+    with pytest.raises(PartnerHttpError) as raised:
+        await client.get_versions(f"{BASE}/versions")
+    assert raised.value.response_status == 401
+    assert raised.value.message == (
+        f"GET {BASE}/versions answered HTTP 401: Unknown token (tried the token base64-encoded, "
+        f"as OCPI 2.2.1 says, then plain; plain got: {plain_got})"
+    )
+    # Neither form worked: the next call tries both again.
+    assert client.encoding is TokenEncoding.AUTO
+    assert len(route.calls) == 2
+
+
+@respx.mock
+async def test_a_plain_retry_that_cannot_connect_reports_the_401(http):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "Token wrong-token":
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(401, json={"status_code": 2000, "timestamp": TS})
+
+    respx.get(f"{BASE}/versions").mock(side_effect=answer)
+    client = PartnerClient(http, token="wrong-token", encoding=TokenEncoding.AUTO)
+    with pytest.raises(PartnerHttpError) as raised:
+        await client.get_versions(f"{BASE}/versions")
+    assert raised.value.response_status == 401
+    assert "plain got: no answer (GET" in raised.value.message
+    assert "connection failed (connection refused)" in raised.value.message
+
+
+@respx.mock
+async def test_a_plain_token_refused_for_another_reason_is_the_answer(http):
+    # 2001 under HTTP 400: the plain token got past authentication, the request itself is bad.
+    route = _versions_answering_plain_with(
+        httpx.Response(
+            400, json={"status_code": 2001, "status_message": "Bad filter", "timestamp": TS}
+        )
+    )
+    client = PartnerClient(http, token="wrong-token", encoding=TokenEncoding.AUTO)
+    with pytest.raises(PartnerHttpError) as raised:
+        await client.get_versions(f"{BASE}/versions")
+    assert raised.value.message == f"GET {BASE}/versions answered HTTP 400: Bad filter"
+    assert client.encoding is TokenEncoding.PLAIN
+    assert len(route.calls) == 2

@@ -28,6 +28,8 @@ class QueueStats:
     """Pending jobs under a live claim: being sent right now."""
     rejected_objects: int = 0
     """Objects whose newest outcome is a rejection: the partner refused their current version."""
+    next_retry: datetime | None = None
+    """When the first pending job that failed before is due again (not counting jobs in flight)."""
 
 
 class PushJobRepository:
@@ -190,11 +192,16 @@ class PushJobRepository:
                 func.count().filter(state == JobState.REJECTED.value),
                 func.min(col(PushJob.enqueued_at)).filter(pending),
                 func.count().filter(and_(pending, col(PushJob.claimed_until) >= now)),
+                func.min(col(PushJob.next_attempt_at)).filter(
+                    pending,
+                    col(PushJob.attempts) > 0,
+                    or_(col(PushJob.claimed_until).is_(None), col(PushJob.claimed_until) < now),
+                ),
             ).group_by(col(PushJob.partner_id))
         )
         return [
-            QueueStats(int(p), int(a), int(b), int(c), int(d), int(e), f, int(g))
-            for p, a, b, c, d, e, f, g in result.all()
+            QueueStats(int(p), int(a), int(b), int(c), int(d), int(e), f, int(g), next_retry=h)
+            for p, a, b, c, d, e, f, g, h in result.all()
         ]
 
     @staticmethod
@@ -253,12 +260,19 @@ class PushHealthRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def failure(self, partner_id: int, degraded_after: int) -> bool:
-        """Count one more consecutive failure; True if the partner became degraded by it."""
+    async def failure(
+        self, partner_id: int, degraded_after: int, *, error: str, at: datetime
+    ) -> bool:
+        """Count one more consecutive failure and keep its error as the partner's last; True if
+        the partner became degraded by it."""
         await self.session.execute(
             update(Partner)
             .where(col(Partner.id) == partner_id)
-            .values(push_failures=col(Partner.push_failures) + 1)
+            .values(
+                push_failures=col(Partner.push_failures) + 1,
+                push_last_error=error[:500],
+                push_last_error_at=at,
+            )
             .execution_options(synchronize_session=False)
         )
         result = await self.session.execute(

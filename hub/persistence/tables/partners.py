@@ -35,10 +35,16 @@ class Partner(TimestampMixin, table=True):
         default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
     )
     registered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # When the current registration token (token A) was issued by `hub partners invite`.
+    invited_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Push delivery health: consecutive failed deliveries; degraded partners get a full resync
     # (every object PUT again) when they answer again.
     push_failures: int = Field(default=0)
     push_degraded: bool = Field(default=False)
+    # The last delivery failure that counted against the partner's reachability, and when; kept
+    # after a recovery (push_failures says whether it is current).
+    push_last_error: str | None = Field(default=None, max_length=500)
+    push_last_error_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     nacs_mode: str = Field(max_length=10, default=NacsMode.OMIT.value)
 
     @property
