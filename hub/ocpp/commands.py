@@ -33,7 +33,6 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
-from jsonschema.exceptions import ValidationError, best_match
 from litestar import Request, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import HTTPRouteHandler
@@ -81,14 +80,14 @@ class StationCallFailed(Exception):
         self.kind = kind
 
 
-def _where(error: ValidationError) -> str:
+def _where(error: Any) -> str:
     path = ""
     for part in error.absolute_path:
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     return path
 
 
-def _in_words(error: ValidationError) -> str:
+def _in_words(error: Any) -> str:
     """One schema violation as a sentence: ``type must be one of Hard, Soft``."""
     where = _where(error)
     subject = where or "the payload"
@@ -121,8 +120,10 @@ def schema_problem(
         payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
     else:
         validator = get_validator(message_type, action, version)
-    error = best_match(validator.iter_errors(payload))
-    return None if error is None else _in_words(error)
+    # The shallowest violation says the most (jsonschema's best_match does the same; jsonschema
+    # comes with ocpp, its errors are used untyped here rather than imported).
+    errors = sorted(validator.iter_errors(payload), key=lambda error: len(error.absolute_path))
+    return _in_words(errors[0]) if errors else None
 
 
 def _request_class(version: str, action: str) -> type[Any]:
@@ -298,7 +299,7 @@ def _answer_of(
             return dict(body["response"])
         if isinstance(body.get("error"), str):
             try:
-                kind = CallFailure(body.get("kind"))
+                kind = CallFailure(str(body.get("kind")))
             except ValueError:
                 kind = CallFailure.CALL_ERROR
             raise StationCallFailed(body["error"], kind)
