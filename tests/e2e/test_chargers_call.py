@@ -185,3 +185,28 @@ async def test_a_station_that_left_is_not_connected(bench: Bench, station: RawSt
         "no charging station 'CS-9'"
         in (await bench.cli("chargers", "call", "CS-9", "Reset")).stderr
     )
+
+
+async def test_a_station_that_does_not_answer_in_time(database_url: str, cli_environment: None):
+    port = free_port()
+    async with running_hub(
+        database_url,
+        uvicorn={"port": port},
+        node_url=f"http://127.0.0.1:{port}",
+        call_timeout_seconds=0.2,
+    ) as hub:
+        async with session_scope(hub.sessions) as session:
+            await StationService(session).add("CS-1", PASSWORD)
+        station = await RawStation.connect(hub.ws_url, "CS-1", PASSWORD, ["ocpp1.6"])
+        try:
+            done = await Bench(hub, CliRunner()).cli("chargers", "call", "CS-1", "Reset", "{}")
+            assert "type is required" in done.stderr  # refused before any wait
+            done = await Bench(hub, CliRunner()).cli(
+                "chargers", "call", "CS-1", "Reset", '{"type": "Soft"}'
+            )
+            assert done.exit_code == 1
+            assert done.stderr.strip() == "error: station CS-1 did not answer Reset in time"
+            (frame,) = [json.loads(await station.socket.recv())]  # sent, never answered
+            assert frame[2] == "Reset"
+        finally:
+            await station.close()

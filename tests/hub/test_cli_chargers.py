@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -207,3 +208,20 @@ def test_remove_has_json(hub):
 def test_call_refuses_a_payload_that_is_not_a_json_object(hub, payload, message):
     result = hub("chargers", "call", "CS-1", "Reset", payload, expect=2)
     assert message in result.output
+
+
+def test_call_to_a_station_held_by_a_process_that_is_gone_says_so(hub, database_url):
+    with socket.socket() as refusing:  # bound, not listening: connections are refused
+        refusing.bind(("127.0.0.1", 0))
+        node = f"http://127.0.0.1:{refusing.getsockname()[1]}"
+        hub("chargers", "add", "CS-1")
+
+        async def held_by_a_dead_node(session: AsyncSession) -> None:
+            await StationService(session).connected("CS-1", OcppVersion.V16, node)
+
+        arrange(database_url, held_by_a_dead_node)
+        result = hub("chargers", "call", "CS-1", "Reset", '{"type": "Soft"}', expect=1)
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"error: station CS-1 is held by the hub process at {node}, which cannot be reached: "
+    )
