@@ -181,7 +181,9 @@ def chargers(
         ..., "--network", exists=True, dir_okay=False, help="locations.json of `hub sim network`"
     ),
     url: str | None = typer.Option(
-        None, help="The hub's OCPP endpoint [default: ws://127.0.0.1:{HUB_SERVER__PORT}/ocpp]"
+        None,
+        help="The hub's OCPP endpoint (default: ws://127.0.0.1:PORT/ocpp, PORT from "
+        "HUB_SERVER__PORT)",
     ),
     register: bool = typer.Option(
         False,
@@ -192,8 +194,8 @@ def chargers(
         None,
         "--passwords",
         dir_okay=False,
-        help="JSON {station_id: password} [default with --register: passwords.json next to "
-        "the network file]",
+        help="JSON {station_id: password} (default with --register: passwords.json next to "
+        "the network file)",
     ),
     duration: float = typer.Option(30.0, help="Seconds of status changes after boot"),
     rate: float = typer.Option(5.0, min=0.01, help="Status changes per second"),
