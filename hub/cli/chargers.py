@@ -276,7 +276,10 @@ def show(
     print_table(
         f"Status history (latest {history}, newest first)",
         columns,
-        [[change[c] for c in columns] for change in record["history"]],
+        [
+            [_seconds(change["changed_at"]), *(change[c] for c in columns[1:])]
+            for change in record["history"]
+        ],
     )
 
 
