@@ -16,6 +16,7 @@ from hub.cli.common import (
     print_record,
     print_table,
     run,
+    settings,
 )
 from hub.domain.stations import parse_authorization_key
 
@@ -25,9 +26,19 @@ if TYPE_CHECKING:
 app = typer.Typer(help="OCPP charging stations.", no_args_is_help=True)
 
 
+CONNECTION_LEGEND = (
+    "connected: a hub process holds the station's socket now; only then does `hub chargers "
+    "call` reach it. ocpi: what partners see; a station stays online for "
+    "HUB_OCPP__OFFLINE_AFTER_SECONDS ({offline_after:g} s) after its socket closed (or "
+    "HUB_OCPP__MISSED_HEARTBEATS heartbeat intervals of silence), so a short network blip "
+    "does not flap its EVSEs; then it is offline and its EVSEs are UNKNOWN."
+)
+
+
 def station_record(station: ChargingStation) -> dict[str, Any]:
     return {
         "station_id": station.station_id,
+        "connected": station.connected_node is not None,
         "online": station.online,
         "ocpp_version": station.ocpp_version,
         "vendor": station.vendor,
@@ -45,33 +56,53 @@ def station_record(station: ChargingStation) -> dict[str, Any]:
     }
 
 
+def _connection_cells(record: dict[str, Any]) -> dict[str, str]:
+    return {
+        "connected": "yes" if record["connected"] else "no",
+        "ocpi": "online" if record["online"] else "offline",
+    }
+
+
+def _check_station_id(station_id: str) -> None:
+    if not 1 <= len(station_id) <= 48:
+        raise typer.BadParameter("1 to 48 characters", param_hint="STATION_ID")
+
+
+def _secret(password: str | None, password_hex: str | None) -> str | bytes | None:
+    """The password given on the command line, checked; None: generate one."""
+    if password is not None and password_hex is not None:
+        raise typer.BadParameter("give --password or --password-hex, not both")
+    if password is not None and not 16 <= len(password) <= 40:
+        raise typer.BadParameter("16 to 40 characters (OCPP 2.0.1)", param_hint="--password")
+    if password_hex is not None:
+        try:
+            return parse_authorization_key(password_hex)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--password-hex") from exc
+    return password
+
+
+PASSWORD_OPTION = typer.Option(None, help="Default: a generated 32-character secret")
+PASSWORD_HEX_OPTION = typer.Option(
+    None,
+    help="An OCPP 1.6 AuthorizationKey: 40 hex characters (20 bytes); the station's Basic "
+    "password is then those raw bytes",
+)
+
+
 @app.command("add")
 def add(
     station_id: str = typer.Argument(..., help="The station's OCPP identity"),
-    password: str | None = typer.Option(None, help="Default: a generated 32-character secret"),
-    password_hex: str | None = typer.Option(
-        None,
-        help="An OCPP 1.6 AuthorizationKey: 40 hex characters (20 bytes); the station's Basic "
-        "password is then those raw bytes",
-    ),
+    password: str | None = PASSWORD_OPTION,
+    password_hex: str | None = PASSWORD_HEX_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Allow a station to connect (OCPP security profile 1: HTTP Basic auth)."""
     from hub.persistence.session import session_scope
     from hub.services.stations import StationService
 
-    if not 1 <= len(station_id) <= 48:
-        raise typer.BadParameter("1 to 48 characters", param_hint="STATION_ID")
-    if password is not None and password_hex is not None:
-        raise typer.BadParameter("give --password or --password-hex, not both")
-    if password is not None and not 16 <= len(password) <= 40:
-        raise typer.BadParameter("16 to 40 characters (OCPP 2.0.1)", param_hint="--password")
-    secret: str | bytes | None = password
-    if password_hex is not None:
-        try:
-            secret = parse_authorization_key(password_hex)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--password-hex") from exc
+    _check_station_id(station_id)
+    secret = _secret(password, password_hex)
 
     async def work(context: CommandContext) -> dict[str, Any]:
         async with session_scope(context.sessions) as session:
@@ -87,9 +118,41 @@ def add(
         console.print("Configure the password in the station; it is not shown again.")
 
 
+@app.command("reset-password")
+def reset_password(
+    station_id: str = typer.Argument(..., help="The station's OCPP identity"),
+    password: str | None = PASSWORD_OPTION,
+    password_hex: str | None = PASSWORD_HEX_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Give a station a new password (printed once, as by `add`); the old one stops working at
+    its next login, and its failed logins in a row are cleared."""
+    from hub.persistence.session import session_scope
+    from hub.services.stations import StationService
+
+    secret = _secret(password, password_hex)
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        async with session_scope(context.sessions) as session:
+            station, shown = await StationService(session).reset_password(station_id, secret)
+            key = "password_hex" if isinstance(secret, bytes) else "password"
+            return {"station_id": station.station_id, key: shown}
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        print_record(f"New password of {station_id}", record)
+        console.print(
+            "Configure the password in the station; it is not shown again. A connection open "
+            "now stays up; the station needs the new password when it reconnects."
+        )
+
+
 @app.command("list")
 def list_stations(as_json: bool = JSON_OPTION) -> None:
-    """List stations with their connection state."""
+    """List stations with their connection state: `connected` (a hub process holds the socket
+    now) and `ocpi` (online, or offline with its EVSEs UNKNOWN, as partners see it)."""
     from hub.persistence.session import session_scope
     from hub.services.stations import StationService
 
@@ -101,21 +164,58 @@ def list_stations(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(records)
         return
-    columns = [
-        "station_id",
-        "online",
-        "ocpp_version",
-        "vendor",
-        "model",
-        "last_seen_at",
-        "auth_failures",
-    ]
-    print_table("Charging stations", columns, [[r[c] for c in columns] for r in records])
+    # Vendor, model and firmware are in `show`: the ids must fit an 80-column terminal.
+    print_table(
+        "Charging stations",
+        ["station_id", "connected", "ocpi", "ocpp", "last_seen_at", "auth_failures"],
+        [
+            [
+                r["station_id"],
+                *_connection_cells(r).values(),
+                r["ocpp_version"],
+                _seconds(r["last_seen_at"]),
+                r["auth_failures"],
+            ]
+            for r in records
+        ],
+    )
+    console.print(
+        CONNECTION_LEGEND.format(offline_after=settings().ocpp.offline_after_seconds),
+        highlight=False,
+    )
+
+
+def _seconds(iso: str | None) -> str | None:
+    """``2026-12-01T11:58:03.123456+00:00`` as ``2026-12-01 11:58:03Z``."""
+    return None if iso is None else f"{iso[:10]} {iso[11:19]}Z"
+
+
+def _connector_rows(statuses: dict[str, Any]) -> list[list[Any]]:
+    """``{"1:1": "Occupied"}`` (2.0.1) or ``{"0:2": "Charging"}`` (1.6) as table rows."""
+    rows = []
+    for key, status in sorted(statuses.items(), key=lambda item: _connector_order(item[0])):
+        evse_id, _, connector_id = key.partition(":")
+        rows.append([None if evse_id == "0" else evse_id, connector_id, status])
+    return rows
+
+
+def _connector_order(key: str) -> tuple[int, int]:
+    evse_id, _, connector_id = key.partition(":")
+    try:
+        return int(evse_id), int(connector_id)
+    except ValueError:
+        return (0, 0)
 
 
 @app.command("show")
-def show(station_id: str, as_json: bool = JSON_OPTION) -> None:
-    """Show a station, its EVSE links and their statuses."""
+def show(
+    station_id: str,
+    history: int = typer.Option(
+        20, "--history", min=0, help="How many of the latest EVSE status changes to show"
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show a station, the statuses it reported, its EVSE links and their status history."""
     from hub.persistence.session import session_scope
     from hub.services.stations import StationService
 
@@ -129,31 +229,62 @@ def show(station_id: str, as_json: bool = JSON_OPTION) -> None:
                     "status": e.status,
                     "ocpp_evse_id": e.ocpp_evse_id,
                     "ocpp_connector_id": e.ocpp_connector_id,
-                    "history": [
-                        f"{at.isoformat()} {status} ({reason})"
-                        for at, status, reason in await service.history(e, 5)
-                    ],
                 }
                 for e in await service.evses(station_id)
+            ]
+            changes = [
+                {
+                    "changed_at": change.changed_at.isoformat(),
+                    "evse_uid": uid,
+                    "previous_status": change.previous_status,
+                    "status": change.status,
+                    "ocpp_status": change.ocpp_status,
+                    "reason": change.reason,
+                }
+                for uid, change in (
+                    await service.station_history(station_id, history) if history else []
+                )
             ]
             return {
                 **station_record(station),
                 "station_status": station.station_status,
-                "connector_statuses": station.connector_statuses,
+                "connector_statuses": dict(station.connector_statuses),
                 "evses": evses,
+                "history": changes,
             }
 
     record = run(work)
     if as_json:
         print_json(record)
         return
-    print_record(f"Station {station_id}", {k: v for k, v in record.items() if k != "evses"})
+    listed = {"evses", "history", "connector_statuses", "connected", "online"}
+    fields = {k: v for k, v in record.items() if k not in listed}
+    fields = {"station_id": fields.pop("station_id"), **_connection_cells(record), **fields}
+    print_record(f"Station {station_id}", fields)
+    console.print(
+        CONNECTION_LEGEND.format(offline_after=settings().ocpp.offline_after_seconds),
+        highlight=False,
+    )
+    print_table(
+        "Connector statuses reported (OCPP)",
+        ["evse_id", "connector_id", "status"],
+        _connector_rows(record["connector_statuses"]),
+    )
     columns = ["uid", "status", "ocpp_evse_id", "ocpp_connector_id"]
-    print_table("EVSEs", columns, [[e[c] for c in columns] for e in record["evses"]])
+    print_table("EVSEs (OCPI)", columns, [[e[c] for c in columns] for e in record["evses"]])
+    columns = ["changed_at", "evse_uid", "previous_status", "status", "ocpp_status", "reason"]
+    print_table(
+        f"Status history (latest {history}, newest first)",
+        columns,
+        [
+            [_seconds(change["changed_at"]), *(change[c] for c in columns[1:])]
+            for change in record["history"]
+        ],
+    )
 
 
 @app.command("remove")
-def remove(station_id: str) -> None:
+def remove(station_id: str, as_json: bool = JSON_OPTION) -> None:
     """Forget a station: it can no longer connect; its EVSEs become UNKNOWN."""
     from hub.persistence.session import session_scope
     from hub.services.stations import StationService
@@ -163,7 +294,19 @@ def remove(station_id: str) -> None:
             await StationService(session).remove(station_id)
 
     run(work)
-    print_record("Removed", {"station_id": station_id})
+    record = {"station_id": station_id, "removed": True}
+    if as_json:
+        print_json(record)
+    else:
+        print_record("Removed", record)
+
+
+def _cell(value: Any) -> Any:
+    return (
+        value
+        if value is None or isinstance(value, str | int | float | bool)
+        else (json.dumps(value, ensure_ascii=False))
+    )
 
 
 @app.command("call")
@@ -171,8 +314,15 @@ def call(
     station_id: str,
     action: str = typer.Argument(..., help="OCPP action, e.g. RemoteStartTransaction"),
     payload: str = typer.Argument("{}", help="OCPP JSON payload (camelCase)"),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the station's answer (OCPP JSON) instead of a table."
+    ),
 ) -> None:
-    """Send a call to a station through the hub process that holds its socket."""
+    """Send a call to a station through the hub process that holds its socket.
+
+    Works with a single `hub serve` as it is: the call is authorised by a one-time token this
+    command writes (hashed) to the shared database. In a cluster, HUB_OCPP__INTERNAL_TOKEN may
+    be set instead (the same in every process)."""
     from hub.ocpp.commands import StationCallFailed, StationCommands
     from hub.ocpp.server import StationRegistry
 
@@ -180,6 +330,8 @@ def call(
         body = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="PAYLOAD") from exc
+    if not isinstance(body, dict):
+        raise typer.BadParameter("an OCPP payload is a JSON object", param_hint="PAYLOAD")
 
     async def work(context: CommandContext) -> dict[str, Any]:
         commands = StationCommands(
@@ -190,9 +342,15 @@ def call(
             internal_token=context.settings.ocpp.internal_token,
             timeout=context.settings.ocpp.call_timeout_seconds,
         )
-        return await commands.call(station_id, action, body)
+        try:
+            return await commands.call(station_id, action, body)
+        except StationCallFailed as exc:
+            exit_with_error(str(exc))
 
-    try:
-        print_json(run(work))
-    except StationCallFailed as exc:
-        exit_with_error(str(exc))
+    answer = run(work)
+    if as_json:
+        print_json(answer)
+        return
+    print_record(
+        f"{station_id} answered {action}", {key: _cell(value) for key, value in answer.items()}
+    )

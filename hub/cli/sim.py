@@ -13,12 +13,12 @@ import typer
 from hub.cli.common import (
     JSON_OPTION,
     CommandContext,
-    console,
     exit_with_error,
     print_json,
     print_record,
     print_table,
     run,
+    settings,
 )
 
 if TYPE_CHECKING:
@@ -135,48 +135,135 @@ def network(
     )
 
 
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        exit_with_error(f"cannot read {what} {path}: {exc.strerror or exc}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        exit_with_error(f"{what} {path} is not JSON: {exc}")
+
+
+def _read_passwords(path: Path) -> dict[str, str]:
+    passwords = _read_json(path, "passwords file")
+    if not isinstance(passwords, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in passwords.items()
+    ):
+        exit_with_error(
+            f"passwords file {path} must be a JSON object of station id to password, "
+            'e.g. {"CS-1": "secret"}'
+        )
+    return passwords
+
+
+def _default_url() -> str:
+    server = settings().server
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host  # noqa: S104
+    return f"ws://{host}:{server.port}/ocpp"
+
+
+def _write_passwords(path: Path, passwords: dict[str, str]) -> None:
+    """Written before the stations are committed, so no registered password is ever lost."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(passwords, indent=1, sort_keys=True), encoding="utf-8")
+        temporary.chmod(0o600)
+        temporary.replace(path)
+    except OSError as exc:
+        exit_with_error(f"cannot write the passwords file {path}: {exc.strerror or exc}")
+
+
 @app.command("chargers")
 def chargers(
     count: int = typer.Argument(0, help="How many of the network's stations to simulate (0: all)"),
-    network_file: Path = typer.Option(..., "--network", exists=True, help="locations.json"),
-    url: str = typer.Option("ws://127.0.0.1:8000/ocpp", help="The hub's OCPP endpoint"),
+    network_file: Path = typer.Option(
+        ..., "--network", exists=True, dir_okay=False, help="locations.json of `hub sim network`"
+    ),
+    url: str | None = typer.Option(
+        None,
+        help="The hub's OCPP endpoint (default: ws://127.0.0.1:PORT/ocpp, PORT from "
+        "HUB_SERVER__PORT)",
+    ),
     register: bool = typer.Option(
-        False, help="Add the stations to the hub's database with fresh passwords first"
+        False,
+        help="Add the stations that are not in the hub's database yet, with fresh passwords, "
+        "written to the --passwords file first (so a failed run loses none)",
     ),
     passwords_file: Path | None = typer.Option(
-        None, "--passwords", exists=True, help="JSON {station_id: password}"
+        None,
+        "--passwords",
+        dir_okay=False,
+        help="JSON {station_id: password} (default with --register: passwords.json next to "
+        "the network file)",
     ),
     duration: float = typer.Option(30.0, help="Seconds of status changes after boot"),
-    rate: float = typer.Option(5.0, help="Status changes per second"),
+    rate: float = typer.Option(5.0, min=0.01, help="Status changes per second"),
     seed: int = typer.Option(7),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Connect the network's charging stations (OCPP 1.6 and 2.0.1) and make them live."""
+    """Connect the network's charging stations (OCPP 1.6 and 2.0.1) and make them live,
+    printing progress as they connect and change status."""
     from hub.persistence.session import session_scope
     from hub.services.stations import StationService
-    from hub.sim.chargers import SimulatedStation, fleet_for_network, run_fleet
+    from hub.sim.chargers import SimulatedCharger, SimulatedStation, fleet_for_network, run_fleet
 
-    locations = json.loads(network_file.read_text())
-    stations = fleet_for_network(locations, lambda _: "")
+    locations = _read_json(network_file, "network file")
+    try:
+        if not isinstance(locations, list):
+            raise TypeError("not a list")
+        stations = fleet_for_network(locations, lambda _: "")
+    except (AttributeError, KeyError, TypeError) as exc:
+        exit_with_error(
+            f"network file {network_file} is not a JSON list of OCPI locations ("
+            + (f"a field is missing: {exc.args[0]}" if isinstance(exc, KeyError) else str(exc))
+            + "); give the locations.json of `hub sim network`"
+        )
+    if not stations:
+        exit_with_error(
+            f"network file {network_file} holds no charging station: none of its "
+            f"{len(locations)} objects is a location with EVSEs linked to an OCPP station "
+            "(hub_ocpp); give the locations.json of `hub sim network`"
+        )
     if count:
         stations = stations[:count]
-    passwords: dict[str, str] = json.loads(passwords_file.read_text()) if passwords_file else {}
+    if passwords_file is None and register:
+        passwords_file = network_file.with_name("passwords.json")
+    passwords: dict[str, str] = {}
+    if passwords_file is not None and passwords_file.exists():
+        passwords = _read_passwords(passwords_file)
+    elif passwords_file is not None and not register:
+        exit_with_error(f"no passwords file {passwords_file}")
+    registered: list[str] = []
     if register:
+        target = passwords_file or network_file.with_name("passwords.json")
 
-        async def add(context: CommandContext) -> dict[str, str]:
-            added = {}
+        async def add(context: CommandContext) -> list[str]:
+            added = []
             async with session_scope(context.sessions) as session:
                 service = StationService(session)
                 for station in stations:
                     if await service.stations.get(station.station_id) is None:
-                        _, added[station.station_id] = await service.add(station.station_id)
+                        _, passwords[station.station_id] = await service.add(station.station_id)
+                        added.append(station.station_id)
+                if added:
+                    _write_passwords(target, passwords)
             return added
 
-        passwords.update(run(add))
+        registered = run(add)
     missing = [s.station_id for s in stations if s.station_id not in passwords]
     if missing:
+        known = f"in {passwords_file}" if passwords_file is not None else "given"
+        if register:
+            exit_with_error(
+                f"{len(missing)} stations (e.g. {missing[0]}) are registered already, with "
+                f"passwords not {known}: give the passwords file written when they were "
+                "registered (--passwords), or give them new ones with `hub chargers "
+                "reset-password ID`"
+            )
         exit_with_error(
-            f"no password for {len(missing)} stations (e.g. {missing[0]}); "
-            "use --register or --passwords"
+            f"no password for {len(missing)} stations (e.g. {missing[0]}); use --register "
+            "(adds them and writes their passwords to a file) or --passwords FILE"
         )
     ready = [
         SimulatedStation(
@@ -184,22 +271,54 @@ def chargers(
         )
         for s in stations
     ]
-    console.print(f"connecting {len(ready)} stations to {url} ...")
+    endpoint = url or _default_url()
+
+    def progress(line: str) -> None:
+        # Progress goes to stderr under --json: stdout is the summary alone.
+        typer.echo(line, err=as_json)
+
+    def status_changed(charger: SimulatedCharger, _: str) -> None:
+        unit = "connector" if charger.v16 else "evse"
+        progress(f"{charger.station.station_id} {unit} {charger.log[-1]}")
+
+    if registered:
+        progress(f"registered {len(registered)} stations; their passwords are in {passwords_file}")
     report = asyncio.run(
-        run_fleet(url, ready, duration=duration, changes_per_second=rate, seed=seed)
+        run_fleet(
+            endpoint,
+            ready,
+            duration=duration,
+            changes_per_second=rate,
+            seed=seed,
+            on_event=status_changed,
+            on_progress=progress,
+        )
     )
-    print_record(
-        "Simulated chargers",
-        {
-            "stations": len(ready),
-            "connected": report.connected,
-            "booted": report.booted,
-            "status_notifications": report.status_notifications,
-            "errors": len(report.errors),
-            "seconds": round(report.seconds, 1),
-        },
-    )
-    for error in report.errors[:5]:
-        console.print(f"[red]{error}[/red]")
+    summary = {
+        "url": endpoint,
+        "stations": len(ready),
+        "registered": len(registered),
+        "passwords_file": str(passwords_file) if passwords_file is not None else None,
+        "connected": report.connected,
+        "booted": report.booted,
+        "status_notifications": report.status_notifications,
+        "errors": report.errors,
+        "seconds": round(report.seconds, 1),
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        print_record(
+            "Simulated chargers",
+            {**summary, "errors": len(report.errors)},
+        )
+    if report.errors and not report.connected:
+        exit_with_error(
+            f"no station could connect to {endpoint} ({report.errors[0]}); is `hub serve` "
+            "listening there? (--url)"
+        )
     if report.errors:
-        raise typer.Exit(1)
+        more = f" (and {len(report.errors) - 1} more above)" if len(report.errors) > 1 else ""
+        exit_with_error(
+            f"{len(report.errors)} errors during the simulation: {report.errors[0]}{more}"
+        )

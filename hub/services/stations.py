@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.domain.assets import EvseStatus
+from hub.domain.credentials import generate_token, hash_token
 from hub.domain.stations import (
     AuthBackoff,
     OcppVersion,
@@ -24,14 +25,18 @@ from hub.domain.stations import (
 )
 from hub.errors import Conflict, NotFound
 from hub.persistence.base import utc_now
+from hub.persistence.repositories.call_tokens import StationCallTokenRepository
 from hub.persistence.repositories.stations import StationRepository
-from hub.persistence.tables import ChargingStation, Evse
+from hub.persistence.tables import ChargingStation, Evse, EvseStatusChange
 from hub.services.locations import LocationService
 
 STATION_CONNECTOR = 0
 """OCPP 1.6 ``connectorId`` 0 addresses the whole charging station."""
 STATION_EVSE = 0
 """OCPP 2.0.1 ``evseId`` 0 addresses the whole charging station (Part 2, "EVSE")."""
+CALL_TOKEN_LIFETIME = timedelta(seconds=60)
+"""A minted station-call token is used within one HTTP request; the node deletes it on
+arrival, so the lifetime only bounds how long an unused one is worth stealing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,7 @@ class StationService:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.stations = StationRepository(session)
+        self.call_tokens = StationCallTokenRepository(session)
         self.locations = LocationService(session)
         self.preparing = preparing
         self.clock = clock
@@ -100,6 +106,39 @@ class StationService:
             ChargingStation(station_id=station_id, password_hash=hash_password(password))
         )
         return station, password if isinstance(password, str) else password.hex()
+
+    async def reset_password(
+        self, station_id: str, password: str | bytes | None = None
+    ) -> tuple[ChargingStation, str]:
+        """Give a station a new password (generated unless given, bytes as in :meth:`add`);
+        returns it, in hex for bytes. The old one stops working at the next login; a socket
+        open now stays up. The failed-login count in a row is cleared, so the station is not
+        kept waiting once it has the new password (the total stays for the operator).
+
+        Raises:
+            NotFound: no such station.
+        """
+        station = await self.get_for_update(station_id)
+        password = password or generate_password()
+        station.password_hash = hash_password(password)
+        station.auth_failures = 0
+        station.touch()
+        return station, password if isinstance(password, str) else password.hex()
+
+    async def mint_call_token(self, lifetime: timedelta = CALL_TOKEN_LIFETIME) -> str:
+        """A one-time token for the internal station-call endpoint of any hub process on this
+        database; only its hash is stored. Expired tokens nobody used are purged here."""
+        now = self.clock()
+        await self.call_tokens.purge_expired(now)
+        token = generate_token()
+        await self.call_tokens.add(hash_token(token), now + lifetime)
+        return token
+
+    async def redeem_call_token(self, token: str) -> bool:
+        """True once for a token minted by :meth:`mint_call_token` that has not expired."""
+        if not token:
+            return False
+        return await self.call_tokens.consume(hash_token(token), self.clock())
 
     async def get(self, station_id: str) -> ChargingStation:
         """Raises NotFound for an unknown station."""
@@ -289,6 +328,13 @@ class StationService:
     async def history(self, evse: Evse, limit: int = 20) -> list[tuple[datetime, str, str]]:
         rows = await self.stations.history(evse.id or 0, limit)
         return [(r.changed_at, r.status, r.reason) for r in rows]
+
+    async def station_history(
+        self, station_id: str, limit: int = 20
+    ) -> Sequence[tuple[str, EvseStatusChange]]:
+        """The latest ``limit`` status changes of the station's EVSEs, newest first, each with
+        its EVSE uid."""
+        return await self.stations.station_history(station_id, limit)
 
 
 def _feeds(evse: Evse, evse_id: int | None, connector_id: int) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -29,6 +30,7 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
 logger = logging.getLogger(__name__)
@@ -300,11 +302,43 @@ def fleet_for_network(
 
 @dataclass
 class FleetReport:
+    stations: int = 0
     connected: int = 0
     booted: int = 0
     status_notifications: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    connected_ids: list[str] = field(default_factory=list)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Why a simulated station failed, in words (no exception repr)."""
+    if isinstance(exc, InvalidStatus):
+        code = exc.response.status_code
+        meaning = {
+            401: "wrong password",
+            404: "unknown station: register it (hub chargers add, or --register)",
+            429: "too many failed logins: wait, or fix the password",
+        }.get(code, "")
+        return f"the hub refused the connection with HTTP {code}" + (
+            f" ({meaning})" if meaning else ""
+        )
+    if isinstance(exc, OCPPError):
+        return f"the hub answered CallError {exc.code}: {exc.description}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, InvalidURI):
+        return f"not a websocket URL: {exc.uri}"
+    if isinstance(exc, OSError):
+        return str(exc.strerror or exc)
+    if isinstance(exc, ConnectionClosed):
+        return "the hub closed the connection"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _milestone(done: int, total: int) -> bool:
+    """Report every station of a small fleet, every tenth of a large one, and the last."""
+    return total <= 20 or done == total or done % max(1, total // 10) == 0
 
 
 async def run_fleet(
@@ -316,29 +350,54 @@ async def run_fleet(
     seed: int = 7,
     connect_concurrency: int = 100,
     on_event: Callable[[SimulatedCharger, str], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> FleetReport:
     """Connect and boot every station (bounded concurrency), report all EVSEs Available, then
-    make random plausible status changes at ``changes_per_second`` for ``duration`` seconds."""
-    report = FleetReport()
+    make random plausible status changes at ``changes_per_second`` for ``duration`` seconds.
+
+    ``on_progress`` gets a line for each milestone (connected n/N, failures, the status-change
+    phase); ``on_event`` each random status change."""
+    report = FleetReport(stations=len(stations))
     started = time.monotonic()
     gate = asyncio.Semaphore(connect_concurrency)
     chargers: list[SimulatedCharger] = []
+    say = on_progress or (lambda _: None)
+    total = len(stations)
 
     async def bring_up(station: SimulatedStation) -> None:
         charger = SimulatedCharger(station, ws_url)
+        step = "connect"
         try:
             async with gate:
                 await charger.connect()
             report.connected += 1
+            report.connected_ids.append(station.station_id)
+            if _milestone(report.connected, total):
+                say(f"connected {report.connected}/{total}")
+            step = "boot"
             await charger.boot()
             report.booted += 1
+            step = "report Available"
             await charger.all_available()
             report.status_notifications += len(station.ocpp_ids)
             chargers.append(charger)
         except Exception as exc:
-            report.errors.append(f"{station.station_id}: {exc!r}")
+            error = f"{station.station_id}: could not {step}: {describe_failure(exc)}"
+            report.errors.append(error)
+            say(error)
+            if step != "connect":
+                await charger.close()
 
+    say(f"connecting {total} stations to {ws_url}")
     await asyncio.gather(*(bring_up(s) for s in stations))
+    say(
+        f"{report.connected}/{total} connected, {report.booted} booted; "
+        + (
+            f"status changes for {duration:g} s at {changes_per_second:g}/s"
+            if chargers
+            else "no station to drive"
+        )
+    )
     rng = random.Random(seed)
     deadline = time.monotonic() + duration
     while chargers and time.monotonic() < deadline:
@@ -349,7 +408,9 @@ async def run_fleet(
             if on_event is not None:
                 on_event(charger, status)
         except Exception as exc:
-            report.errors.append(f"{charger.station.station_id}: {exc!r}")
+            error = f"{charger.station.station_id}: status change failed: {describe_failure(exc)}"
+            report.errors.append(error)
+            say(error)
         await asyncio.sleep(1 / changes_per_second)
     await asyncio.gather(*(c.close() for c in chargers))
     report.seconds = time.monotonic() - started

@@ -435,6 +435,30 @@ class _Builder:
         return location
 
 
+def _give_every_party_a_site(
+    rng: random.Random,
+    drawn: list[City],
+    cities: list[City],
+    weights: list[float],
+    countries: list[str],
+) -> None:
+    """Population weighting leaves the smaller country out of small networks (Canada has a
+    tenth of the weight): replace a draw of the most-drawn country by one of each country that
+    got none, while sites suffice. A network that has every country already is untouched, so
+    existing seeds give the same networks."""
+    for country in countries:
+        counts = Counter(city.country for city in drawn)
+        if counts[country] or len(drawn) < len(countries):
+            continue
+        donor = max(counts, key=lambda c: (counts[c], c))
+        if counts[donor] < 2:
+            continue
+        index = rng.choice([i for i, city in enumerate(drawn) if city.country == donor])
+        own = [(city, weight) for city, weight in zip(cities, weights, strict=True)]
+        own = [(city, weight) for city, weight in own if city.country == country]
+        drawn[index] = rng.choices([c for c, _ in own], weights=[w for _, w in own], k=1)[0]
+
+
 def generate_network(
     *,
     sites: int,
@@ -445,7 +469,8 @@ def generate_network(
     """``sites`` locations near real cities, and the tariffs their connectors reference.
 
     ``parties`` maps a country ("US", "CA") to the (country_code, party_id) that owns its
-    sites; only those countries get sites. The default is US*HPC and CA*HPC.
+    sites; only those countries get sites, and each gets at least one when ``sites`` is at
+    least the number of parties. The default is US*HPC and CA*HPC.
     """
     if sites < 0:
         raise ValueError("sites must be >= 0")
@@ -466,6 +491,7 @@ def generate_network(
     cities = [city for city in _cities() if city.country in chosen_parties]
     weights = [city.population**POPULATION_EXPONENT for city in cities]
     drawn = builder.rng.choices(cities, weights=weights, k=sites)
+    _give_every_party_a_site(builder.rng, drawn, cities, weights, sorted(chosen_parties))
     locations = [builder.site(number, city) for number, city in enumerate(drawn, start=1)]
     stamp = _stamp(builder.network_time)
     used = sorted(

@@ -277,7 +277,13 @@ async def test_a_call_from_another_process_reaches_the_station(closing: Bench):
 
     def operator() -> None:
         done = run_hub_cli(
-            bench.env, "chargers", "call", "CS-16", "RemoteStartTransaction", '{"idTag": "TAG-1"}'
+            bench.env,
+            "chargers",
+            "call",
+            "CS-16",
+            "RemoteStartTransaction",
+            '{"idTag": "TAG-1"}',
+            "--json",
         )
         result["returncode"], result["stdout"], result["stderr"] = (
             done.returncode,

@@ -53,6 +53,20 @@ class StationRepository:
         )
         return result.scalars().all()
 
+    async def station_history(
+        self, station_id: str, limit: int
+    ) -> Sequence[tuple[str, EvseStatusChange]]:
+        """The latest status changes of the EVSEs a station serves, newest first, with the
+        EVSE uid of each."""
+        result = await self.session.execute(
+            select(Evse.uid, EvseStatusChange)
+            .join(Evse, col(Evse.id) == col(EvseStatusChange.evse_ref))
+            .where(Evse.charging_station_id == station_id)
+            .order_by(col(EvseStatusChange.id).desc())
+            .limit(limit)
+        )
+        return [(uid, change) for uid, change in result.all()]
+
     async def history(self, evse_ref: int, limit: int = 100) -> Sequence[EvseStatusChange]:
         result = await self.session.execute(
             select(EvseStatusChange)

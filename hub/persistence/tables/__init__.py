@@ -1,5 +1,6 @@
 """SQLModel tables; importing this package registers every table on the metadata."""
 
+from hub.persistence.tables.call_tokens import StationCallToken
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
@@ -18,6 +19,7 @@ __all__ = [
     "PartnerRole",
     "Party",
     "PushJob",
+    "StationCallToken",
     "Tariff",
     "TariffReference",
 ]

@@ -1,0 +1,258 @@
+"""``hub sim chargers`` and ``hub sim network`` in-process: bad files are one error line,
+registered passwords are never lost, progress is printed, every party gets a site."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from hub.cli.main import app
+from hub.config import get_settings
+from hub.domain.stations import password_matches
+from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.services.stations import StationService
+from hub.sim.chargers import fleet_for_network
+from hub.sim.network import generate_network
+from tests.support.inprocess_hub import running_hub
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def network_dir(tmp_path: Path) -> Path:
+    generated = generate_network(sites=1, seed=3)
+    (tmp_path / "locations.json").write_text(json.dumps(generated.locations))
+    (tmp_path / "tariffs.json").write_text(json.dumps(generated.tariffs))
+    return tmp_path
+
+
+def cli(database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
+    if database_url is not None:
+        monkeypatch.setenv("HUB_DATABASE__URL", database_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str, expect: int = 0) -> Result:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == expect, result.output
+        return result
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
+    yield from cli(None, monkeypatch)
+
+
+@pytest.fixture
+def hub_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
+    yield from cli(database_url, monkeypatch)
+
+
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A port bound but not listening: every connection to it is refused, at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def one_error_line(result: Result) -> str:
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('{"a": ', "is not JSON: Expecting value"),
+        ('{"id": "LOC"}', "is not a JSON list of OCPI locations (not a list)"),
+        ('["LOC"]', "is not a JSON list of OCPI locations"),
+        (
+            '[{"evses": [{"uid": "E1", "hub_ocpp": {"evse_id": 1}}]}]',
+            "a field is missing: charging_station_id",
+        ),
+        ("\udcff", "network file"),
+    ],
+)
+def test_a_malformed_network_file_is_one_error_line(hub, tmp_path, content, words):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content.encode("utf-8", "surrogateescape"))
+    line = one_error_line(hub("sim", "chargers", "--network", str(bad), expect=1))
+    assert words in line
+
+
+def test_a_file_without_stations_is_an_error(hub, network_dir):
+    line = one_error_line(
+        hub("sim", "chargers", "--network", str(network_dir / "tariffs.json"), expect=1)
+    )
+    assert "holds no charging station" in line
+    assert "none of its 3 objects" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [("[1", "passwords file"), ('["CS-1"]', "must be a JSON object of station id to password")],
+)
+def test_a_malformed_passwords_file_is_one_error_line(hub, network_dir, content, words):
+    (network_dir / "pw.json").write_text(content)
+    line = one_error_line(
+        hub(
+            "sim",
+            "chargers",
+            "--network",
+            str(network_dir / "locations.json"),
+            "--passwords",
+            str(network_dir / "pw.json"),
+            expect=1,
+        )
+    )
+    assert words in line
+
+
+def test_no_password_and_no_register_says_what_to_do(hub, network_dir):
+    line = one_error_line(
+        hub("sim", "chargers", "--network", str(network_dir / "locations.json"), expect=1)
+    )
+    assert "use --register" in line
+
+
+def stored_hashes(database_url: str) -> dict[str, str]:
+    async def main() -> dict[str, str]:
+        engine = create_engine(database_url)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                stations = await StationService(session).list_all()
+                return {s.station_id: s.password_hash for s in stations}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.db
+def test_register_keeps_the_passwords_when_no_station_can_connect(
+    hub_db, database_url, network_dir, refusing_port, monkeypatch
+):
+    monkeypatch.setenv("HUB_SERVER__PORT", str(refusing_port))  # --url defaults to it
+    get_settings.cache_clear()
+    args = ["sim", "chargers", "2", "--network", str(network_dir / "locations.json")]
+    failed = hub_db(*args, "--register", "--duration", "0", "--json", expect=1)
+    summary = json.loads(failed.stdout)
+    assert summary["url"] == f"ws://127.0.0.1:{refusing_port}/ocpp"
+    assert (summary["registered"], summary["connected"]) == (2, 0)
+    assert (
+        failed.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: no station could connect to ws://127.0.0.1:{refusing_port}/ocpp (")
+    )
+    passwords = json.loads((network_dir / "passwords.json").read_text())
+    assert summary["passwords_file"] == str(network_dir / "passwords.json")
+    hashes = stored_hashes(database_url)
+    assert set(passwords) == set(hashes)
+    assert all(password_matches(passwords[s], hashes[s]) for s in hashes)
+
+    again = json.loads(hub_db(*args, "--register", "--duration", "0", "--json", expect=1).stdout)
+    assert (again["registered"], again["connected"]) == (0, 0)  # known passwords: nothing new
+    assert json.loads((network_dir / "passwords.json").read_text()) == passwords
+    plain = hub_db(*args, "--passwords", str(network_dir / "passwords.json"), expect=1)
+    assert "no station could connect" in plain.stderr
+
+
+@pytest.mark.db
+def test_register_names_stations_registered_with_passwords_it_does_not_know(
+    hub_db, network_dir, refusing_port
+):
+    (first, *_) = fleet_for_network(
+        json.loads((network_dir / "locations.json").read_text()), lambda _: ""
+    )
+    hub_db("chargers", "add", first.station_id)
+    line = one_error_line(
+        hub_db(
+            "sim",
+            "chargers",
+            "2",
+            "--network",
+            str(network_dir / "locations.json"),
+            "--register",
+            "--url",
+            f"ws://127.0.0.1:{refusing_port}/ocpp",
+            expect=1,
+        )
+    )
+    assert f"1 stations (e.g. {first.station_id}) are registered already" in line
+    assert "hub chargers reset-password" in line
+
+
+@pytest.mark.db
+@pytest.mark.e2e
+async def test_progress_lines_and_a_json_summary_against_a_running_hub(
+    hub_db, network_dir, database_url
+):
+    async with running_hub(database_url) as hub:
+        args = [
+            "sim",
+            "chargers",
+            "2",
+            "--network",
+            str(network_dir / "locations.json"),
+            "--url",
+            f"{hub.ws_url}/ocpp",
+            "--register",
+            "--duration",
+            "0.2",
+            "--rate",
+            "20",
+        ]
+        done = await asyncio.to_thread(hub_db, *args, "--json")
+        summary: dict[str, Any] = json.loads(done.stdout)  # stdout is the summary alone
+        assert (summary["stations"], summary["connected"], summary["booted"]) == (2, 2, 2)
+        assert summary["errors"] == []
+        progress = done.stderr.splitlines()
+        assert progress[0] == "registered 2 stations; their passwords are in " + str(
+            network_dir / "passwords.json"
+        )
+        assert progress[1] == f"connecting 2 stations to {hub.ws_url}/ocpp"
+        assert "connected 2/2" in progress
+        assert "2/2 connected, 2 booted; status changes for 0.2 s at 20/s" in progress
+        # The first status change happens before the deadline is looked at.
+        assert any(" evse " in line or " connector " in line for line in progress)
+
+        passwords = str(network_dir / "passwords.json")
+        table = await asyncio.to_thread(
+            hub_db, *args[:-5], "--passwords", passwords, "--duration", "0"
+        )
+        assert "connected 2/2" in table.stdout
+        assert "Simulated chargers" in table.stdout
+
+
+@pytest.mark.parametrize("sites", [2, 3, 5, 10, 20])
+@pytest.mark.parametrize("seed", [1, 7, 11])
+def test_every_party_gets_a_site(sites, seed):
+    generated = generate_network(sites=sites, seed=seed)
+    assert len(generated.locations) == sites
+    assert {location["country"] for location in generated.locations} == {"USA", "CAN"}
+    assert {(t["country_code"], t["currency"]) for t in generated.tariffs} == {
+        ("US", "USD"),
+        ("CA", "CAD"),
+    }
+
+
+def test_a_network_smaller_than_its_parties_still_has_its_sites():
+    assert len(generate_network(sites=1, seed=7).locations) == 1
+
+
+def test_sim_network_cli_gives_canada_a_site_in_a_small_network(hub, tmp_path):
+    done = hub("sim", "network", "--sites", "3", "--output-dir", str(tmp_path), "--json")
+    assert set(json.loads(done.stdout)["per_country"]) == {"USA", "CAN"}
