@@ -1,7 +1,7 @@
 """station call tokens: one-time tokens (hashed) for the internal station-call endpoint
 
 Revision ID: cb9fb9cfa69d
-Revises: cb6ee8774524
+Revises: e3a91c5f7d20
 Create Date: 2026-12-01 11:57:18.668008
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = "cb9fb9cfa69d"
-down_revision: str | Sequence[str] | None = "cb6ee8774524"
+down_revision: str | Sequence[str] | None = "e3a91c5f7d20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
