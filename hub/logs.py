@@ -113,6 +113,22 @@ def quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler[Any]):
+    """Writes to whatever ``sys.stderr`` is when a record comes (a rich live view redirects it
+    to print lines above the view), not to the one there was at configuration time."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def formatter(log_format: LogFormat) -> logging.Formatter:
     return JsonFormatter() if log_format == "json" else KeyValueFormatter()
 
@@ -120,13 +136,16 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
 def configure_logging(
     level: str | int = "INFO", log_format: LogFormat = "text", stream: IO[str] | None = None
 ) -> logging.Handler:
-    """Send every logger's records to one handler on ``stream`` (stderr) in ``log_format``.
+    """Send every logger's records to one handler on ``stream`` (default: stderr) in
+    ``log_format``.
 
     Call it before migrations and before uvicorn starts (with ``log_config=None``, see
     ``uvicorn_log_options``). Calling it again replaces the handler it installed before.
     Returns the handler.
     """
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.StreamHandler[Any] = (
+        logging.StreamHandler(stream) if stream is not None else StderrHandler()
+    )
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter(log_format))
     root = logging.getLogger()

@@ -180,7 +180,9 @@ def lines_with(records: list[dict[str, str]], **fields: str) -> list[dict[str, s
     return [r for r in records if all(r.get(k) == v for k, v in fields.items())]
 
 
-async def test_an_ocpi_requests_lines_carry_its_request_id_and_partner(hub: InProcessHub, log_stream: io.StringIO):
+async def test_an_ocpi_requests_lines_carry_its_request_id_and_partner(
+    hub: InProcessHub, log_stream: io.StringIO
+):
     _, token = await register_partner(hub.sessions, "Acme eMSP")
     authorization = {"Authorization": authorization_header(token)}
     async with httpx.AsyncClient(base_url=hub.url) as http:
@@ -208,7 +210,9 @@ async def test_an_ocpi_requests_lines_carry_its_request_id_and_partner(hub: InPr
     assert all("partner" not in r for r in refused_lines)
 
 
-async def test_an_ocpp_connections_lines_carry_its_station_id(hub: InProcessHub, log_stream: io.StringIO):
+async def test_an_ocpp_connections_lines_carry_its_station_id(
+    hub: InProcessHub, log_stream: io.StringIO
+):
     async with session_scope(hub.sessions) as session:
         _, password = await StationService(session).add("CS-LOG-1")
     socket = await connect(
