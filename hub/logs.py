@@ -120,7 +120,7 @@ class StderrHandler(logging.StreamHandler[Any]):
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
