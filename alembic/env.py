@@ -9,7 +9,6 @@ is used as is.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, Literal
 
 from alembic.autogenerate.api import AutogenContext
@@ -19,17 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import hub.persistence.tables  # noqa: F401  (registers every table on the metadata)
 from alembic import context
 from hub.config import get_settings
-from hub.logs import configure_logging
 from hub.persistence.base import UtcDateTime, metadata
 from hub.persistence.session import create_engine
 
 config = context.config
 
 # Logging is the caller's: `hub serve` configures it (hub.logs) before migrating, so there is
-# no logging.config.fileConfig here, which would replace its handlers and format. Only the
-# `alembic` command line, which configures nothing itself, gets the platform's format here.
-if config.cmd_opts is not None and not logging.getLogger().handlers:
-    configure_logging(get_settings().log_level, get_settings().log_format)
+# deliberately no logging.config.fileConfig here, which would replace its handlers and format.
 
 
 def _database_url() -> str:
