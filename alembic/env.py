@@ -23,6 +23,9 @@ from hub.persistence.session import create_engine
 
 config = context.config
 
+# Logging is the caller's: `hub serve` configures it (hub.logs) before migrating, so there is
+# deliberately no logging.config.fileConfig here, which would replace its handlers and format.
+
 
 def _database_url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")

@@ -4,16 +4,20 @@ router into one Litestar application. Nothing is built at import time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import httpx
 from litestar import Litestar, get
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hub import logs
 from hub.config import Settings
 from hub.ocpp.bridge import Bridge
 from hub.ocpp.commands import StationCommands, internal_calls_endpoint
@@ -23,6 +27,9 @@ from hub.persistence.session import create_engine, create_session_factory
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
 from hub.roaming.push import PushWorker
+from ocpi.auth import TokenEncoding
+from ocpi.headers import X_REQUEST_ID, new_message_id
+from ocpi.v221.ports import AuthenticationPort, ClientIdentity, OcpiPorts
 from ocpi.v221.server.common import ServerConfig, exception_handlers
 from ocpi.v221.server.openapi import DescribedOpenAPIJson, describe_interfaces
 from ocpi.v221.server.router import build_router
@@ -34,6 +41,53 @@ OPENAPI_VERSION = "2.2.1"
 @get("/health", include_in_schema=False, sync_to_thread=False)
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+_REQUEST_ID_HEADER = X_REQUEST_ID.lower().encode("latin-1")
+
+
+def log_context_middleware(app: ASGIApp) -> ASGIApp:
+    """Every log line of an HTTP request carries its request id (``hub.logs``), uvicorn's
+    access line included (uvicorn logs it from inside our ``send``).
+
+    A request without ``X-Request-ID`` gets one here, added to its headers, so the id in the
+    log is the one the OCPI layer echoes in the response.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        request_id = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k.lower() == _REQUEST_ID_HEADER),
+            None,
+        )
+        if not request_id:
+            request_id = new_message_id()
+            scope["headers"] = [*scope["headers"], (_REQUEST_ID_HEADER, request_id.encode())]
+        # The partner is bound by the authentication below, for this request only.
+        with logs.bound(logs.request_id, request_id), logs.bound(logs.partner, None):
+            await app(scope, receive, send)
+
+    return middleware
+
+
+class LoggedAuthentication:
+    """The OCPI authentication port, naming the authenticated partner in the request's log
+    lines (``hub.logs.partner``; ``log_context_middleware`` scopes it to the request)."""
+
+    def __init__(self, inner: AuthenticationPort) -> None:
+        self._inner = inner
+
+    async def authenticate(self, candidates: Mapping[TokenEncoding, str]) -> ClientIdentity | None:
+        client = await self._inner.authenticate(candidates)
+        if client is not None:
+            logs.partner.set(client.name)
+        return client
+
+
+def _logged(ports: OcpiPorts) -> OcpiPorts:
+    return dataclasses.replace(ports, authentication=LoggedAuthentication(ports.authentication))
 
 
 def create_app(
@@ -57,7 +111,7 @@ def create_app(
         max_page_limit=settings.ocpi.max_page_limit,
         max_body_bytes=settings.ocpi.max_body_bytes,
     )
-    ocpi_router = build_router(build_ports(sessions, handshake), server_config)
+    ocpi_router = build_router(_logged(build_ports(sessions, handshake)), server_config)
     worker = PushWorker(sessions, http, settings.push) if settings.push.enabled else None
     registry = StationRegistry()
     bridge = Bridge(
@@ -100,6 +154,10 @@ def create_app(
             internal_calls_endpoint(commands),
         ],
         lifespan=[lifespan],
+        middleware=[log_context_middleware],
+        # Logging is configured by the process (hub.logs, before migrations and uvicorn);
+        # Litestar's default configuration would replace the root handlers and their format.
+        logging_config=None,
         # Unknown paths and methods outside any handler still answer with an OCPI envelope.
         exception_handlers=exception_handlers,
         # /schema/openapi.json serves the same described document as `hub openapi` writes.

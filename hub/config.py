@@ -7,6 +7,7 @@ Examples: ``HUB_DATABASE__URL=postgresql+asyncpg://...``, ``HUB_SERVER__PORT=900
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,7 +112,11 @@ class Settings(BaseSettings):
     ocpi: OcpiSettings = OcpiSettings()
     push: PushSettings = PushSettings()
     ocpp: OcppSettings = OcppSettings()
-    log_level: str = "INFO"
+    # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
+    log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
+    # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs
+    # ("text") or JSON objects ("json"); see hub.logs.
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def public_url(self) -> str:

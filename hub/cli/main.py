@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import typer
@@ -54,13 +53,18 @@ def serve(
     migrate: bool = typer.Option(True, help="Apply database migrations before starting"),
 ) -> None:
     """Run the OCPI server (migrations applied first)."""
+    from hub import logs
+
+    current = settings()
+    # Before migrations and before uvicorn: alembic's and uvicorn's lines come out in our format.
+    logs.configure_logging(current.log_level, current.log_format)
+
     import uvicorn
 
     from hub.app import create_app
     from hub.ocpp.transport import uvicorn_options
     from hub.persistence import migrations
 
-    current = settings()
     if host or port:
         current = current.model_copy(
             update={
@@ -72,9 +76,6 @@ def serve(
                 )
             }
         )
-    logging.basicConfig(
-        level=current.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     if migrate:
         migrations.upgrade(current.database.url)
     console.print(f"OCPI versions endpoint: {current.versions_url}")
@@ -82,7 +83,7 @@ def serve(
         create_app(current),
         host=current.server.host,
         port=current.server.port,
-        log_level=current.log_level.lower(),
+        **logs.uvicorn_log_options(current.log_level),
         **uvicorn_options(current.ocpp),
     )
 

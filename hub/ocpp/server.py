@@ -29,6 +29,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketRouteHandler
 from litestar.params import FromPath
 
+from hub import logs
 from hub.domain.stations import OcppVersion
 from hub.ocpp.bridge import Bridge
 from hub.ocpp.station import StationMixin
@@ -185,6 +186,12 @@ def ocpp_endpoint(bridge: Bridge, registry: StationRegistry) -> WebsocketRouteHa
 
     @websocket("/ocpp/{station_id:str}", name="ocpp")
     async def ocpp_socket(socket: WebSocket[Any, Any, Any], station_id: FromPath[str]) -> None:
+        # Every line logged for this connection names the station: its handlers, the bridge
+        # and the tasks they start inherit the connection task's context.
+        with logs.bound(logs.station_id, station_id):
+            await _serve(socket, station_id)
+
+    async def _serve(socket: WebSocket[Any, Any, Any], station_id: str) -> None:
         credentials = _basic_credentials(socket.headers.get("authorization"))
         source = _source(socket)
         password = credentials[1] if credentials and credentials[0] == station_id else None
