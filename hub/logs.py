@@ -160,6 +160,8 @@ def configure_logging(
         third_party.propagate = True
         third_party.setLevel(logging.NOTSET)
         third_party.disabled = False
+    # alembic announces every plugin it loads at INFO on each start: noise for an operator.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return handler
 
 

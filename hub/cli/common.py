@@ -164,6 +164,17 @@ def run(work: Callable[[CommandContext], Awaitable[T]]) -> T:
         exit_with_error(problem)
 
 
+def warn(message: str) -> None:
+    error_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+
+
+def warn_if_public_url_assumed(current: Settings) -> None:
+    """One ``warning:`` line on stderr when the URL we give partners is a guess."""
+    problem = current.public_url_warning()
+    if problem is not None:
+        warn(problem)
+
+
 def exit_with_error(message: str, code: int = 1) -> NoReturn:
     error_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

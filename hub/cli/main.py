@@ -8,7 +8,13 @@ from pathlib import Path
 import typer
 
 from hub.cli import chargers, db, locations, parties, partners, push, sim, tariffs
-from hub.cli.common import console, exit_with_error, settings
+from hub.cli.common import (
+    console,
+    database_problem,
+    exit_with_error,
+    settings,
+    warn_if_public_url_assumed,
+)
 
 app = typer.Typer(help="OCPI 2.2.1 roaming hub for a charging network.", no_args_is_help=True)
 app.add_typer(db.app, name="db")
@@ -76,8 +82,15 @@ def serve(
                 )
             }
         )
+    warn_if_public_url_assumed(current)
     if migrate:
-        migrations.upgrade(current.database.url)
+        try:
+            migrations.upgrade(current.database.url)
+        except Exception as exc:
+            problem = database_problem(exc, current.database.url)
+            if problem is None:
+                raise
+            exit_with_error(problem)
     console.print(f"OCPI versions endpoint: {current.versions_url}")
     uvicorn.run(
         create_app(current),

@@ -12,12 +12,12 @@ from hub.cli.common import (
     JSON_OPTION,
     CommandContext,
     console,
-    error_console,
     exit_with_error,
     print_json,
     print_record,
     print_table,
     run,
+    warn_if_public_url_assumed,
 )
 from hub.domain.access import Party, party_label, party_of
 from hub.domain.assets import NacsMode
@@ -27,7 +27,6 @@ from hub.errors import InvalidState
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from hub.config import Settings
     from hub.persistence.tables import Partner
     from hub.roaming.handshake import CredentialsHandshake
 
@@ -166,13 +165,6 @@ def invite(
     else:
         print_record(f"Invited {name}", record)
         console.print("Give the token and the versions URL to the partner over a secure channel.")
-
-
-def warn_if_public_url_assumed(settings: Settings) -> None:
-    """One ``warning:`` line on stderr when the URL we give partners is a guess."""
-    problem = settings.public_url_warning()
-    if problem is not None:
-        error_console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
 
 
 @app.command("register")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from hub.cli.common import (
     print_record,
     print_table,
     run,
+    settings,
 )
 
 app = typer.Typer(help="Pushes of locations and tariffs to partners.", no_args_is_help=True)
@@ -161,11 +161,11 @@ def work_command(
     SIGTERM, or after one round with --once) it prints what it did: rounds, jobs, delivered,
     failed (retried later), rejected (refused for good), sent_as_put, nothing_to_send.
     """
+    from hub import logs
     from hub.roaming.push import PushWorker
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    current = settings()
+    logs.configure_logging(current.log_level, current.log_format)
 
     async def body(context: CommandContext) -> dict[str, Any]:
         worker = PushWorker(context.sessions, context.http, context.settings.push)

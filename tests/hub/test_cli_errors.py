@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,25 @@ def test_a_password_in_the_url_is_not_printed(cli):
         "partners", "list", HUB_DATABASE__URL="postgresql+asyncpg://hub:s3cret@127.0.0.1:9/hub"
     )
     assert "s3cret" not in line
+
+
+def test_hub_serve_on_an_unreachable_database_says_so_and_warns_of_a_guessed_public_url():
+    """The process boundary matters here: ``hub serve`` configures the process's logging."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(HUB_DATABASE__URL="postgresql+asyncpg://hub@127.0.0.1:9/hub", HUB_SERVER__PORT="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "serve", "--port", "18001"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    (warning,) = [line for line in lines if line.startswith("warning: ")]
+    assert "HUB_OCPI__PUBLIC_URL is not set" in warning
+    assert "http://127.0.0.1:18001" in warning  # the URL served, not the port setting's
+    assert lines[-1].startswith("error: cannot reach the database at ")
+    assert not [line for line in lines if "alembic.runtime.plugins" in line]
