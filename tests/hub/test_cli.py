@@ -5,28 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from hub.cli.main import app
-from hub.config import get_settings
+from tests.support.cli import cli_in_process
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 def hub(database_url, monkeypatch):
-    monkeypatch.setenv("HUB_DATABASE__URL", database_url)
-    monkeypatch.setenv("HUB_OCPI__PUBLIC_URL", "https://ocpi.example.net")
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str, expect: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == expect, result.output
-        return result
-
-    yield invoke
-    get_settings.cache_clear()
+    with cli_in_process(
+        monkeypatch, HUB_DATABASE__URL=database_url, HUB_OCPI__PUBLIC_URL="https://ocpi.example.net"
+    ) as invoke:
+        yield invoke
 
 
 def as_json(result):

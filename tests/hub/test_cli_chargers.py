@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from hub.cli.main import app
-from hub.config import get_settings
 from hub.domain.stations import OcppVersion, password_matches
 from hub.persistence.session import create_engine, create_session_factory, session_scope
 from hub.roaming.importer import parse_locations_json
@@ -23,6 +21,7 @@ from hub.services.locations import LocationService
 from hub.services.parties import PartyService
 from hub.services.stations import StationService
 from tests.fixtures import network
+from tests.support.cli import Invoke, cli_in_process
 
 pytestmark = pytest.mark.db
 
@@ -30,18 +29,9 @@ NODE = "http://10.0.0.5:8000"
 
 
 @pytest.fixture
-def hub(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
-    monkeypatch.setenv("HUB_DATABASE__URL", database_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str, expect: int = 0) -> Result:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == expect, result.output
-        return result
-
-    yield invoke
-    get_settings.cache_clear()
+def hub(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
+    with cli_in_process(monkeypatch, HUB_DATABASE__URL=database_url) as invoke:
+        yield invoke
 
 
 def arrange(database_url: str, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:

@@ -22,6 +22,7 @@ from hub.persistence.session import create_engine, create_session_factory
 from hub.persistence.tables import PushJob
 from tests.fixtures import network
 from tests.hub.conftest import register_partner
+from tests.support.cli import cli_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICING = ROOT / "tests" / "data" / "pricing"
@@ -40,18 +41,9 @@ def terminal(monkeypatch):
 
 @pytest.fixture
 def hub(database_url, monkeypatch, terminal):
-    monkeypatch.setenv("HUB_DATABASE__URL", database_url)
-    get_settings.cache_clear()
     terminal(80)
-    runner = CliRunner()
-
-    def invoke(*args: str, expect: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == expect, result.output
-        return result
-
-    yield invoke
-    get_settings.cache_clear()
+    with cli_in_process(monkeypatch, HUB_DATABASE__URL=database_url) as invoke:
+        yield invoke
 
 
 def on_database(database_url: str, work):

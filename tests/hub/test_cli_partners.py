@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 from litestar import Litestar, Request, Response, get
-from typer.testing import CliRunner
 
-from hub.cli.main import app
 from hub.config import get_settings
+from tests.support.cli import cli_in_process
 from tests.support.servers import asgi_server
 
 pytestmark = pytest.mark.db
@@ -33,15 +32,8 @@ def env(database_url, monkeypatch):
 
 @pytest.fixture
 def hub(env):
-    runner = CliRunner()
-
-    def invoke(*args: str, expect: int = 0):
-        get_settings.cache_clear()  # a test may change the environment between commands
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == expect, result.output
-        return result
-
-    return invoke
+    with cli_in_process(env) as invoke:
+        yield invoke
 
 
 def as_json(result):

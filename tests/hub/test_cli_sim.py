@@ -6,23 +6,21 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from hub.cli.main import app
 from hub.config import get_settings
 from hub.domain.stations import password_matches
 from hub.persistence.session import create_engine, create_session_factory, session_scope
 from hub.services.stations import StationService
 from hub.sim.chargers import fleet_for_network
 from hub.sim.network import generate_network
+from tests.support.cli import Invoke, cli_in_process
 from tests.support.inprocess_hub import running_hub
-
-Invoke = Callable[..., Result]
 
 
 @pytest.fixture
@@ -34,18 +32,9 @@ def network_dir(tmp_path: Path) -> Path:
 
 
 def cli(database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
-    if database_url is not None:
-        monkeypatch.setenv("HUB_DATABASE__URL", database_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str, expect: int = 0) -> Result:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == expect, result.output
-        return result
-
-    yield invoke
-    get_settings.cache_clear()
+    env = {} if database_url is None else {"HUB_DATABASE__URL": database_url}
+    with cli_in_process(monkeypatch, **env) as invoke:
+        yield invoke
 
 
 @pytest.fixture
