@@ -128,6 +128,18 @@ def redacted(url: str) -> str:
         return url
 
 
+def migrating(url: str, step: Callable[[], T]) -> T:
+    """Run a migration step; a database the operator can fix (unreachable, refused login, no
+    such database) is one error line naming it, password hidden."""
+    try:
+        return step()
+    except Exception as exc:
+        problem = database_problem(exc, url)
+        if problem is None:
+            raise
+        exit_with_error(problem)
+
+
 @asynccontextmanager
 async def command_context() -> AsyncIterator[CommandContext]:
     from hub.persistence.session import create_session_factory

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import typer
 
-from hub.cli.common import console, database_problem, exit_with_error, redacted, settings
+from hub.cli.common import console, migrating, redacted, settings
 
 app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-
-T = TypeVar("T")
-
-
-def migrating(url: str, step: Callable[[], T]) -> T:
-    """Run a migration step; a database the operator can fix (unreachable, refused login, no
-    such database) is one error line naming it, password hidden."""
-    try:
-        return step()
-    except Exception as exc:
-        problem = database_problem(exc, url)
-        if problem is None:
-            raise
-        exit_with_error(problem)
 
 
 @app.command("upgrade")

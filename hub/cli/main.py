@@ -10,8 +10,8 @@ import typer
 from hub.cli import chargers, db, locations, parties, partners, push, sim, tariffs
 from hub.cli.common import (
     console,
-    database_problem,
     exit_with_error,
+    migrating,
     settings,
     warn_if_public_url_assumed,
 )
@@ -84,13 +84,7 @@ def serve(
         )
     warn_if_public_url_assumed(current)
     if migrate:
-        try:
-            migrations.upgrade(current.database.url)
-        except Exception as exc:
-            problem = database_problem(exc, current.database.url)
-            if problem is None:
-                raise
-            exit_with_error(problem)
+        migrating(current.database.url, lambda: migrations.upgrade(current.database.url))
     console.print(f"OCPI versions endpoint: {current.versions_url}")
     uvicorn.run(
         create_app(current),
