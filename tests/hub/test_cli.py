@@ -97,8 +97,12 @@ def test_register_with_unreachable_partner_fails_and_keeps_nothing(hub):
 
 def test_db_current_reports_head(hub):
     output = hub("db", "current").stdout
-    database, head = output.split("head:")
-    assert head.strip() in database
+    database, head = output.split("(head:")
+    assert head.strip(" )\n") in database
+    reported = as_json(hub("db", "current", "--json"))
+    assert reported["revision"] == reported["head"]
+    assert reported["database"]
+    assert as_json(hub("db", "upgrade", "--json")) == reported
 
 
 def test_locations_and_tariffs_import_list_show_and_push_status(hub, tmp_path):
