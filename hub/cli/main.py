@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-from hub.cli import chargers, db, locations, parties, partners, push, sim, tariffs
 from hub.cli.common import (
     console,
     exit_with_error,
@@ -16,15 +18,31 @@ from hub.cli.common import (
     warn_if_public_url_assumed,
 )
 
-app = typer.Typer(help="OCPI 2.2.1 roaming hub for a charging network.", no_args_is_help=True)
-app.add_typer(db.app, name="db")
-app.add_typer(parties.app, name="parties")
-app.add_typer(partners.app, name="partners")
-app.add_typer(locations.app, name="locations")
-app.add_typer(tariffs.app, name="tariffs")
-app.add_typer(push.app, name="push")
-app.add_typer(chargers.app, name="chargers")
-app.add_typer(sim.app, name="sim")
+COMMAND_GROUPS = ("db", "parties", "partners", "locations", "tariffs", "push", "chargers", "sim")
+"""``hub NAME ...`` is the ``app`` of module ``hub.cli.NAME``, imported only when NAME is run
+(or listed by ``hub --help``): ``hub partners list`` does not import the other groups."""
+
+
+class CommandGroups(TyperGroup):
+    """The root command: its own commands plus the groups of COMMAND_GROUPS, loaded lazily."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMAND_GROUPS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMAND_GROUPS:
+            return super().get_command(ctx, cmd_name)
+        module = importlib.import_module(f"hub.cli.{cmd_name}")
+        group = typer.main.get_group(module.app)
+        group.name = cmd_name
+        return group
+
+
+app = typer.Typer(
+    cls=CommandGroups,
+    help="OCPI 2.2.1 roaming hub for a charging network.",
+    no_args_is_help=True,
+)
 
 
 @app.command("demo")
