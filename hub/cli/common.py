@@ -215,7 +215,7 @@ def print_table(
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row))
+        table.add_row(*(cell_text(value) for value in row))
     console.print(table)
 
 
@@ -224,5 +224,14 @@ def print_record(title: str, record: dict[str, Any]) -> None:
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     for key, value in record.items():
-        table.add_row(key, "" if value is None else str(value))
+        table.add_row(key, cell_text(value))
     console.print(table)
+
+
+def cell_text(value: Any) -> str:
+    """A value as a table cell: nothing for None, a list as its items (never a Python repr)."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(cell_text(item) for item in value)
+    return str(value)

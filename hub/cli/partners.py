@@ -21,7 +21,12 @@ from hub.cli.common import (
 )
 from hub.domain.access import Party, party_label, party_of
 from hub.domain.assets import NacsMode
-from hub.domain.partners import HeaderTokenEncoding, PartnerStatus
+from hub.domain.partners import (
+    EmaidTokenType,
+    HeaderTokenEncoding,
+    PartnerStatus,
+    emaid_prefix_label,
+)
 from hub.errors import InvalidState
 
 if TYPE_CHECKING:
@@ -94,7 +99,12 @@ async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
             }
             for r in await service.roles(partner)
         ]
-        return partner_record(partner, roles, await service.owned_parties(partner))
+        record = partner_record(partner, roles, await service.owned_parties(partner))
+        record["emaid_prefixes"] = [
+            emaid_prefix_label(p) for p in await service.emaid_prefixes(partner)
+        ]
+        record["emaid_token_type"] = partner.emaid_token_type
+        return record
 
 
 def _show(record: dict[str, Any], title: str, as_json: bool) -> None:
@@ -320,6 +330,68 @@ def nacs(
             partner.touch()
             queued = await _resync_if_pushable(session, partner)
         return {"name": name, "nacs_mode": mode.value, "queued": queued}
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        print_record(f"Partner {name}", record)
+
+
+@app.command("emaid-prefix")
+def emaid_prefix_command(
+    name: str,
+    prefix: str = typer.Argument(..., help="eMAID provider prefix, e.g. US-ABC"),
+    remove: bool = typer.Option(False, "--remove", help="Remove the route instead"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Route Plug & Charge contracts (eMAIDs) starting with PREFIX to this partner.
+
+    Without a route, an eMAID whose country code and provider id equal one of the partner's
+    parties goes to it; eMI3 provider ids need not match OCPI parties, hence this table. A
+    prefix routes to one partner only.
+    """
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        from hub.persistence.session import session_scope
+        from hub.services.partners import PartnerService
+
+        async with session_scope(context.sessions) as session:
+            service = PartnerService(session)
+            partner = await service.get_by_name(name)
+            change = service.unroute_emaid_prefix if remove else service.route_emaid_prefix
+            await change(partner, prefix)
+            routed = await service.emaid_prefixes(partner)
+        return {"name": name, "emaid_prefixes": [emaid_prefix_label(p) for p in routed]}
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        print_record(
+            f"Partner {name}", {**record, "emaid_prefixes": ", ".join(record["emaid_prefixes"])}
+        )
+
+
+@app.command("emaid-type")
+def emaid_type(
+    name: str,
+    token_type: EmaidTokenType = typer.Argument(
+        ..., help="OTHER (default; 2.2.1 has no EMAID type) or RFID, as agreed with the partner"
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The OCPI token type this partner's eMAIDs are authorized as."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        from hub.persistence.session import session_scope
+        from hub.services.partners import PartnerService
+
+        async with session_scope(context.sessions) as session:
+            partner = await PartnerService(session).get_by_name(name)
+            partner.emaid_token_type = token_type.value
+            partner.touch()
+        return {"name": name, "emaid_token_type": token_type.value}
 
     record = run(work)
     if as_json:

@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.domain.access import Party, PartyScope, party_label
 from hub.domain.credentials import generate_token, hash_token, token_matches
-from hub.domain.partners import HeaderTokenEncoding, PartnerConnection, PartnerStatus
+from hub.domain.partners import (
+    HeaderTokenEncoding,
+    PartnerConnection,
+    PartnerStatus,
+    emaid_prefix,
+    emaid_prefix_label,
+)
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.access import AccessRepository
@@ -103,6 +109,71 @@ class PartnerService:
             released.append(party)
         await self.partners.release_parties(released)
         await self.partners.replace_owned_parties(partner_id, wanted)
+
+    async def route_emaid_prefix(self, partner: Partner, text: str) -> str:
+        """Route Plug & Charge contracts whose eMAID starts with ``text`` (``US-ABC``) to the
+        partner; returns the stored prefix.
+
+        A prefix routes to one partner: another partner's explicit route, or its own party
+        (which routes to it by default), is refused rather than silently taken over, because
+        the drivers of that provider would then be authorized by the wrong eMSP.
+
+        Raises:
+            InvalidState: not a prefix.
+            Conflict: the prefix routes to another partner.
+        """
+        try:
+            prefix = emaid_prefix(text)
+        except ValueError as exc:
+            raise InvalidState(str(exc)) from exc
+        partner_id = partner.require_id()
+        holder = await self.partners.emaid_prefix_holder(prefix)
+        if holder is None:
+            holder = (await self.partners.owners_of([(prefix[:2], prefix[2:])])).get(
+                (prefix[:2], prefix[2:])
+            )
+        if holder is not None and holder.id != partner_id:
+            raise Conflict(
+                f"eMAID prefix {emaid_prefix_label(prefix)} routes to partner {holder.name!r}; "
+                "a prefix routes to one partner only"
+            )
+        if prefix not in await self.partners.emaid_prefixes(partner_id):
+            await self.partners.add_emaid_prefix(partner_id, prefix)
+        return prefix
+
+    async def unroute_emaid_prefix(self, partner: Partner, text: str) -> str:
+        """Undo ``route_emaid_prefix``.
+
+        Raises:
+            InvalidState: not a prefix.
+            NotFound: the partner has no such route.
+        """
+        try:
+            prefix = emaid_prefix(text)
+        except ValueError as exc:
+            raise InvalidState(str(exc)) from exc
+        if not await self.partners.remove_emaid_prefix(partner.require_id(), prefix):
+            raise NotFound(
+                f"partner {partner.name!r} has no eMAID prefix {emaid_prefix_label(prefix)}"
+            )
+        return prefix
+
+    async def emaid_prefixes(self, partner: Partner) -> Sequence[str]:
+        """The prefixes routed to the partner: explicit routes, and its own parties."""
+        explicit = await self.partners.emaid_prefixes(partner.require_id())
+        own = [cc + pid for cc, pid in await self.partners.owned_parties(partner.require_id())]
+        return sorted(set(explicit) | set(own))
+
+    async def partner_for_emaid(self, emaid: str) -> Partner | None:
+        """The partner that authorizes a normalised eMAID: the explicit route of its prefix
+        (its first five characters), else the partner owning that country and party id."""
+        prefix = emaid[:5].upper()
+        holder = await self.partners.emaid_prefix_holder(prefix)
+        if holder is not None:
+            return holder
+        return (await self.partners.owners_of([(prefix[:2], prefix[2:])])).get(
+            (prefix[:2], prefix[2:])
+        )
 
     async def authenticate(
         self, candidates: Mapping[HeaderTokenEncoding, str]

@@ -26,7 +26,7 @@ def cli_in_process(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[Invo
     def invoke(*args: str, expect: int = 0) -> Result:
         get_settings.cache_clear()
         result = runner.invoke(app, list(args))
-        assert result.exit_code == expect, result.output
+        assert result.exit_code == expect, result.output or repr(result.exception)
         return result
 
     try:

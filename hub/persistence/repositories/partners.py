@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from hub.domain.access import Party
 from hub.domain.partners import PartnerStatus
-from hub.persistence.tables import Partner, PartnerParty, PartnerRole
+from hub.persistence.tables import EmaidPrefix, Partner, PartnerParty, PartnerRole
 
 
 class PartnerRepository:
@@ -136,3 +136,32 @@ class PartnerRepository:
         await self.session.flush()
         self.session.add_all(list(roles))
         await self.session.flush()
+
+    async def emaid_prefixes(self, partner_id: int) -> Sequence[str]:
+        result = await self.session.execute(
+            select(EmaidPrefix.prefix)
+            .where(EmaidPrefix.partner_id == partner_id)
+            .order_by(col(EmaidPrefix.prefix))
+        )
+        return list(result.scalars())
+
+    async def emaid_prefix_holder(self, prefix: str) -> Partner | None:
+        """The partner the operator routed ``prefix`` to (None: no explicit route)."""
+        result = await self.session.execute(
+            select(Partner)
+            .join(EmaidPrefix, col(EmaidPrefix.partner_id) == col(Partner.id))
+            .where(EmaidPrefix.prefix == prefix)
+        )
+        return result.scalars().first()
+
+    async def add_emaid_prefix(self, partner_id: int, prefix: str) -> None:
+        self.session.add(EmaidPrefix(prefix=prefix, partner_id=partner_id))
+        await self.session.flush()
+
+    async def remove_emaid_prefix(self, partner_id: int, prefix: str) -> bool:
+        result = await self.session.execute(
+            delete(EmaidPrefix).where(
+                col(EmaidPrefix.partner_id) == partner_id, col(EmaidPrefix.prefix) == prefix
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -4,12 +4,13 @@ from hub.persistence.tables.call_tokens import StationCallToken
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
-from hub.persistence.tables.partners import Partner, PartnerParty, PartnerRole
+from hub.persistence.tables.partners import EmaidPrefix, Partner, PartnerParty, PartnerRole
 from hub.persistence.tables.stations import ChargingStation, EvseStatusChange
 from hub.persistence.tables.tariffs import Tariff
 
 __all__ = [
     "ChargingStation",
+    "EmaidPrefix",
     "Evse",
     "EvseStatusChange",
     "Location",

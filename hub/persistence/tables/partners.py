@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from hub.domain.assets import NacsMode
-from hub.domain.partners import HeaderTokenEncoding, PartnerStatus
+from hub.domain.partners import EmaidTokenType, HeaderTokenEncoding, PartnerStatus
 from hub.persistence.base import TimestampMixin, UtcDateTime
 
 
@@ -46,6 +46,8 @@ class Partner(TimestampMixin, table=True):
     push_last_error: str | None = Field(default=None, max_length=500)
     push_last_error_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     nacs_mode: str = Field(max_length=10, default=NacsMode.OMIT.value)
+    # The OCPI token type an eMAID of this partner's drivers is sent as (2.2.1 has no EMAID).
+    emaid_token_type: str = Field(max_length=10, default=EmaidTokenType.OTHER.value)
 
     @property
     def partner_status(self) -> PartnerStatus:
@@ -104,3 +106,18 @@ class PartnerRole(TimestampMixin, table=True):
     business_details: dict[str, Any] = Field(
         default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False)
     )
+
+
+class EmaidPrefix(TimestampMixin, table=True):
+    """An eMAID provider prefix (country code + provider id, e.g. ``USABC``) routed to a
+    partner: a Plug & Charge contract id starting with it is authorized by that partner.
+
+    Operator data: eMI3 provider ids are not OCPI parties (a partner's contracts may carry a
+    prefix unlike its country_code/party_id). Without a row, a partner's own parties route.
+    """
+
+    __tablename__ = "emaid_prefixes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(max_length=5, unique=True)
+    partner_id: int = Field(foreign_key="partners.id", index=True, ondelete="CASCADE")
