@@ -11,7 +11,7 @@ carries at most 15 characters between vehicle and charger). The country code is 
 provider id and the instance are letters and digits.
 
 The check character (eMI3 / OCHP "Check Digit Calculation for Contract-IDs") is computed over
-the 14 normalised characters. Each of the 36 characters stands for a 2×2 matrix: a pair of
+the 14 normalised characters. Each of the 36 characters stands for a 2x2 matrix: a pair of
 binary values ``q`` and a pair of ternary values ``r``. The ``q`` pair of the character at
 position ``i`` (from 1) is multiplied by ``P1**i`` over GF(2), the ``r`` pair by ``P2**i`` over
 GF(3); the binary sum is the binary pair of the check character, and the ternary sum multiplied
@@ -34,10 +34,12 @@ EMAID_BODY_LENGTH: Final = 14
 
 _ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SEPARATORS: Final = "-*"
-_SHAPE: Final = re.compile(r"(?P<country>[A-Z]{2})(?P<provider>[0-9A-Z]{3})(?P<instance>[0-9A-Z]{9})")
+_SHAPE: Final = re.compile(
+    r"(?P<country>[A-Z]{2})(?P<provider>[0-9A-Z]{3})(?P<instance>[0-9A-Z]{9})"
+)
 
 _Matrix = tuple[int, int, int, int]
-"""A 2×2 matrix (m11, m12, m21, m22)."""
+"""A 2x2 matrix (m11, m12, m21, m22)."""
 
 # The eMI3 character table, written as a rule instead of 36 literals: the character at index
 # k of 0-9A-Z stands for the binary pair (q1, q2) with 2*q1 + q2 == k // 9 and the ternary pair
@@ -228,7 +230,8 @@ def parse_routing_prefix(text: str) -> str:
     match = _PREFIX_SHAPE.fullmatch(text.strip().upper())
     if match is None:
         raise MalformedEmaid(
-            text, "a routing prefix is a 2-letter country code and a 3-character provider id, "
-            "like US-ABC"
+            text,
+            "a routing prefix is a 2-letter country code and a 3-character provider id, "
+            "like US-ABC",
         )
     return routing_prefix_of(match[1], match[2])
