@@ -1,6 +1,7 @@
 """One test per cell of the whitelist matrix (README "Who may charge: the whitelist rule")."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -233,3 +234,44 @@ def test_a_cached_decision_keeps_its_verdict_and_auth_method():
     cached = conclude(chosen, AllowedType.ALLOWED).from_cache()
     assert outcome(cached) == (ALLOWED, DecisionPath.CACHE, AUTH_REQUEST, False)
     assert cached.reason.startswith("cached: ")
+
+
+# --- the README table says the same ------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+_README_CELL = {
+    "the verdict": "verdict",
+    "refused (unknown)": (None, True),
+    "refused": (None, False),
+    "NOT_ALLOWED": (NOT_ALLOWED, False),
+    "ALLOWED": (ALLOWED, False),
+    "BLOCKED (our copy)": (BLOCKED, False),
+}
+
+
+def _readme_whitelist_rows():
+    section = README.read_text().split("### Who may charge: the whitelist rule", 1)[1]
+    for line in section.split("\n### ", 1)[0].splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells and cells[0] in WhitelistType.__members__:
+            yield cells
+
+
+@pytest.mark.parametrize("row", list(_readme_whitelist_rows()), ids=lambda row: "-".join(row[:2]))
+def test_the_readme_table_row_is_what_the_code_does(row):
+    whitelist, valid_text, ask, verdict, unknown, not_enough, offline = row
+    for valid in {"true": [True], "false": [False], "true or false": [True, False]}[valid_text]:
+        chosen = plan(stored(WhitelistType(whitelist), valid), token_type=TokenType.RFID)
+        if ask == "nobody":
+            allowed = AllowedType(offline.split(",")[0])
+            assert outcome(conclude(chosen, None)) == (allowed, LOCAL, WHITELIST, False)
+            continue
+        assert chosen.ask is Ask.ISSUER
+        assert _README_CELL[verdict] == "verdict"
+        for text, answer in (
+            (unknown, NoVerdict.UNKNOWN_TOKEN),
+            (not_enough, NoVerdict.NOT_ENOUGH_INFORMATION),
+            (offline, NoVerdict.UNREACHABLE),
+        ):
+            decision = conclude(chosen, answer)
+            assert (decision.allowed, decision.unknown_token) == _README_CELL[text]
