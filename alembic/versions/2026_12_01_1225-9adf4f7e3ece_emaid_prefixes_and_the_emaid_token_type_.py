@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("prefix", sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
+        sa.Column("prefix", sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
         sa.Column("partner_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["partner_id"],

@@ -25,7 +25,6 @@ from hub.domain.partners import (
     EmaidTokenType,
     HeaderTokenEncoding,
     PartnerStatus,
-    emaid_prefix_label,
 )
 from hub.errors import InvalidState
 
@@ -100,9 +99,7 @@ async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
             for r in await service.roles(partner)
         ]
         record = partner_record(partner, roles, await service.owned_parties(partner))
-        record["emaid_prefixes"] = [
-            emaid_prefix_label(p) for p in await service.emaid_prefixes(partner)
-        ]
+        record["emaid_prefixes"] = list(await service.emaid_prefixes(partner))
         record["emaid_token_type"] = partner.emaid_token_type
         return record
 
@@ -362,7 +359,7 @@ def emaid_prefix_command(
             change = service.unroute_emaid_prefix if remove else service.route_emaid_prefix
             await change(partner, prefix)
             routed = await service.emaid_prefixes(partner)
-        return {"name": name, "emaid_prefixes": [emaid_prefix_label(p) for p in routed]}
+        return {"name": name, "emaid_prefixes": list(routed)}
 
     record = run(work)
     if as_json:

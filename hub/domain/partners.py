@@ -91,29 +91,3 @@ class EmaidTokenType(StrEnum):
 
     OTHER = "OTHER"
     RFID = "RFID"
-
-
-_EMAID_SEPARATORS = str.maketrans("", "", "-* ")
-
-
-def emaid_prefix(text: str) -> str:
-    """The eMAID provider prefix ``text`` names, written as stored: country code and provider
-    id, upper case, no separator (``us-abc``, ``US*ABC`` and ``USABC`` are all ``USABC``).
-
-    Raises:
-        ValueError: not two letters followed by three letters or digits.
-    """
-    compact = text.translate(_EMAID_SEPARATORS).upper()
-    if len(compact) != 5 or not compact[:2].isalpha() or not compact[2:].isalnum():
-        raise ValueError(
-            f"{text!r} is not an eMAID provider prefix: two letters (the country) then three "
-            "letters or digits (the provider), e.g. US-ABC"
-        )
-    if not compact.isascii():
-        raise ValueError(f"{text!r} is not an eMAID provider prefix: ASCII letters and digits only")
-    return compact
-
-
-def emaid_prefix_label(prefix: str) -> str:
-    """``USABC`` as an operator writes it: ``US-ABC``."""
-    return f"{prefix[:2]}-{prefix[2:]}"

@@ -14,12 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.domain.access import Party, PartyScope, party_label
 from hub.domain.credentials import generate_token, hash_token, token_matches
+from hub.domain.emaid import MalformedEmaid, parse_routing_prefix, routing_prefix_of
 from hub.domain.partners import (
     HeaderTokenEncoding,
     PartnerConnection,
     PartnerStatus,
-    emaid_prefix,
-    emaid_prefix_label,
 )
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound
 from hub.persistence.base import utc_now
@@ -122,19 +121,14 @@ class PartnerService:
             InvalidState: not a prefix.
             Conflict: the prefix routes to another partner.
         """
-        try:
-            prefix = emaid_prefix(text)
-        except ValueError as exc:
-            raise InvalidState(str(exc)) from exc
+        prefix = _routing_prefix(text)
         partner_id = partner.require_id()
         holder = await self.partners.emaid_prefix_holder(prefix)
         if holder is None:
-            holder = (await self.partners.owners_of([(prefix[:2], prefix[2:])])).get(
-                (prefix[:2], prefix[2:])
-            )
+            holder = await self._owner_of_prefix_party(prefix)
         if holder is not None and holder.id != partner_id:
             raise Conflict(
-                f"eMAID prefix {emaid_prefix_label(prefix)} routes to partner {holder.name!r}; "
+                f"eMAID prefix {prefix} routes to partner {holder.name!r}; "
                 "a prefix routes to one partner only"
             )
         if prefix not in await self.partners.emaid_prefixes(partner_id):
@@ -148,32 +142,32 @@ class PartnerService:
             InvalidState: not a prefix.
             NotFound: the partner has no such route.
         """
-        try:
-            prefix = emaid_prefix(text)
-        except ValueError as exc:
-            raise InvalidState(str(exc)) from exc
+        prefix = _routing_prefix(text)
         if not await self.partners.remove_emaid_prefix(partner.require_id(), prefix):
-            raise NotFound(
-                f"partner {partner.name!r} has no eMAID prefix {emaid_prefix_label(prefix)}"
-            )
+            raise NotFound(f"partner {partner.name!r} has no eMAID prefix {prefix}")
         return prefix
 
     async def emaid_prefixes(self, partner: Partner) -> Sequence[str]:
         """The prefixes routed to the partner: explicit routes, and its own parties."""
         explicit = await self.partners.emaid_prefixes(partner.require_id())
-        own = [cc + pid for cc, pid in await self.partners.owned_parties(partner.require_id())]
+        own = [
+            routing_prefix_of(cc, pid)
+            for cc, pid in await self.partners.owned_parties(partner.require_id())
+        ]
         return sorted(set(explicit) | set(own))
 
     async def partner_for_emaid(self, emaid: str) -> Partner | None:
         """The partner that authorizes a normalised eMAID: the explicit route of its prefix
-        (its first five characters), else the partner owning that country and party id."""
-        prefix = emaid[:5].upper()
+        (country code and provider id), else the partner owning that country and party id."""
+        prefix = routing_prefix_of(emaid[:2], emaid[2:5])
         holder = await self.partners.emaid_prefix_holder(prefix)
         if holder is not None:
             return holder
-        return (await self.partners.owners_of([(prefix[:2], prefix[2:])])).get(
-            (prefix[:2], prefix[2:])
-        )
+        return await self._owner_of_prefix_party(prefix)
+
+    async def _owner_of_prefix_party(self, prefix: str) -> Partner | None:
+        party = (prefix[:2], prefix[3:])
+        return (await self.partners.owners_of([party])).get(party)
 
     async def authenticate(
         self, candidates: Mapping[HeaderTokenEncoding, str]
@@ -467,3 +461,10 @@ class PartnerService:
                 for role in connection.roles
             ],
         )
+
+
+def _routing_prefix(text: str) -> str:
+    try:
+        return parse_routing_prefix(text)
+    except MalformedEmaid as exc:
+        raise InvalidState(f"{text!r} is not an eMAID provider prefix: {exc.reason}") from exc

@@ -8,7 +8,6 @@ import asyncio
 
 import pytest
 
-from hub.domain.partners import emaid_prefix, emaid_prefix_label
 from hub.errors import Conflict, InvalidState, NotFound
 from hub.persistence.session import create_engine, create_session_factory, session_scope
 from hub.services.partners import PartnerService
@@ -16,18 +15,6 @@ from tests.hub.conftest import register_partner
 from tests.support.cli import cli_in_process
 
 pytestmark = pytest.mark.db
-
-
-@pytest.mark.parametrize("text", ["US-ABC", "us-abc", "US*ABC", "USABC", " us abc "])
-def test_prefixes_are_written_one_way(text):
-    assert emaid_prefix(text) == "USABC"
-    assert emaid_prefix_label("USABC") == "US-ABC"
-
-
-@pytest.mark.parametrize("text", ["US-AB", "USABCD", "1S-ABC", "US-A_C", "ÜS-ABC", ""])
-def test_malformed_prefixes_are_refused_in_words(text):
-    with pytest.raises(ValueError, match="is not an eMAID provider prefix"):
-        emaid_prefix(text)
 
 
 async def test_an_explicit_route_wins_over_the_partners_own_party(sessions):
@@ -40,7 +27,7 @@ async def test_an_explicit_route_wins_over_the_partners_own_party(sessions):
         assert await service.partner_for_emaid("USXYZC12345678") is None
         await service.route_emaid_prefix(acme, "us-xyz")
         assert (await service.partner_for_emaid("USXYZC12345678")).name == "acme"
-        assert await service.emaid_prefixes(acme) == ["USACM", "USXYZ"]
+        assert await service.emaid_prefixes(acme) == ["US-ACM", "US-XYZ"]
         await service.unroute_emaid_prefix(acme, "US-XYZ")
         assert await service.partner_for_emaid("USXYZC12345678") is None
 

@@ -109,7 +109,7 @@ class PartnerRole(TimestampMixin, table=True):
 
 
 class EmaidPrefix(TimestampMixin, table=True):
-    """An eMAID provider prefix (country code + provider id, e.g. ``USABC``) routed to a
+    """An eMAID provider prefix (country code + provider id, e.g. ``US-ABC``) routed to a
     partner: a Plug & Charge contract id starting with it is authorized by that partner.
 
     Operator data: eMI3 provider ids are not OCPI parties (a partner's contracts may carry a
@@ -119,5 +119,5 @@ class EmaidPrefix(TimestampMixin, table=True):
     __tablename__ = "emaid_prefixes"
 
     id: int | None = Field(default=None, primary_key=True)
-    prefix: str = Field(max_length=5, unique=True)
+    prefix: str = Field(max_length=6, unique=True)
     partner_id: int = Field(foreign_key="partners.id", index=True, ondelete="CASCADE")
