@@ -131,7 +131,8 @@ class DemoEmsp:
             peer.store(request.method, parts, body)
             return Response(_envelope())
 
-        return Litestar(route_handlers=[versions, details, receive])
+        # logging_config=None: Litestar would otherwise install its own root handler and format.
+        return Litestar(route_handlers=[versions, details, receive], logging_config=None)
 
     def store(self, method: str, parts: list[str], body: Any) -> None:
         module, *ids = parts

@@ -122,3 +122,6 @@ def test_hub_demo_runs_end_to_end(tmp_path: Path):
     assert "emsp_matches_hub    │ True" in done.stdout
     assert "PATCH locations" in done.stdout
     assert (tmp_path / "demo" / "demo.db").exists()
+    # The live view owns the terminal: no log line of any component (warnings only, and none).
+    logged = [line for line in (done.stdout + done.stderr).splitlines() if "INFO" in line]
+    assert not logged, logged[:5]
