@@ -9,10 +9,12 @@ whitelist rule decides what the last three mean for the driver.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
-from hub.domain.tokens import AllowedType, TokenKey
+from hub.domain.tokens import AllowedType, TokenKey, TokenType
 
 
 class RealTimeOutcome(StrEnum):
@@ -59,7 +61,8 @@ class RealTimeAnswer:
     """To be copied into the Session and CDR (OCPI ``authorization_reference``)."""
     info: DriverMessage | None = None
     allowed_evse_uids: tuple[str, ...] | None = None
-    """The EVSEs the eMSP allows at the asked location; None when it named none."""
+    """The EVSEs the eMSP allows at the asked location; None when it named none (the location
+    as a whole); empty when it named EVSEs of another location only."""
     token: AuthorizedToken | None = None
     """The token as the answering eMSP holds it (ANSWERED only)."""
     partner_id: int | None = None
@@ -72,3 +75,25 @@ class RealTimeAnswer:
     @property
     def is_allowed(self) -> bool:
         return self.outcome is RealTimeOutcome.ANSWERED and self.allowed is AllowedType.ALLOWED
+
+
+class RealTimeAuthorization(Protocol):
+    """The port the OCPP bridge and the services ask through; ``hub.app`` plugs in
+    ``hub.roaming.authorization.RealTimeAuthorizer`` (tests plug in fakes)."""
+
+    async def authorize(
+        self, token: TokenKey, *, location_id: str | None = None, evse_uids: Sequence[str] = ()
+    ) -> RealTimeAnswer:
+        """Ask the partner owning ``token``'s party, and no other."""
+        ...
+
+    async def authorize_unknown(
+        self,
+        uid: str,
+        token_type: TokenType,
+        *,
+        location_id: str | None = None,
+        evse_uids: Sequence[str] = (),
+    ) -> RealTimeAnswer:
+        """Ask every eMSP offering real-time authorization about a card none of them pushed."""
+        ...

@@ -39,7 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.config import AuthorizationSettings
 from hub.domain.access import LocationAccess, PartyScope
 from hub.domain.partners import PartnerStatus
-from hub.domain.realtime import AuthorizedToken, DriverMessage, RealTimeAnswer, RealTimeOutcome
+from hub.domain.realtime import (
+    AuthorizedToken,
+    DriverMessage,
+    RealTimeAnswer,
+    RealTimeAuthorization,
+    RealTimeOutcome,
+)
 from hub.domain.tokens import AllowedType, TokenKey, TokenType, uid_digest
 from hub.persistence.repositories.access import AccessRepository
 from hub.persistence.repositories.locations import LocationRepository
@@ -353,6 +359,10 @@ class RealTimeAuthorizer:
         )
 
 
+# mypy checks here that the authorizer fits the port the platform asks through.
+_PORT: type[RealTimeAuthorization] = RealTimeAuthorizer
+
+
 def _invalid_uid(uid: str) -> str | None:
     """Why ``uid`` cannot be an OCPI token uid (CiString(36): printable ASCII), or None."""
     if not 0 < len(uid) <= _UID_MAX or not uid.isascii() or not uid.isprintable():
@@ -476,9 +486,12 @@ def _answer(
             f"{emsp.name} answered for a token of party {token.country_code}*{token.party_id}, "
             "which it does not own",
         )
-    allowed_evses = None
-    if reply.location is not None and reply.location.location_id == place.location_id:
-        allowed_evses = tuple(reply.location.evse_uids or ())
+    allowed_evses = None  # the eMSP named no EVSEs: the whole location is meant
+    location = reply.location
+    if location is not None and location.evse_uids is not None:
+        # EVSEs of another location than the asked one allow nothing here.
+        same = location.location_id == place.location_id
+        allowed_evses = tuple(location.evse_uids) if same else ()
     info = DriverMessage(reply.info.language, reply.info.text) if reply.info else None
     return RealTimeAnswer(
         RealTimeOutcome.ANSWERED,

@@ -25,12 +25,14 @@ from hub.services.partners import PartnerService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties
 from tests.support.emsp_authorize import AuthorizingEmsp, register_emsp
+from tests.support.ocpi_openapi import validate_request_body, validate_response
 from tests.support.servers import asgi_server, free_port
 
 pytestmark = pytest.mark.db
 
 A, B, C = ("US", "EMA"), ("US", "EMB"), ("US", "EMC")
 CARD = "04A1B2C3D4"
+AUTHORIZE = "/tokens/{token_uid}/authorize"
 
 
 class FakeClock:
@@ -122,6 +124,11 @@ async def test_owner_allows_with_evses_reference_info_and_latency(sessions, http
     (seen,) = emsp_a.requests_for(CARD)
     assert seen.type == "RFID"
     assert seen.body == {"location_id": "PUB", "evse_uids": ["PUB-E1", "PUB-E2"]}
+    # Both sides keep to the official contract: our question and the test peer's verdict.
+    validate_request_body("tokens", "sender", "post", AUTHORIZE, seen.body)
+    validate_response(
+        "tokens", "sender", "post", AUTHORIZE, 200, emsp_a.replies[(CARD, "RFID")].body
+    )
     headers = seen.headers
     assert (headers["ocpi-from-country-code"], headers["ocpi-from-party-id"]) == ("US", "HPC")
     assert (headers["ocpi-to-country-code"], headers["ocpi-to-party-id"]) == ("US", "EMA")
