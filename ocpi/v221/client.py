@@ -305,7 +305,8 @@ class PartnerClient:
             return UnreachableAnswer(exc.message)
         answer = _authorize_answer(response, retried)
         if isinstance(answer, UnreachableAnswer):
-            logger.warning("real-time authorization at %s unusable: %s", url, answer.reason)
+            # INFO: the caller knows the partner and logs the warning that names it.
+            logger.info("real-time authorization at %s unusable: %s", url, answer.reason)
         return answer
 
 

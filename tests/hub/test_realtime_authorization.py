@@ -413,3 +413,19 @@ async def test_no_emsp_to_ask_is_unknown(sessions, http):
     answer = await authorizer(sessions, http).authorize_unknown(CARD, TokenType.RFID)
     assert answer.outcome is RealTimeOutcome.UNKNOWN
     assert "no eMSP offers real-time authorization" in (answer.reason or "")
+
+
+async def test_owner_hanging_up_without_an_answer_is_unreachable(sessions, http):
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the request has started arriving: close without a word
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        await add_parties(sessions)
+        await register_emsp(sessions, "emsp-mute", A, f"http://127.0.0.1:{port}/tokens/")
+        answer = await authorizer(sessions, http).authorize(card_of(A))
+    assert answer.outcome is RealTimeOutcome.UNREACHABLE
+    assert "emsp-mute" in (answer.reason or "")
+    assert "the connection broke off" in (answer.reason or "")

@@ -1,6 +1,7 @@
 """PartnerClient.authorize against respx mocks: every kind of answer an eMSP can give."""
 
 import json
+import logging
 
 import httpx
 import pytest
@@ -162,6 +163,7 @@ async def test_ocpi_2002_is_not_enough_information(client, http_status):
 @respx.mock
 async def test_anything_else_is_unreachable_with_the_reason(client, response, words, caplog):
     respx.post(f"{TOKENS}/X/authorize").mock(return_value=response)
+    caplog.set_level(logging.INFO, logger="ocpi.v221.client")
     # The AUTO encoding retries a 401 once with a plain token: both get the same answer here.
     answer = await client.authorize(TOKENS, "X", "RFID")
     assert isinstance(answer, UnreachableAnswer)
