@@ -102,6 +102,20 @@ class OcppSettings(BaseModel):
     auth_backoff_cap_seconds: float = Field(default=300.0, gt=0)
 
 
+class AuthorizationSettings(BaseModel):
+    # Real-time authorization (OCPI POST {tokens}/{uid}/authorize): the whole question, partner
+    # lookup included, must be answered within this budget, or the eMSP counts as unreachable
+    # (its whitelist rule decides). Keep it below the chargers' OCPP message timeout.
+    realtime_budget_seconds: float = Field(default=3.0, gt=0, le=60)
+    # An RFID no partner pushed is asked of every eMSP offering real-time authorization, as the
+    # OCPI working group advises; this shows the card's uid (and type, nothing else) to all of
+    # them: a privacy trade-off the operator may switch off (then such cards are unknown).
+    ask_all_for_unknown: bool = True
+    # How long the answer to such a broadcast is kept in memory per (uid, type) before the
+    # eMSPs are asked again (0: never kept); unreachable answers are not kept.
+    unknown_answer_cache_seconds: float = Field(default=300.0, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -112,6 +126,7 @@ class Settings(BaseSettings):
     ocpi: OcpiSettings = OcpiSettings()
     push: PushSettings = PushSettings()
     ocpp: OcppSettings = OcppSettings()
+    authorization: AuthorizationSettings = AuthorizationSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -18,15 +19,25 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ocpi.auth import TokenEncoding, authorization_header
 from ocpi.envelope import OcpiResponse, parse_next_link
 from ocpi.errors import (
+    NotEnoughInformation,
     OcpiServerSideError,
     PartnerHttpError,
     PartnerProtocolError,
     PartnerRejected,
     PartnerUnreachable,
+    UnknownToken,
+    quote_input,
 )
 from ocpi.headers import X_CORRELATION_ID, X_REQUEST_ID, RoutingHeaders, new_message_id
 from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.tokens import AuthorizationInfo, LocationReferences
 from ocpi.v221.models.versions import Version, VersionDetails
+from ocpi.v221.realtime import (
+    AuthorizeAnswer,
+    NotEnoughInformationAnswer,
+    UnknownTokenAnswer,
+    UnreachableAnswer,
+)
 from ocpi.validation import describe_validation_error
 
 __all__ = ["PartnerClient"]
@@ -258,6 +269,83 @@ class PartnerClient:
                 yield item
             next_url = parse_next_link(response.headers.get("Link"))
             next_params = None
+
+    # --- Tokens Sender: real-time authorization (mod_tokens.asciidoc "POST Method") -----------
+
+    async def authorize(
+        self,
+        tokens_url: str,
+        uid: str,
+        token_type: str,
+        location_references: LocationReferences | None = None,
+        *,
+        routing: RoutingHeaders | None = None,
+    ) -> AuthorizeAnswer:
+        """Ask the eMSP whether a token may charge: ``POST {tokens_url}{uid}/authorize?type=``.
+
+        The question may name a location and its EVSEs (``location_references``).
+
+        ``tokens_url`` is the eMSP's Tokens *Sender* endpoint, with or without its trailing
+        slash; ``uid`` is sent as one URL-quoted path segment, so a uid with ``/``, ``?`` or
+        ``#`` cannot address another resource. The body is ``location_references``, or empty.
+
+        Never raises for the peer's behaviour: every outcome is an
+        :data:`~ocpi.v221.realtime.AuthorizeAnswer` (HTTP 404 and OCPI 2004 are
+        :class:`UnknownTokenAnswer`, 2002 is :class:`NotEnoughInformationAnswer`, anything that
+        is not a valid ``AuthorizationInfo`` is :class:`UnreachableAnswer` with the reason in
+        words, also logged). Cancelling the call (the caller's time budget) cancels the request.
+        """
+        url = f"{tokens_url.rstrip('/')}/{quote(uid, safe='')}/authorize"
+        body = None if location_references is None else location_references.to_wire()
+        try:
+            response, retried = await self._request(
+                "POST", url, body, {"type": str(token_type)}, routing
+            )
+        except PartnerUnreachable as exc:
+            return UnreachableAnswer(exc.message)
+        answer = _authorize_answer(response, retried)
+        if isinstance(answer, UnreachableAnswer):
+            # INFO: the caller knows the partner and logs the warning that names it.
+            logger.info("real-time authorization at %s unusable: %s", url, answer.reason)
+        return answer
+
+
+def _authorize_answer(response: httpx.Response, retried: str | None) -> AuthorizeAnswer:
+    status = response.status_code
+    try:
+        envelope: OcpiResponse[Any] | None = _ENVELOPE.validate_json(response.content)
+    except ValidationError:
+        envelope = None
+    said = ""
+    if envelope is not None:
+        said = f"OCPI {envelope.status_code}"
+        if envelope.status_message:
+            said += f" {quote_input(envelope.status_message, 120)}"
+    if status == httpx.codes.NOT_FOUND:
+        return UnknownTokenAnswer(", ".join(part for part in ("HTTP 404", said) if part))
+    if envelope is not None and status < httpx.codes.INTERNAL_SERVER_ERROR:
+        if envelope.status_code == UnknownToken.status_code:
+            return UnknownTokenAnswer(f"HTTP {status}, {said}")
+        if envelope.status_code == NotEnoughInformation.status_code:
+            return NotEnoughInformationAnswer(f"HTTP {status}, {said}")
+    if not 200 <= status < 300:
+        detail = f" ({said})" if said else ""
+        detail += f" {retried}" if retried else ""
+        if status == httpx.codes.UNAUTHORIZED:
+            return UnreachableAnswer(f"HTTP 401: the eMSP refused our credentials{detail}")
+        return UnreachableAnswer(f"HTTP {status}{detail}")
+    if envelope is None:
+        return UnreachableAnswer(
+            f"HTTP {status} but the answer is not an OCPI envelope: {response.content[:80]!r}"
+        )
+    if not envelope.is_success:
+        return UnreachableAnswer(f"the eMSP answered {said}")
+    try:
+        return AuthorizationInfo.model_validate(envelope.data)
+    except ValidationError as exc:
+        return UnreachableAnswer(
+            describe_validation_error(exc, subject="AuthorizationInfo in the answer")
+        )
 
 
 def _tried_both(plain_answer: str) -> str:

@@ -83,6 +83,19 @@ class AccessRepository:
                 owned[row.partner_id].append((row.country_code, row.party_id))
         return {partner_id: PartyScope.of(parties) for partner_id, parties in owned.items()}
 
+    async def partner_owning(self, party: Party) -> int | None:
+        """The partner the operator assigned ``party`` to (its tokens, sessions and CDRs belong
+        to it), or None when nobody owns it. Party ids are case-insensitive (CiString)."""
+        country_code, party_id = party
+        return (
+            await self.session.execute(
+                select(PartnerParty.partner_id).where(
+                    col(PartnerParty.country_code) == country_code.upper(),
+                    col(PartnerParty.party_id) == party_id.upper(),
+                )
+            )
+        ).scalar_one_or_none()
+
     async def location_access(self, location_refs: Iterable[int]) -> dict[int, LocationAccess]:
         """Who may see each location, as the domain rule needs it."""
         refs = list(location_refs)
