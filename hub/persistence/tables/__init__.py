@@ -7,6 +7,7 @@ from hub.persistence.tables.parties import Party
 from hub.persistence.tables.partners import Partner, PartnerParty, PartnerRole
 from hub.persistence.tables.stations import ChargingStation, EvseStatusChange
 from hub.persistence.tables.tariffs import Tariff
+from hub.persistence.tables.tokens import Token, TokenPullCursor
 
 __all__ = [
     "ChargingStation",
@@ -22,4 +23,6 @@ __all__ = [
     "StationCallToken",
     "Tariff",
     "TariffReference",
+    "Token",
+    "TokenPullCursor",
 ]
