@@ -14,6 +14,7 @@ Hierarchy::
     │   ├── UnknownLocation                    2003
     │   │   └── LocationNotFound               2003  (HTTP 404: GET of an unknown location)
     │   ├── UnknownToken                       2004
+    │   │   └── TokenNotFound                  2004  (HTTP 404: GET/PATCH of an unknown token)
     │   ├── Unauthorized                       2000  (HTTP 401)
     │   ├── UnknownObject                      2000  (HTTP 404)
     │   ├── MethodNotAllowed                   2000  (HTTP 405)
@@ -64,6 +65,7 @@ __all__ = [
     "PartnerRejected",
     "PartnerUnreachable",
     "PayloadTooLarge",
+    "TokenNotFound",
     "UnableToUseClientApi",
     "Unauthorized",
     "UnknownLocation",
@@ -153,6 +155,16 @@ class UnknownToken(OcpiClientSideError):
 
     status_code = 2004
     default_message = "Unknown Token"
+
+
+class TokenNotFound(UnknownToken):
+    """2004 with HTTP 404: a Tokens Receiver GET or PATCH of an unknown token.
+
+    Also for a token that is not the client's: ``transport_and_format.asciidoc`` allows 404 to
+    hide objects of others.
+    """
+
+    http_status = 404
 
 
 class Unauthorized(OcpiClientSideError):

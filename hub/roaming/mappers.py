@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hub.domain import tokens
 from hub.domain.access import PartyScope
 from hub.domain.assets import (
     NACS_STANDARD,
@@ -254,5 +255,70 @@ def tariff_model(tariff: tables.Tariff) -> v221.Tariff:
             "id": tariff.tariff_id,
             "currency": tariff.currency,
             "last_updated": tariff.last_updated,
+        }
+    )
+
+
+# --- Tokens -------------------------------------------------------------------------------------
+
+
+def _energy_contract(contract: v221.EnergyContract | None) -> tokens.EnergyContract | None:
+    if contract is None:
+        return None
+    return tokens.EnergyContract(contract.supplier_name, contract.contract_id)
+
+
+def token_record(token: v221.Token) -> tokens.TokenRecord:
+    """A Token as received (pushed or pulled). Its ``type`` must be a 2.2.1 TokenType (the
+    server refuses others before mapping)."""
+    return tokens.TokenRecord(
+        key=tokens.key_of(
+            token.country_code, token.party_id, token.uid, tokens.TokenType(token.type)
+        ),
+        contract_id=token.contract_id,
+        visual_number=token.visual_number,
+        issuer=token.issuer,
+        group_id=token.group_id,
+        valid=token.valid,
+        whitelist=tokens.WhitelistType(token.whitelist),
+        language=token.language,
+        default_profile_type=(
+            tokens.ProfileType(token.default_profile_type) if token.default_profile_type else None
+        ),
+        energy_contract=_energy_contract(token.energy_contract),
+        last_updated=token.last_updated,
+    )
+
+
+def token_changes(patch: v221.TokenPatch) -> dict[str, Any]:
+    """The table columns a Token PATCH sets (the key fields are checked, never changed)."""
+    changes: dict[str, Any] = {}
+    for name in patch.model_fields_set & set(tokens.TOKEN_FIELDS):
+        value = getattr(patch, name)
+        if name == "energy_contract":
+            value = value.model_dump(mode="json") if value is not None else None
+        elif name in {"whitelist", "default_profile_type"} and value is not None:
+            value = str(value.value)
+        changes[name] = value
+    return changes
+
+
+def token_model(token: tables.Token) -> v221.Token:
+    return v221.Token.model_validate(
+        {
+            "country_code": token.country_code,
+            "party_id": token.party_id,
+            "uid": token.uid,
+            "type": token.type,
+            "contract_id": token.contract_id,
+            "visual_number": token.visual_number,
+            "issuer": token.issuer,
+            "group_id": token.group_id,
+            "valid": token.valid,
+            "whitelist": token.whitelist,
+            "language": token.language,
+            "default_profile_type": token.default_profile_type,
+            "energy_contract": token.energy_contract,
+            "last_updated": token.last_updated,
         }
     )

@@ -6,9 +6,12 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.domain import tokens as tokens_domain
 from hub.domain.access import PartyScope
 from hub.domain.assets import NacsMode
 from hub.domain.partners import HeaderTokenEncoding
+from hub.domain.tokens import TokenType, key_of
+from hub.errors import Forbidden, NotFound
 from hub.persistence.repositories.locations import LocationFilter
 from hub.persistence.session import session_scope
 from hub.roaming import mappers
@@ -16,13 +19,14 @@ from hub.roaming.handshake import CredentialsHandshake
 from hub.services.locations import LocationService
 from hub.services.partners import PartnerService
 from hub.services.tariffs import TariffService
+from hub.services.tokens import TokenService
 from ocpi.auth import TokenEncoding
 from ocpi.envelope import PageRequest
-from ocpi.errors import LocationNotFound
+from ocpi.errors import InvalidOrMissingParameters, LocationNotFound, TokenNotFound
 from ocpi.headers import PartyRef
 from ocpi.v221 import models as v221
 from ocpi.v221.models.credentials import Credentials
-from ocpi.v221.ports import ClientIdentity, OcpiPorts, Page, SenderQuery
+from ocpi.v221.ports import ClientIdentity, OcpiPorts, Page, SenderQuery, TokenRef
 
 
 class PartnerAuthentication:
@@ -145,6 +149,56 @@ class PartnerTariffs:
         return Page(items=[mappers.tariff_model(row) for row in rows], total=total)
 
 
+class PartnerTokens:
+    """Tokens Receiver: a partner reads and writes only tokens of the parties it owns
+    (``TokenService``); any other party's token is refused with 2001 and nothing is stored,
+    and reads of it are answered like an unknown token."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    async def get_token(self, client: ClientIdentity, ref: TokenRef) -> v221.Token:
+        async with session_scope(self._sessions) as session:
+            row = await TokenService(session).get(int(client.client_id), _key(ref))
+        if row is None:
+            raise TokenNotFound(f"Unknown token {ref.uid}")
+        return mappers.token_model(row)
+
+    async def put_token(self, client: ClientIdentity, token: v221.Token) -> None:
+        try:
+            async with session_scope(self._sessions) as session:
+                await TokenService(session).put(int(client.client_id), mappers.token_record(token))
+        except Forbidden as exc:
+            raise _not_yours(exc) from None
+
+    async def patch_token(
+        self, client: ClientIdentity, ref: TokenRef, patch: v221.TokenPatch
+    ) -> None:
+        try:
+            async with session_scope(self._sessions) as session:
+                await TokenService(session).patch(
+                    int(client.client_id), _key(ref), mappers.token_changes(patch)
+                )
+        except Forbidden as exc:
+            raise _not_yours(exc) from None
+        except NotFound:
+            raise TokenNotFound(
+                f"Unknown token {ref.uid!r} of type {ref.type.value}; PUT it first"
+            ) from None
+        except ValueError as exc:
+            raise InvalidOrMissingParameters(f"Invalid request body: {exc}") from None
+
+
+def _key(ref: TokenRef) -> tokens_domain.TokenKey:
+    return key_of(ref.country_code, ref.party_id, ref.uid, TokenType(ref.type.value))
+
+
+def _not_yours(exc: Forbidden) -> InvalidOrMissingParameters:
+    return InvalidOrMissingParameters(
+        f"Invalid country_code/party_id: {exc}; a partner may push only its own tokens"
+    )
+
+
 def build_ports(
     session_factory: async_sessionmaker[AsyncSession], handshake: CredentialsHandshake
 ) -> OcpiPorts:
@@ -153,4 +207,5 @@ def build_ports(
         credentials=PartnerCredentials(handshake),
         locations=PartnerLocations(session_factory),
         tariffs=PartnerTariffs(session_factory),
+        tokens=PartnerTokens(session_factory),
     )

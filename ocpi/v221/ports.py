@@ -14,9 +14,11 @@ from typing import Generic, Protocol, TypeVar
 from ocpi.auth import TokenEncoding
 from ocpi.envelope import PageRequest
 from ocpi.headers import PartyRef
+from ocpi.v221.enums import TokenType
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.locations import Location
 from ocpi.v221.models.tariffs import Tariff
+from ocpi.v221.models.tokens import Token, TokenPatch
 
 ItemT = TypeVar("ItemT")
 
@@ -29,6 +31,8 @@ __all__ = [
     "Page",
     "SenderQuery",
     "TariffsSenderPort",
+    "TokenRef",
+    "TokensReceiverPort",
 ]
 
 
@@ -135,6 +139,52 @@ class TariffsSenderPort(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class TokenRef:
+    """The token a Tokens Receiver URL addresses.
+
+    ``{country_code}/{party_id}/{token_uid}[?type=]``, already checked to be a possible token
+    (CiStrings of the right length, a 2.2.1 TokenType).
+    """
+
+    country_code: str
+    party_id: str
+    uid: str
+    type: TokenType
+
+
+class TokensReceiverPort(Protocol):
+    """Tokens module, Receiver interface (``mod_tokens.asciidoc`` "Receiver Interface").
+
+    The server has checked that a body's identity (country_code, party_id, uid, type) equals
+    the URL's. The port decides whether the client owns the party.
+    """
+
+    async def get_token(self, client: ClientIdentity, ref: TokenRef) -> Token:
+        """The token as stored.
+
+        Raises ``TokenNotFound`` when it does not exist or belongs to a party the client does
+        not own (indistinguishable).
+        """
+        ...
+
+    async def put_token(self, client: ClientIdentity, token: Token) -> None:
+        """Store a new token or replace the stored one.
+
+        Raises ``InvalidOrMissingParameters`` (2001) when the party is not the client's;
+        nothing is stored then.
+        """
+        ...
+
+    async def patch_token(self, client: ClientIdentity, ref: TokenRef, patch: TokenPatch) -> None:
+        """Change some fields of a stored token.
+
+        Raises 2001 when the party is not the client's, ``TokenNotFound`` when there is no
+        such token.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class OcpiPorts:
     """The implementations the router is built from; modules without a port are not offered."""
 
@@ -142,3 +192,4 @@ class OcpiPorts:
     credentials: CredentialsPort
     locations: LocationsSenderPort | None = None
     tariffs: TariffsSenderPort | None = None
+    tokens: TokensReceiverPort | None = None

@@ -133,6 +133,9 @@ OUR_DATA = {
         "Connector",
     ),
     ("/ocpi/2.2.1/tariffs", "get"): ("array", "Tariff"),
+    ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "get"): ("object", "Token"),
+    ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "put"): (None, None),
+    ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "patch"): (None, None),
 }
 
 

@@ -7,6 +7,7 @@ from hub.persistence.tables.parties import Party
 from hub.persistence.tables.partners import EmaidPrefix, Partner, PartnerParty, PartnerRole
 from hub.persistence.tables.stations import ChargingStation, EvseStatusChange
 from hub.persistence.tables.tariffs import Tariff
+from hub.persistence.tables.tokens import Token, TokenPullCursor
 
 __all__ = [
     "ChargingStation",
@@ -23,4 +24,6 @@ __all__ = [
     "StationCallToken",
     "Tariff",
     "TariffReference",
+    "Token",
+    "TokenPullCursor",
 ]

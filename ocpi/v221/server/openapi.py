@@ -48,9 +48,11 @@ from ocpi.headers import (
     X_REQUEST_ID,
 )
 from ocpi.types import CiString, String, format_datetime
+from ocpi.v221.enums import TokenType
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.locations import EVSE, Connector, Location
 from ocpi.v221.models.tariffs import Tariff
+from ocpi.v221.models.tokens import Token, TokenPatch
 from ocpi.v221.models.versions import Version, VersionDetails
 
 __all__ = [
@@ -84,8 +86,9 @@ class Operation:
         paginated: A paginated Sender GET (``date_from``, ``date_to``, ``offset``, ``limit`` and
             the pagination response headers).
         body: The model of the JSON request body, if any.
-        not_found: When HTTP 404 (with 2003 or 2000) answers an unknown object.
+        not_found: When HTTP 404 (with 2003, 2004 or 2000) answers an unknown object.
         method_not_allowed: When HTTP 405 answers (credentials registration state), if it can.
+        query: Query parameters beyond pagination (described in the parameters table).
     """
 
     description: str
@@ -96,6 +99,7 @@ class Operation:
     body: type[BaseModel] | None = None
     not_found: str | None = None
     method_not_allowed: str | None = None
+    query: tuple[str, ...] = ()
 
 
 _LIST_NOTE = (
@@ -192,6 +196,45 @@ OPERATIONS: Mapping[str, Operation] = {
         many=True,
         functional=True,
         paginated=True,
+    ),
+    "getToken": Operation(
+        description=(
+            "One Token as stored here (`mod_tokens.asciidoc` Receiver interface, GET): only"
+            " tokens of the parties the caller owns."
+        ),
+        data=Token,
+        functional=True,
+        not_found=(
+            "No such Token (uid and type), or one of a party the caller does not own"
+            " (status_code 2004)."
+        ),
+        query=("type",),
+    ),
+    "putToken": Operation(
+        description=(
+            "Push a new Token or replace the stored one (`mod_tokens.asciidoc` Receiver"
+            " interface, PUT); `valid: false` invalidates it (there is no DELETE). The body's"
+            " `country_code`, `party_id`, `uid` and `type` must be the URL's, the party one the"
+            " caller owns; otherwise status_code 2001 naming the field, and nothing is stored."
+            " The envelope has no `data`."
+        ),
+        data=None,
+        functional=True,
+        body=Token,
+        query=("type",),
+    ),
+    "patchToken": Operation(
+        description=(
+            "Change some fields of a stored Token (`mod_tokens.asciidoc` Receiver interface,"
+            " PATCH); `last_updated` is required. Identity fields, when present, must be the"
+            " URL's; required fields cannot be cleared (status_code 2001). The envelope has no"
+            " `data`."
+        ),
+        data=None,
+        functional=True,
+        body=TokenPatch,
+        not_found="No such Token to change: PUT it first (status_code 2004).",
+        query=("type",),
     ),
 }
 """Every OCPI operation of the server, by Litestar ``operation_id``."""
@@ -494,6 +537,36 @@ for _name, _object in (
         },
     }
 
+for _name, _limit, _words in (
+    ("country_code", 2, "Country code of the eMSP party that owns the Token"),
+    ("party_id", 3, "Party id of the eMSP party that owns the Token"),
+    ("token_uid", 36, "Token.uid"),
+):
+    _PARAMETERS[_name] = {
+        "in": "path",
+        "name": _name,
+        "required": True,
+        "description": (
+            f"{_words} (CiString({_limit})). A GET of an id that cannot exist is answered like an"
+            " unknown token (HTTP 404, status_code 2004); a PUT or PATCH gets status_code 2001."
+        ),
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": _limit,
+            "pattern": _PRINTABLE_ASCII,
+        },
+    }
+_PARAMETERS["type"] = {
+    "in": "query",
+    "name": "type",
+    "required": False,
+    "description": (
+        "Token.type of the Token; default if omitted: RFID. Another value is status_code 2001."
+    ),
+    "schema": {"type": "string", "enum": [token_type.value for token_type in TokenType]},
+}
+
 _MESSAGE_ID_HEADERS = (X_REQUEST_ID, X_CORRELATION_ID)
 _PAGINATION_PARAMETERS = ("date_from", "date_to", "offset", "limit")
 _ROUTING_PARAMETERS = (
@@ -552,8 +625,8 @@ _ERROR_RESPONSES: dict[str, Any] = {
 # The document
 
 _INFO_DESCRIPTION = """\
-The OCPI 2.2.1 interfaces of this CPO platform: versions, credentials, and the Sender interfaces
-of Locations and Tariffs.
+The OCPI 2.2.1 interfaces of this CPO platform: versions, credentials, the Sender interfaces
+of Locations and Tariffs, and the Receiver interface of Tokens.
 
 * Every request carries `Authorization: Token <base64 token>` (security scheme `OCPIToken`).
 * Every response body is an OCPI envelope `{data, status_code, status_message, timestamp}`.
@@ -583,6 +656,7 @@ def _operation(
         for parameter in generated.get("parameters", [])
         if parameter.get("in") == "path"
     ]
+    names += spec.query
     unknown = [name for name in names if name not in _PARAMETERS]
     if unknown:
         raise ValueError(f"{operation_id}: parameters {unknown} are not described")

@@ -18,6 +18,7 @@ from ocpi.v221.server.common import (
 from ocpi.v221.server.credentials import CredentialsController
 from ocpi.v221.server.locations import LocationsSenderController
 from ocpi.v221.server.tariffs import TariffsSenderController
+from ocpi.v221.server.tokens import TokensReceiverController
 from ocpi.v221.server.versions import VersionsController
 
 __all__ = ["build_router"]
@@ -40,6 +41,9 @@ def build_router(ports: OcpiPorts, config: ServerConfig, *, path: str = "/ocpi")
     if ports.tariffs is not None:
         offered.append((ModuleID.TARIFFS, InterfaceRole.SENDER))
         functional.append(TariffsSenderController)
+    if ports.tokens is not None:
+        offered.append((ModuleID.TOKENS, InterfaceRole.RECEIVER))
+        functional.append(TokensReceiverController)
     handlers: list[ControllerRouterHandler] = [VersionsController, CredentialsController]
     if functional:
         handlers.append(
