@@ -1,7 +1,7 @@
 """emaid prefixes and the emaid token type of partners
 
 Revision ID: 9adf4f7e3ece
-Revises: cb9fb9cfa69d
+Revises: 4c7d2e9a1f05
 Create Date: 2026-12-01 12:25:42.301192
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = "9adf4f7e3ece"
-down_revision: str | Sequence[str] | None = "cb9fb9cfa69d"
+down_revision: str | Sequence[str] | None = "4c7d2e9a1f05"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
