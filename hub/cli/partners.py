@@ -12,6 +12,7 @@ from hub.cli.common import (
     JSON_OPTION,
     CommandContext,
     console,
+    error_console,
     exit_with_error,
     print_json,
     print_record,
@@ -299,6 +300,51 @@ def sync(name: str, as_json: bool = JSON_OPTION) -> None:
         print_json(record)
     else:
         print_record(f"Resynchronising {name}", record)
+
+
+@app.command("sync-tokens")
+def sync_tokens(
+    name: str,
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Pull the whole list from the start, even if an interrupted run could resume.",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Pull the partner's tokens (its Tokens Sender list, page by page): an interrupted run
+    resumes where it stopped, else a delta since the last completed run (the whole list the
+    first time). A progress line per page; --json prints them on stderr and a summary."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        from hub.persistence.session import session_scope
+        from hub.roaming.token_pull import PullProgress, TokenPuller
+        from hub.services.partners import PartnerService
+
+        async with session_scope(context.sessions) as session:
+            partner = await PartnerService(session).get_by_name(name)
+        out = error_console if as_json else console
+
+        def progress(step: PullProgress) -> None:
+            total = f" of {step.total}" if step.total is not None else ""
+            refused = f", {step.refused} refused" if step.refused else ""
+            out.print(
+                f"{step.partner}: page {step.pages}, {step.tokens} tokens so far{total}{refused}",
+                highlight=False,
+            )
+
+        puller = TokenPuller(context.sessions, context.http, context.settings.token_pull)
+        report = await puller.pull(partner.require_id(), full=full, on_page=progress)
+        return report.as_dict()
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        summary = {k: v for k, v in record.items() if k != "refused_sample"}
+        print_record(f"Tokens of {name}", summary)
+        for problem in record["refused_sample"]:
+            console.print(f"refused: {problem}", highlight=False)
 
 
 @app.command("nacs")

@@ -60,10 +60,10 @@ def token_columns(record: TokenRecord) -> dict[str, Any]:
 
 @dataclass
 class PulledBatch:
-    """What became of one page of pulled tokens."""
+    """What became of one page of pulled tokens: ``stored`` counts the tokens accepted (written,
+    or left alone because we hold a more recent version)."""
 
     stored: int = 0
-    unchanged: int = 0
     refused: list[str] = field(default_factory=list)
 
 
@@ -141,7 +141,7 @@ class TokenService:
         """Store a page of tokens pulled from the partner's Tokens Sender.
 
         A token of a party the partner does not own is refused (counted, not stored); one
-        older than what we hold (a push overtook the pull) is left alone.
+        older than what we hold (a push overtook the pull) leaves ours alone.
         """
         scope = scope or await self.scope(partner_id)
         batch = PulledBatch()
@@ -154,33 +154,19 @@ class TokenService:
                     f"{party_label((record.key.country_code, record.key.party_id))} "
                     f"token {record.key.uid!r}: not one of the partner's parties"
                 )
-        existing = await self.tokens.find(owned)
-        new_rows: list[dict[str, Any]] = []
         now = utc_now()
-        for key, record in owned.items():
-            row = existing.get(key)
-            if row is None:
-                new_rows.append(
-                    {
-                        "partner_id": partner_id,
-                        **token_columns(record),
-                        # A bulk insert bypasses the ORM defaults.
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                continue
-            if record.last_updated < row.last_updated:
-                batch.unchanged += 1
-                continue
-            columns = token_columns(record)
-            for name in TOKEN_FIELDS:
-                setattr(row, name, columns[name])
-            row.partner_id = partner_id
-            row.touch()
-        await self.tokens.insert_many(new_rows)
-        await self.tokens.session.flush()
-        batch.stored = len(owned) - batch.unchanged
+        rows = [
+            # A bulk statement bypasses the ORM defaults.
+            {
+                "partner_id": partner_id,
+                **token_columns(record),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for record in owned.values()
+        ]
+        await self.tokens.upsert_newer(rows)
+        batch.stored = len(rows)
         return batch
 
 
@@ -322,7 +308,7 @@ class TokenPullService:
         batch = await self.tokens.store_pulled(partner_id, records)
         cursor.next_url = next_url
         cursor.run_pages += 1
-        cursor.run_tokens += batch.stored + batch.unchanged
+        cursor.run_tokens += batch.stored
         cursor.run_refused += len(batch.refused) + invalid
         cursor.claimed_until = now + lease
         if next_url is None:
