@@ -268,3 +268,25 @@ async def test_cli_sync_tokens_shows_progress_and_a_json_summary(
         missing = await asyncio.to_thread(hub, "partners", "sync-tokens", "nobody", expect=1)
         assert "error:" in missing.stderr
     get_settings.cache_clear()
+
+
+async def test_bad_and_foreign_tokens_of_a_page_are_refused_and_the_rest_stored(sessions, peer):
+    peer.token_count = 10
+    good = peer.generated_token(10)
+    peer.extra_tokens = [
+        {**good, "uid": "FOREIGN", "party_id": "XXX"},  # a party the partner does not own
+        {**good, "uid": "NEW-TYPE", "type": "EMAID"},  # 2.3.0's type, not 2.2.1's
+        {k: v for k, v in good.items() if k != "contract_id"},  # malformed
+        {**good, "uid": "U" * 37},  # malformed: uid > 36
+    ]
+    partner_id = await connect(sessions, peer)
+    async with httpx.AsyncClient(timeout=30) as http:
+        report = await puller(sessions, http).pull(partner_id)
+    assert report.completed
+    assert (report.tokens, report.refused_count) == (10, 4)
+    sample = " | ".join(report.refused)
+    assert "US*XXX token 'FOREIGN': not one of the partner's parties" in sample
+    assert "type 'EMAID' is not an OCPI 2.2.1 type" in sample
+    assert "contract_id is required" in sample
+    assert "uid must be at most 36 characters" in sample
+    assert await count_tokens(sessions) == 10
