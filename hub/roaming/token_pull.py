@@ -14,6 +14,7 @@ a lease on the cursor row keeps two processes from pulling one partner at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -139,9 +140,13 @@ class TokenPuller:
         *,
         full: bool = False,
         on_page: Callable[[PullProgress], None] | None = None,
+        stop: asyncio.Event | None = None,
     ) -> PullReport:
         """Pull the partner's tokens: resume its interrupted run, else start a delta run (a
         full one if it never completed one, or with ``full``).
+
+        ``stop`` (``hub serve`` shutting down) ends the pull after the page in hand is
+        committed; the next pull resumes after it.
 
         Raises:
             TokenPullBusy: another process is pulling this partner now.
@@ -158,45 +163,51 @@ class TokenPuller:
         run_pages, run_tokens = (plan.run_pages, plan.run_tokens) if resumed else (0, 0)
         completed = False
         try:
-            async for page in client.pull_pages(start, v221.Token):
-                records, rejected = _records(page.items)
-                problems = page.invalid + rejected
-                now = self._clock()
-                async with session_scope(self.sessions) as session:
-                    outcome = await TokenPullService(session).record_page(
-                        partner_id,
-                        self.worker_id,
-                        records,
-                        invalid=len(problems),
-                        next_url=page.next_url,
-                        now=now,
-                        lease=self.lease,
-                    )
-                problems += outcome.batch.refused
-                pages += 1
-                tokens += outcome.batch.stored
-                refused_count += len(problems)
-                refused.extend(problems[: max(0, _REFUSED_SAMPLE - len(refused))])
-                run_pages, run_tokens = outcome.run_pages, outcome.run_tokens
-                completed = outcome.completed
-                if problems:
-                    logger.warning(
-                        "token pull of %s: %s tokens of page %s not stored, e.g. %s",
-                        plan.partner_name,
-                        len(problems),
-                        run_pages,
-                        problems[0],
-                    )
-                if on_page is not None:
-                    on_page(
-                        PullProgress(
-                            plan.partner_name,
-                            run_pages,
-                            run_tokens,
-                            outcome.run_refused,
-                            page.total,
+            async with contextlib.aclosing(client.pull_pages(start, v221.Token)) as page_stream:
+                async for page in page_stream:
+                    records, rejected = _records(page.items)
+                    problems = page.invalid + rejected
+                    now = self._clock()
+                    async with session_scope(self.sessions) as session:
+                        outcome = await TokenPullService(session).record_page(
+                            partner_id,
+                            self.worker_id,
+                            records,
+                            invalid=len(problems),
+                            next_url=page.next_url,
+                            now=now,
+                            lease=self.lease,
                         )
-                    )
+                    problems += outcome.batch.refused
+                    pages += 1
+                    tokens += outcome.batch.stored
+                    refused_count += len(problems)
+                    refused.extend(problems[: max(0, _REFUSED_SAMPLE - len(refused))])
+                    run_pages, run_tokens = outcome.run_pages, outcome.run_tokens
+                    completed = outcome.completed
+                    if problems:
+                        logger.warning(
+                            "token pull of %s: %s tokens of page %s not stored, e.g. %s",
+                            plan.partner_name,
+                            len(problems),
+                            run_pages,
+                            problems[0],
+                        )
+                    if on_page is not None:
+                        on_page(
+                            PullProgress(
+                                plan.partner_name,
+                                run_pages,
+                                run_tokens,
+                                outcome.run_refused,
+                                page.total,
+                            )
+                        )
+                    if stop is not None and stop.is_set() and not completed:
+                        logger.info(
+                            "token pull of %s paused after page %s", plan.partner_name, run_pages
+                        )
+                        break
         except OcpiClientError as exc:
             message = (
                 f"token pull of partner {plan.partner_name!r} stopped after {run_pages} pages "
@@ -273,7 +284,7 @@ class TokenPuller:
 
     # --- the schedule ----------------------------------------------------------------------
 
-    async def run_once(self) -> int:
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
         """Pull every due partner once; returns how many were pulled to completion."""
         async with session_scope(self.sessions) as session:
             due = await TokenPullService(session).due(
@@ -283,8 +294,10 @@ class TokenPuller:
             )
         done = 0
         for partner_id in due:
+            if stop is not None and stop.is_set():
+                break
             try:
-                report = await self.pull(partner_id)
+                report = await self.pull(partner_id, stop=stop)
             except TokenPullBusy:
                 continue  # another process has it
             except HubError as exc:
@@ -299,7 +312,7 @@ class TokenPuller:
         while not stop.is_set():
             self._wakeup.clear()
             try:
-                await self.run_once()
+                await self.run_once(stop)
             except Exception:
                 logger.exception("token puller %s: round failed", self.worker_id)
             waiters = [

@@ -290,3 +290,22 @@ async def test_bad_and_foreign_tokens_of_a_page_are_refused_and_the_rest_stored(
     assert "contract_id is required" in sample
     assert "uid must be at most 36 characters" in sample
     assert await count_tokens(sessions) == 10
+
+
+async def test_a_stop_pauses_the_pull_after_the_page_in_hand(sessions, peer):
+    peer.token_count = 5000
+    partner_id = await connect(sessions, peer)
+    stop = asyncio.Event()
+
+    def stop_after_page_2(progress: PullProgress) -> None:
+        if progress.pages == 2:
+            stop.set()  # hub serve shutting down
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        paused = await puller(sessions, http).pull(partner_id, on_page=stop_after_page_2, stop=stop)
+        assert (paused.pages, paused.completed) == (2, False)
+        assert (await cursor(sessions, partner_id)).claimed_by is None
+        resumed = await puller(sessions, http).pull(partner_id)
+    assert (resumed.resumed, resumed.pages, resumed.completed) == (True, 3, True)
+    assert peer.token_offsets() == [0, 1000, 2000, 3000, 4000]
+    assert await count_tokens(sessions) == 5000
