@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -272,7 +272,7 @@ class PartnerClient:
         *,
         params: Mapping[str, str] | None = None,
         routing: RoutingHeaders | None = None,
-    ) -> AsyncIterator[PulledPage[ModelT]]:
+    ) -> AsyncGenerator[PulledPage[ModelT], None]:
         """Yield a paginated Sender GET page by page, following ``Link: rel="next"``.
 
         Unlike :meth:`pull`, each object is validated on its own: one malformed object is
