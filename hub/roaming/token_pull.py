@@ -34,7 +34,7 @@ from hub.persistence.session import session_scope
 from hub.roaming import mappers
 from hub.services.tokens import PullPlan, TokenPullBusy, TokenPullService
 from ocpi.auth import TokenEncoding
-from ocpi.errors import OcpiClientError
+from ocpi.errors import OcpiClientError, PartnerProtocolError
 from ocpi.types import format_datetime
 from ocpi.v221 import models as v221
 from ocpi.v221.client import PartnerClient
@@ -165,6 +165,14 @@ class TokenPuller:
         try:
             async with contextlib.aclosing(client.pull_pages(start, v221.Token)) as page_stream:
                 async for page in page_stream:
+                    if page.next_url is not None and _origin(page.next_url) != _origin(start):
+                        # The next request carries the partner's credentials token: only to
+                        # the host it registered, never where a Link sends it (SSRF).
+                        raise PartnerProtocolError(
+                            f"the Link to the next page leaves {_origin(start)}: "
+                            f"{page.next_url[:200]}",
+                            url=page.url,
+                        )
                     records, rejected = _records(page.items)
                     problems = page.invalid + rejected
                     now = self._clock()
@@ -329,6 +337,11 @@ class TokenPuller:
                 for waiter in waiters:
                     waiter.cancel()
         logger.info("token puller %s stopped", self.worker_id)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _with_resume_url(plan: PullPlan, url: str) -> PullPlan:

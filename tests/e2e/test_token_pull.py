@@ -309,3 +309,15 @@ async def test_a_stop_pauses_the_pull_after_the_page_in_hand(sessions, peer):
     assert (resumed.resumed, resumed.pages, resumed.completed) == (True, 3, True)
     assert peer.token_offsets() == [0, 1000, 2000, 3000, 4000]
     assert await count_tokens(sessions) == 5000
+
+
+async def test_a_link_to_another_host_is_not_followed(sessions, peer):
+    peer.token_count = 3000
+    partner_id = await connect(sessions, peer)
+    registered_at = peer.base_url
+    peer.base_url = registered_at.replace("127.0.0.1", "localhost")  # its Links now leave
+    async with httpx.AsyncClient(timeout=30) as http:
+        with pytest.raises(TokenPullFailed, match="Link to the next page leaves"):
+            await puller(sessions, http).pull(partner_id)
+    assert peer.token_offsets() == [0]
+    assert await count_tokens(sessions) == 0
