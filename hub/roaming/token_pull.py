@@ -76,6 +76,8 @@ class PullReport:
     run_pages: int
     run_tokens: int
     completed: bool
+    invalidated: int = 0
+    """Tokens we held that the completed full list no longer has: now invalid."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -89,6 +91,7 @@ class PullReport:
             "run_pages": self.run_pages,
             "run_tokens": self.run_tokens,
             "completed": self.completed,
+            "invalidated": self.invalidated,
         }
 
 
@@ -162,6 +165,7 @@ class TokenPuller:
         refused: list[str] = []
         run_pages, run_tokens = (plan.run_pages, plan.run_tokens) if resumed else (0, 0)
         completed = False
+        invalidated = 0
         try:
             async with contextlib.aclosing(client.pull_pages(start, v221.Token)) as page_stream:
                 async for page in page_stream:
@@ -193,6 +197,7 @@ class TokenPuller:
                     refused.extend(problems[: max(0, _REFUSED_SAMPLE - len(refused))])
                     run_pages, run_tokens = outcome.run_pages, outcome.run_tokens
                     completed = outcome.completed
+                    invalidated += outcome.invalidated
                     if problems:
                         logger.warning(
                             "token pull of %s: %s tokens of page %s not stored, e.g. %s",
@@ -251,6 +256,7 @@ class TokenPuller:
             run_pages=run_pages,
             run_tokens=run_tokens,
             completed=completed,
+            invalidated=invalidated,
         )
 
     async def _begin(self, partner_id: int, full: bool) -> tuple[PullPlan, bool, datetime | None]:

@@ -136,7 +136,12 @@ class TokenService:
         return row
 
     async def store_pulled(
-        self, partner_id: int, records: Sequence[TokenRecord], scope: PartyScope | None = None
+        self,
+        partner_id: int,
+        records: Sequence[TokenRecord],
+        scope: PartyScope | None = None,
+        *,
+        now: datetime | None = None,
     ) -> PulledBatch:
         """Store a page of tokens pulled from the partner's Tokens Sender.
 
@@ -154,7 +159,7 @@ class TokenService:
                     f"{party_label((record.key.country_code, record.key.party_id))} "
                     f"token {record.key.uid!r}: not one of the partner's parties"
                 )
-        now = utc_now()
+        now = now or utc_now()
         rows = [
             # A bulk statement bypasses the ORM defaults.
             {
@@ -162,12 +167,18 @@ class TokenService:
                 **token_columns(record),
                 "created_at": now,
                 "updated_at": now,
+                "pulled_at": now,
             }
             for record in owned.values()
         ]
         await self.tokens.upsert_newer(rows)
         batch.stored = len(rows)
         return batch
+
+    async def invalidate_unseen(self, partner_id: int, *, since: datetime, now: datetime) -> int:
+        """After a full pull that started at ``since``: the partner's tokens it did not list,
+        and nobody pushed since, become invalid (``valid=false``). Returns how many."""
+        return await self.tokens.invalidate_unseen(partner_id, since=since, now=now)
 
 
 class TokenPullBusy(Conflict):
@@ -200,6 +211,8 @@ class PageOutcome:
     run_tokens: int
     run_refused: int
     completed: bool
+    invalidated: int = 0
+    """Tokens marked invalid because a completed full pull no longer lists them."""
 
 
 def tokens_sender_url(partner: Partner) -> str | None:
@@ -305,13 +318,20 @@ class TokenPullService:
         cursor = await self._cursor(partner_id)
         if cursor.claimed_by != worker:
             raise TokenPullBusy(f"the token pull of partner {partner_id} was taken over")
-        batch = await self.tokens.store_pulled(partner_id, records)
+        batch = await self.tokens.store_pulled(partner_id, records, now=now)
         cursor.next_url = next_url
         cursor.run_pages += 1
         cursor.run_tokens += batch.stored
         cursor.run_refused += len(batch.refused) + invalid
         cursor.claimed_until = now + lease
+        invalidated = 0
         if next_url is None:
+            if cursor.run_date_from is None and cursor.run_started_at is not None:
+                # "Any older information that is not specified in the response is considered
+                # as no longer valid" (mod_tokens.asciidoc, Sender GET response).
+                invalidated = await self.tokens.invalidate_unseen(
+                    partner_id, since=cursor.run_started_at, now=now
+                )
             cursor.completed_date_from = cursor.run_started_at
             cursor.last_completed_at = now
             cursor.last_error = cursor.last_error_at = None
@@ -323,6 +343,7 @@ class TokenPullService:
             run_tokens=cursor.run_tokens,
             run_refused=cursor.run_refused,
             completed=next_url is None,
+            invalidated=invalidated,
         )
 
     async def record_failure(self, partner_id: int, message: str, *, now: datetime) -> None:

@@ -321,3 +321,23 @@ async def test_a_link_to_another_host_is_not_followed(sessions, peer):
             await puller(sessions, http).pull(partner_id)
     assert peer.token_offsets() == [0]
     assert await count_tokens(sessions) == 0
+
+
+async def test_a_full_pull_invalidates_the_tokens_the_list_no_longer_has(sessions, peer):
+    peer.token_count = 30
+    partner_id = await connect(sessions, peer)
+    clock = Clock()
+    async with httpx.AsyncClient(timeout=30) as http:
+        pulling = puller(sessions, http, clock=clock)
+        assert (await pulling.pull(partner_id)).invalidated == 0
+        peer.token_count = 20  # the eMSP dropped cards 20 to 29 from its list
+        # An older copy of card 3 (we hold a newer one): received, so still listed.
+        peer.extra_tokens = [{**peer.generated_token(3), "last_updated": "2025-01-01T00:00:00Z"}]
+        clock.now += timedelta(hours=7)
+        report = await pulling.pull(partner_id, full=True)
+    assert (report.completed, report.invalidated) == (True, 10)
+    async with session_scope(sessions) as session:
+        rows = (await session.execute(select(Token).order_by(Token.uid))).scalars().all()
+    assert [row.uid for row in rows if not row.valid] == [f"{i:08X}" for i in range(20, 30)]
+    card_3 = next(row for row in rows if row.uid == f"{3:08X}")
+    assert card_3.last_updated == peer.token_epoch + timedelta(seconds=3)  # ours, the newer

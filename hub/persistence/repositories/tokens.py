@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,12 +49,33 @@ class TokenRepository:
             return
         statement = _insert(self.session)(Token)
         excluded = statement.excluded
+        newer = excluded.last_updated >= col(Token.last_updated)
+        changes: dict[str, Any] = {
+            name: case((newer, excluded[name]), else_=getattr(Token, name))
+            for name in rows[0]
+            if name not in _KEY_AND_BIRTH and name not in _ALWAYS_SET
+        }
+        changes.update({name: excluded[name] for name in _ALWAYS_SET if name in rows[0]})
         statement = statement.on_conflict_do_update(
-            index_elements=["country_code", "party_id", "uid", "type"],
-            set_={name: excluded[name] for name in rows[0] if name not in _KEY_AND_BIRTH},
-            where=excluded.last_updated >= col(Token.last_updated),
+            index_elements=["country_code", "party_id", "uid", "type"], set_=changes
         )
         await self.session.execute(statement, list(rows))
+
+    async def invalidate_unseen(self, partner_id: int, *, since: datetime, now: datetime) -> int:
+        """Mark invalid the partner's valid tokens that no pull received and nothing changed
+        since ``since`` (the start of a full pull that just completed); returns how many."""
+        result = await self.session.execute(
+            update(Token)
+            .where(
+                col(Token.partner_id) == partner_id,
+                col(Token.valid).is_(True),
+                col(Token.updated_at) < since,
+                or_(col(Token.pulled_at).is_(None), col(Token.pulled_at) < since),
+            )
+            .values(valid=False, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def count(self, partner_id: int | None = None) -> int:
         statement = select(func.count()).select_from(Token)
@@ -64,6 +85,8 @@ class TokenRepository:
 
 
 _KEY_AND_BIRTH = frozenset({"country_code", "party_id", "uid", "type", "created_at"})
+# Written on every pulled token, even one older than ours (it was received: still listed).
+_ALWAYS_SET = frozenset({"pulled_at", "updated_at"})
 
 
 def _insert(session: AsyncSession) -> Any:
