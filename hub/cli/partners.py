@@ -82,6 +82,7 @@ def partner_record(
 async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
     from hub.persistence.session import session_scope
     from hub.services.partners import PartnerService
+    from hub.services.tokens import TokenPullService
 
     async with session_scope(context.sessions) as session:
         service = PartnerService(session)
@@ -95,7 +96,20 @@ async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
             }
             for r in await service.roles(partner)
         ]
-        return partner_record(partner, roles, await service.owned_parties(partner))
+        record = partner_record(partner, roles, await service.owned_parties(partner))
+        cursor = await TokenPullService(session).cursor_of(partner.require_id())
+        if cursor is not None:
+            # Where the token pull stands (`hub partners sync-tokens` pulls now).
+            record["token_pull_last_completed_at"] = (
+                cursor.last_completed_at.isoformat() if cursor.last_completed_at else None
+            )
+            record["token_pull_in_progress"] = (
+                f"page {cursor.run_pages + 1} next, {cursor.run_tokens} tokens so far"
+                if cursor.next_url
+                else None
+            )
+            record["token_pull_last_error"] = cursor.last_error
+        return record
 
 
 def _show(record: dict[str, Any], title: str, as_json: bool) -> None:

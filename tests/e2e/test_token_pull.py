@@ -265,6 +265,11 @@ async def test_cli_sync_tokens_shows_progress_and_a_json_summary(
         assert "acme: page 3, 2500 tokens so far of 2500" in result.stderr
         table = await asyncio.to_thread(hub, "partners", "sync-tokens", "acme")
         assert "page 1, 0 tokens so far of 0" in table.stdout  # a delta: nothing changed
+        shown = json.loads(
+            (await asyncio.to_thread(hub, "partners", "show", "acme", "--json")).stdout
+        )
+        assert shown["token_pull_in_progress"] is None
+        assert shown["token_pull_last_completed_at"]
         missing = await asyncio.to_thread(hub, "partners", "sync-tokens", "nobody", expect=1)
         assert "error:" in missing.stderr
     get_settings.cache_clear()
