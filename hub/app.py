@@ -27,6 +27,7 @@ from hub.persistence.session import create_engine, create_session_factory
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
 from hub.roaming.push import PushWorker
+from hub.roaming.token_pull import TokenPuller
 from ocpi.auth import TokenEncoding
 from ocpi.headers import X_REQUEST_ID, new_message_id
 from ocpi.v221.ports import AuthenticationPort, ClientIdentity, OcpiPorts
@@ -99,13 +100,21 @@ def create_app(
 ) -> Litestar:
     """Build the application. ``engine`` and ``http`` may be injected (tests); they are disposed
     on shutdown only when created here. ``clock`` is "now" for the OCPP bridge (login backoff,
-    station liveness), injected by tests that must not sleep."""
+    station liveness) and the token puller (leases, delta dates), injected by tests that must
+    not sleep."""
     own_engine = engine is None
     own_http = http is None
     engine = engine or create_engine(settings.database.url, echo=settings.database.echo)
     http = http or httpx.AsyncClient(timeout=settings.ocpi.partner_timeout_seconds)
     sessions: async_sessionmaker[AsyncSession] = create_session_factory(engine)
-    handshake = CredentialsHandshake(sessions, http, settings)
+    puller = (
+        TokenPuller(sessions, http, settings.token_pull, clock=clock)
+        if settings.token_pull.enabled
+        else None
+    )
+    handshake = CredentialsHandshake(
+        sessions, http, settings, on_registered=puller.wake if puller is not None else None
+    )
     server_config = ServerConfig(
         base_url=f"{settings.public_url}/ocpi",
         max_page_limit=settings.ocpi.max_page_limit,
@@ -136,6 +145,8 @@ def create_app(
         tasks = [asyncio.create_task(sweep_forever(bridge, stop), name="ocpp-offline-sweep")]
         if worker is not None:
             tasks.append(asyncio.create_task(worker.run(stop), name="push-worker"))
+        if puller is not None:
+            tasks.append(asyncio.create_task(puller.run(stop), name="token-puller"))
         try:
             yield
         finally:
@@ -175,6 +186,7 @@ def create_app(
         stations=registry,
         commands=commands,
         push_worker=worker,
+        token_puller=puller,
     )
     return app
 

@@ -59,6 +59,26 @@ class PushSettings(BaseModel):
     node_name: str | None = Field(default=None, min_length=1, max_length=48)
 
 
+class TokenPullSettings(BaseModel):
+    # Run the scheduled token puller inside `hub serve`: the first pull of a partner that offers
+    # a Tokens Sender (at registration), resumed runs, then delta pulls every interval.
+    enabled: bool = True
+    # Between delta pulls of one partner; the spec asks for "hours, not minutes".
+    interval_seconds: float = Field(default=6 * 3600, gt=0)
+    # The limit we ask for per page (the partner may send fewer).
+    page_limit: int = Field(default=1000, ge=1, le=10000)
+    # A delta pull asks for tokens changed since the start of the last completed run minus
+    # this much, so clocks that differ a little between us and the eMSP lose nothing.
+    overlap_seconds: float = Field(default=300.0, ge=0)
+    # How long a process holds its claim on a partner's pull without renewing it (renewed
+    # after every page); a crashed puller's partner is taken over after this.
+    lease_seconds: float = Field(default=120.0, gt=0)
+    # After a failed run (partner down, a page refused), wait this long before resuming it.
+    retry_seconds: float = Field(default=300.0, gt=0)
+    # How often the scheduler looks for due partners when nothing woke it.
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
+
+
 class OcppSettings(BaseModel):
     heartbeat_interval_seconds: int = Field(default=300, ge=1)
     # A station whose socket closed and that has not come back within this delay is offline:
@@ -125,6 +145,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     ocpi: OcpiSettings = OcpiSettings()
     push: PushSettings = PushSettings()
+    token_pull: TokenPullSettings = TokenPullSettings()
     ocpp: OcppSettings = OcppSettings()
     authorization: AuthorizationSettings = AuthorizationSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).

@@ -27,10 +27,12 @@ __all__ = [
     "X_TOTAL_COUNT",
     "OcpiResponse",
     "PageRequest",
+    "PulledPage",
     "error_envelope",
     "next_link",
     "pagination_headers",
     "parse_next_link",
+    "parse_total_count",
     "success_envelope",
 ]
 
@@ -211,3 +213,35 @@ def parse_next_link(header_value: str | None) -> str | None:
         return None
     match = _LINK_NEXT.search(header_value)
     return match.group(1) if match else None
+
+
+ItemT = TypeVar("ItemT")
+
+
+@dataclass(frozen=True, slots=True)
+class PulledPage(Generic[ItemT]):
+    """One page of a paginated Sender GET, as a client pulled it.
+
+    Attributes:
+        url: the URL this page was fetched from.
+        items: the objects that are valid.
+        invalid: one description per object that is not (its index and the failing fields).
+        next_url: the ``Link`` to the next page; None on the last page.
+        total: the ``X-Total-Count``, when the server sent one that is a number.
+    """
+
+    url: str
+    items: list[ItemT]
+    invalid: list[str]
+    next_url: str | None
+    total: int | None
+
+
+def parse_total_count(header_value: str | None) -> int | None:
+    """An ``X-Total-Count`` header as a number; None when absent or not a whole number."""
+    if header_value is None:
+        return None
+    value = header_value.strip()
+    if _PAGE_INTEGER.fullmatch(value) is None:
+        return None
+    return int(value)

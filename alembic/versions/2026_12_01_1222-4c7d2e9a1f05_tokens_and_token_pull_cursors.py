@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("default_profile_type", _string(16), nullable=True),
         sa.Column("energy_contract", sa.JSON(), nullable=True),
         sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("pulled_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["partner_id"],
             ["partners.id"],

@@ -12,6 +12,7 @@ from hub.cli.common import (
     JSON_OPTION,
     CommandContext,
     console,
+    error_console,
     exit_with_error,
     print_json,
     print_record,
@@ -85,6 +86,7 @@ def partner_record(
 async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
     from hub.persistence.session import session_scope
     from hub.services.partners import PartnerService
+    from hub.services.tokens import TokenPullService
 
     async with session_scope(context.sessions) as session:
         service = PartnerService(session)
@@ -101,6 +103,18 @@ async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
         record = partner_record(partner, roles, await service.owned_parties(partner))
         record["emaid_prefixes"] = list(await service.emaid_prefixes(partner))
         record["emaid_token_type"] = partner.emaid_token_type
+        cursor = await TokenPullService(session).cursor_of(partner.require_id())
+        if cursor is not None:
+            # Where the token pull stands (`hub partners sync-tokens` pulls now).
+            record["token_pull_last_completed_at"] = (
+                cursor.last_completed_at.isoformat() if cursor.last_completed_at else None
+            )
+            record["token_pull_in_progress"] = (
+                f"page {cursor.run_pages + 1} next, {cursor.run_tokens} tokens so far"
+                if cursor.next_url
+                else None
+            )
+            record["token_pull_last_error"] = cursor.last_error
         return record
 
 
@@ -306,6 +320,51 @@ def sync(name: str, as_json: bool = JSON_OPTION) -> None:
         print_json(record)
     else:
         print_record(f"Resynchronising {name}", record)
+
+
+@app.command("sync-tokens")
+def sync_tokens(
+    name: str,
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Pull the whole list from the start, even if an interrupted run could resume.",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Pull the partner's tokens (its Tokens Sender list, page by page): an interrupted run
+    resumes where it stopped, else a delta since the last completed run (the whole list the
+    first time). A progress line per page; --json prints them on stderr and a summary."""
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        from hub.persistence.session import session_scope
+        from hub.roaming.token_pull import PullProgress, TokenPuller
+        from hub.services.partners import PartnerService
+
+        async with session_scope(context.sessions) as session:
+            partner = await PartnerService(session).get_by_name(name)
+        out = error_console if as_json else console
+
+        def progress(step: PullProgress) -> None:
+            total = f" of {step.total}" if step.total is not None else ""
+            refused = f", {step.refused} refused" if step.refused else ""
+            out.print(
+                f"{step.partner}: page {step.pages}, {step.tokens} tokens so far{total}{refused}",
+                highlight=False,
+            )
+
+        puller = TokenPuller(context.sessions, context.http, context.settings.token_pull)
+        report = await puller.pull(partner.require_id(), full=full, on_page=progress)
+        return report.as_dict()
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+    else:
+        summary = {k: v for k, v in record.items() if k != "refused_sample"}
+        print_record(f"Tokens of {name}", summary)
+        for problem in record["refused_sample"]:
+            console.print(f"refused: {problem}", highlight=False)
 
 
 @app.command("nacs")

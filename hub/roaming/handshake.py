@@ -17,7 +17,7 @@ token must already be committed by then.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -78,10 +78,20 @@ class CredentialsHandshake:
         session_factory: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         settings: Settings,
+        *,
+        on_registered: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_registered(partner_id)`` is called after a registration in either direction
+        is committed (``hub serve`` wakes its token puller: a new partner's first pull is due
+        at once)."""
         self.sessions = session_factory
         self._http = http
         self._settings = settings
+        self._on_registered = on_registered
+
+    def _registered(self, partner_id: int) -> None:
+        if self._on_registered is not None:
+            self._on_registered(partner_id)
 
     def _client(self, token: str, encoding: str) -> PartnerClient:
         return PartnerClient(self._http, token=token, encoding=TokenEncoding(encoding))
@@ -159,7 +169,10 @@ class CredentialsHandshake:
                 raise InvalidOrMissingParameters(str(exc)) from exc
             if registering:
                 await initial_sync(session, partner_id, name)
-            return await self.our_credentials(session, token)
+            ours = await self.our_credentials(session, token)
+        if registering:
+            self._registered(partner_id)
+        return ours
 
     async def accept_unregistration(self, partner_id: int) -> None:
         """Credentials DELETE from the partner: revoke both tokens."""
@@ -235,12 +248,13 @@ class CredentialsHandshake:
                     partner_id, connection
                 )
                 await initial_sync(session, partner_id, partner.name)
-                return partner
         except (Conflict, Forbidden, InvalidState) as exc:
             # The partner registered us but we cannot keep it: undo on its side too.
             await self._delete_quietly(theirs.token, token_encoding, credentials_url)
             await self._abort_registration(partner_id)
             raise HandshakeFailed(f"Registration not kept: {exc}") from exc
+        self._registered(partner_id)
+        return partner
 
     async def _abort_registration(self, partner_id: int) -> None:
         async with session_scope(self.sessions) as session:

@@ -60,10 +60,10 @@ def token_columns(record: TokenRecord) -> dict[str, Any]:
 
 @dataclass
 class PulledBatch:
-    """What became of one page of pulled tokens."""
+    """What became of one page of pulled tokens: ``stored`` counts the tokens accepted (written,
+    or left alone because we hold a more recent version)."""
 
     stored: int = 0
-    unchanged: int = 0
     refused: list[str] = field(default_factory=list)
 
 
@@ -136,12 +136,17 @@ class TokenService:
         return row
 
     async def store_pulled(
-        self, partner_id: int, records: Sequence[TokenRecord], scope: PartyScope | None = None
+        self,
+        partner_id: int,
+        records: Sequence[TokenRecord],
+        scope: PartyScope | None = None,
+        *,
+        now: datetime | None = None,
     ) -> PulledBatch:
         """Store a page of tokens pulled from the partner's Tokens Sender.
 
         A token of a party the partner does not own is refused (counted, not stored); one
-        older than what we hold (a push overtook the pull) is left alone.
+        older than what we hold (a push overtook the pull) leaves ours alone.
         """
         scope = scope or await self.scope(partner_id)
         batch = PulledBatch()
@@ -154,34 +159,26 @@ class TokenService:
                     f"{party_label((record.key.country_code, record.key.party_id))} "
                     f"token {record.key.uid!r}: not one of the partner's parties"
                 )
-        existing = await self.tokens.find(owned)
-        new_rows: list[dict[str, Any]] = []
-        now = utc_now()
-        for key, record in owned.items():
-            row = existing.get(key)
-            if row is None:
-                new_rows.append(
-                    {
-                        "partner_id": partner_id,
-                        **token_columns(record),
-                        # A bulk insert bypasses the ORM defaults.
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                continue
-            if record.last_updated < row.last_updated:
-                batch.unchanged += 1
-                continue
-            columns = token_columns(record)
-            for name in TOKEN_FIELDS:
-                setattr(row, name, columns[name])
-            row.partner_id = partner_id
-            row.touch()
-        await self.tokens.insert_many(new_rows)
-        await self.tokens.session.flush()
-        batch.stored = len(owned) - batch.unchanged
+        now = now or utc_now()
+        rows = [
+            # A bulk statement bypasses the ORM defaults.
+            {
+                "partner_id": partner_id,
+                **token_columns(record),
+                "created_at": now,
+                "updated_at": now,
+                "pulled_at": now,
+            }
+            for record in owned.values()
+        ]
+        await self.tokens.upsert_newer(rows)
+        batch.stored = len(rows)
         return batch
+
+    async def invalidate_unseen(self, partner_id: int, *, since: datetime, now: datetime) -> int:
+        """After a full pull that started at ``since``: the partner's tokens it did not list,
+        and nobody pushed since, become invalid (``valid=false``). Returns how many."""
+        return await self.tokens.invalidate_unseen(partner_id, since=since, now=now)
 
 
 class TokenPullBusy(Conflict):
@@ -214,6 +211,8 @@ class PageOutcome:
     run_tokens: int
     run_refused: int
     completed: bool
+    invalidated: int = 0
+    """Tokens marked invalid because a completed full pull no longer lists them."""
 
 
 def tokens_sender_url(partner: Partner) -> str | None:
@@ -319,13 +318,20 @@ class TokenPullService:
         cursor = await self._cursor(partner_id)
         if cursor.claimed_by != worker:
             raise TokenPullBusy(f"the token pull of partner {partner_id} was taken over")
-        batch = await self.tokens.store_pulled(partner_id, records)
+        batch = await self.tokens.store_pulled(partner_id, records, now=now)
         cursor.next_url = next_url
         cursor.run_pages += 1
-        cursor.run_tokens += batch.stored + batch.unchanged
+        cursor.run_tokens += batch.stored
         cursor.run_refused += len(batch.refused) + invalid
         cursor.claimed_until = now + lease
+        invalidated = 0
         if next_url is None:
+            if cursor.run_date_from is None and cursor.run_started_at is not None:
+                # "Any older information that is not specified in the response is considered
+                # as no longer valid" (mod_tokens.asciidoc, Sender GET response).
+                invalidated = await self.tokens.invalidate_unseen(
+                    partner_id, since=cursor.run_started_at, now=now
+                )
             cursor.completed_date_from = cursor.run_started_at
             cursor.last_completed_at = now
             cursor.last_error = cursor.last_error_at = None
@@ -337,6 +343,7 @@ class TokenPullService:
             run_tokens=cursor.run_tokens,
             run_refused=cursor.run_refused,
             completed=next_url is None,
+            invalidated=invalidated,
         )
 
     async def record_failure(self, partner_id: int, message: str, *, now: datetime) -> None:

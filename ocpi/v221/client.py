@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -17,7 +17,13 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ocpi.auth import TokenEncoding, authorization_header
-from ocpi.envelope import OcpiResponse, parse_next_link
+from ocpi.envelope import (
+    X_TOTAL_COUNT,
+    OcpiResponse,
+    PulledPage,
+    parse_next_link,
+    parse_total_count,
+)
 from ocpi.errors import (
     NotEnoughInformation,
     OcpiServerSideError,
@@ -269,6 +275,49 @@ class PartnerClient:
                 yield item
             next_url = parse_next_link(response.headers.get("Link"))
             next_params = None
+
+    async def pull_pages(
+        self,
+        url: str,
+        model: type[ModelT],
+        *,
+        params: Mapping[str, str] | None = None,
+        routing: RoutingHeaders | None = None,
+    ) -> AsyncGenerator[PulledPage[ModelT], None]:
+        """Yield a paginated Sender GET page by page, following ``Link: rel="next"``.
+
+        Unlike :meth:`pull`, each object is validated on its own: one malformed object is
+        described in :attr:`PulledPage.invalid` instead of making the whole page (and every
+        later one) unusable. Each page says which URL comes next, so a caller that stores it
+        can resume a long pull where it stopped by calling this again with that URL.
+        """
+        adapter = TypeAdapter(model)
+        next_url: str | None = url
+        next_params = params
+        while next_url is not None:
+            envelope, response = await self.call(
+                "GET", next_url, params=next_params, routing=routing
+            )
+            raw = envelope.data if envelope.data is not None else []
+            if not isinstance(raw, list):
+                raise PartnerProtocolError(f"{next_url}: Response data must be a list", url=url)
+            items: list[ModelT] = []
+            invalid: list[str] = []
+            for index, item in enumerate(raw):
+                try:
+                    items.append(adapter.validate_python(item))
+                except ValidationError as exc:
+                    invalid.append(describe_validation_error(exc, subject=f"Object [{index}]"))
+            requested = str(response.request.url)
+            next_url = parse_next_link(response.headers.get("Link"))
+            next_params = None
+            yield PulledPage(
+                url=requested,
+                items=items,
+                invalid=invalid,
+                next_url=next_url,
+                total=parse_total_count(response.headers.get(X_TOTAL_COUNT)),
+            )
 
     # --- Tokens Sender: real-time authorization (mod_tokens.asciidoc "POST Method") -----------
 

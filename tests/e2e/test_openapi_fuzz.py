@@ -19,7 +19,7 @@ every operation runs every phase but the stateful one (schema examples; the cove
 boundary and out-of-schema values of every parameter and body field, missing parts, undeclared
 methods; and MAX_EXAMPLES generated cases, positive and negative), except the credentials POST,
 which decodes the same body as the PUT and gets generated cases only. On PostgreSQL, where ids,
-filters and page numbers reach different SQL, the Locations and Tariffs operations get the
+filters and page numbers reach different SQL, the Locations, Tariffs and Tokens operations get the
 generated cases only: running the coverage phase there too would double the run time.
 """
 
@@ -191,7 +191,7 @@ def test_registration_conforms(case: Case, live_hub: LiveHub) -> None:
 
 
 @on_postgresql
-@GENERATED_ONLY.include(tag=["locations", "tariffs"]).parametrize()
+@GENERATED_ONLY.include(tag=["locations", "tariffs", "tokens"]).parametrize()
 def test_functional_modules_conform_on_postgresql(case: Case, live_hub: LiveHub) -> None:
     """Where ids, filters and pages reach SQL, generated cases on PostgreSQL too."""
     call_and_validate(case, live_hub)

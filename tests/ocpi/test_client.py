@@ -277,6 +277,36 @@ async def test_pull_follows_link_headers_until_the_last_page(http):
     assert len({c.request.headers["X-Request-ID"] for c in route.calls}) == 3
 
 
+@respx.mock
+async def test_pull_pages_reports_each_page_its_bad_objects_and_the_next_url(http):
+    url = f"{BASE}/2.2.1/tokens"
+    page2 = f"{url}?offset=2&limit=2"
+
+    def pages(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("offset") == "2":
+            return ok([{"id": "3"}], {"X-Total-Count": "3"})
+        link = {"Link": f'<{page2}>; rel="next"', "X-Total-Count": "3"}
+        return ok([{"id": "1"}, {"nope": True}], link)
+
+    respx.get(url).mock(side_effect=pages)
+    client = PartnerClient(http, token="t")
+    pages_seen = [page async for page in client.pull_pages(f"{url}?limit=2", Item)]
+    first, second = pages_seen
+    assert [item.id for item in first.items] == ["1"]
+    assert first.invalid == ["Invalid object [1]: id is required"]
+    assert (first.url, first.next_url, first.total) == (f"{url}?limit=2", page2, 3)
+    assert ([item.id for item in second.items], second.next_url) == (["3"], None)
+
+
+@respx.mock
+async def test_pull_pages_refuses_data_that_is_not_a_list(http):
+    url = f"{BASE}/2.2.1/tokens"
+    respx.get(url).mock(return_value=ok({"id": "1"}, {"X-Total-Count": "many"}))
+    with pytest.raises(PartnerProtocolError, match="must be a list"):
+        async for _ in PartnerClient(http, token="t").pull_pages(url, Item):
+            pass
+
+
 def _versions_answering_plain_with(plain_answer: httpx.Response):
     def answer(request: httpx.Request) -> httpx.Response:
         if request.headers["Authorization"] == "Token wrong-token":

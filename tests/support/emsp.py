@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from litestar import Litestar, Request, Response, delete, get, post, put, route
@@ -92,6 +94,19 @@ class EmspPeer:
     # Paths refused for good with this HTTP status and a non-OCPI body, as a receiver built on a
     # web framework answers an object that fails its validation (e.g. 422 for an enum value).
     refuse: dict[str, int] = field(default_factory=dict)
+    # Tokens Sender (``offers_tokens``): ``token_count`` tokens generated on demand (token i
+    # last updated at ``token_epoch`` + i seconds, oldest first), then ``extra_tokens`` as
+    # given; pages of at most ``token_page_max``. A page whose offset is in
+    # ``fail_token_offsets`` fails once with HTTP 503 (then the offset is removed); every
+    # GET is logged in ``token_requests`` as its query parameters plus "status".
+    offers_tokens: bool = False
+    token_count: int = 0
+    token_party: dict[str, str] = field(default_factory=lambda: dict(PARTY))
+    token_epoch: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    extra_tokens: list[dict[str, Any]] = field(default_factory=list)
+    token_page_max: int = 1000
+    fail_token_offsets: set[int] = field(default_factory=set)
+    token_requests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def versions_url(self) -> str:
@@ -226,6 +241,17 @@ class EmspPeer:
                                 "role": "RECEIVER",
                                 "url": f"{peer.base_url}/ocpi/2.2.1/tariffs",
                             },
+                            *(
+                                [
+                                    {
+                                        "identifier": "tokens",
+                                        "role": "SENDER",
+                                        "url": f"{peer.base_url}/ocpi/2.2.1/tokens",
+                                    }
+                                ]
+                                if peer.offers_tokens
+                                else []
+                            ),
                         ],
                     }
                 )
@@ -332,6 +358,33 @@ class EmspPeer:
                     )
             return Response(envelope())
 
+        @get("/ocpi/2.2.1/tokens", sync_to_thread=False)
+        def token_list(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+            token = caller(request)
+            if token is None or peer.issued[token] != "C":
+                return unauthorized()
+            query = dict(request.query_params)
+            offset = int(query.get("offset", "0"))
+            limit = min(int(query.get("limit", str(peer.token_page_max))), peer.token_page_max)
+            with peer.lock:
+                if offset in peer.fail_token_offsets:
+                    peer.fail_token_offsets.discard(offset)
+                    peer.token_requests.append({**query, "status": 503})
+                    return Response(envelope(status_code=3000, message="down"), status_code=503)
+                peer.token_requests.append({**query, "status": 200})
+            items, total = peer.token_page(
+                _parse_time(query.get("date_from")),
+                _parse_time(query.get("date_to")),
+                offset,
+                limit,
+            )
+            headers = {"X-Total-Count": str(total), "X-Limit": str(peer.token_page_max)}
+            if offset + limit < total:
+                filters = {k: v for k, v in query.items() if k not in {"offset", "limit"}}
+                next_query = urlencode({**filters, "offset": offset + limit, "limit": limit})
+                headers["Link"] = f'<{peer.base_url}/ocpi/2.2.1/tokens?{next_query}>; rel="next"'
+            return Response(envelope(items), headers=headers)
+
         receivers = [
             route(path, http_method=methods, status_code=200)(push)
             for path, methods in (
@@ -345,7 +398,15 @@ class EmspPeer:
             )
         ]
         return Litestar(
-            route_handlers=[versions, details, register, update, unregister, *receivers]
+            route_handlers=[
+                versions,
+                details,
+                register,
+                update,
+                unregister,
+                token_list,
+                *receivers,
+            ]
         )
 
     def apply(self, method: str, parts: list[str], body: Any) -> None:
@@ -378,6 +439,53 @@ class EmspPeer:
         connector = next(c for c in evse["connectors"] if c["id"] == rest[1])
         connector.update(body)
 
+    def generated_token(self, index: int) -> dict[str, Any]:
+        return {
+            **self.token_party,
+            "uid": f"{index:08X}",
+            "type": "RFID",
+            "contract_id": "{country_code}-{party_id}-C{index:08d}".format(
+                index=index, **self.token_party
+            ),
+            "issuer": "Test eMSP",
+            "valid": True,
+            "whitelist": "ALLOWED",
+            "last_updated": (self.token_epoch + timedelta(seconds=index)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+        }
+
+    def token_page(
+        self, date_from: datetime | None, date_to: datetime | None, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The page of the list filtered on last_updated, built without materialising it."""
+
+        def index_at(moment: datetime | None, default: int) -> int:
+            if moment is None:
+                return default
+            seconds = math.ceil((moment - self.token_epoch).total_seconds())
+            return min(max(seconds, 0), self.token_count)
+
+        first, end = index_at(date_from, 0), index_at(date_to, self.token_count)
+        generated = max(0, end - first)
+        extras = [
+            t
+            for t in self.extra_tokens
+            if (date_from is None or _parse_time(t["last_updated"]) >= date_from)  # type: ignore[operator]
+            and (date_to is None or _parse_time(t["last_updated"]) < date_to)  # type: ignore[operator]
+        ]
+        wanted = range(offset, min(offset + limit, generated + len(extras)))
+        items = [
+            self.generated_token(first + i) if i < generated else extras[i - generated]
+            for i in wanted
+        ]
+        return items, generated + len(extras)
+
+    def token_offsets(self) -> list[int]:
+        """The offsets of the token pages asked for, in order (failed ones included)."""
+        with self.lock:
+            return [int(r.get("offset", "0")) for r in self.token_requests]
+
     def holding(self) -> list[str]:
         with self.lock:
             return list(self.held)
@@ -389,6 +497,10 @@ class EmspPeer:
                 for r in self.received
                 if (method is None or r.method == method) and r.path.startswith(prefix)
             ]
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 async def _in_thread(function: Any, *args: Any) -> Any:

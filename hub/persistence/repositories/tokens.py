@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import case, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from hub.domain.tokens import TokenKey, TokenType
+from hub.domain.tokens import TokenKey
 from hub.persistence.tables import Token, TokenPullCursor
 
 
@@ -30,30 +31,51 @@ class TokenRepository:
         )
         return result.scalar_one_or_none()
 
-    async def find(self, keys: Iterable[TokenKey]) -> dict[TokenKey, Token]:
-        """The stored tokens among ``keys`` (one query per 500 uids)."""
-        wanted = set(keys)
-        uids = sorted({key.uid for key in wanted})
-        found: dict[TokenKey, Token] = {}
-        for start in range(0, len(uids), 500):
-            rows = await self.session.execute(
-                select(Token).where(col(Token.uid).in_(uids[start : start + 500]))
-            )
-            for row in rows.scalars():
-                key = _key(row)
-                if key in wanted:
-                    found[key] = row
-        return found
-
     async def add(self, token: Token) -> Token:
         self.session.add(token)
         await self.session.flush()
         return token
 
-    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert new tokens in bulk (a pulled page), without loading them back."""
-        if rows:
-            await self.session.execute(insert(Token), list(rows))
+    async def upsert_newer(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or update tokens in bulk (a pulled page, keys unique within it, every row
+        with the same columns): a stored token is replaced only by one at least as recent
+        (``last_updated``).
+
+        One ``INSERT ... ON CONFLICT`` executed for many rows rather than a SELECT first: on
+        PostgreSQL a SELECT by a long uid list, prepared while the table was small, keeps a
+        sequential-scan plan and slows down as the table grows.
+        """
+        if not rows:
+            return
+        statement = _insert(self.session)(Token)
+        excluded = statement.excluded
+        newer = excluded.last_updated >= col(Token.last_updated)
+        changes: dict[str, Any] = {
+            name: case((newer, excluded[name]), else_=getattr(Token, name))
+            for name in rows[0]
+            if name not in _KEY_AND_BIRTH and name not in _ALWAYS_SET
+        }
+        changes.update({name: excluded[name] for name in _ALWAYS_SET if name in rows[0]})
+        statement = statement.on_conflict_do_update(
+            index_elements=["country_code", "party_id", "uid", "type"], set_=changes
+        )
+        await self.session.execute(statement, list(rows))
+
+    async def invalidate_unseen(self, partner_id: int, *, since: datetime, now: datetime) -> int:
+        """Mark invalid the partner's valid tokens that no pull received and nothing changed
+        since ``since`` (the start of a full pull that just completed); returns how many."""
+        result = await self.session.execute(
+            update(Token)
+            .where(
+                col(Token.partner_id) == partner_id,
+                col(Token.valid).is_(True),
+                col(Token.updated_at) < since,
+                or_(col(Token.pulled_at).is_(None), col(Token.pulled_at) < since),
+            )
+            .values(valid=False, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def count(self, partner_id: int | None = None) -> int:
         statement = select(func.count()).select_from(Token)
@@ -62,8 +84,18 @@ class TokenRepository:
         return int((await self.session.execute(statement)).scalar_one())
 
 
-def _key(row: Token) -> TokenKey:
-    return TokenKey(row.country_code, row.party_id, row.uid, TokenType(row.type))
+_KEY_AND_BIRTH = frozenset({"country_code", "party_id", "uid", "type", "created_at"})
+# Written on every pulled token, even one older than ours (it was received: still listed).
+_ALWAYS_SET = frozenset({"pulled_at", "updated_at"})
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"token upserts are not written for {dialect}")
 
 
 class TokenPullCursorRepository:

@@ -41,6 +41,9 @@ class Token(TimestampMixin, table=True):
         default=None, sa_column=sa.Column(sa.JSON, nullable=True)
     )
     last_updated: datetime = Field(sa_type=UtcDateTime, index=True)
+    # When a pull last received this token (whether it changed it or not): a full pull
+    # invalidates the partner's tokens it did not receive.
+    pulled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class TokenPullCursor(TimestampMixin, table=True):
