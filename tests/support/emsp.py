@@ -406,7 +406,9 @@ class EmspPeer:
                 unregister,
                 token_list,
                 *receivers,
-            ]
+            ],
+            # Litestar would install its own root log handler and format in the test process.
+            logging_config=None,
         )
 
     def apply(self, method: str, parts: list[str], body: Any) -> None:

@@ -1,0 +1,183 @@
+"""Benchmark of authorization (prints figures; not a test).
+
+    .venv/bin/python -m tests.benchmarks.bench_authorize [--engine sqlite|postgresql|both]
+        [--tokens 1000000] [--decisions 3000] [--realtime 500] [--only pull,local,realtime]
+
+- **pull**: the token pull of ``--tokens`` tokens from an independent eMSP over real HTTP on
+  127.0.0.1 (pages of 1,000, following ``Link``) into a migrated database: seconds and
+  tokens per second (target: 1,000,000 in under 60 s).
+- **local**: decisions the hub takes from its own copy (a stored ALWAYS token; no eMSP asked)
+  with the pulled tokens stored, through the same path the OCPP handlers use, audit row
+  included: decisions per second and p50/p99 latency (target: >= 2,000/s, p99 < 10 ms).
+- **realtime**: our overhead on a real-time authorization: the latency of
+  ``RealTimeAuthorizer.authorize`` minus that of a bare HTTP POST of the same request to the
+  same eMSP, per call, p50/p99 (target: p99 < 15 ms).
+
+Each engine gets a database of its own, created and dropped here (PostgreSQL from
+``HUB_TEST_DATABASE_URL``, default the local cluster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from hub.config import AuthorizationSettings, TokenPullSettings
+from hub.domain.tokens import TokenKey, TokenType
+from hub.persistence import migrations
+from hub.persistence.session import create_engine, create_session_factory
+from hub.roaming.authorization import RealTimeAuthorizer
+from hub.roaming.token_pull import TokenPuller
+from tests.fixtures.databases import _admin, postgres_admin_url
+from tests.hub.conftest import add_parties
+from tests.support.emsp import PARTY, EmspPeer
+from tests.support.emsp_authorize import AuthorizingEmsp, register_emsp
+from tests.support.servers import asgi_server
+
+PAGE = 1000
+
+
+@contextlib.asynccontextmanager
+async def database(engine: str) -> AsyncIterator[str]:
+    """A new migrated database of ``engine``; dropped afterwards."""
+    if engine == "sqlite":
+        directory = Path(tempfile.mkdtemp(prefix="bench-authorize-"))
+        url = f"sqlite+aiosqlite:///{directory / 'hub.db'}"
+        try:
+            await asyncio.to_thread(migrations.upgrade, url)
+            yield url
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        return
+    name = f"bench_authorize_{uuid.uuid4().hex[:8]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    url = postgres_admin_url().rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await asyncio.to_thread(migrations.upgrade, url)
+        yield url
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+
+
+async def bench_pull(url: str, tokens: int) -> None:
+    peer = EmspPeer(offers_tokens=True, token_page_max=PAGE)
+    peer.token_count = tokens
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    try:
+        with asgi_server(peer.app()) as peer_url:
+            peer.base_url = peer_url
+            await add_parties(sessions)
+            party = (PARTY["country_code"], PARTY["party_id"])
+            partner_id = await register_emsp(
+                sessions, "emsp", party, f"{peer_url}/ocpi/2.2.1/tokens"
+            )
+            peer.issued["token-for-emsp"] = "C"
+            async with httpx.AsyncClient(timeout=60) as http:
+                puller = TokenPuller(sessions, http, TokenPullSettings(page_limit=PAGE))
+                started = time.perf_counter()
+                report = await puller.pull(partner_id)
+                seconds = time.perf_counter() - started
+        print(
+            f"  pull: {report.tokens:,} tokens in {report.pages} pages: {seconds:.1f} s "
+            f"({report.tokens / seconds:,.0f} tokens/s)"
+        )
+    finally:
+        await engine.dispose()
+
+
+async def timed(call: Callable[[], Awaitable[object]], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+async def bench_realtime(url: str, calls: int) -> None:
+    emsp = AuthorizingEmsp(party=("US", "EMA"))
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    card = "04A2B3C4D5E6F7"
+    try:
+        with asgi_server(emsp.app()) as emsp_url:
+            emsp.base_url = emsp_url
+            tokens_url = f"{emsp_url}/ocpi/2.2.1/tokens"
+            await add_parties(sessions)
+            await register_emsp(sessions, "emsp", ("US", "EMA"), tokens_url)
+            emsp.issued["token-for-emsp"] = "C"
+            emsp.verdict(card, location_id="LOC1", evse_uids=["LOC1-E1"])
+            async with httpx.AsyncClient(timeout=10) as http:
+                authorizer = RealTimeAuthorizer(
+                    sessions, http, AuthorizationSettings(unknown_answer_cache_seconds=0)
+                )
+                key = TokenKey("US", "EMA", card, TokenType.RFID)
+
+                async def ours() -> object:
+                    return await authorizer.authorize(
+                        key, location_id="LOC1", evse_uids=["LOC1-E1"]
+                    )
+
+                async def bare() -> object:
+                    return await http.post(
+                        f"{tokens_url}/{card}/authorize",
+                        params={"type": "RFID"},
+                        json={"location_id": "LOC1", "evse_uids": ["LOC1-E1"]},
+                        headers={"Authorization": "Token dG9rZW4tZm9yLWVtc3A="},
+                    )
+
+                await timed(ours, 20)  # warm up both paths (connections, caches)
+                await timed(bare, 20)
+                overhead = []
+                for _ in range(calls):
+                    (with_hub,) = await timed(ours, 1)
+                    (without,) = await timed(bare, 1)
+                    overhead.append(max(0.0, with_hub - without))
+        print(f"  realtime overhead over a bare POST ({calls} calls): {percentiles(overhead)}")
+    finally:
+        await engine.dispose()
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    only = set(args.only.split(","))
+    for engine in engines:
+        print(f"{engine}:")
+        if only & {"pull", "local"}:
+            async with database(engine) as url:
+                await bench_pull(url, args.tokens)
+        if "realtime" in only:
+            async with database(engine) as url:
+                await bench_realtime(url, args.realtime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--tokens", type=int, default=1_000_000)
+    parser.add_argument("--decisions", type=int, default=3000)
+    parser.add_argument("--realtime", type=int, default=500)
+    parser.add_argument("--only", default="pull,local,realtime")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
