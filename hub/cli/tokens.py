@@ -233,12 +233,10 @@ def explain(
     if as_json:
         print_json(records)
         return
-    columns = [
-        "decided_at", "station", "evse_uid", "party", "path", "emsp", "emsp_answer",
-        "emsp_latency_ms", "result", "reason",
-    ]  # fmt: skip
-    print_table(
-        "Authorization decisions (newest first)",
-        columns,
-        [[r[c] for c in columns] for r in records],
-    )
+    if not records:
+        console.print(f"No decisions about uid digest(s) of {uid!r} are recorded.")
+        return
+    # One block per decision: the reasons are sentences, which a wide table would fold away.
+    for number, record in enumerate(records, start=1):
+        print_record(f"{number}. {record['decided_at']} at {record['station']}", record)
+    console.print(f"{len(records)} decision(s), newest first")
