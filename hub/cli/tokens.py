@@ -143,9 +143,10 @@ def block(
     remove: bool = typer.Option(False, "--remove", help="Lift the block instead"),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Block a token at our chargers, whatever its eMSP says: it is refused (Blocked) without
-    asking anyone. The block is ours, kept apart from the eMSP's copy, so a new push of the
-    token does not lift it; the token need not be stored."""
+    """Refuse a token (Blocked) at our chargers without asking its eMSP.
+
+    The block is ours, kept apart from the eMSP's copy, so a new push of the token does not
+    lift it; the token need not be stored."""
     key = _key(party, uid, token_type)
     if reason is not None and len(reason) > 200:
         raise typer.BadParameter("at most 200 characters", param_hint="--reason")
