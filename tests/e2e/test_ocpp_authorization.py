@@ -287,3 +287,42 @@ async def test_an_emaid_with_certificate_data_is_not_accepted_without_validation
         "certificateStatus": "NoCertificateAvailable",
     }
     assert world.emsp.requests_for() == []
+
+
+# Every whitelist with the eMSP up (it answers BLOCKED, so an answer is told from a local
+# decision), slow (over budget) and down: (status at the charger, path) for each.
+MATRIX = {
+    WhitelistType.ALWAYS: {"up": ("Accepted", "LOCAL"), "slow": ("Accepted", "LOCAL"),
+                           "down": ("Accepted", "LOCAL")},
+    WhitelistType.ALLOWED: {"up": ("Accepted", "LOCAL"), "slow": ("Accepted", "LOCAL"),
+                            "down": ("Accepted", "LOCAL")},
+    WhitelistType.ALLOWED_OFFLINE: {"up": ("Blocked", "REAL_TIME"),
+                                    "slow": ("Accepted", "OFFLINE_FALLBACK"),
+                                    "down": ("Accepted", "OFFLINE_FALLBACK")},
+    WhitelistType.NEVER: {"up": ("Blocked", "REAL_TIME"), "slow": ("Invalid", "OFFLINE_FALLBACK"),
+                          "down": ("Invalid", "OFFLINE_FALLBACK")},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("emsp_state", ["up", "slow", "down"])
+@pytest.mark.parametrize("whitelist", list(MATRIX))
+async def test_every_whitelist_with_the_emsp_up_slow_and_down(world, whitelist, emsp_state):
+    uid = f"W{whitelist.value[:9]}{emsp_state}"
+    partner, party = ("emsp-down", DOWN) if emsp_state == "down" else ("emsp-a", A)
+    await world.token(partner, party, uid, whitelist)
+    if emsp_state == "up":
+        world.emsp.verdict(uid, "BLOCKED")
+    elif emsp_state == "slow":
+        world.emsp.verdict(uid, gate=world.emsp.gate())  # held until teardown
+    async with charger(world, "CS-201", "ocpp2.0.1") as cs201:
+        event = await cs201.call(
+            "TransactionEvent", started_201(1, {"idToken": uid, "type": "ISO15693"})
+        )
+    status, path = MATRIX[whitelist][emsp_state]
+    assert event[2]["idTokenInfo"]["status"] == status
+    (row,) = await world.decisions()
+    assert (row.path, row.evse_uid) == (path, "SITE-E3")
+    asked = world.emsp.requests_for(uid)
+    # The eMSP is asked exactly when the rule says so (a down eMSP receives nothing).
+    asks = path != "LOCAL" and emsp_state != "down"
+    assert len(asked) == (1 if asks else 0)
