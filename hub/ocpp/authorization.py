@@ -53,7 +53,7 @@ from hub.domain.contract_certificates import (
     NoContractCertificateValidation,
     OcspRequestData,
 )
-from hub.domain.emaid import MalformedEmaid, parse_emaid
+from hub.domain.emaid import Emaid, MalformedEmaid, parse_emaid
 from hub.domain.ocpp_tokens import (
     OCPP16_ID_TAG_POLICY,
     DisplayText,
@@ -247,7 +247,7 @@ class IdTokenAuthorizer:
                     token_type=policy.ocpi_type,
                 )
             async with session_scope(self.sessions) as session:
-                known = await self._read_emaid(session, presentation, emaid.normalised, emaid)
+                known = await self._read_emaid(session, presentation, emaid)
         else:
             async with session_scope(self.sessions) as session:
                 known = await self._read_token(session, presentation, policy.ocpi_type)
@@ -277,8 +277,9 @@ class IdTokenAuthorizer:
         )
 
     async def _read_emaid(
-        self, session: AsyncSession, presentation: Presentation, normalised: str, emaid: Any
+        self, session: AsyncSession, presentation: Presentation, emaid: Emaid
     ) -> _Known:
+        normalised = emaid.normalised
         service = AuthorizationService(session)
         place = _place_of(await service.station_evses(presentation.station_id), presentation)
         recent = await self._recent(service, normalised, place)
