@@ -19,11 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub import logs
 from hub.config import Settings
+from hub.domain.contract_certificates import NoContractCertificateValidation
+from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.ocpp.bridge import Bridge
 from hub.ocpp.commands import StationCommands, internal_calls_endpoint
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
 from hub.persistence.base import utc_now
 from hub.persistence.session import create_engine, create_session_factory
+from hub.roaming.authorization import RealTimeAuthorizer
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
 from hub.roaming.push import PushWorker
@@ -123,12 +126,22 @@ def create_app(
     ocpi_router = build_router(_logged(build_ports(sessions, handshake)), server_config)
     worker = PushWorker(sessions, http, settings.push) if settings.push.enabled else None
     registry = StationRegistry()
+    # The OCPP bridge asks eMSPs through the port only; the roaming adapter answers it.
+    authorizer = IdTokenAuthorizer(
+        sessions,
+        RealTimeAuthorizer(sessions, http, settings.authorization),
+        settings.authorization,
+        clock=clock,
+        # Until the certificate issue: no contract certificate validates (see the port).
+        certificates=NoContractCertificateValidation(),
+    )
     bridge = Bridge(
         sessions,
         settings.ocpp,
         node=settings.node_url,
         on_change=worker.wake if worker is not None else (lambda: None),
         clock=clock,
+        authorizer=authorizer,
     )
     commands = StationCommands(
         registry,

@@ -134,6 +134,9 @@ class AuthorizationSettings(BaseModel):
     # How long the answer to such a broadcast is kept in memory per (uid, type) before the
     # eMSPs are asked again (0: never kept); unreachable answers are not kept.
     unknown_answer_cache_seconds: float = Field(default=300.0, ge=0)
+    # How long a charger may keep an Accepted answer in its authorization cache (1.6
+    # idTagInfo.expiryDate, 2.0.1 cacheExpiryDateTime); refusals carry no expiry.
+    charger_cache_seconds: float = Field(default=600.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -18,7 +18,9 @@ from hub.cli.common import (
     warn_if_public_url_assumed,
 )
 
-COMMAND_GROUPS = ("db", "parties", "partners", "locations", "tariffs", "push", "chargers", "sim")
+COMMAND_GROUPS = (
+    "db", "parties", "partners", "locations", "tariffs", "tokens", "push", "chargers", "sim",
+)  # fmt: skip
 """``hub NAME ...`` is the ``app`` of module ``hub.cli.NAME``, imported only when NAME is run
 (or listed by ``hub --help``): ``hub partners list`` does not import the other groups."""
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.config import OcppSettings
 from hub.domain.assets import EvseStatus
 from hub.domain.stations import AuthBackoff, OcppVersion, SourceThrottle
+from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.services.stations import AuthOutcome, AuthResult, StationService, StatusOutcome
@@ -37,6 +38,9 @@ class Bridge:
     node: str
     on_change: Callable[[], None] = lambda: None
     clock: Callable[[], datetime] = utc_now
+    # Answers Authorize / StartTransaction / TransactionEvent id tokens; None: every id token
+    # is Invalid (no energy for an id nobody vouched for).
+    authorizer: IdTokenAuthorizer | None = None
     _seen_written: dict[str, datetime] = field(default_factory=dict)
     _sources: SourceThrottle = field(init=False)
 

@@ -1,7 +1,7 @@
 """OCPP 1.6 handlers: thin, each a call into the bridge and a spec-shaped answer.
 
-Authorisation of id tags (Authorize, StartTransaction) answers ``Invalid`` until the platform
-has tokens: no energy is given away for an id tag nobody vouched for.
+Id tags (Authorize, StartTransaction) are answered by ``hub.ocpp.authorization``; without an
+authorizer every id tag is ``Invalid``: no energy is given away for an id nobody vouched for.
 """
 
 from __future__ import annotations
@@ -66,15 +66,25 @@ class StationV16(StationMixin, ChargePoint):  # type: ignore[misc]
         )
         return call_result.StatusNotification()
 
+    async def _id_tag_info(
+        self, id_tag: str, action: str, connector_id: int | None = None
+    ) -> dict[str, str]:
+        authorizer = self.bridge.authorizer
+        if authorizer is None:
+            return INVALID
+        return await authorizer.id_tag_info(
+            self.id, id_tag, action=action, connector_id=connector_id
+        )
+
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> Any:
-        return call_result.Authorize(id_tag_info=INVALID)
+        return call_result.Authorize(id_tag_info=await self._id_tag_info(id_tag, "Authorize"))
 
     @on(Action.start_transaction)
-    async def on_start_transaction(self, **_: Any) -> Any:
-        return call_result.StartTransaction(
-            transaction_id=next(_transaction_ids), id_tag_info=INVALID
-        )
+    async def on_start_transaction(self, connector_id: int, id_tag: str, **_: Any) -> Any:
+        # The transaction itself is the sessions issue's; here only its id tag is answered.
+        info = await self._id_tag_info(id_tag, "StartTransaction", connector_id)
+        return call_result.StartTransaction(transaction_id=next(_transaction_ids), id_tag_info=info)
 
     @on(Action.stop_transaction)
     async def on_stop_transaction(self, **_: Any) -> Any:

@@ -1,7 +1,8 @@
 """OCPP 2.0.1 handlers: thin, each a call into the bridge and a spec-shaped answer.
 
-Authorisation of id tokens answers ``Invalid`` until the platform has tokens. Certificate
-requests are refused until Plug & Charge certificate handling exists.
+Id tokens (Authorize, TransactionEvent) are answered by ``hub.ocpp.authorization``; without an
+authorizer every id token is ``Invalid``. Certificate requests are refused until Plug & Charge
+certificate handling exists.
 """
 
 from __future__ import annotations
@@ -81,14 +82,44 @@ class StationV201(StationMixin, ChargePoint):  # type: ignore[misc]
         return call_result.StatusNotification()
 
     @on(Action.authorize)
-    async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> Any:
-        return call_result.Authorize(id_token_info=INVALID)
+    async def on_authorize(
+        self,
+        id_token: dict[str, Any],
+        certificate: str | None = None,
+        iso15118_certificate_hash_data: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> Any:
+        authorizer = self.bridge.authorizer
+        if authorizer is None:
+            return call_result.Authorize(id_token_info=INVALID)
+        info, certificate_status = await authorizer.id_token_info(
+            self.id,
+            id_token,
+            action="Authorize",
+            certificate=certificate,
+            hash_data=iso15118_certificate_hash_data,
+        )
+        return call_result.Authorize(id_token_info=info, certificate_status=certificate_status)
 
     @on(Action.transaction_event)
-    async def on_transaction_event(self, id_token: dict[str, Any] | None = None, **_: Any) -> Any:
-        if id_token is not None:
+    async def on_transaction_event(
+        self,
+        id_token: dict[str, Any] | None = None,
+        evse: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        if id_token is None:
+            return call_result.TransactionEvent()
+        authorizer = self.bridge.authorizer
+        if authorizer is None:
             return call_result.TransactionEvent(id_token_info=INVALID)
-        return call_result.TransactionEvent()
+        info, _status = await authorizer.id_token_info(
+            self.id,
+            id_token,
+            action="TransactionEvent",
+            evse_id=(evse or {}).get("id"),
+        )
+        return call_result.TransactionEvent(id_token_info=info)
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, **_: Any) -> Any:

@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.app import create_app
-from hub.config import DatabaseSettings, OcppSettings, PushSettings, Settings
+from hub.config import (
+    AuthorizationSettings,
+    DatabaseSettings,
+    OcppSettings,
+    PushSettings,
+    Settings,
+)
 from hub.ocpp.transport import uvicorn_options
 from hub.persistence.session import create_engine, create_session_factory
 from tests.support.servers import asgi_server
@@ -51,13 +57,18 @@ class InProcessHub:
 
 @contextlib.asynccontextmanager
 async def running_hub(
-    database_url: str, *, uvicorn: dict[str, Any] | None = None, **ocpp: Any
+    database_url: str,
+    *,
+    uvicorn: dict[str, Any] | None = None,
+    authorization: AuthorizationSettings | None = None,
+    **ocpp: Any,
 ) -> AsyncIterator[InProcessHub]:
     """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments."""
     settings = Settings(
         database=DatabaseSettings(url=database_url),
         push=PushSettings(enabled=False),
         ocpp=OcppSettings(**ocpp),
+        authorization=authorization or AuthorizationSettings(),
     )
     clock = Clock()
     engine = create_engine(database_url)

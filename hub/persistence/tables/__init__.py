@@ -1,5 +1,10 @@
 """SQLModel tables; importing this package registers every table on the metadata."""
 
+from hub.persistence.tables.authorization import (
+    AuthorizationDecisionRecord,
+    OperatorTokenBlock,
+    RemoteAuthorization,
+)
 from hub.persistence.tables.call_tokens import StationCallToken
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
 from hub.persistence.tables.outbox import PushJob
@@ -10,17 +15,20 @@ from hub.persistence.tables.tariffs import Tariff
 from hub.persistence.tables.tokens import Token, TokenPullCursor
 
 __all__ = [
+    "AuthorizationDecisionRecord",
     "ChargingStation",
     "EmaidPrefix",
     "Evse",
     "EvseStatusChange",
     "Location",
     "LocationVisibility",
+    "OperatorTokenBlock",
     "Partner",
     "PartnerParty",
     "PartnerRole",
     "Party",
     "PushJob",
+    "RemoteAuthorization",
     "StationCallToken",
     "Tariff",
     "TariffReference",

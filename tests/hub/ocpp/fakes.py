@@ -56,6 +56,7 @@ class FakeBridge:
     settings: OcppSettings = field(default_factory=OcppSettings)
     boots: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    authorizer: Any = None
 
     async def seen(self, station_id: str) -> None:
         return None
