@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import random
 import shutil
 import statistics
 import tempfile
@@ -29,15 +31,20 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from hub.config import AuthorizationSettings, TokenPullSettings
 from hub.domain.tokens import TokenKey, TokenType
+from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.persistence import migrations
-from hub.persistence.session import create_engine, create_session_factory
+from hub.persistence.session import create_engine, create_session_factory, session_scope
 from hub.roaming.authorization import RealTimeAuthorizer
+from hub.roaming.importer import parse_locations_json
 from hub.roaming.token_pull import TokenPuller
+from hub.services.locations import LocationService
+from tests.fixtures import network
 from tests.fixtures.databases import _admin, postgres_admin_url
 from tests.hub.conftest import add_parties
 from tests.support.emsp import PARTY, EmspPeer
@@ -98,6 +105,62 @@ async def bench_pull(url: str, tokens: int) -> None:
         print(
             f"  pull: {report.tokens:,} tokens in {report.pages} pages: {seconds:.1f} s "
             f"({report.tokens / seconds:,.0f} tokens/s)"
+        )
+    finally:
+        await engine.dispose()
+
+
+class NobodyAsked:
+    """The real-time port of the local benchmark: a stored ALLOWED token is decided locally,
+    so being asked is a bug in the benchmark's premise."""
+
+    async def authorize(self, *_: object, **__: object) -> object:
+        raise AssertionError("a local decision asked an eMSP")
+
+    async def authorize_unknown(self, *_: object, **__: object) -> object:
+        raise AssertionError("a local decision asked every eMSP")
+
+
+def site() -> dict[str, Any]:
+    location = network.location("SITE", evses=2)
+    for connector_id, evse in enumerate(location["evses"], start=1):
+        evse["hub_ocpp"] = {"charging_station_id": "CS-16", "connector_id": connector_id}
+    return location
+
+
+async def bench_local(url: str, tokens: int, decisions: int) -> None:
+    """Decisions on tokens the pull stored (whitelist ALLOWED, valid): taken locally."""
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    try:
+        async with session_scope(sessions) as session:
+            await LocationService(session).import_locations(
+                parse_locations_json(json.dumps([site()]))
+            )
+        authorizer = IdTokenAuthorizer(sessions, NobodyAsked(), AuthorizationSettings())  # type: ignore[arg-type]
+        chosen = random.Random(7)
+
+        async def decide() -> object:
+            uid = f"{chosen.randrange(tokens):08X}"
+            info = await authorizer.id_tag_info(
+                "CS-16", uid, action="Authorize", connector_id=chosen.choice((1, 2))
+            )
+            assert info["status"] == "Accepted", info
+            return info
+
+        await timed(decide, 50)  # warm up
+        samples = await timed(decide, decisions)
+        print(
+            f"  local, one at a time ({decisions} decisions, {tokens:,} tokens stored): "
+            f"{len(samples) / sum(samples):,.0f}/s, {percentiles(samples)}"
+        )
+        in_flight = 16
+        started = time.perf_counter()
+        await asyncio.gather(*(timed(decide, decisions // in_flight) for _ in range(in_flight)))
+        seconds = time.perf_counter() - started
+        print(
+            f"  local, {in_flight} in flight: "
+            f"{decisions // in_flight * in_flight / seconds:,.0f} decisions/s"
         )
     finally:
         await engine.dispose()
@@ -164,6 +227,8 @@ async def main_async(args: argparse.Namespace) -> None:
         if only & {"pull", "local"}:
             async with database(engine) as url:
                 await bench_pull(url, args.tokens)
+                if "local" in only:
+                    await bench_local(url, args.tokens, args.decisions)
         if "realtime" in only:
             async with database(engine) as url:
                 await bench_realtime(url, args.realtime)
