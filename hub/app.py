@@ -21,6 +21,7 @@ from hub import logs
 from hub.config import Settings
 from hub.ocpp.bridge import Bridge
 from hub.ocpp.commands import StationCommands, internal_calls_endpoint
+from hub.ocpp.local_lists import LocalListSync
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
 from hub.persistence.base import utc_now
 from hub.persistence.session import create_engine, create_session_factory
@@ -129,6 +130,9 @@ def create_app(
         internal_token=settings.ocpp.internal_token,
         timeout=settings.ocpp.call_timeout_seconds,
     )
+    local_lists = LocalListSync(sessions, commands, settings.local_list)
+    if settings.local_list.enabled:
+        bridge.on_boot = local_lists.wake
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -136,6 +140,8 @@ def create_app(
         tasks = [asyncio.create_task(sweep_forever(bridge, stop), name="ocpp-offline-sweep")]
         if worker is not None:
             tasks.append(asyncio.create_task(worker.run(stop), name="push-worker"))
+        if settings.local_list.enabled:
+            tasks.append(asyncio.create_task(local_lists.run(stop), name="local-list-sync"))
         try:
             yield
         finally:
@@ -175,6 +181,7 @@ def create_app(
         stations=registry,
         commands=commands,
         push_worker=worker,
+        local_lists=local_lists,
     )
     return app
 

@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.app import create_app
-from hub.config import DatabaseSettings, OcppSettings, PushSettings, Settings
+from hub.config import (
+    DatabaseSettings,
+    LocalListSettings,
+    OcppSettings,
+    PushSettings,
+    Settings,
+)
 from hub.ocpp.transport import uvicorn_options
 from hub.persistence.session import create_engine, create_session_factory
 from tests.support.servers import asgi_server
@@ -51,13 +57,20 @@ class InProcessHub:
 
 @contextlib.asynccontextmanager
 async def running_hub(
-    database_url: str, *, uvicorn: dict[str, Any] | None = None, **ocpp: Any
+    database_url: str,
+    *,
+    uvicorn: dict[str, Any] | None = None,
+    local_list: LocalListSettings | None = None,
+    **ocpp: Any,
 ) -> AsyncIterator[InProcessHub]:
-    """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments."""
+    """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments. The hub's own
+    local authorization list pass is off unless ``local_list`` says otherwise: tests run the
+    pass themselves."""
     settings = Settings(
         database=DatabaseSettings(url=database_url),
         push=PushSettings(enabled=False),
         ocpp=OcppSettings(**ocpp),
+        local_list=local_list or LocalListSettings(enabled=False),
     )
     clock = Clock()
     engine = create_engine(database_url)

@@ -1,6 +1,7 @@
 """SQLModel tables; importing this package registers every table on the metadata."""
 
 from hub.persistence.tables.call_tokens import StationCallToken
+from hub.persistence.tables.local_lists import LocalAuthList, LocalAuthListEntry
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
@@ -14,6 +15,8 @@ __all__ = [
     "EmaidPrefix",
     "Evse",
     "EvseStatusChange",
+    "LocalAuthList",
+    "LocalAuthListEntry",
     "Location",
     "LocationVisibility",
     "Partner",
