@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("last_update_type", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.Column("last_messages", sa.Integer(), nullable=False),
         sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

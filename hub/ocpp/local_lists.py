@@ -10,8 +10,8 @@ Per station, from this task and never from inside the station's own handlers (th
 package would deadlock): after a boot, its limits (1.6 ``GetConfiguration`` LocalAuthListEnabled,
 LocalAuthListMaxLength, SendLocalListMaxLength; 2.0.1 ``GetVariables`` of LocalAuthListCtrlr:
 Enabled, Entries, ItemsPerMessage, BytesPerMessage) and ``GetLocalListVersion``; a Full update
-when its version differs from ours (or an earlier update failed), else a Differential of what
-changed. The database is written between the calls, in short transactions.
+when its version differs from ours, when we never set its list, or when an earlier update
+failed; else a Differential of what changed. The database is written between the calls, in short transactions.
 
 2.0.1 keeps the list's maximum size in the ``maxLimit`` characteristic of ``Entries``, which
 ``GetVariables`` cannot read; we ask for the ``MaxSet`` attribute of ``Entries`` and, when the
@@ -308,8 +308,10 @@ class LocalListSync:
             selected, eligible = await service.wanted(station_id, version, limit, cache)
             held = await service.held(station_id)
         wanted = list(selected.entries)
+        # Never set by us (version 0), or not the version we set: the station's list is not
+        # ours to patch.
         full = state.needs_full or (
-            state.needs_check and station_version is not None and station_version != state.version
+            state.needs_check and (state.version == 0 or station_version != state.version)
         )
         if full:
             update = UpdateType.FULL

@@ -99,9 +99,7 @@ def due_stations(
         if row.unsupported:
             continue
         failed_recently = (
-            row.last_error_at is not None
-            and (row.last_sync_at is None or row.last_error_at > row.last_sync_at)
-            and row.last_error_at > retry_before
+            row.failures > 0 and row.last_error_at is not None and row.last_error_at > retry_before
         )
         if failed_recently:
             continue
@@ -256,6 +254,7 @@ class LocalListService:
             eligible=eligible,
             checked_at=now,
             needs_check=False,
+            failures=0,
             last_attempt_at=now,
         )
 
@@ -289,6 +288,7 @@ class LocalListService:
             last_sync_at=now,
             last_update_type=update.value,
             last_messages=messages,
+            failures=0,
             last_attempt_at=now,
         )
 
@@ -301,6 +301,7 @@ class LocalListService:
         asks its version again and sends the whole list."""
         await self.lists.record(
             station_id,
+            failures=LocalAuthList.failures + 1,
             last_error=message[:500],
             last_error_at=now,
             last_attempt_at=now,

@@ -52,6 +52,8 @@ class LocalAuthList(TimestampMixin, table=True):
     last_update_type: str | None = Field(default=None, max_length=16)
     last_messages: int = Field(default=0)
     last_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    failures: int = Field(default=0)
+    """Failed attempts since the last one that worked."""
     last_error: str | None = Field(default=None, max_length=500)
     last_error_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
