@@ -7,6 +7,7 @@ internal call endpoint, as another hub process would: no timing, no races. Both 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -312,3 +313,29 @@ async def test_a_refused_update_is_recorded_and_the_next_attempt_sends_the_whole
         report = await sync.sync_pass(["CS-16"])
         assert report.sent == {"CS-16": "Full"}
         assert sorted(station.held) == ["CARD1", "CARD2"]
+
+
+async def test_hub_serve_sends_the_list_after_a_boot_by_itself(database_url: str):
+    """The pass inside the hub, woken by the boot: the station gets its list without the test
+    driving anything (it waits for the frame, not for a time)."""
+    async with running_hub(
+        database_url,
+        local_list=LocalListSettings(interval_seconds=3600),
+        sweep_interval_seconds=3600,
+    ) as running:
+        await add_parties(running.sessions)
+        partner_id, _ = await register_partner(running.sessions, "EMSP A", ("US", "EMA"))
+        location = network.location("SITE", evses=1)
+        location["evses"][0]["hub_ocpp"] = {"charging_station_id": "CS-16", "connector_id": 1}
+        async with session_scope(running.sessions) as session:
+            await LocationService(session).import_locations(
+                parse_locations_json(json.dumps([location]))
+            )
+            await StationService(session).add("CS-16", PASSWORD)
+        await put_tokens(running, partner_id, record("CARD1", 1))
+        async with list_keeping_station(
+            running.ws_url, "CS-16", PASSWORD, "1.6", configuration=CONFIG_16
+        ) as station:
+            await asyncio.wait_for(station.list_received.wait(), 30)
+            assert station.actions == ["GetConfiguration", "GetLocalListVersion", "SendLocalList"]
+            assert ids_in(station.lists_received[0]) == ["CARD1"]

@@ -29,6 +29,7 @@ class ListKeepingStation:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The list as the station holds it: id token → entry."""
+    list_received: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def actions(self) -> list[str]:
@@ -42,13 +43,22 @@ class ListKeepingStation:
         self.calls.clear()
 
     async def serve(self) -> None:
+        # Calls that arrived while the station waited for its boot answer come first.
+        pending, self.raw.calls_received = self.raw.calls_received, []
+        for frame in pending:
+            await self._answer(frame)
         while True:
             frame = json.loads(await self.raw.socket.recv())
-            if frame[0] != 2:
-                continue
-            _, unique_id, action, payload = frame
-            self.calls.append((action, payload))
-            await self.raw.socket.send(json.dumps([3, unique_id, self.answer(action, payload)]))
+            if frame[0] == 2:
+                await self._answer(frame)
+
+    async def _answer(self, frame: list[Any]) -> None:
+        _, unique_id, action, payload = frame
+        self.calls.append((action, payload))
+        answer = self.answer(action, payload)
+        await self.raw.socket.send(json.dumps([3, unique_id, answer]))
+        if action == "SendLocalList":
+            self.list_received.set()
 
     def _id_of(self, entry: dict[str, Any]) -> str:
         if self.version == "1.6":
