@@ -11,7 +11,8 @@ package would deadlock): after a boot, its limits (1.6 ``GetConfiguration`` Loca
 LocalAuthListMaxLength, SendLocalListMaxLength; 2.0.1 ``GetVariables`` of LocalAuthListCtrlr:
 Enabled, Entries, ItemsPerMessage, BytesPerMessage) and ``GetLocalListVersion``; a Full update
 when its version differs from ours, when we never set its list, or when an earlier update
-failed; else a Differential of what changed. The database is written between the calls, in short transactions.
+failed; else a Differential of what changed. The database is written between the calls, in
+short transactions.
 
 2.0.1 keeps the list's maximum size in the ``maxLimit`` characteristic of ``Entries``, which
 ``GetVariables`` cannot read; we ask for the ``MaxSet`` attribute of ``Entries`` and, when the
@@ -36,7 +37,7 @@ from hub.config import LocalListSettings
 from hub.domain.local_lists import UpdateType, diff, messages, next_version
 from hub.domain.stations import OcppVersion
 from hub.errors import NotFound
-from hub.ocpp.commands import StationCallFailed, StationCommands
+from hub.ocpp.commands import CallFailure, StationCallFailed, StationCommands
 from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.services.local_lists import ListLimits, LocalListService, PassCache, StationListState
@@ -91,6 +92,9 @@ def limits_16(answer: dict[str, Any]) -> ListLimits:
     unsupported = None
     if "LocalAuthListMaxLength" in (answer.get("unknownKey") or []) and max_entries is None:
         unsupported = "no LocalAuthListManagement (LocalAuthListMaxLength is an unknown key)"
+    elif "LocalAuthListMaxLength" not in values:
+        # The key is required with the LocalAuthListManagement profile.
+        unsupported = "no LocalAuthListManagement (LocalAuthListMaxLength not reported)"
     elif enabled is False:
         unsupported = "disabled on the station (LocalAuthListEnabled is false)"
     elif max_entries == 0:
@@ -121,6 +125,9 @@ def limits_201(answer: dict[str, Any]) -> ListLimits:
     unsupported = None
     if unknown_component and not values:
         unsupported = "no local authorization list (LocalAuthListCtrlr is an unknown component)"
+    elif "Enabled" not in values:
+        # Enabled is required of a station with a LocalAuthListCtrlr.
+        unsupported = "no local authorization list (LocalAuthListCtrlr.Enabled not reported)"
     elif enabled is False:
         unsupported = "disabled on the station (LocalAuthListCtrlr.Enabled is false)"
     elif max_entries == 0:
@@ -229,6 +236,15 @@ class LocalListSync:
         try:
             outcome = await self._sync(state, state.ocpp_version, digest, cache, compute)
         except (StationCallFailed, ListRefused) as exc:
+            if _not_supported(exc):
+                async with session_scope(self.sessions) as session:
+                    await LocalListService(session).record_limits(
+                        station_id,
+                        ListLimits(None, None, None, None, f"the station answered: {exc}"),
+                        now=self.clock(),
+                    )
+                report.skipped[station_id] = f"unsupported: {exc}"
+                return
             message = str(exc)
             logger.warning(
                 "station %s: local authorization list not updated: %s", station_id, message
@@ -365,6 +381,15 @@ class LocalListSync:
             final_version,
         )
         return update.value
+
+
+def _not_supported(exc: Exception) -> bool:
+    """A station saying it has no local list at all (a CallError NotImplemented or
+    NotSupported, or SendLocalList NotSupported in 1.6) rather than failing once."""
+    if isinstance(exc, StationCallFailed) and exc.kind is not CallFailure.CALL_ERROR:
+        return False
+    text = str(exc)
+    return "NotImplemented" in text or "NotSupported" in text
 
 
 def _version_of(payload: dict[str, Any]) -> int:

@@ -290,6 +290,28 @@ async def test_a_station_without_a_local_list_is_left_alone_until_it_boots_again
         assert station.calls == []
 
 
+async def test_a_station_answering_not_implemented_is_left_alone_not_failed(hub):
+    running, partner_id = hub
+    await put_tokens(running, partner_id, record("CARD1", 1))
+    async with (
+        list_keeping_station(
+            running.ws_url,
+            "CS-16",
+            PASSWORD,
+            "1.6",
+            configuration=CONFIG_16,
+            not_implemented=frozenset({"GetLocalListVersion"}),
+        ) as station,
+        sync_of(running) as sync,
+    ):
+        report = await sync.sync_pass(["CS-16"])
+        assert station.actions == ["GetConfiguration", "GetLocalListVersion"]
+        assert "NotImplemented" in report.skipped["CS-16"]
+        assert report.failed == {}
+        await put_tokens(running, partner_id, record("CARD2", 2))
+        assert (await sync.sync_pass(["CS-16"])).considered == 0
+
+
 async def test_a_refused_update_is_recorded_and_the_next_attempt_sends_the_whole_list(hub):
     running, partner_id = hub
     await put_tokens(running, partner_id, record("CARD1", 1))

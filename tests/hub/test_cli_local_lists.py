@@ -88,7 +88,9 @@ def test_auth_list_shows_version_limits_entries_and_errors(hub: Invoke, database
     ]
     table = hub("chargers", "auth-list", "CS-201").stdout
     assert "Local authorization list of CS-201" in table
-    assert "CARD1" in table and "FLEET" in table and "the station answered Failed" in table
+    assert "CARD1" in table
+    assert "FLEET" in table
+    assert "the station answered Failed" in table
 
 
 def test_auth_list_of_an_unknown_or_never_booted_station_is_one_error_line(

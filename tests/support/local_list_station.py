@@ -26,6 +26,8 @@ class ListKeepingStation:
     """1.6 configuration keys the station knows (others are unknownKey)."""
     variables: dict[str, str] | None = field(default_factory=dict)
     """2.0.1 LocalAuthListCtrlr variables it knows (None: no such component)."""
+    not_implemented: frozenset[str] = frozenset()
+    """Actions answered with CallError NotImplemented."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The list as the station holds it: id token → entry."""
@@ -55,6 +57,10 @@ class ListKeepingStation:
     async def _answer(self, frame: list[Any]) -> None:
         _, unique_id, action, payload = frame
         self.calls.append((action, payload))
+        if action in self.not_implemented:
+            error = [4, unique_id, "NotImplemented", f"{action} is not implemented", {}]
+            await self.raw.socket.send(json.dumps(error))
+            return
         answer = self.answer(action, payload)
         await self.raw.socket.send(json.dumps([3, unique_id, answer]))
         if action == "SendLocalList":
@@ -120,7 +126,8 @@ async def list_keeping_station(
     raw = await RawStation.connect(ws_url, station_id, password, [f"ocpp{version}"])
     station = ListKeepingStation(raw, version, **state)
     boot = await raw.call("BootNotification", BOOT_16 if version == "1.6" else BOOT_201)
-    assert boot[0] == 3 and boot[2]["status"] == "Accepted", boot
+    assert boot[0] == 3, boot
+    assert boot[2]["status"] == "Accepted", boot
     task = asyncio.create_task(station.serve())
     try:
         yield station

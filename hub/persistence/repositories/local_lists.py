@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, func, update
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -121,7 +122,9 @@ class LocalListRepository:
         )
         return sorted(partner_id for (partner_id,) in rows.all() if partner_id is not None)
 
-    def _listable(self, partner_ids: Sequence[int], max_uid_length: int) -> list[object]:
+    def _listable(
+        self, partner_ids: Sequence[int], max_uid_length: int
+    ) -> list[ColumnElement[bool]]:
         return [
             col(Token.partner_id).in_(list(partner_ids)),
             col(Token.valid).is_(True),
@@ -137,19 +140,20 @@ class LocalListRepository:
         (``hub.domain.local_lists.rank``), one page."""
         if not partner_ids:
             return []
+        # sqlalchemy's select: sqlmodel's overloads stop at four columns.
         rows = await self.session.execute(
-            select(
-                Token.country_code,
-                Token.party_id,
-                Token.uid,
-                Token.type,
-                Token.valid,
-                Token.whitelist,
-                Token.last_updated,
-                Token.group_id,
-                Token.language,
+            sa.select(
+                col(Token.country_code),
+                col(Token.party_id),
+                col(Token.uid),
+                col(Token.type),
+                col(Token.valid),
+                col(Token.whitelist),
+                col(Token.last_updated),
+                col(Token.group_id),
+                col(Token.language),
             )
-            .where(*self._listable(partner_ids, max_uid_length))  # type: ignore[arg-type]
+            .where(*self._listable(partner_ids, max_uid_length))
             .order_by(
                 col(Token.last_updated).desc(),
                 col(Token.uid),
@@ -187,7 +191,7 @@ class LocalListRepository:
         statement = (
             select(func.count())
             .select_from(Token)
-            .where(*self._listable(partner_ids, max_uid_length))  # type: ignore[arg-type]
+            .where(*self._listable(partner_ids, max_uid_length))
         )
         return int((await self.session.execute(statement)).scalar_one())
 

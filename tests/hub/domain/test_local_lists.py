@@ -114,7 +114,8 @@ def test_entry_shapes_follow_the_ocpp_schemas():
     token = candidate("CARD1", group_id="FLEET-7", language="en")
     entry16 = entry_for(token, OcppVersion.V16)
     entry201 = entry_for(token, OcppVersion.V201)
-    assert entry16 is not None and entry201 is not None
+    assert entry16 is not None
+    assert entry201 is not None
     assert entry16.payload == {
         "idTag": "CARD1",
         "idTagInfo": {"status": "Accepted", "parentIdTag": "FLEET-7"},

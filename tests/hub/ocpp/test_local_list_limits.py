@@ -34,11 +34,13 @@ def test_ocpp16_limits():
         ({"unknownKey": ["LocalAuthListEnabled", "LocalAuthListMaxLength"]}, "unknown key"),
         (keys(LocalAuthListEnabled="false", LocalAuthListMaxLength="250"), "disabled"),
         (keys(LocalAuthListEnabled="true", LocalAuthListMaxLength="0"), "no entries"),
+        ({"configurationKey": [], "unknownKey": []}, "not reported"),
     ],
 )
 def test_ocpp16_stations_without_a_usable_list(answer, reason):
     unsupported = limits_16(answer).unsupported
-    assert unsupported is not None and reason in unsupported
+    assert unsupported is not None
+    assert reason in unsupported
 
 
 def variable(name: str, value: str | None, status: str = "Accepted") -> dict:
@@ -73,6 +75,16 @@ def test_ocpp201_limits_and_a_missing_entries_maximum():
 def test_ocpp201_unknown_component_is_unsupported():
     answer = {"getVariableResult": [variable("Enabled", None, "UnknownComponent")]}
     assert "unknown component" in (limits_201(answer).unsupported or "")
+
+
+def test_ocpp201_without_enabled_is_unsupported():
+    answer = {
+        "getVariableResult": [
+            variable(name, None, "UnknownVariable")
+            for name in ("Enabled", "Entries", "ItemsPerMessage", "BytesPerMessage")
+        ]
+    }
+    assert "Enabled not reported" in (limits_201(answer).unsupported or "")
 
 
 def row(**values) -> LocalAuthList:
