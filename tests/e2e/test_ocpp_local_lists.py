@@ -361,3 +361,36 @@ async def test_hub_serve_sends_the_list_after_a_boot_by_itself(database_url: str
             await asyncio.wait_for(station.list_received.wait(), 30)
             assert station.actions == ["GetConfiguration", "GetLocalListVersion", "SendLocalList"]
             assert ids_in(station.lists_received[0]) == ["CARD1"]
+
+
+async def test_a_token_change_is_spread_over_passes_of_at_most_max_stations_per_pass(hub):
+    running, partner_id = hub
+    await put_tokens(running, partner_id, record("CARD1", 1))
+    async with (
+        list_keeping_station(
+            running.ws_url, "CS-16", PASSWORD, "1.6", configuration=CONFIG_16
+        ) as cs16,
+        list_keeping_station(
+            running.ws_url, "CS-201", PASSWORD, "2.0.1", variables=VARIABLES_201
+        ) as cs201,
+        sync_of(running, max_stations_per_pass=1) as sync,
+    ):
+        first = await sync.sync_pass(["CS-16", "CS-201"])
+        second = await sync.sync_pass(["CS-16", "CS-201"])
+        assert (first.considered, second.considered) == (1, 1)
+        assert {**first.sent, **second.sent} == {"CS-16": "Full", "CS-201": "Full"}
+        assert (await sync.sync_pass(["CS-16", "CS-201"])).considered == 0
+
+        # One token change: no call until a pass runs, then one station per pass.
+        cs16.forget_calls()
+        cs201.forget_calls()
+        await put_tokens(running, partner_id, record("CARD2", 2))
+        assert cs16.calls == []
+        assert cs201.calls == []
+        first = await sync.sync_pass(["CS-16", "CS-201"])
+        assert len(first.sent) == 1
+        second = await sync.sync_pass(["CS-16", "CS-201"])
+        assert {**first.sent, **second.sent} == {"CS-16": "Differential", "CS-201": "Differential"}
+        assert [p["localAuthorizationList"] for p in cs16.lists_received] == [
+            [{"idTag": "CARD2", "idTagInfo": {"status": "Accepted"}}]
+        ]
