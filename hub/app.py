@@ -23,6 +23,7 @@ from hub.domain.contract_certificates import NoContractCertificateValidation
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.ocpp.bridge import Bridge
 from hub.ocpp.commands import StationCommands, internal_calls_endpoint
+from hub.ocpp.local_lists import LocalListSync
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
 from hub.persistence.base import utc_now
 from hub.persistence.session import create_engine, create_session_factory
@@ -151,6 +152,9 @@ def create_app(
         internal_token=settings.ocpp.internal_token,
         timeout=settings.ocpp.call_timeout_seconds,
     )
+    local_lists = LocalListSync(sessions, commands, settings.local_list)
+    if settings.local_list.enabled:
+        bridge.on_boot = local_lists.wake
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -160,6 +164,8 @@ def create_app(
             tasks.append(asyncio.create_task(worker.run(stop), name="push-worker"))
         if puller is not None:
             tasks.append(asyncio.create_task(puller.run(stop), name="token-puller"))
+        if settings.local_list.enabled:
+            tasks.append(asyncio.create_task(local_lists.run(stop), name="local-list-sync"))
         try:
             yield
         finally:
@@ -200,6 +206,7 @@ def create_app(
         commands=commands,
         push_worker=worker,
         token_puller=puller,
+        local_lists=local_lists,
     )
     return app
 

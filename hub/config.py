@@ -139,6 +139,26 @@ class AuthorizationSettings(BaseModel):
     charger_cache_seconds: float = Field(default=600.0, ge=0)
 
 
+class LocalListSettings(BaseModel):
+    # Keep the stations' OCPP local authorization lists in step from inside `hub serve`; each
+    # process syncs the stations whose sockets it holds.
+    enabled: bool = True
+    # Time between two sync passes; a station's boot wakes the pass at once.
+    interval_seconds: float = Field(default=60.0, gt=0)
+    # Stations one pass calls at once (each station's own calls go one after the other).
+    concurrent_stations: int = Field(default=20, ge=1, le=1000)
+    # Most stations one pass works on; the others wait for the next pass, so a token change
+    # never sends 30,000 stations their update at once.
+    max_stations_per_pass: int = Field(default=500, ge=1)
+    # Every station's list is recomputed this often, even if no input seemed to change.
+    recheck_interval_seconds: float = Field(default=3600.0, gt=0)
+    # A station whose sync failed is tried again after this long (or at its next boot).
+    retry_after_seconds: float = Field(default=300.0, gt=0)
+    # Used when a station does not advertise its list size or message size.
+    default_max_entries: int = Field(default=1000, ge=0)
+    default_items_per_message: int = Field(default=100, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -151,6 +171,7 @@ class Settings(BaseSettings):
     token_pull: TokenPullSettings = TokenPullSettings()
     ocpp: OcppSettings = OcppSettings()
     authorization: AuthorizationSettings = AuthorizationSettings()
+    local_list: LocalListSettings = LocalListSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs

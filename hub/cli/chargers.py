@@ -283,6 +283,86 @@ def show(
     )
 
 
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def auth_list_entry(item: str) -> dict[str, Any]:
+    """One stored list entry (OCPP 1.6 or 2.0.1 JSON) as the CLI shows it."""
+    entry = json.loads(item)
+    if "idTag" in entry:
+        info = entry.get("idTagInfo") or {}
+        return {
+            "id_token": entry["idTag"],
+            "type": None,
+            "status": info.get("status"),
+            "group": info.get("parentIdTag"),
+        }
+    info = entry.get("idTokenInfo") or {}
+    return {
+        "id_token": entry["idToken"]["idToken"],
+        "type": entry["idToken"].get("type"),
+        "status": info.get("status"),
+        "group": (info.get("groupIdToken") or {}).get("idToken"),
+    }
+
+
+AUTH_LIST_LEGEND = (
+    "What the station holds per our records: the tokens it may accept while it cannot reach "
+    "us (valid, whitelist ALWAYS/ALLOWED/ALLOWED_OFFLINE, of partners that may see its "
+    "locations), newest first when it holds fewer than are eligible. pending: what the next "
+    "sync pass does (check = ask its version and limits after a boot; full = resend all)."
+)
+
+
+@app.command("auth-list")
+def auth_list(station_id: str, as_json: bool = JSON_OPTION) -> None:
+    """Show a station's OCPP local authorization list (offline charging) per our records."""
+    from hub.persistence.session import session_scope
+    from hub.services.local_lists import LocalListService
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        async with session_scope(context.sessions) as session:
+            view = await LocalListService(session).view(station_id)
+        row = view.row
+        pending = [
+            name for name, flag in (("check", row.needs_check), ("full", row.needs_full)) if flag
+        ]
+        return {
+            "station_id": station_id,
+            "version": row.version,
+            "station_version": row.station_version,
+            "entries": row.entries,
+            "eligible_tokens": row.eligible,
+            "max_entries": row.max_entries,
+            "max_items_per_message": row.max_items_per_message,
+            "max_bytes_per_message": row.max_bytes_per_message,
+            "enabled": row.enabled,
+            "unsupported": row.unsupported,
+            "limits_read_at": _iso(row.limits_read_at),
+            "pending": pending,
+            "last_sync_at": _iso(row.last_sync_at),
+            "last_update_type": row.last_update_type,
+            "last_messages": row.last_messages,
+            "checked_at": _iso(row.checked_at),
+            "failures": row.failures,
+            "last_error": row.last_error,
+            "last_error_at": _iso(row.last_error_at),
+            "list": [auth_list_entry(entry.item) for entry in view.entries],
+        }
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+        return
+    fields = {k: v for k, v in record.items() if k != "list"}
+    fields["pending"] = ", ".join(record["pending"]) or "-"
+    print_record(f"Local authorization list of {station_id}", fields)
+    console.print(AUTH_LIST_LEGEND, highlight=False)
+    columns = ["id_token", "type", "status", "group"]
+    print_table("Entries", columns, [[entry[c] for c in columns] for entry in record["list"]])
+
+
 @app.command("remove")
 def remove(station_id: str, as_json: bool = JSON_OPTION) -> None:
     """Forget a station: it can no longer connect; its EVSEs become UNKNOWN."""

@@ -15,6 +15,7 @@ from hub.domain.stations import AuthBackoff, OcppVersion, SourceThrottle
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
+from hub.services.local_lists import LocalListService
 from hub.services.stations import AuthOutcome, AuthResult, StationService, StatusOutcome
 
 logger = logging.getLogger(__name__)
@@ -30,13 +31,16 @@ class Bridge:
     """Per-process entry point of the OCPP layer into the services.
 
     ``on_change`` is called after a commit that changed EVSE statuses (the push worker wakes up
-    instead of waiting for its next poll). ``clock`` is "now" for everything the bridge records.
+    instead of waiting for its next poll). ``on_boot`` is called after a boot was recorded (the
+    local authorization list pass wakes up; it calls the station from outside its handler).
+    ``clock`` is "now" for everything the bridge records.
     """
 
     sessions: async_sessionmaker[AsyncSession]
     settings: OcppSettings
     node: str
     on_change: Callable[[], None] = lambda: None
+    on_boot: Callable[[str], None] = lambda _station_id: None
     clock: Callable[[], datetime] = utc_now
     # Answers Authorize / StartTransaction / TransactionEvent id tokens; None: every id token
     # is Invalid (no energy for an id nobody vouched for).
@@ -147,7 +151,9 @@ class Bridge:
                 serial_number=info.get("serial_number"),
                 firmware_version=info.get("firmware_version"),
             )
+            await LocalListService(session).station_booted(station_id)
         self._seen_written[station_id] = self.clock()
+        self.on_boot(station_id)
 
     async def connector_status(
         self, station_id: str, *, evse_id: int | None, connector_id: int, ocpp_status: str

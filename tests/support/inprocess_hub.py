@@ -16,6 +16,7 @@ from hub.app import create_app
 from hub.config import (
     AuthorizationSettings,
     DatabaseSettings,
+    LocalListSettings,
     OcppSettings,
     PushSettings,
     Settings,
@@ -61,14 +62,18 @@ async def running_hub(
     *,
     uvicorn: dict[str, Any] | None = None,
     authorization: AuthorizationSettings | None = None,
+    local_list: LocalListSettings | None = None,
     **ocpp: Any,
 ) -> AsyncIterator[InProcessHub]:
-    """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments."""
+    """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments. The hub's own
+    local authorization list pass is off unless ``local_list`` says otherwise: tests run the
+    pass themselves."""
     settings = Settings(
         database=DatabaseSettings(url=database_url),
         push=PushSettings(enabled=False),
         ocpp=OcppSettings(**ocpp),
         authorization=authorization or AuthorizationSettings(),
+        local_list=local_list or LocalListSettings(enabled=False),
     )
     clock = Clock()
     engine = create_engine(database_url)

@@ -69,6 +69,10 @@ def hub_environment(database_url: str, port: int) -> dict[str, str]:
         HUB_SERVER__PORT=str(port),
         HUB_OCPI__PUBLIC_URL=f"http://127.0.0.1:{port}",
         HUB_OCPI__PARTNER_TIMEOUT_SECONDS="5",
+        # The local authorization list pass calls every station after its boot; tests whose
+        # raw stations answer calls one by one would read its frames (tests/e2e/
+        # test_ocpp_local_lists.py drives the pass itself).
+        HUB_LOCAL_LIST__ENABLED="false",
     )
     return env
 

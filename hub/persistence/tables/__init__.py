@@ -6,6 +6,7 @@ from hub.persistence.tables.authorization import (
     RemoteAuthorization,
 )
 from hub.persistence.tables.call_tokens import StationCallToken
+from hub.persistence.tables.local_lists import LocalAuthList, LocalAuthListEntry
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
@@ -20,6 +21,8 @@ __all__ = [
     "EmaidPrefix",
     "Evse",
     "EvseStatusChange",
+    "LocalAuthList",
+    "LocalAuthListEntry",
     "Location",
     "LocationVisibility",
     "OperatorTokenBlock",
