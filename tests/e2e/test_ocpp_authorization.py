@@ -9,10 +9,12 @@ arranged, not raced.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -26,7 +28,7 @@ from hub.services.locations import LocationService
 from hub.services.stations import StationService
 from hub.services.tokens import TokenService
 from tests.fixtures import network
-from tests.hub.conftest import add_parties
+from tests.hub.conftest import add_parties, register_partner
 from tests.support.emsp_authorize import AuthorizingEmsp, register_emsp
 from tests.support.inprocess_hub import InProcessHub, running_hub
 from tests.support.ocpp_raw import RawStation
@@ -326,3 +328,40 @@ async def test_every_whitelist_with_the_emsp_up_slow_and_down(world, whitelist, 
     # The eMSP is asked exactly when the rule says so (a down eMSP receives nothing).
     asks = path != "LOCAL" and emsp_state != "down"
     assert len(asked) == (1 if asks else 0)
+
+
+async def test_a_token_the_emsp_pushes_over_ocpi_decides_at_the_charger(world):
+    """The eMSP's own HTTP calls to our Tokens Receiver (PUT, then PATCH valid=false) are what
+    the charger's answers follow; nothing is asked in real time for an ALWAYS token."""
+    partner_id, token = await register_partner(world.hub.sessions, "emsp-push", ("US", "PSH"))
+    url = f"{world.hub.url}/ocpi/2.2.1/tokens/US/PSH/FEED0001"
+    headers = {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
+    pushed = {
+        "country_code": "US",
+        "party_id": "PSH",
+        "uid": "FEED0001",
+        "type": "RFID",
+        "contract_id": "US-PSH-C00000001",
+        "issuer": "Push Mobility",
+        "valid": True,
+        "whitelist": "ALWAYS",
+        "last_updated": STAMP,
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        put = await http.put(url, json=pushed, headers=headers)
+        assert put.json()["status_code"] == 1000, put.text
+        async with charger(world, "CS-16", "ocpp1.6") as cs16:
+            accepted = await cs16.call("Authorize", {"idTag": "FEED0001"})
+            patch = await http.patch(
+                url, json={"valid": False, "last_updated": "2026-12-01T10:05:00Z"}, headers=headers
+            )
+            assert patch.json()["status_code"] == 1000, patch.text
+            refused = await cs16.call("Authorize", {"idTag": "FEED0001"})
+    assert accepted[2]["idTagInfo"]["status"] == "Accepted"
+    assert refused[2]["idTagInfo"]["status"] != "Accepted"
+    assert world.emsp.requests_for("FEED0001") == []
+    assert [(r.path, r.party_id, r.partner_id) for r in await world.decisions()] == [
+        ("LOCAL", "PSH", None),
+        ("LOCAL", "PSH", None),
+    ]
+    assert partner_id
