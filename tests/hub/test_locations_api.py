@@ -218,4 +218,5 @@ async def test_version_details_offer_locations_and_tariffs_as_sender(world):
         ("credentials", "SENDER"),
         ("locations", "SENDER"),
         ("tariffs", "SENDER"),
+        ("tokens", "RECEIVER"),
     }
