@@ -26,6 +26,8 @@ import json
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -47,9 +49,9 @@ from hub.services.locations import LocationService
 from tests.fixtures import network
 from tests.fixtures.databases import _admin, postgres_admin_url
 from tests.hub.conftest import add_parties
-from tests.support.emsp import PARTY, EmspPeer
+from tests.support.emsp import PARTY
 from tests.support.emsp_authorize import AuthorizingEmsp, register_emsp
-from tests.support.servers import asgi_server
+from tests.support.servers import asgi_server, free_port, wait_until_up
 
 PAGE = 1000
 
@@ -84,29 +86,31 @@ def percentiles(samples: list[float]) -> str:
 
 
 async def bench_pull(url: str, tokens: int) -> None:
-    peer = EmspPeer(offers_tokens=True, token_page_max=PAGE)
-    peer.token_count = tokens
+    """The eMSP runs in a process of its own, as it would on its own machine."""
+    port = free_port()
+    peer = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
+        [sys.executable, "-m", "tests.benchmarks.token_peer", str(port), str(tokens)]
+    )
     engine = create_engine(url)
     sessions = create_session_factory(engine)
     try:
-        with asgi_server(peer.app()) as peer_url:
-            peer.base_url = peer_url
-            await add_parties(sessions)
-            party = (PARTY["country_code"], PARTY["party_id"])
-            partner_id = await register_emsp(
-                sessions, "emsp", party, f"{peer_url}/ocpi/2.2.1/tokens"
-            )
-            peer.issued["token-for-emsp"] = "C"
-            async with httpx.AsyncClient(timeout=60) as http:
-                puller = TokenPuller(sessions, http, TokenPullSettings(page_limit=PAGE))
-                started = time.perf_counter()
-                report = await puller.pull(partner_id)
-                seconds = time.perf_counter() - started
+        peer_url = f"http://127.0.0.1:{port}"
+        await asyncio.to_thread(wait_until_up, f"{peer_url}/ocpi/versions", process=peer)
+        await add_parties(sessions)
+        party = (PARTY["country_code"], PARTY["party_id"])
+        partner_id = await register_emsp(sessions, "emsp", party, f"{peer_url}/ocpi/2.2.1/tokens")
+        async with httpx.AsyncClient(timeout=60) as http:
+            puller = TokenPuller(sessions, http, TokenPullSettings(page_limit=PAGE))
+            started = time.perf_counter()
+            report = await puller.pull(partner_id)
+            seconds = time.perf_counter() - started
         print(
             f"  pull: {report.tokens:,} tokens in {report.pages} pages: {seconds:.1f} s "
             f"({report.tokens / seconds:,.0f} tokens/s)"
         )
     finally:
+        peer.terminate()
+        peer.wait(timeout=10)
         await engine.dispose()
 
 
