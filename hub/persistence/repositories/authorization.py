@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, exists, func, insert, literal, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -27,6 +29,41 @@ def uid_spellings(uid: str) -> list[str]:
     """The spellings of a uid looked up: OCPI uids are case-insensitive (CiString), chargers
     report hex card ids in either case; exact matches keep the uid index usable."""
     return sorted({uid, uid.upper(), uid.lower()})
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFacts:
+    """A stored token with the uid and type presented, and whether the operator blocks it."""
+
+    id: int
+    partner_id: int
+    country_code: str
+    party_id: str
+    uid: str
+    type: str
+    contract_id: str
+    group_id: str | None
+    valid: bool
+    whitelist: str
+    language: str | None
+    last_updated: datetime
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedFacts:
+    """What one statement reads about a presented uid (see ``presented_facts``)."""
+
+    tokens: list[TokenFacts]
+    recent_remote_authorization: bool
+
+
+def _closed_spellings(uid: str) -> list[str]:
+    """Every spelling that ``uid_spellings`` of any of the uid's spellings names: the block of a
+    stored token is looked up by the stored uid's spellings, and the stored uid is one of the
+    presented uid's (for ASCII uids, which OCPI CiStrings are, the two sets are equal; SQL
+    ``upper``/``lower`` of SQLite change ASCII letters only)."""
+    return sorted({s for spelling in uid_spellings(uid) for s in uid_spellings(spelling)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +88,81 @@ class AuthorizationRepository:
             .order_by(col(Token.id))
         )
         return result.scalars().all()
+
+    async def presented_facts(
+        self,
+        uid: str,
+        token_type: TokenType,
+        *,
+        since: datetime,
+        until: datetime,
+        evse_uids: Sequence[str],
+        location_id: str | None,
+    ) -> PresentedFacts:
+        """In one statement (the hot path of local decisions; Core, no ORM objects): the stored
+        tokens of any party with this uid and type (oldest row first), each with whether the
+        operator blocks it (``block``), and whether a command for ``uid`` was received in
+        [since, until] for one of ``evse_uids`` or for no EVSE at ``location_id``
+        (``remote_authorization_since``). The tokens are LEFT JOINed to a one-row select so
+        the last answer comes back when no token is stored."""
+        tokens = Token.__table__.c  # type: ignore[attr-defined]
+        blocks = OperatorTokenBlock.__table__.c  # type: ignore[attr-defined]
+        remote = RemoteAuthorization.__table__.c  # type: ignore[attr-defined]
+        blocked = exists().where(
+            blocks.country_code == tokens.country_code,
+            blocks.party_id == tokens.party_id,
+            blocks.type == tokens.type,
+            blocks.uid.in_(_closed_spellings(uid)),
+            # uid_spellings of the stored uid, as ``block`` looks it up; the IN above lets the
+            # uid index find the candidates.
+            or_(
+                blocks.uid == tokens.uid,
+                blocks.uid == func.upper(tokens.uid),
+                blocks.uid == func.lower(tokens.uid),
+            ),
+        )
+        places = _remote_places(remote, evse_uids, location_id)
+        recent: ColumnElement[bool] = (
+            exists().where(
+                remote.uid == uid.upper(),
+                remote.received_at >= since,
+                remote.received_at <= until,
+                or_(*places),
+            )
+            if places
+            else literal(False)
+        )
+        one = core_select(literal(1).label("one")).subquery("one")
+        statement = (
+            core_select(
+                recent.label("recent"),
+                tokens.id,
+                tokens.partner_id,
+                tokens.country_code,
+                tokens.party_id,
+                tokens.uid,
+                tokens.type,
+                tokens.contract_id,
+                tokens.group_id,
+                tokens.valid,
+                tokens.whitelist,
+                tokens.language,
+                tokens.last_updated,
+                blocked.label("blocked"),
+            )
+            .select_from(
+                one.outerjoin(
+                    Token.__table__,  # type: ignore[attr-defined]
+                    tokens.uid.in_(uid_spellings(uid)) & (tokens.type == token_type.value),
+                )
+            )
+            .order_by(tokens.id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        found = [
+            TokenFacts(*row[1:13], blocked=bool(row.blocked)) for row in rows if row.id is not None
+        ]
+        return PresentedFacts(found, bool(rows[0].recent))
 
     async def tokens_with_contract_id(
         self, contract_ids: Iterable[str], parties: Iterable[tuple[str, str]]
@@ -91,14 +203,11 @@ class AuthorizationRepository:
     ) -> RemoteAuthorization | None:
         """The latest command for ``uid`` received in [since, until] for one of ``evse_uids``,
         or for no EVSE in particular at ``location_id``."""
-        places: list[ColumnElement[bool]] = []
-        if evse_uids:
-            places.append(col(RemoteAuthorization.evse_uid).in_(list(evse_uids)))
-        if location_id is not None:
-            places.append(
-                col(RemoteAuthorization.evse_uid).is_(None)
-                & (col(RemoteAuthorization.location_id) == location_id)
-            )
+        places = _remote_places(
+            RemoteAuthorization.__table__.c,  # type: ignore[attr-defined]
+            evse_uids,
+            location_id,
+        )
         if not places:
             return None
         result = await self.session.execute(
@@ -137,6 +246,10 @@ class AuthorizationRepository:
     async def add_decision(self, row: AuthorizationDecisionRecord) -> None:
         self.session.add(row)
         await self.session.flush()
+
+    async def add_decisions(self, rows: Sequence[dict[str, object]]) -> None:
+        """Insert decision rows (column values; no ORM objects) in one executemany."""
+        await self.session.execute(insert(AuthorizationDecisionRecord.__table__), list(rows))  # type: ignore[attr-defined]
 
     async def decisions_by_digest(
         self, digests: Iterable[str], token_type: TokenType | None, limit: int
@@ -183,3 +296,15 @@ class AuthorizationRepository:
             )
         )
         return result.scalars().first()
+
+
+def _remote_places(
+    remote: Any, evse_uids: Sequence[str], location_id: str | None
+) -> list[ColumnElement[bool]]:
+    """Where a remote authorization counts: one of ``evse_uids``, or no EVSE at the location."""
+    places: list[ColumnElement[bool]] = []
+    if evse_uids:
+        places.append(remote.evse_uid.in_(list(evse_uids)))
+    if location_id is not None:
+        places.append(remote.evse_uid.is_(None) & (remote.location_id == location_id))
+    return places
