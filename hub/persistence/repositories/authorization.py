@@ -3,12 +3,13 @@ EVSEs are, recent eMSP commands for a token, operator blocks and the decision tr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, literal, or_
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, insert, literal, or_
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -105,60 +106,20 @@ class AuthorizationRepository:
         [since, until] for one of ``evse_uids`` or for no EVSE at ``location_id``
         (``remote_authorization_since``). The tokens are LEFT JOINed to a one-row select so
         the last answer comes back when no token is stored."""
-        tokens = Token.__table__.c  # type: ignore[attr-defined]
-        blocks = OperatorTokenBlock.__table__.c  # type: ignore[attr-defined]
-        remote = RemoteAuthorization.__table__.c  # type: ignore[attr-defined]
-        blocked = exists().where(
-            blocks.country_code == tokens.country_code,
-            blocks.party_id == tokens.party_id,
-            blocks.type == tokens.type,
-            blocks.uid.in_(_closed_spellings(uid)),
-            # uid_spellings of the stored uid, as ``block`` looks it up; the IN above lets the
-            # uid index find the candidates.
-            or_(
-                blocks.uid == tokens.uid,
-                blocks.uid == func.upper(tokens.uid),
-                blocks.uid == func.lower(tokens.uid),
-            ),
-        )
-        places = _remote_places(remote, evse_uids, location_id)
-        recent: ColumnElement[bool] = (
-            exists().where(
-                remote.uid == uid.upper(),
-                remote.received_at >= since,
-                remote.received_at <= until,
-                or_(*places),
-            )
-            if places
-            else literal(False)
-        )
-        one = core_select(literal(1).label("one")).subquery("one")
-        statement = (
-            core_select(
-                recent.label("recent"),
-                tokens.id,
-                tokens.partner_id,
-                tokens.country_code,
-                tokens.party_id,
-                tokens.uid,
-                tokens.type,
-                tokens.contract_id,
-                tokens.group_id,
-                tokens.valid,
-                tokens.whitelist,
-                tokens.language,
-                tokens.last_updated,
-                blocked.label("blocked"),
-            )
-            .select_from(
-                one.outerjoin(
-                    Token.__table__,  # type: ignore[attr-defined]
-                    tokens.uid.in_(uid_spellings(uid)) & (tokens.type == token_type.value),
-                )
-            )
-            .order_by(tokens.id)
-        )
-        rows = (await self.session.execute(statement)).all()
+        statement = _presented_statement(bool(evse_uids), location_id is not None)
+        parameters: dict[str, Any] = {
+            "spellings": uid_spellings(uid),
+            "block_spellings": _closed_spellings(uid),
+            "token_type": token_type.value,
+            "remote_uid": uid.upper(),
+            "since": since,
+            "until": until,
+        }
+        if evse_uids:
+            parameters["evse_uids"] = list(evse_uids)
+        if location_id is not None:
+            parameters["location_id"] = location_id
+        rows = (await self.session.execute(statement, parameters)).all()
         found = [
             TokenFacts(*row[1:13], blocked=bool(row.blocked)) for row in rows if row.id is not None
         ]
@@ -308,3 +269,67 @@ def _remote_places(
     if location_id is not None:
         places.append(remote.evse_uid.is_(None) & (remote.location_id == location_id))
     return places
+
+
+@functools.cache
+def _presented_statement(at_evses: bool, at_location: bool) -> Select[Any]:
+    """The statement of ``presented_facts``, built once per shape with bound parameters (built
+    per call, the expression building cost more than the query)."""
+    tokens = Token.__table__.c  # type: ignore[attr-defined]
+    blocks = OperatorTokenBlock.__table__.c  # type: ignore[attr-defined]
+    remote = RemoteAuthorization.__table__.c  # type: ignore[attr-defined]
+    blocked = exists().where(
+        blocks.country_code == tokens.country_code,
+        blocks.party_id == tokens.party_id,
+        blocks.type == tokens.type,
+        blocks.uid.in_(bindparam("block_spellings", expanding=True)),
+        # uid_spellings of the stored uid, as ``block`` looks it up; the IN above lets the uid
+        # index find the candidates.
+        or_(
+            blocks.uid == tokens.uid,
+            blocks.uid == func.upper(tokens.uid),
+            blocks.uid == func.lower(tokens.uid),
+        ),
+    )
+    places: list[ColumnElement[bool]] = []
+    if at_evses:
+        places.append(remote.evse_uid.in_(bindparam("evse_uids", expanding=True)))
+    if at_location:
+        places.append(remote.evse_uid.is_(None) & (remote.location_id == bindparam("location_id")))
+    recent: ColumnElement[bool] = (
+        exists().where(
+            remote.uid == bindparam("remote_uid"),
+            remote.received_at >= bindparam("since"),
+            remote.received_at <= bindparam("until"),
+            or_(*places),
+        )
+        if places
+        else literal(False)
+    )
+    one = core_select(literal(1).label("one")).subquery("one")
+    return (
+        core_select(
+            recent.label("recent"),
+            tokens.id,
+            tokens.partner_id,
+            tokens.country_code,
+            tokens.party_id,
+            tokens.uid,
+            tokens.type,
+            tokens.contract_id,
+            tokens.group_id,
+            tokens.valid,
+            tokens.whitelist,
+            tokens.language,
+            tokens.last_updated,
+            blocked.label("blocked"),
+        )
+        .select_from(
+            one.outerjoin(
+                Token.__table__,  # type: ignore[attr-defined]
+                tokens.uid.in_(bindparam("spellings", expanding=True))
+                & (tokens.type == bindparam("token_type")),
+            )
+        )
+        .order_by(tokens.id)
+    )
