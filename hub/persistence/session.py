@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import PoolResetState, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,7 +20,11 @@ from sqlalchemy.ext.asyncio import (
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys, WAL and a busy timeout for several processes."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # The pool's reset rolls back only a connection returned inside a transaction (see
+        # _rollback_if_in_transaction), not after every commit.
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30}, pool_reset_on_return=None
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,6 +37,18 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "reset")
+        def _rollback_if_in_transaction(
+            dbapi_connection: Any, _record: Any, reset_state: PoolResetState
+        ) -> None:
+            # The default reset rolls back every returned connection, a round trip to
+            # aiosqlite's thread per unit of work even after its commit; SQLite knows whether a
+            # transaction is open (a committed or read-only unit of work has none).
+            if reset_state.terminate_only or not reset_state.asyncio_safe:
+                return
+            if dbapi_connection.driver_connection.in_transaction:
+                dbapi_connection.rollback()
 
         return engine
     return create_async_engine(
