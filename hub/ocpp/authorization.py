@@ -67,7 +67,7 @@ from hub.domain.ocpp_tokens import (
 from hub.domain.realtime import RealTimeAnswer, RealTimeAuthorization, RealTimeOutcome
 from hub.domain.tokens import AllowedType, TokenKey, TokenType, uid_digest
 from hub.persistence.base import utc_now
-from hub.persistence.session import session_scope
+from hub.persistence.session import read_scope, session_scope
 from hub.services.authorizations import AuthorizationService, EvsePlace, StoredToken
 
 logger = logging.getLogger(__name__)
@@ -258,10 +258,10 @@ class IdTokenAuthorizer:
                     _local(None, f"malformed eMAID, nobody asked: {malformed.reason}"),
                     token_type=policy.ocpi_type,
                 )
-            async with session_scope(self.sessions) as session:
+            async with read_scope(self.sessions) as session:
                 known = await self._read_emaid(session, presentation, emaid)
         else:
-            async with session_scope(self.sessions) as session:
+            async with read_scope(self.sessions) as session:
                 known = await self._read_token(session, presentation, policy.ocpi_type)
         if policy.route is IdTokenRoute.PLUG_AND_CHARGE and (
             presentation.certificate is not None or presentation.hash_data
@@ -467,7 +467,7 @@ class IdTokenAuthorizer:
                 uid = parse_emaid(uid).normalised
         place = outcome.place
         if place is None:
-            async with session_scope(self.sessions) as session:
+            async with read_scope(self.sessions) as session:
                 evses = await self._station_evses(
                     AuthorizationService(session), presentation.station_id
                 )

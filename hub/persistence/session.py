@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import PoolResetState, event
+from sqlalchemy import PoolResetState, QueuePool, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,8 +22,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         # The pool's reset rolls back only a connection returned inside a transaction (see
         # _rollback_if_in_transaction), not after every commit.
+        # A file gets a pool as large as a server's (concurrent readers of WAL each hold a
+        # connection); an in-memory database is one shared connection and takes no pool sizes.
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        sizes = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, pool_reset_on_return=None
+            url, echo=echo, connect_args={"timeout": 30}, pool_reset_on_return=None, **sizes
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -92,6 +96,19 @@ async def _held(lock: asyncio.Lock | None) -> AsyncIterator[None]:
         return
     async with lock:
         yield
+
+
+@asynccontextmanager
+async def read_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A unit of work that only reads (never flushes or commits; rolled back when it ends). On a
+    SQLite file it takes no writer lock: in WAL mode readers run beside the writer, each on a
+    connection of its own (an in-memory database shares one connection, so it queues)."""
+    lock = _unit_of_work_lock(factory)
+    engine = factory.kw.get("bind")
+    if isinstance(engine, AsyncEngine) and isinstance(engine.sync_engine.pool, QueuePool):
+        lock = None
+    async with _held(lock), factory() as session:
+        yield session
 
 
 @asynccontextmanager
