@@ -4,11 +4,12 @@
 1. What was presented: the OCPP id token type says how it is authorized
    (``hub.domain.ocpp_tokens``); an eMAID is normalised and validated first
    (``hub.domain.emaid``): a malformed one is Invalid and never reaches an eMSP.
-2. One short unit of work reads what we know: the station's EVSEs (the charger's connector or
-   EVSE → our OCPI EVSE uid and location), the stored token (for an eMAID: a pushed token of
+2. One short read-only unit of work reads what we know: the station's EVSEs (the charger's
+   connector or EVSE → our OCPI EVSE uid and location; kept for
+   ``STATION_EVSES_CACHE_SECONDS``), the stored token (for an eMAID: a pushed token of
    its partner whose ``contract_id`` is the eMAID, the partner found by its prefix), the
    operator's block, and a START_SESSION / RESERVE_NOW for the uid at that EVSE in the last
-   15 minutes.
+   15 minutes (for a presented card the last three in one statement).
 3. ``hub.domain.authorization.plan`` says whether to decide alone or whom to ask; the question
    goes through the :class:`~hub.domain.realtime.RealTimeAuthorization` port with no database
    transaction open, within what is left of the budget
@@ -17,8 +18,9 @@
    with the location only when the station serves one): the real-time check is never skipped
    because the EVSE is unknown.
 4. ``conclude`` decides; an ALLOWED naming other EVSEs than the one in use is NOT_ALLOWED.
-5. A second short unit of work records the decision (``authorization_decisions``), and the
-   domain builders write the OCPP payload.
+5. The domain builders write the OCPP payload and the decision is recorded
+   (``authorization_decisions``) before it is answered, by group commit: the rows of the
+   decisions taken meanwhile share one transaction (:class:`_DecisionTrail`).
 
 Card uids are logged and recorded only as :func:`~hub.domain.tokens.uid_digest`.
 """
@@ -539,24 +541,35 @@ class _DecisionTrail:
         await asyncio.shield(written)
 
     async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self._insert([row for row, _ in batch])
-            except Exception as error:
-                if len(batch) == 1:
-                    _settle(batch[0][1], error)
-                    continue
-                for row, written in batch:
-                    try:
-                        await self._insert([row])
-                    except Exception as single:
-                        _settle(written, single)
-                    else:
-                        _settle(written, None)
-            else:
-                for _, written in batch:
+        batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._write_batch(batch)
+        except BaseException as stopped:
+            # Cancelled (the loop is shutting down): no decision waits for ever.
+            for _, written in batch + self._pending:
+                _settle(written, RuntimeError("the decision trail's writer was stopped"))
+            self._pending = []
+            raise stopped
+
+    async def _write_batch(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        try:
+            await self._insert([row for row, _ in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error)
+                return
+            for row, written in batch:
+                try:
+                    await self._insert([row])
+                except Exception as single:
+                    _settle(written, single)
+                else:
                     _settle(written, None)
+        else:
+            for _, written in batch:
+                _settle(written, None)
 
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
         async with session_scope(self.sessions) as session:

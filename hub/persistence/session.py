@@ -1,4 +1,5 @@
-"""Async engine and session factory; ``session_scope()`` for code outside requests."""
+"""Async engine and session factory; ``session_scope()`` for code outside requests,
+``read_scope()`` for a unit of work that only reads."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys, WAL and a busy timeout for several processes."""
     if url.startswith("sqlite"):
         # The pool's reset rolls back only a connection returned inside a transaction (see
-        # _rollback_if_in_transaction), not after every commit.
-        # A file gets a pool as large as a server's (concurrent readers of WAL each hold a
-        # connection); an in-memory database is one shared connection and takes no pool sizes.
+        # _rollback_if_in_transaction), not after every commit. A file gets a pool as large as a
+        # server's (concurrent readers of WAL each hold a connection); an in-memory database is
+        # one shared connection and takes no pool sizes.
         in_memory = make_url(url).database in (None, "", ":memory:")
         sizes = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         engine = create_async_engine(

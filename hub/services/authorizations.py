@@ -163,11 +163,6 @@ class AuthorizationService:
         self.repository = AuthorizationRepository(session)
         self.session = session
 
-    async def presented_token(self, uid: str, token_type: TokenType) -> StoredToken | None:
-        """The stored token a charger's id is (any party; see :func:`_preferred`)."""
-        row = _preferred(await self.repository.tokens_with_uid(uid, token_type))
-        return _stored(row) if row is not None else None
-
     async def presented(
         self,
         uid: str,
@@ -177,8 +172,9 @@ class AuthorizationService:
         location_id: str | None,
         now: datetime,
     ) -> Presented:
-        """``presented_token``, ``is_blocked`` of it and ``recent_remote_authorization`` at one
-        of ``evse_uids`` (or at ``location_id``), read in one statement."""
+        """The stored token a charger's id is (any party; see :func:`_preferred`), whether the
+        operator blocks it (``is_blocked``) and ``recent_remote_authorization`` at one of
+        ``evse_uids`` (or at ``location_id``), read in one statement."""
         facts = await self.repository.presented_facts(
             uid,
             token_type,
@@ -234,9 +230,6 @@ class AuthorizationService:
             return None
         partner = await PartnerRepository(self.session).get(partner_id)
         return partner.name if partner is not None else None
-
-    async def record(self, row: AuthorizationDecisionRecord) -> None:
-        await self.repository.add_decision(row)
 
     async def record_many(self, rows: Sequence[dict[str, object]]) -> None:
         """Add decision rows given as column values (one INSERT for all)."""

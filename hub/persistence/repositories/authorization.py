@@ -81,15 +81,6 @@ class AuthorizationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def tokens_with_uid(self, uid: str, token_type: TokenType) -> Sequence[Token]:
-        """Stored tokens of any party with this uid and type (oldest row first)."""
-        result = await self.session.execute(
-            select(Token)
-            .where(col(Token.uid).in_(uid_spellings(uid)), col(Token.type) == token_type.value)
-            .order_by(col(Token.id))
-        )
-        return result.scalars().all()
-
     async def presented_facts(
         self,
         uid: str,
@@ -121,7 +112,23 @@ class AuthorizationRepository:
             parameters["location_id"] = location_id
         rows = (await self.session.execute(statement, parameters)).all()
         found = [
-            TokenFacts(*row[1:13], blocked=bool(row.blocked)) for row in rows if row.id is not None
+            TokenFacts(
+                id=row.id,
+                partner_id=row.partner_id,
+                country_code=row.country_code,
+                party_id=row.party_id,
+                uid=row.uid,
+                type=row.type,
+                contract_id=row.contract_id,
+                group_id=row.group_id,
+                valid=row.valid,
+                whitelist=row.whitelist,
+                language=row.language,
+                last_updated=row.last_updated,
+                blocked=bool(row.blocked),
+            )
+            for row in rows
+            if row.id is not None
         ]
         return PresentedFacts(found, bool(rows[0].recent))
 
@@ -202,10 +209,6 @@ class AuthorizationRepository:
 
     async def delete_block(self, row: OperatorTokenBlock) -> None:
         await self.session.delete(row)
-        await self.session.flush()
-
-    async def add_decision(self, row: AuthorizationDecisionRecord) -> None:
-        self.session.add(row)
         await self.session.flush()
 
     async def add_decisions(self, rows: Sequence[dict[str, object]]) -> None:
