@@ -4,11 +4,12 @@
 1. What was presented: the OCPP id token type says how it is authorized
    (``hub.domain.ocpp_tokens``); an eMAID is normalised and validated first
    (``hub.domain.emaid``): a malformed one is Invalid and never reaches an eMSP.
-2. One short unit of work reads what we know: the station's EVSEs (the charger's connector or
-   EVSE → our OCPI EVSE uid and location), the stored token (for an eMAID: a pushed token of
+2. One short read-only unit of work reads what we know: the station's EVSEs (the charger's
+   connector or EVSE → our OCPI EVSE uid and location; kept for
+   ``STATION_EVSES_CACHE_SECONDS``), the stored token (for an eMAID: a pushed token of
    its partner whose ``contract_id`` is the eMAID, the partner found by its prefix), the
    operator's block, and a START_SESSION / RESERVE_NOW for the uid at that EVSE in the last
-   15 minutes.
+   15 minutes (for a presented card the last three in one statement).
 3. ``hub.domain.authorization.plan`` says whether to decide alone or whom to ask; the question
    goes through the :class:`~hub.domain.realtime.RealTimeAuthorization` port with no database
    transaction open, within what is left of the budget
@@ -17,8 +18,9 @@
    with the location only when the station serves one): the real-time check is never skipped
    because the EVSE is unknown.
 4. ``conclude`` decides; an ALLOWED naming other EVSEs than the one in use is NOT_ALLOWED.
-5. A second short unit of work records the decision (``authorization_decisions``), and the
-   domain builders write the OCPP payload.
+5. The domain builders write the OCPP payload and the decision is recorded
+   (``authorization_decisions``) before it is answered, by group commit: the rows of the
+   decisions taken meanwhile share one transaction (:class:`_DecisionTrail`).
 
 Card uids are logged and recorded only as :func:`~hub.domain.tokens.uid_digest`.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -66,11 +69,20 @@ from hub.domain.ocpp_tokens import (
 from hub.domain.realtime import RealTimeAnswer, RealTimeAuthorization, RealTimeOutcome
 from hub.domain.tokens import AllowedType, TokenKey, TokenType, uid_digest
 from hub.persistence.base import utc_now
-from hub.persistence.session import session_scope
-from hub.persistence.tables import AuthorizationDecisionRecord
+from hub.persistence.session import read_scope, session_scope
 from hub.services.authorizations import AuthorizationService, EvsePlace, StoredToken
 
 logger = logging.getLogger(__name__)
+
+STATION_EVSES_CACHE_SECONDS = 5.0
+"""How long a station's EVSE links (charger connector/EVSE → our EVSE and location) are kept in
+the process: they change only when a location import relinks them, so a relinked station is
+decided (and recorded) at its old EVSEs for at most this long. Every decision reading them
+would cost a query."""
+PARTNER_NAME_CACHE_SECONDS = 5.0
+"""How long the name of an asked partner is kept for the trail."""
+_CACHE_MAX = 10_000
+"""Entries of each cache before it is emptied (a bound, not an eviction policy)."""
 
 OCPP16_ID_TAG = "idTag"
 """``presented_type`` of a 1.6 id tag, which has no type."""
@@ -161,6 +173,8 @@ class IdTokenAuthorizer:
         self.settings = settings
         self.clock = clock
         self.certificates = certificates or NoContractCertificateValidation()
+        self._evses: dict[str, tuple[float, tuple[EvsePlace, ...]]] = {}
+        self._trail = _DecisionTrail(sessions)
 
     @property
     def cache_time(self) -> timedelta:
@@ -246,10 +260,10 @@ class IdTokenAuthorizer:
                     _local(None, f"malformed eMAID, nobody asked: {malformed.reason}"),
                     token_type=policy.ocpi_type,
                 )
-            async with session_scope(self.sessions) as session:
+            async with read_scope(self.sessions) as session:
                 known = await self._read_emaid(session, presentation, emaid)
         else:
-            async with session_scope(self.sessions) as session:
+            async with read_scope(self.sessions) as session:
                 known = await self._read_token(session, presentation, policy.ocpi_type)
         if policy.route is IdTokenRoute.PLUG_AND_CHARGE and (
             presentation.certificate is not None or presentation.hash_data
@@ -263,25 +277,44 @@ class IdTokenAuthorizer:
         self, session: AsyncSession, presentation: Presentation, token_type: TokenType
     ) -> _Known:
         service = AuthorizationService(session)
-        place = _place_of(await service.station_evses(presentation.station_id), presentation)
-        stored = await service.presented_token(presentation.uid, token_type)
-        blocked = stored is not None and await service.is_blocked(stored.key)
-        recent = await self._recent(service, presentation.uid, place)
+        place = _place_of(await self._station_evses(service, presentation.station_id), presentation)
+        found = await service.presented(
+            presentation.uid,
+            token_type,
+            evse_uids=place.candidates,
+            location_id=place.location_id,
+            now=self.clock(),
+        )
+        stored = found.stored
         return _Known(
             place,
             stored=stored,
             ask_key=stored.key if stored else None,
             partner_id=stored.partner_id if stored else None,
-            blocked=blocked,
-            recent_remote_start=recent,
+            blocked=found.blocked,
+            recent_remote_start=found.recent_remote_authorization,
         )
+
+    async def _station_evses(
+        self, service: AuthorizationService, station_id: str
+    ) -> Sequence[EvsePlace]:
+        """The station's EVSE links, kept for ``STATION_EVSES_CACHE_SECONDS`` (see there)."""
+        now = time.monotonic()
+        cached = self._evses.get(station_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        evses = tuple(await service.station_evses(station_id))
+        if len(self._evses) >= _CACHE_MAX:
+            self._evses.clear()
+        self._evses[station_id] = (now + STATION_EVSES_CACHE_SECONDS, evses)
+        return evses
 
     async def _read_emaid(
         self, session: AsyncSession, presentation: Presentation, emaid: Emaid
     ) -> _Known:
         normalised = emaid.normalised
         service = AuthorizationService(session)
-        place = _place_of(await service.station_evses(presentation.station_id), presentation)
+        place = _place_of(await self._station_evses(service, presentation.station_id), presentation)
         recent = await self._recent(service, normalised, place)
         route = await service.emaid_route(emaid)
         if route is None:
@@ -434,52 +467,140 @@ class IdTokenAuthorizer:
         if presentation.policy.route is IdTokenRoute.PLUG_AND_CHARGE:
             with contextlib.suppress(MalformedEmaid):
                 uid = parse_emaid(uid).normalised
-        async with session_scope(self.sessions) as session:
-            service = AuthorizationService(session)
-            place = outcome.place
-            if place is None:
-                place = _place_of(
-                    await service.station_evses(presentation.station_id), presentation
+        place = outcome.place
+        if place is None:
+            async with read_scope(self.sessions) as session:
+                evses = await self._station_evses(
+                    AuthorizationService(session), presentation.station_id
                 )
-            partner_id = outcome.asked_partner_id
-            row = AuthorizationDecisionRecord(
-                decided_at=self.clock(),
-                station_id=presentation.station_id,
-                ocpp_action=presentation.action,
-                evse_uid=place.evse_uid,
-                location_id=place.location_id,
-                presented_type=presentation.presented_type[:16],
-                uid_digest=uid_digest(uid),
-                token_type=(outcome.token_type.value if outcome.token_type else None),
-                country_code=key.country_code if key else None,
-                party_id=key.party_id if key else None,
-                path=decision.path.value,
-                auth_method=decision.auth_method.value,
-                allowed=decision.allowed.value if decision.allowed else None,
-                partner_id=partner_id,
-                partner_name=await service.partner_name(partner_id),
-                emsp_answer=outcome.verdict.value if outcome.verdict is not None else None,
-                emsp_latency_ms=(
-                    round(answer.latency_seconds * 1000, 1) if answer is not None else None
-                ),
-                result=result,
-                certificate_status=(
-                    outcome.certificate_status.value if outcome.certificate_status else None
-                ),
-                authorization_reference=answer.authorization_reference if answer else None,
-                reason=_reason(decision, answer)[:_REASON_MAX],
-            )
-            await service.record(row)
+            place = _place_of(evses, presentation)
+        row = {
+            "decided_at": self.clock(),
+            "station_id": presentation.station_id,
+            "ocpp_action": presentation.action,
+            "evse_uid": place.evse_uid,
+            "location_id": place.location_id,
+            "presented_type": presentation.presented_type[:16],
+            "uid_digest": uid_digest(uid),
+            "token_type": outcome.token_type.value if outcome.token_type else None,
+            "country_code": key.country_code if key else None,
+            "party_id": key.party_id if key else None,
+            "path": decision.path.value,
+            "auth_method": decision.auth_method.value,
+            "allowed": decision.allowed.value if decision.allowed else None,
+            "partner_id": outcome.asked_partner_id,
+            "partner_name": None,  # the trail fills it in (see _DecisionTrail)
+            "emsp_answer": outcome.verdict.value if outcome.verdict is not None else None,
+            "emsp_latency_ms": (
+                round(answer.latency_seconds * 1000, 1) if answer is not None else None
+            ),
+            "result": result,
+            "certificate_status": (
+                outcome.certificate_status.value if outcome.certificate_status else None
+            ),
+            "authorization_reference": answer.authorization_reference if answer else None,
+            "reason": _reason(decision, answer)[:_REASON_MAX],
+        }
+        await self._trail.write(row)
         logger.info(
             "authorization at %s (%s) of token %s (%s): %s via %s; %s",
             presentation.station_id,
             presentation.action,
-            row.uid_digest,
+            row["uid_digest"],
             presentation.presented_type,
             result,
             decision.path.value,
-            row.reason,
+            row["reason"],
         )
+
+
+class _DecisionTrail:
+    """Writes decision rows by group commit: a decision waits until its row is committed (the
+    trail never lags the answer), but the rows of decisions taken meanwhile share one
+    transaction and one INSERT, so concurrent decisions do not queue for a commit each.
+
+    A batch that fails is retried row by row, so one bad row fails only its own decision.
+    ``partner_name`` is looked up in the batch's transaction and kept for
+    ``PARTNER_NAME_CACHE_SECONDS`` (a renamed partner's trail shows the old name that long).
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._names: dict[int, tuple[float, str | None]] = {}
+
+    async def write(self, row: dict[str, Any]) -> None:
+        """Returns once ``row`` is committed; raises what its insert raised."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+        self._pending.append((row, written))
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            # A task of its own: a decision whose caller is cancelled still gets its row.
+            self._writer = asyncio.create_task(self._drain())
+        await asyncio.shield(written)
+
+    async def _drain(self) -> None:
+        batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._write_batch(batch)
+        except BaseException as stopped:
+            # Cancelled (the loop is shutting down): no decision waits for ever.
+            for _, written in batch + self._pending:
+                _settle(written, RuntimeError("the decision trail's writer was stopped"))
+            self._pending = []
+            raise stopped
+
+    async def _write_batch(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        try:
+            await self._insert([row for row, _ in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error)
+                return
+            for row, written in batch:
+                try:
+                    await self._insert([row])
+                except Exception as single:
+                    _settle(written, single)
+                else:
+                    _settle(written, None)
+        else:
+            for _, written in batch:
+                _settle(written, None)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        async with session_scope(self.sessions) as session:
+            service = AuthorizationService(session)
+            for row in rows:
+                row["partner_name"] = await self._partner_name(service, row["partner_id"])
+            await service.record_many(rows)
+
+    async def _partner_name(
+        self, service: AuthorizationService, partner_id: int | None
+    ) -> str | None:
+        if partner_id is None:
+            return None
+        now = time.monotonic()
+        cached = self._names.get(partner_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        name = await service.partner_name(partner_id)
+        if len(self._names) >= _CACHE_MAX:
+            self._names.clear()
+        self._names[partner_id] = (now + PARTNER_NAME_CACHE_SECONDS, name)
+        return name
+
+
+def _settle(written: asyncio.Future[None], error: BaseException | None) -> None:
+    if written.done():
+        return
+    if error is None:
+        written.set_result(None)
+    else:
+        written.set_exception(error)
 
 
 def _ocsp(entry: Mapping[str, Any]) -> OcspRequestData:

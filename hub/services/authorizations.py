@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,7 @@ from hub.persistence.repositories.access import AccessRepository
 from hub.persistence.repositories.authorization import (
     AuthorizationRepository,
     EvsePlace,
+    TokenFacts,
     uid_spellings,
 )
 from hub.persistence.repositories.partners import PartnerRepository
@@ -39,6 +41,7 @@ __all__ = [
     "AuthorizationService",
     "EmaidRoute",
     "EvsePlace",
+    "Presented",
     "StoredToken",
     "TokenAdminService",
     "note_remote_authorization",
@@ -74,7 +77,32 @@ def _stored(row: Token) -> StoredToken:
     )
 
 
-def _preferred(rows: Sequence[Token]) -> Token | None:
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What is stored about a presented uid: the token it is (None: none stored), whether the
+    operator blocks that token, and whether a remote authorization exempts it here."""
+
+    stored: StoredToken | None
+    blocked: bool
+    recent_remote_authorization: bool
+
+
+def _stored_facts(row: TokenFacts) -> StoredToken:
+    return StoredToken(
+        key=TokenKey(row.country_code, row.party_id, row.uid, TokenType(row.type)),
+        whitelist=WhitelistType(row.whitelist),
+        valid=row.valid,
+        contract_id=row.contract_id,
+        group_id=row.group_id,
+        language=row.language,
+        partner_id=row.partner_id,
+    )
+
+
+_Row = TypeVar("_Row", Token, TokenFacts)
+
+
+def _preferred(rows: Sequence[_Row]) -> _Row | None:
     """Among tokens of several parties sharing a uid and type: a valid one before an invalid
     one, then the most recently updated (a card re-issued by another eMSP wins over the old)."""
     if not rows:
@@ -135,10 +163,32 @@ class AuthorizationService:
         self.repository = AuthorizationRepository(session)
         self.session = session
 
-    async def presented_token(self, uid: str, token_type: TokenType) -> StoredToken | None:
-        """The stored token a charger's id is (any party; see :func:`_preferred`)."""
-        row = _preferred(await self.repository.tokens_with_uid(uid, token_type))
-        return _stored(row) if row is not None else None
+    async def presented(
+        self,
+        uid: str,
+        token_type: TokenType,
+        *,
+        evse_uids: Sequence[str],
+        location_id: str | None,
+        now: datetime,
+    ) -> Presented:
+        """The stored token a charger's id is (any party; see :func:`_preferred`), whether the
+        operator blocks it (``is_blocked``) and ``recent_remote_authorization`` at one of
+        ``evse_uids`` (or at ``location_id``), read in one statement."""
+        facts = await self.repository.presented_facts(
+            uid,
+            token_type,
+            since=now - REMOTE_START_GRACE,
+            until=now,
+            evse_uids=evse_uids,
+            location_id=location_id,
+        )
+        row = _preferred(facts.tokens)
+        return Presented(
+            _stored_facts(row) if row is not None else None,
+            blocked=row is not None and row.blocked,
+            recent_remote_authorization=facts.recent_remote_authorization,
+        )
 
     async def emaid_route(self, emaid: Emaid) -> EmaidRoute | None:
         """The partner authorizing ``emaid`` (prefix table, else the party of its prefix) and
@@ -181,8 +231,9 @@ class AuthorizationService:
         partner = await PartnerRepository(self.session).get(partner_id)
         return partner.name if partner is not None else None
 
-    async def record(self, row: AuthorizationDecisionRecord) -> None:
-        await self.repository.add_decision(row)
+    async def record_many(self, rows: Sequence[dict[str, object]]) -> None:
+        """Add decision rows given as column values (one INSERT for all)."""
+        await self.repository.add_decisions(rows)
 
 
 def _contract_id_spellings(emaid: Emaid) -> list[str]:

@@ -160,11 +160,14 @@ async def bench_local(url: str, tokens: int, decisions: int) -> None:
         )
         in_flight = 16
         started = time.perf_counter()
-        await asyncio.gather(*(timed(decide, decisions // in_flight) for _ in range(in_flight)))
+        runs = await asyncio.gather(
+            *(timed(decide, decisions // in_flight) for _ in range(in_flight))
+        )
         seconds = time.perf_counter() - started
         print(
             f"  local, {in_flight} in flight: "
-            f"{decisions // in_flight * in_flight / seconds:,.0f} decisions/s"
+            f"{decisions // in_flight * in_flight / seconds:,.0f} decisions/s, "
+            f"{percentiles([sample for run in runs for sample in run])}"
         )
     finally:
         await engine.dispose()

@@ -8,6 +8,7 @@ construction, nothing races a clock.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -160,6 +161,25 @@ async def test_an_always_token_is_accepted_locally_and_the_trail_keeps_only_its_
     assert row.uid_digest == uid_digest(CARD)
     assert row.partner_name is None
     assert CARD not in json.dumps(row.model_dump(mode="json"))
+
+
+async def test_concurrent_decisions_each_find_their_row_committed_when_answered(world):
+    cards = [f"CAFE{n:04X}" for n in range(8)]
+    for card in cards:
+        await world.token("emsp-a", A, card, whitelist=WhitelistType.ALWAYS)
+    authorizer = world.authorizer()
+
+    async def decide(card: str) -> list[str]:
+        info = await authorizer.id_tag_info("CS-16", card, action="Authorize", connector_id=1)
+        recorded = [row.uid_digest for row in await world.decisions()]  # another session
+        assert uid_digest(card) in recorded
+        return [info["status"]]
+
+    answers = await asyncio.gather(*(decide(card) for card in cards))
+    assert answers == [["Accepted"]] * len(cards)
+    rows = await world.decisions()
+    assert sorted(row.uid_digest for row in rows) == sorted(uid_digest(card) for card in cards)
+    assert {(row.evse_uid, row.location_id) for row in rows} == {("SITE-E1", "SITE")}
 
 
 async def test_allowed_offline_with_the_emsp_down_is_allowed_by_the_fallback(world):

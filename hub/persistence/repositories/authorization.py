@@ -3,11 +3,14 @@ EVSEs are, recent eMSP commands for a token, operator blocks and the decision tr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, insert, literal, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -30,6 +33,41 @@ def uid_spellings(uid: str) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenFacts:
+    """A stored token with the uid and type presented, and whether the operator blocks it."""
+
+    id: int
+    partner_id: int
+    country_code: str
+    party_id: str
+    uid: str
+    type: str
+    contract_id: str
+    group_id: str | None
+    valid: bool
+    whitelist: str
+    language: str | None
+    last_updated: datetime
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedFacts:
+    """What one statement reads about a presented uid (see ``presented_facts``)."""
+
+    tokens: list[TokenFacts]
+    recent_remote_authorization: bool
+
+
+def _closed_spellings(uid: str) -> list[str]:
+    """Every spelling that ``uid_spellings`` of any of the uid's spellings names: the block of a
+    stored token is looked up by the stored uid's spellings, and the stored uid is one of the
+    presented uid's (for ASCII uids, which OCPI CiStrings are, the two sets are equal; SQL
+    ``upper``/``lower`` of SQLite change ASCII letters only)."""
+    return sorted({s for spelling in uid_spellings(uid) for s in uid_spellings(spelling)})
+
+
+@dataclass(frozen=True, slots=True)
 class EvsePlace:
     """An EVSE a station serves, with the OCPP address it has there."""
 
@@ -43,14 +81,56 @@ class AuthorizationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def tokens_with_uid(self, uid: str, token_type: TokenType) -> Sequence[Token]:
-        """Stored tokens of any party with this uid and type (oldest row first)."""
-        result = await self.session.execute(
-            select(Token)
-            .where(col(Token.uid).in_(uid_spellings(uid)), col(Token.type) == token_type.value)
-            .order_by(col(Token.id))
-        )
-        return result.scalars().all()
+    async def presented_facts(
+        self,
+        uid: str,
+        token_type: TokenType,
+        *,
+        since: datetime,
+        until: datetime,
+        evse_uids: Sequence[str],
+        location_id: str | None,
+    ) -> PresentedFacts:
+        """In one statement (the hot path of local decisions; Core, no ORM objects): the stored
+        tokens of any party with this uid and type (oldest row first), each with whether the
+        operator blocks it (``block``), and whether a command for ``uid`` was received in
+        [since, until] for one of ``evse_uids`` or for no EVSE at ``location_id``
+        (``remote_authorization_since``). The tokens are LEFT JOINed to a one-row select so
+        the last answer comes back when no token is stored."""
+        statement = _presented_statement(bool(evse_uids), location_id is not None)
+        parameters: dict[str, Any] = {
+            "spellings": uid_spellings(uid),
+            "block_spellings": _closed_spellings(uid),
+            "token_type": token_type.value,
+            "remote_uid": uid.upper(),
+            "since": since,
+            "until": until,
+        }
+        if evse_uids:
+            parameters["evse_uids"] = list(evse_uids)
+        if location_id is not None:
+            parameters["location_id"] = location_id
+        rows = (await self.session.execute(statement, parameters)).all()
+        found = [
+            TokenFacts(
+                id=row.id,
+                partner_id=row.partner_id,
+                country_code=row.country_code,
+                party_id=row.party_id,
+                uid=row.uid,
+                type=row.type,
+                contract_id=row.contract_id,
+                group_id=row.group_id,
+                valid=row.valid,
+                whitelist=row.whitelist,
+                language=row.language,
+                last_updated=row.last_updated,
+                blocked=bool(row.blocked),
+            )
+            for row in rows
+            if row.id is not None
+        ]
+        return PresentedFacts(found, bool(rows[0].recent))
 
     async def tokens_with_contract_id(
         self, contract_ids: Iterable[str], parties: Iterable[tuple[str, str]]
@@ -91,14 +171,11 @@ class AuthorizationRepository:
     ) -> RemoteAuthorization | None:
         """The latest command for ``uid`` received in [since, until] for one of ``evse_uids``,
         or for no EVSE in particular at ``location_id``."""
-        places: list[ColumnElement[bool]] = []
-        if evse_uids:
-            places.append(col(RemoteAuthorization.evse_uid).in_(list(evse_uids)))
-        if location_id is not None:
-            places.append(
-                col(RemoteAuthorization.evse_uid).is_(None)
-                & (col(RemoteAuthorization.location_id) == location_id)
-            )
+        places = _remote_places(
+            RemoteAuthorization.__table__.c,  # type: ignore[attr-defined]
+            evse_uids,
+            location_id,
+        )
         if not places:
             return None
         result = await self.session.execute(
@@ -134,9 +211,9 @@ class AuthorizationRepository:
         await self.session.delete(row)
         await self.session.flush()
 
-    async def add_decision(self, row: AuthorizationDecisionRecord) -> None:
-        self.session.add(row)
-        await self.session.flush()
+    async def add_decisions(self, rows: Sequence[dict[str, object]]) -> None:
+        """Insert decision rows (column values; no ORM objects) in one executemany."""
+        await self.session.execute(insert(AuthorizationDecisionRecord.__table__), list(rows))  # type: ignore[attr-defined]
 
     async def decisions_by_digest(
         self, digests: Iterable[str], token_type: TokenType | None, limit: int
@@ -183,3 +260,79 @@ class AuthorizationRepository:
             )
         )
         return result.scalars().first()
+
+
+def _remote_places(
+    remote: Any, evse_uids: Sequence[str], location_id: str | None
+) -> list[ColumnElement[bool]]:
+    """Where a remote authorization counts: one of ``evse_uids``, or no EVSE at the location."""
+    places: list[ColumnElement[bool]] = []
+    if evse_uids:
+        places.append(remote.evse_uid.in_(list(evse_uids)))
+    if location_id is not None:
+        places.append(remote.evse_uid.is_(None) & (remote.location_id == location_id))
+    return places
+
+
+@functools.cache
+def _presented_statement(at_evses: bool, at_location: bool) -> Select[Any]:
+    """The statement of ``presented_facts``, built once per shape with bound parameters (built
+    per call, the expression building cost more than the query)."""
+    tokens = Token.__table__.c  # type: ignore[attr-defined]
+    blocks = OperatorTokenBlock.__table__.c  # type: ignore[attr-defined]
+    remote = RemoteAuthorization.__table__.c  # type: ignore[attr-defined]
+    blocked = exists().where(
+        blocks.country_code == tokens.country_code,
+        blocks.party_id == tokens.party_id,
+        blocks.type == tokens.type,
+        blocks.uid.in_(bindparam("block_spellings", expanding=True)),
+        # uid_spellings of the stored uid, as ``block`` looks it up; the IN above lets the uid
+        # index find the candidates.
+        or_(
+            blocks.uid == tokens.uid,
+            blocks.uid == func.upper(tokens.uid),
+            blocks.uid == func.lower(tokens.uid),
+        ),
+    )
+    places: list[ColumnElement[bool]] = []
+    if at_evses:
+        places.append(remote.evse_uid.in_(bindparam("evse_uids", expanding=True)))
+    if at_location:
+        places.append(remote.evse_uid.is_(None) & (remote.location_id == bindparam("location_id")))
+    recent: ColumnElement[bool] = (
+        exists().where(
+            remote.uid == bindparam("remote_uid"),
+            remote.received_at >= bindparam("since"),
+            remote.received_at <= bindparam("until"),
+            or_(*places),
+        )
+        if places
+        else literal(False)
+    )
+    one = core_select(literal(1).label("one")).subquery("one")
+    return (
+        core_select(
+            recent.label("recent"),
+            tokens.id,
+            tokens.partner_id,
+            tokens.country_code,
+            tokens.party_id,
+            tokens.uid,
+            tokens.type,
+            tokens.contract_id,
+            tokens.group_id,
+            tokens.valid,
+            tokens.whitelist,
+            tokens.language,
+            tokens.last_updated,
+            blocked.label("blocked"),
+        )
+        .select_from(
+            one.outerjoin(
+                Token.__table__,  # type: ignore[attr-defined]
+                tokens.uid.in_(bindparam("spellings", expanding=True))
+                & (tokens.type == bindparam("token_type")),
+            )
+        )
+        .order_by(tokens.id)
+    )
