@@ -1,5 +1,5 @@
 """``python -m hub`` is the ``hub`` command."""
 
-from hub.cli.main import app
+from hub.cli.main import main
 
-app(prog_name="hub")
+main()

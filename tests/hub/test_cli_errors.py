@@ -3,6 +3,7 @@ one `error:` line with what to do, instead of a traceback (and creates nothing).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -119,3 +120,34 @@ def test_hub_serve_on_an_unreachable_database_says_so_and_warns_of_a_guessed_pub
     assert "http://127.0.0.1:18001" in warning  # the URL served, not the port setting's
     assert lines[-1].startswith("error: cannot reach the database at ")
     assert not [line for line in lines if "alembic.runtime.plugins" in line]
+
+
+def test_the_hub_process_ends_with_its_exit_code_and_every_line_written(tmp_path: Path):
+    """``hub`` skips the interpreter's teardown when a command is over: what it printed must
+    still all arrive (a pipe is block-buffered) and its exit code stay the command's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    env["HUB_DATABASE__URL"] = url
+
+    def hub(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hub", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    missing = hub("partners", "list")
+    assert (missing.returncode, missing.stderr.startswith("error: no database at")) == (1, True)
+    assert hub("db", "upgrade").returncode == 0
+    for index in range(3):
+        added = hub("parties", "add", "US", f"P{index:02d}", "--name", "x" * 200)
+        assert added.returncode == 0, added.stderr
+    listed = hub("parties", "list", "--json")
+    assert listed.returncode == 0
+    assert len(json.loads(listed.stdout)) == 3  # the answer arrived whole (it is flushed last)
+    usage = hub("parties", "add", "US")
+    assert usage.returncode == 2
+    assert "Missing" in usage.stderr
