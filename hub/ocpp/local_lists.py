@@ -41,6 +41,7 @@ from hub.ocpp.commands import CallFailure, StationCallFailed, StationCommands
 from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.services.local_lists import ListLimits, LocalListService, PassCache, StationListState
+from hub.waiting import until_any
 
 logger = logging.getLogger(__name__)
 
@@ -170,19 +171,7 @@ class LocalListSync:
                 await self.sync_pass()
             except Exception:
                 logger.exception("local authorization list pass failed")
-            waiters = [
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(self._wakeup.wait()),
-            ]
-            try:
-                await asyncio.wait(
-                    waiters,
-                    timeout=self.settings.interval_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await until_any(stop, self._wakeup, at_most=self.settings.interval_seconds)
 
     async def sync_pass(self, station_ids: Sequence[str] | None = None) -> PassReport:
         """One pass over ``station_ids`` (default: the stations connected to this process)."""

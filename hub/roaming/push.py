@@ -49,6 +49,7 @@ from hub.services.partners import PartnerService
 from hub.services.push import ClaimedJob, PushService
 from hub.services.sync import SyncService
 from hub.services.tariffs import TariffService
+from hub.waiting import until_any
 from ocpi.auth import TokenEncoding
 from ocpi.errors import OcpiClientError, PartnerHttpError, PartnerRejected
 from ocpi.headers import PartyRef, RoutingHeaders
@@ -275,16 +276,7 @@ class PushWorker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for the poll interval, a wake-up or the stop signal, whichever comes first."""
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wakeup.wait())]
-        try:
-            await asyncio.wait(
-                waiters,
-                timeout=self.settings.poll_interval_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await until_any(stop, self._wakeup, at_most=self.settings.poll_interval_seconds)
 
     async def run_once(self) -> int:
         """One round: claim what is sent at once, send it while renewing the claims, record.

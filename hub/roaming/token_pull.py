@@ -33,6 +33,7 @@ from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.roaming import mappers
 from hub.services.tokens import PullPlan, TokenPullBusy, TokenPullService
+from hub.waiting import until_any
 from ocpi.auth import TokenEncoding
 from ocpi.errors import OcpiClientError, PartnerProtocolError
 from ocpi.types import format_datetime
@@ -329,19 +330,7 @@ class TokenPuller:
                 await self.run_once(stop)
             except Exception:
                 logger.exception("token puller %s: round failed", self.worker_id)
-            waiters = [
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(self._wakeup.wait()),
-            ]
-            try:
-                await asyncio.wait(
-                    waiters,
-                    timeout=self.settings.poll_interval_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await until_any(stop, self._wakeup, at_most=self.settings.poll_interval_seconds)
         logger.info("token puller %s stopped", self.worker_id)
 
 
