@@ -3,10 +3,9 @@ state apart from OCPI state, tables for what stations reported, password resets.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,13 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import Result
 
 from hub.domain.stations import OcppVersion, password_matches
-from hub.persistence.session import create_engine, create_session_factory, session_scope
 from hub.roaming.importer import parse_locations_json
 from hub.services.locations import LocationService
 from hub.services.parties import PartyService
 from hub.services.stations import StationService
 from tests.fixtures import network
-from tests.support.cli import Invoke, cli_in_process
+from tests.support.cli import Invoke, arrange, cli_in_process
 
 pytestmark = pytest.mark.db
 
@@ -32,20 +30,6 @@ NODE = "http://10.0.0.5:8000"
 def hub(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
     with cli_in_process(monkeypatch, HUB_DATABASE__URL=database_url) as invoke:
         yield invoke
-
-
-def arrange(database_url: str, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-    """Run ``work`` in one committed unit of work, as the hub would have."""
-
-    async def main() -> Any:
-        engine = create_engine(database_url)
-        try:
-            async with session_scope(create_session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def as_json(result: Result) -> Any:

@@ -3,11 +3,9 @@ as a table and as JSON; one error line for a station that is unknown or never go
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.domain.local_lists import ListCandidate, UpdateType, entry_for
 from hub.domain.stations import OcppVersion
 from hub.domain.tokens import TokenKey, TokenType, WhitelistType
-from hub.persistence.session import create_engine, create_session_factory, session_scope
 from hub.services.local_lists import ListLimits, LocalListService
 from hub.services.stations import StationService
-from tests.support.cli import Invoke, cli_in_process
+from tests.support.cli import Invoke, arrange, cli_in_process
 
 pytestmark = pytest.mark.db
 
@@ -29,18 +26,6 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 def hub(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
     with cli_in_process(monkeypatch, HUB_DATABASE__URL=database_url) as invoke:
         yield invoke
-
-
-def arrange(database_url: str, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        engine = create_engine(database_url)
-        try:
-            async with session_scope(create_session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def entry(uid: str, version: OcppVersion, group_id: str | None = None):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from hub.cli.main import app
 from hub.config import get_settings
+from hub.persistence.session import create_engine, create_session_factory, session_scope
 
 Invoke = Callable[..., Result]
 
@@ -33,3 +36,18 @@ def cli_in_process(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[Invo
         yield invoke
     finally:
         get_settings.cache_clear()
+
+
+def arrange(database_url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run ``work(session)`` in one committed unit of work, as the hub would have: the set-up
+    of a CLI test, which runs outside any event loop (the CLI starts its own)."""
+
+    async def main() -> Any:
+        engine = create_engine(database_url)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
