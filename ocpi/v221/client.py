@@ -359,12 +359,17 @@ class PartnerClient:
         return answer
 
 
+def _envelope_or_none(response: httpx.Response) -> OcpiResponse[Any] | None:
+    """The response's OCPI envelope, or None when the body is not one."""
+    try:
+        return _ENVELOPE.validate_json(response.content)
+    except ValidationError:
+        return None
+
+
 def _authorize_answer(response: httpx.Response, retried: str | None) -> AuthorizeAnswer:
     status = response.status_code
-    try:
-        envelope: OcpiResponse[Any] | None = _ENVELOPE.validate_json(response.content)
-    except ValidationError:
-        envelope = None
+    envelope = _envelope_or_none(response)
     said = ""
     if envelope is not None:
         said = f"OCPI {envelope.status_code}"
@@ -410,10 +415,7 @@ def _refused_plain(response: httpx.Response) -> str | None:
     That is a 401 too, or a generic server error (HTTP 5xx or OCPI 3000). None: the peer took
     the plain token (any other answer, an error about the request included).
     """
-    try:
-        envelope: OcpiResponse[Any] | None = _ENVELOPE.validate_json(response.content)
-    except ValidationError:
-        envelope = None
+    envelope = _envelope_or_none(response)
     ocpi = ""
     if envelope is not None:
         ocpi = f"OCPI {envelope.status_code}"
@@ -430,12 +432,10 @@ def _refused_plain(response: httpx.Response) -> str | None:
 
 
 def _parse_envelope(response: httpx.Response, url: str) -> OcpiResponse[Any] | None:
-    try:
-        return _ENVELOPE.validate_json(response.content)
-    except ValidationError:
-        if 200 <= response.status_code < 300:
-            logger.warning("invalid OCPI envelope from %s: %.200r", url, response.content)
-        return None
+    envelope = _envelope_or_none(response)
+    if envelope is None and 200 <= response.status_code < 300:
+        logger.warning("invalid OCPI envelope from %s: %.200r", url, response.content)
+    return envelope
 
 
 DataT = TypeVar("DataT")
