@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -88,7 +89,17 @@ class StationMixin:
 
         async def _handle_call(self, msg: Any) -> Any: ...
 
-    def _init_station(self, bridge: Bridge, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        station_id: str,
+        connection: Connection,
+        bridge: Bridge,
+        timeout: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # The next class in the MRO is the version's ``ocpp`` ChargePoint.
+        super().__init__(station_id, connection, response_timeout=timeout)  # type: ignore[call-arg]
         self.bridge = bridge
         # Our calls waiting for their answer, by message id.
         self._pending = {}

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
-from hub.ocpp.bridge import Bridge
-from hub.ocpp.station import Connection, StationMixin, now_iso
+from hub.ocpp.station import StationMixin, now_iso
 
 _transaction_ids = itertools.count(int(time.time()) % 1_000_000 * 1000)
 INVALID = {"status": "Invalid"}
@@ -25,18 +23,6 @@ INVALID = {"status": "Invalid"}
 class StationV16(StationMixin, ChargePoint):  # type: ignore[misc]
     version = "1.6"
     known_actions = frozenset(a.value for a in Action)
-
-    def __init__(
-        self,
-        station_id: str,
-        connection: Connection,
-        bridge: Bridge,
-        timeout: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        super().__init__(station_id, connection, response_timeout=timeout)
-        self._init_station(bridge, clock)
 
     @on(Action.boot_notification)
     async def on_boot(

@@ -7,16 +7,13 @@ certificate handling exists.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
-from hub.ocpp.bridge import Bridge
-from hub.ocpp.station import Connection, StationMixin, now_iso
+from hub.ocpp.station import StationMixin, now_iso
 
 INVALID = {"status": "Invalid"}
 EMPTY_ACTIONS = [
@@ -40,18 +37,6 @@ EMPTY_ACTIONS = [
 class StationV201(StationMixin, ChargePoint):  # type: ignore[misc]
     version = "2.0.1"
     known_actions = frozenset(a.value for a in Action)
-
-    def __init__(
-        self,
-        station_id: str,
-        connection: Connection,
-        bridge: Bridge,
-        timeout: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        super().__init__(station_id, connection, response_timeout=timeout)
-        self._init_station(bridge, clock)
 
     @on(Action.boot_notification)
     async def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> Any:

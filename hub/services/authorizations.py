@@ -65,7 +65,7 @@ class StoredToken:
         return KnownToken(self.key, self.whitelist, self.valid)
 
 
-def _stored(row: Token) -> StoredToken:
+def _stored(row: Token | TokenFacts) -> StoredToken:
     return StoredToken(
         key=TokenKey(row.country_code, row.party_id, row.uid, TokenType(row.type)),
         whitelist=WhitelistType(row.whitelist),
@@ -85,18 +85,6 @@ class Presented:
     stored: StoredToken | None
     blocked: bool
     recent_remote_authorization: bool
-
-
-def _stored_facts(row: TokenFacts) -> StoredToken:
-    return StoredToken(
-        key=TokenKey(row.country_code, row.party_id, row.uid, TokenType(row.type)),
-        whitelist=WhitelistType(row.whitelist),
-        valid=row.valid,
-        contract_id=row.contract_id,
-        group_id=row.group_id,
-        language=row.language,
-        partner_id=row.partner_id,
-    )
 
 
 _Row = TypeVar("_Row", Token, TokenFacts)
@@ -185,7 +173,7 @@ class AuthorizationService:
         )
         row = _preferred(facts.tokens)
         return Presented(
-            _stored_facts(row) if row is not None else None,
+            _stored(row) if row is not None else None,
             blocked=row is not None and row.blocked,
             recent_remote_authorization=facts.recent_remote_authorization,
         )
