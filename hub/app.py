@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -26,7 +27,7 @@ from hub.ocpp.commands import StationCommands, internal_calls_endpoint
 from hub.ocpp.local_lists import LocalListSync
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
 from hub.persistence.base import utc_now
-from hub.persistence.session import create_engine, create_session_factory
+from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 from hub.roaming.authorization import RealTimeAuthorizer
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
@@ -166,6 +167,10 @@ def create_app(
             tasks.append(asyncio.create_task(puller.run(stop), name="token-puller"))
         if settings.local_list.enabled:
             tasks.append(asyncio.create_task(local_lists.run(stop), name="local-list-sync"))
+        # What is alive once started (modules, compiled statements, settings) lives as long as
+        # the process: frozen, it is no longer scanned by every full collection, whose pause
+        # otherwise grows with it and lands in the latency of whatever charger is answered then.
+        gc.freeze()
         try:
             yield
         finally:
@@ -174,7 +179,7 @@ def create_app(
             if own_http:
                 await http.aclose()
             if own_engine:
-                await engine.dispose()
+                await dispose_engine(engine)
 
     app = Litestar(
         route_handlers=[

@@ -142,7 +142,7 @@ def migrating(url: str, step: Callable[[], T]) -> T:
 
 @asynccontextmanager
 async def command_context() -> AsyncIterator[CommandContext]:
-    from hub.persistence.session import create_session_factory
+    from hub.persistence.session import create_session_factory, dispose_engine
 
     current = settings()
     engine = open_engine(current.database.url)
@@ -151,7 +151,7 @@ async def command_context() -> AsyncIterator[CommandContext]:
         yield context
     finally:
         await context.aclose()
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 def run(work: Callable[[CommandContext], Awaitable[T]]) -> T:

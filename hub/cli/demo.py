@@ -101,7 +101,12 @@ async def seed(
     settings: Settings, sites: int, seed_value: int
 ) -> tuple[list[SimulatedStation], int]:
     """Parties, a sample network, tariffs and the stations allowed to connect."""
-    from hub.persistence.session import create_engine, create_session_factory, session_scope
+    from hub.persistence.session import (
+        create_engine,
+        create_session_factory,
+        dispose_engine,
+        session_scope,
+    )
     from hub.roaming.importer import parse_locations_json, parse_tariffs_json
     from hub.services.locations import LocationService
     from hub.services.parties import PartyService
@@ -123,14 +128,19 @@ async def seed(
         passwords = {}
         for station in fleet_for_network(network.locations, lambda _: ""):
             _, passwords[station.station_id] = await StationService(session).add(station.station_id)
-    await engine.dispose()
+    await dispose_engine(engine)
     stations = fleet_for_network(network.locations, passwords.__getitem__)
     evses = sum(len(loc.get("evses", [])) for loc in network.locations)
     return stations, evses
 
 
 async def refresh_hub_statuses(settings: Settings, state: DemoState) -> None:
-    from hub.persistence.session import create_engine, create_session_factory, session_scope
+    from hub.persistence.session import (
+        create_engine,
+        create_session_factory,
+        dispose_engine,
+        session_scope,
+    )
     from hub.services.stations import StationService
 
     engine = create_engine(settings.database.url)
@@ -144,7 +154,7 @@ async def refresh_hub_statuses(settings: Settings, state: DemoState) -> None:
                     statuses[evse.uid] = evse.status
         state.update_hub_statuses(statuses, time.monotonic())
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -279,7 +289,12 @@ async def run_demo(
     import httpx
 
     from hub.app import create_app
-    from hub.persistence.session import create_engine, create_session_factory, session_scope
+    from hub.persistence.session import (
+        create_engine,
+        create_session_factory,
+        dispose_engine,
+        session_scope,
+    )
     from hub.services.partners import PartnerService
     from hub.sim.chargers import SimulatedCharger
     from hub.sim.emsp import DEMO_EMSP_PARTY, DemoEmsp
@@ -301,7 +316,7 @@ async def run_demo(
             _, token_a = await PartnerService(session).invite(
                 "demo-emsp", parties=[DEMO_EMSP_PARTY]
             )
-        await engine.dispose()
+        await dispose_engine(engine)
         await emsp.register(http, settings.versions_url, token_a)
         v16 = sum(1 for s in stations if s.ocpp_version == "1.6")
         progress(

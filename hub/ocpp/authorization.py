@@ -69,8 +69,8 @@ from hub.domain.ocpp_tokens import (
 from hub.domain.realtime import RealTimeAnswer, RealTimeAuthorization, RealTimeOutcome
 from hub.domain.tokens import AllowedType, TokenKey, TokenType, uid_digest
 from hub.persistence.base import utc_now
-from hub.persistence.session import read_scope, session_scope
-from hub.services.authorizations import AuthorizationService, EvsePlace, StoredToken
+from hub.persistence.session import hot_reads, read_scope, session_scope
+from hub.services.authorizations import AuthorizationService, EvsePlace, StoredToken, presented
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ class IdTokenAuthorizer:
         self.clock = clock
         self.certificates = certificates or NoContractCertificateValidation()
         self._evses: dict[str, tuple[float, tuple[EvsePlace, ...]]] = {}
+        self._reads = hot_reads(sessions)
         self._trail = _DecisionTrail(sessions)
 
     @property
@@ -260,11 +261,11 @@ class IdTokenAuthorizer:
                     _local(None, f"malformed eMAID, nobody asked: {malformed.reason}"),
                     token_type=policy.ocpi_type,
                 )
+            place = _place_of(await self._station_evses(presentation.station_id), presentation)
             async with read_scope(self.sessions) as session:
-                known = await self._read_emaid(session, presentation, emaid)
+                known = await self._read_emaid(session, place, emaid)
         else:
-            async with read_scope(self.sessions) as session:
-                known = await self._read_token(session, presentation, policy.ocpi_type)
+            known = await self._read_token(presentation, policy.ocpi_type)
         if policy.route is IdTokenRoute.PLUG_AND_CHARGE and (
             presentation.certificate is not None or presentation.hash_data
         ):
@@ -273,12 +274,10 @@ class IdTokenAuthorizer:
                 return refused
         return await self._decide_known(presentation, known, started)
 
-    async def _read_token(
-        self, session: AsyncSession, presentation: Presentation, token_type: TokenType
-    ) -> _Known:
-        service = AuthorizationService(session)
-        place = _place_of(await self._station_evses(service, presentation.station_id), presentation)
-        found = await service.presented(
+    async def _read_token(self, presentation: Presentation, token_type: TokenType) -> _Known:
+        place = _place_of(await self._station_evses(presentation.station_id), presentation)
+        found = await presented(
+            self._reads,
             presentation.uid,
             token_type,
             evse_uids=place.candidates,
@@ -295,26 +294,22 @@ class IdTokenAuthorizer:
             recent_remote_start=found.recent_remote_authorization,
         )
 
-    async def _station_evses(
-        self, service: AuthorizationService, station_id: str
-    ) -> Sequence[EvsePlace]:
+    async def _station_evses(self, station_id: str) -> Sequence[EvsePlace]:
         """The station's EVSE links, kept for ``STATION_EVSES_CACHE_SECONDS`` (see there)."""
         now = time.monotonic()
         cached = self._evses.get(station_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        evses = tuple(await service.station_evses(station_id))
+        async with read_scope(self.sessions) as session:
+            evses = tuple(await AuthorizationService(session).station_evses(station_id))
         if len(self._evses) >= _CACHE_MAX:
             self._evses.clear()
         self._evses[station_id] = (now + STATION_EVSES_CACHE_SECONDS, evses)
         return evses
 
-    async def _read_emaid(
-        self, session: AsyncSession, presentation: Presentation, emaid: Emaid
-    ) -> _Known:
+    async def _read_emaid(self, session: AsyncSession, place: _Place, emaid: Emaid) -> _Known:
         normalised = emaid.normalised
         service = AuthorizationService(session)
-        place = _place_of(await self._station_evses(service, presentation.station_id), presentation)
         recent = await self._recent(service, normalised, place)
         route = await service.emaid_route(emaid)
         if route is None:
@@ -469,11 +464,7 @@ class IdTokenAuthorizer:
                 uid = parse_emaid(uid).normalised
         place = outcome.place
         if place is None:
-            async with read_scope(self.sessions) as session:
-                evses = await self._station_evses(
-                    AuthorizationService(session), presentation.station_id
-                )
-            place = _place_of(evses, presentation)
+            place = _place_of(await self._station_evses(presentation.station_id), presentation)
         row = {
             "decided_at": self.clock(),
             "station_id": presentation.station_id,

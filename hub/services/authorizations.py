@@ -26,9 +26,11 @@ from hub.persistence.repositories.authorization import (
     AuthorizationRepository,
     EvsePlace,
     TokenFacts,
+    presented_facts,
     uid_spellings,
 )
 from hub.persistence.repositories.partners import PartnerRepository
+from hub.persistence.session import HotReads
 from hub.persistence.tables import (
     AuthorizationDecisionRecord,
     OperatorTokenBlock,
@@ -45,6 +47,7 @@ __all__ = [
     "StoredToken",
     "TokenAdminService",
     "note_remote_authorization",
+    "presented",
 ]
 
 
@@ -144,39 +147,42 @@ async def note_remote_authorization(
     )
 
 
+async def presented(
+    reads: HotReads,
+    uid: str,
+    token_type: TokenType,
+    *,
+    evse_uids: Sequence[str],
+    location_id: str | None,
+    now: datetime,
+) -> Presented:
+    """The stored token a charger's id is (any party; see :func:`_preferred`), whether the
+    operator blocks it (``is_blocked``) and ``recent_remote_authorization`` at one of
+    ``evse_uids`` (or at ``location_id``), read in one statement outside any unit of work (the
+    hot path of answering chargers; see :class:`~hub.persistence.session.HotReads`)."""
+    facts = await presented_facts(
+        reads,
+        uid,
+        token_type,
+        since=now - REMOTE_START_GRACE,
+        until=now,
+        evse_uids=evse_uids,
+        location_id=location_id,
+    )
+    row = _preferred(facts.tokens)
+    return Presented(
+        _stored(row) if row is not None else None,
+        blocked=row is not None and row.blocked,
+        recent_remote_authorization=facts.recent_remote_authorization,
+    )
+
+
 class AuthorizationService:
     """Reads and writes of the authorization flow. Never commits."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.repository = AuthorizationRepository(session)
         self.session = session
-
-    async def presented(
-        self,
-        uid: str,
-        token_type: TokenType,
-        *,
-        evse_uids: Sequence[str],
-        location_id: str | None,
-        now: datetime,
-    ) -> Presented:
-        """The stored token a charger's id is (any party; see :func:`_preferred`), whether the
-        operator blocks it (``is_blocked``) and ``recent_remote_authorization`` at one of
-        ``evse_uids`` (or at ``location_id``), read in one statement."""
-        facts = await self.repository.presented_facts(
-            uid,
-            token_type,
-            since=now - REMOTE_START_GRACE,
-            until=now,
-            evse_uids=evse_uids,
-            location_id=location_id,
-        )
-        row = _preferred(facts.tokens)
-        return Presented(
-            _stored(row) if row is not None else None,
-            blocked=row is not None and row.blocked,
-            recent_remote_authorization=facts.recent_remote_authorization,
-        )
 
     async def emaid_route(self, emaid: Emaid) -> EmaidRoute | None:
         """The partner authorizing ``emaid`` (prefix table, else the party of its prefix) and

@@ -28,7 +28,12 @@ import httpx
 
 from hub.domain.assets import EvseStatus
 from hub.persistence import migrations
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.roaming.importer import parse_locations_json
 from hub.services.locations import LocationService
 from hub.services.sync import SyncService
@@ -53,7 +58,7 @@ async def seed(url: str, evses: int) -> tuple[float, int]:
     async with session_scope(sessions) as session:
         await LocationService(session).import_locations(specs)
     elapsed = time.perf_counter() - started
-    await engine.dispose()
+    await dispose_engine(engine)
     return elapsed, len(locations)
 
 
@@ -96,7 +101,7 @@ async def push_run(
             committed[uid] = time.time()
             next_at += 1 / rate
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-    await engine.dispose()
+    await dispose_engine(engine)
     expected = len(uids) * len(ports)
     deadline = time.time() + 120
     arrivals: list = []

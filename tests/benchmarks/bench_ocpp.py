@@ -31,7 +31,12 @@ from sqlalchemy import func, select
 
 from hub.domain.stations import hash_password
 from hub.persistence import migrations
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.persistence.tables import ChargingStation, Evse
 from hub.roaming.importer import parse_locations_json
 from hub.services.locations import LocationService
@@ -65,7 +70,7 @@ async def seed(url: str, stations: int) -> None:
         session.add_all(
             ChargingStation(station_id=f"BS{n:05d}", password_hash=stored) for n in range(stations)
         )
-    await engine.dispose()
+    await dispose_engine(engine)
 
 
 async def available_count(url: str) -> tuple[int, int]:
@@ -85,7 +90,7 @@ async def available_count(url: str) -> tuple[int, int]:
                 )
             )
         ).scalar_one()
-    await engine.dispose()
+    await dispose_engine(engine)
     return int(available), int(booted)
 
 

@@ -26,7 +26,12 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from hub.persistence import migrations
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.services.stations import StationService
 from tests.support.servers import free_port, hub_environment, wait_until_up
 
@@ -38,7 +43,7 @@ async def seed(url: str) -> None:
     engine = create_engine(url)
     async with session_scope(create_session_factory(engine)) as session:
         await StationService(session).add(STATION, PASSWORD)
-    await engine.dispose()
+    await dispose_engine(engine)
 
 
 async def attempt(ws_url: str, password: str) -> int:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from hub.domain.credentials import hash_token
-from hub.persistence.session import create_engine
+from hub.persistence.session import create_engine, dispose_engine
 from tests.support.emsp import EmspPeer
 from tests.support.servers import (
     asgi_server,
@@ -70,7 +70,7 @@ class Platform:
                     )
                     return dict(row)
             finally:
-                await engine.dispose()
+                await dispose_engine(engine)
 
         return asyncio.run(read())
 

@@ -20,7 +20,12 @@ import asyncpg
 import pytest
 
 from hub.persistence import migrations
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.services.stations import StationService
 from tests.e2e.test_locations_push import HubProcess, eventually
 from tests.fixtures.databases import _asyncpg_dsn
@@ -82,7 +87,7 @@ async def _add_stations(url: str) -> None:
             for station_id in STATIONS:
                 await StationService(session).add(station_id, PASSWORD)
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 def start_hub(database_url: str, log: Path, *, migrate: bool) -> Hub:

@@ -40,7 +40,12 @@ from schemathesis import Case
 
 from hub.app import create_app, openapi_document
 from hub.config import DatabaseSettings, OcpiSettings, PushSettings, Settings
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
 from hub.services.locations import LocationService
 from hub.services.partners import PartnerService
@@ -97,7 +102,7 @@ async def _populate(database_url: str) -> tuple[str, str, str]:
                 parse_tariffs_json(json.dumps([network.tariff("T-DC"), network.tariff("T-IDLE")]))
             )
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
     return token, registration, leaving
 
 

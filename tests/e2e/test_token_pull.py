@@ -26,7 +26,12 @@ from hub.config import (
     get_settings,
 )
 from hub.domain.partners import PartnerConnection, PartnerEndpoint, PartyRole
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.persistence.tables import Token, TokenPullCursor
 from hub.roaming.token_pull import PullProgress, TokenPuller, TokenPullFailed
 from hub.services.partners import PartnerService
@@ -55,7 +60,7 @@ async def sessions(database_url) -> AsyncIterator[async_sessionmaker[AsyncSessio
     try:
         yield create_session_factory(engine)
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.persistence.session import create_engine, create_session_factory
+from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     try:
         yield create_session_factory(engine)
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 async def add_parties(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from hub.cli import common
 from hub.cli.main import COMMAND_GROUPS, app
 from hub.config import get_settings
-from hub.persistence.session import create_engine, create_session_factory
+from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 from hub.persistence.tables import PushJob
 from tests.fixtures import network
 from tests.hub.conftest import register_partner
@@ -55,7 +55,7 @@ def on_database(database_url: str, work):
         try:
             return await work(create_session_factory(engine))
         finally:
-            await engine.dispose()
+            await dispose_engine(engine)
 
     return anyio.run(main)
 

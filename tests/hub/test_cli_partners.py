@@ -97,7 +97,7 @@ def test_register_with_a_wrong_token_reports_the_401_and_both_attempts(hub, peer
 
 async def registration_token_works(database_url: str, name: str, token: str) -> bool:
     from hub.domain.partners import HeaderTokenEncoding
-    from hub.persistence.session import create_engine, create_session_factory
+    from hub.persistence.session import create_engine, create_session_factory, dispose_engine
     from hub.services.partners import PartnerService
 
     engine = create_engine(database_url)
@@ -106,7 +106,7 @@ async def registration_token_works(database_url: str, name: str, token: str) -> 
             found = await PartnerService(session).authenticate({HeaderTokenEncoding.PLAIN: token})
             return found is not None and found.partner.name == name
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 async def test_a_second_invite_needs_reissue_and_then_revokes_the_first_token(hub, database_url):

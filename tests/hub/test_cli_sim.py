@@ -15,7 +15,12 @@ from typer.testing import Result
 
 from hub.config import get_settings
 from hub.domain.stations import password_matches
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.services.stations import StationService
 from hub.sim.chargers import fleet_for_network
 from hub.sim.network import generate_network
@@ -125,7 +130,7 @@ def stored_hashes(database_url: str) -> dict[str, str]:
                 stations = await StationService(session).list_all()
                 return {s.station_id: s.password_hash for s in stations}
         finally:
-            await engine.dispose()
+            await dispose_engine(engine)
 
     return asyncio.run(main())
 

@@ -12,7 +12,12 @@ import pytest
 from hub.config import AuthorizationSettings
 from hub.domain.tokens import TokenKey, TokenRecord, TokenType, WhitelistType, uid_digest
 from hub.ocpp.authorization import IdTokenAuthorizer
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.services.tokens import TokenService
 from tests.hub.conftest import add_parties
 from tests.support.cli import cli_in_process
@@ -65,7 +70,7 @@ def seed(database_url: str) -> FakeRealTime:
             await authorizer.id_tag_info("CS-1", CARD, action="Authorize")
             await authorizer.id_tag_info("CS-1", "B-CARD-1", action="Authorize")
         finally:
-            await engine.dispose()
+            await dispose_engine(engine)
 
     asyncio.run(work())
     return port

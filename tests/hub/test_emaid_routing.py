@@ -9,7 +9,12 @@ import asyncio
 import pytest
 
 from hub.errors import Conflict, InvalidState, NotFound
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from hub.services.partners import PartnerService
 from tests.hub.conftest import register_partner
 from tests.support.cli import cli_in_process
@@ -68,7 +73,7 @@ def test_cli_routes_prefixes_and_sets_the_token_type(database_url, monkeypatch):
             await register_partner(create_session_factory(engine), "acme", ("US", "ACM"))
             await register_partner(create_session_factory(engine), "zeta", ("US", "ZET"))
         finally:
-            await engine.dispose()
+            await dispose_engine(engine)
 
     asyncio.run(partners())
     with cli_in_process(monkeypatch, HUB_DATABASE__URL=database_url) as hub:

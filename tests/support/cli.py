@@ -12,7 +12,12 @@ from typer.testing import CliRunner, Result
 
 from hub.cli.main import app
 from hub.config import get_settings
-from hub.persistence.session import create_engine, create_session_factory, session_scope
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 
 Invoke = Callable[..., Result]
 
@@ -48,6 +53,6 @@ def arrange(database_url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
             async with session_scope(create_session_factory(engine)) as session:
                 return await work(session)
         finally:
-            await engine.dispose()
+            await dispose_engine(engine)
 
     return asyncio.run(main())

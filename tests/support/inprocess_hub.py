@@ -22,7 +22,7 @@ from hub.config import (
     Settings,
 )
 from hub.ocpp.transport import uvicorn_options
-from hub.persistence.session import create_engine, create_session_factory
+from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 from tests.support.servers import asgi_server
 
 
@@ -83,4 +83,4 @@ async def running_hub(
         with asgi_server(app, **options) as url:
             yield InProcessHub(url, clock, settings, create_session_factory(engine))
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)

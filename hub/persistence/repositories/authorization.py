@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, insert, literal, or_
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, func, insert, literal, or_
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from hub.domain.tokens import TokenKey, TokenType
+from hub.persistence.session import HotReads
 from hub.persistence.tables import (
     AuthorizationDecisionRecord,
     Evse,
@@ -80,57 +81,6 @@ class EvsePlace:
 class AuthorizationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def presented_facts(
-        self,
-        uid: str,
-        token_type: TokenType,
-        *,
-        since: datetime,
-        until: datetime,
-        evse_uids: Sequence[str],
-        location_id: str | None,
-    ) -> PresentedFacts:
-        """In one statement (the hot path of local decisions; Core, no ORM objects): the stored
-        tokens of any party with this uid and type (oldest row first), each with whether the
-        operator blocks it (``block``), and whether a command for ``uid`` was received in
-        [since, until] for one of ``evse_uids`` or for no EVSE at ``location_id``
-        (``remote_authorization_since``). The tokens are LEFT JOINed to a one-row select so
-        the last answer comes back when no token is stored."""
-        statement = _presented_statement(bool(evse_uids), location_id is not None)
-        parameters: dict[str, Any] = {
-            "spellings": uid_spellings(uid),
-            "block_spellings": _closed_spellings(uid),
-            "token_type": token_type.value,
-            "remote_uid": uid.upper(),
-            "since": since,
-            "until": until,
-        }
-        if evse_uids:
-            parameters["evse_uids"] = list(evse_uids)
-        if location_id is not None:
-            parameters["location_id"] = location_id
-        rows = (await self.session.execute(statement, parameters)).all()
-        found = [
-            TokenFacts(
-                id=row.id,
-                partner_id=row.partner_id,
-                country_code=row.country_code,
-                party_id=row.party_id,
-                uid=row.uid,
-                type=row.type,
-                contract_id=row.contract_id,
-                group_id=row.group_id,
-                valid=row.valid,
-                whitelist=row.whitelist,
-                language=row.language,
-                last_updated=row.last_updated,
-                blocked=bool(row.blocked),
-            )
-            for row in rows
-            if row.id is not None
-        ]
-        return PresentedFacts(found, bool(rows[0].recent))
 
     async def tokens_with_contract_id(
         self, contract_ids: Iterable[str], parties: Iterable[tuple[str, str]]
@@ -272,6 +222,75 @@ def _remote_places(
     if location_id is not None:
         places.append(remote.evse_uid.is_(None) & (remote.location_id == location_id))
     return places
+
+
+async def presented_facts(
+    reads: HotReads,
+    uid: str,
+    token_type: TokenType,
+    *,
+    since: datetime,
+    until: datetime,
+    evse_uids: Sequence[str],
+    location_id: str | None,
+) -> PresentedFacts:
+    """In one statement (the hot path of local decisions; Core, no ORM objects, through
+    :class:`~hub.persistence.session.HotReads`): the stored tokens of any party with this uid
+    and type (oldest row first), each with whether the operator blocks it (``block``), and
+    whether a command for ``uid`` was received in [since, until] for one of ``evse_uids`` or for
+    no EVSE at ``location_id`` (``remote_authorization_since``). The tokens are LEFT JOINed to a
+    one-row select so the last answer comes back when no token is stored."""
+    statement, parameters = _presented_query(
+        uid, token_type, since=since, until=until, evse_uids=evse_uids, location_id=location_id
+    )
+    return _presented_facts(await reads.all(statement, parameters))
+
+
+def _presented_query(
+    uid: str,
+    token_type: TokenType,
+    *,
+    since: datetime,
+    until: datetime,
+    evse_uids: Sequence[str],
+    location_id: str | None,
+) -> tuple[Select[Any], dict[str, Any]]:
+    parameters: dict[str, Any] = {
+        "spellings": uid_spellings(uid),
+        "block_spellings": _closed_spellings(uid),
+        "token_type": token_type.value,
+        "remote_uid": uid.upper(),
+        "since": since,
+        "until": until,
+    }
+    if evse_uids:
+        parameters["evse_uids"] = list(evse_uids)
+    if location_id is not None:
+        parameters["location_id"] = location_id
+    return _presented_statement(bool(evse_uids), location_id is not None), parameters
+
+
+def _presented_facts(rows: Sequence[Row[Any]]) -> PresentedFacts:
+    found = [
+        TokenFacts(
+            id=row.id,
+            partner_id=row.partner_id,
+            country_code=row.country_code,
+            party_id=row.party_id,
+            uid=row.uid,
+            type=row.type,
+            contract_id=row.contract_id,
+            group_id=row.group_id,
+            valid=row.valid,
+            whitelist=row.whitelist,
+            language=row.language,
+            last_updated=row.last_updated,
+            blocked=bool(row.blocked),
+        )
+        for row in rows
+        if row.id is not None
+    ]
+    return PresentedFacts(found, bool(rows[0].recent))
 
 
 @functools.cache
