@@ -9,7 +9,8 @@ Hierarchy::
     OcpiError
     ├── OcpiClientSideError                    2xxx  the request cannot be processed
     │   ├── InvalidOrMissingParameters         2001
-    │   │   └── MalformedJson                  2001  (HTTP 400: not JSON at all)
+    │   │   ├── MalformedJson                  2001  (HTTP 400: not JSON at all)
+    │   │   └── ChargingPreferencesNotSupported 2001 (HTTP 404: EVSE not capable)
     │   ├── NotEnoughInformation               2002
     │   ├── UnknownLocation                    2003
     │   │   └── LocationNotFound               2003  (HTTP 404: GET of an unknown location)
@@ -47,6 +48,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 __all__ = [
+    "ChargingPreferencesNotSupported",
     "ConnectionProblem",
     "ForwardedRequestTimeout",
     "InvalidOrMissingParameters",
@@ -124,6 +126,18 @@ class MalformedJson(InvalidOrMissingParameters):
 
     http_status = 400
     default_message = "Request body is not valid JSON"
+
+
+class ChargingPreferencesNotSupported(InvalidOrMissingParameters):
+    """2001 with HTTP 404: Charging Preferences PUT for an EVSE that cannot take them.
+
+    ``mod_sessions.asciidoc`` "ChargingPreferencesResponse": for an EVSE without the capability
+    ``CHARGING_PREFERENCES_CAPABLE`` "the receiver should respond with an HTTP status of 404 and
+    an OCPI status code of 2001".
+    """
+
+    http_status = 404
+    default_message = "Charging Preferences are not supported at this session's EVSE"
 
 
 class NotEnoughInformation(OcpiClientSideError):

@@ -14,9 +14,11 @@ from typing import Generic, Protocol, TypeVar
 from ocpi.auth import TokenEncoding
 from ocpi.envelope import PageRequest
 from ocpi.headers import PartyRef
-from ocpi.v221.enums import TokenType
+from ocpi.v221.enums import ChargingPreferencesResponse, TokenType
+from ocpi.v221.models.cdrs import CDR
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.locations import Location
+from ocpi.v221.models.sessions import ChargingPreferences, Session
 from ocpi.v221.models.tariffs import Tariff
 from ocpi.v221.models.tokens import Token, TokenPatch
 
@@ -24,12 +26,14 @@ ItemT = TypeVar("ItemT")
 
 __all__ = [
     "AuthenticationPort",
+    "CdrsSenderPort",
     "ClientIdentity",
     "CredentialsPort",
     "LocationsSenderPort",
     "OcpiPorts",
     "Page",
     "SenderQuery",
+    "SessionsSenderPort",
     "TariffsSenderPort",
     "TokenRef",
     "TokensReceiverPort",
@@ -98,7 +102,8 @@ class SenderQuery:
     """A Sender GET list request: pagination filters and the addressed party, if any.
 
     ``receiver`` comes from the ``OCPI-to-country-code``/``OCPI-to-party-id`` headers: on a
-    platform hosting several parties it selects one of them.
+    platform hosting several parties it selects one of them. For Sessions ``page.date_from`` is
+    never None: the server refuses a request without it (2001) before asking the port.
     """
 
     page: PageRequest
@@ -135,6 +140,45 @@ class TariffsSenderPort(Protocol):
 
     async def list_tariffs(self, client: ClientIdentity, query: SenderQuery) -> Page[Tariff]:
         """Tariffs, oldest first, filtered on ``last_updated``."""
+        ...
+
+
+class SessionsSenderPort(Protocol):
+    """Sessions module, Sender interface (``mod_sessions.asciidoc`` "Sender Interface")."""
+
+    async def list_sessions(self, client: ClientIdentity, query: SenderQuery) -> Page[Session]:
+        """Sessions ``client`` may see, oldest first, filtered on ``last_updated``.
+
+        ``query.page.date_from`` is always given (the spec makes it required for Sessions).
+        """
+        ...
+
+    async def put_charging_preferences(
+        self,
+        client: ClientIdentity,
+        session_id: str,
+        preferences: ChargingPreferences,
+        receiver: PartyRef | None,
+    ) -> ChargingPreferencesResponse:
+        """Set the driver's Charging Preferences for an ongoing session (PUT).
+
+        ``receiver`` is the party of the ``OCPI-to-*`` headers, if any: the URL names no party.
+
+        Raises ``UnknownObject`` when there is no such session for ``client``, and
+        ``ChargingPreferencesNotSupported`` (2001, HTTP 404) when the session's EVSE lacks the
+        ``CHARGING_PREFERENCES_CAPABLE`` capability.
+        """
+        ...
+
+
+class CdrsSenderPort(Protocol):
+    """CDRs module, Sender interface (``mod_cdrs.asciidoc`` "Sender Interface")."""
+
+    async def list_cdrs(self, client: ClientIdentity, query: SenderQuery) -> Page[CDR]:
+        """CDRs for ``client``, oldest first, filtered on ``last_updated`` (their creation).
+
+        A CPO may return only the CDRs relevant to the requesting eMSP.
+        """
         ...
 
 
@@ -193,3 +237,5 @@ class OcpiPorts:
     locations: LocationsSenderPort | None = None
     tariffs: TariffsSenderPort | None = None
     tokens: TokensReceiverPort | None = None
+    sessions: SessionsSenderPort | None = None
+    cdrs: CdrsSenderPort | None = None

@@ -9,6 +9,7 @@ from ocpi import errors
         (errors.OcpiClientSideError, 2000, 200),
         (errors.InvalidOrMissingParameters, 2001, 200),
         (errors.MalformedJson, 2001, 400),
+        (errors.ChargingPreferencesNotSupported, 2001, 404),
         (errors.NotEnoughInformation, 2002, 200),
         (errors.UnknownLocation, 2003, 200),
         (errors.UnknownToken, 2004, 200),

@@ -16,8 +16,10 @@ CONFIG = ServerConfig(base_url="https://ocpi.example.net/ocpi")
 
 
 def test_an_ocpi_route_without_a_description_is_refused():
-    generated = {"paths": {"/ocpi/2.2.1/sessions": {"get": {"operationId": "getSessions"}}}}
-    with pytest.raises(ValueError, match="getSessions"):
+    generated = {
+        "paths": {"/ocpi/2.2.1/commands/{command}": {"post": {"operationId": "postCommand"}}}
+    }
+    with pytest.raises(ValueError, match="postCommand"):
         describe_interfaces(generated)
 
 

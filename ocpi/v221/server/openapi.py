@@ -29,11 +29,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
@@ -48,9 +49,11 @@ from ocpi.headers import (
     X_REQUEST_ID,
 )
 from ocpi.types import CiString, String, format_datetime
-from ocpi.v221.enums import TokenType
+from ocpi.v221.enums import ChargingPreferencesResponse, TokenType
+from ocpi.v221.models.cdrs import CDR
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.locations import EVSE, Connector, Location
+from ocpi.v221.models.sessions import ChargingPreferences, Session
 from ocpi.v221.models.tariffs import Tariff
 from ocpi.v221.models.tokens import Token, TokenPatch
 from ocpi.v221.models.versions import Version, VersionDetails
@@ -79,12 +82,14 @@ class Operation:
 
     Attributes:
         description: Markdown description; cites the spec chapter.
-        data: The model of the envelope's ``data`` on success, None when there is none.
+        data: The model (or enum, for a bare value) of the envelope's ``data`` on success,
+            None when there is none.
         many: ``data`` is a list of ``data`` objects.
         functional: A functional module: routing headers apply and a registered, active peer is
             required (configuration modules: versions, credentials).
         paginated: A paginated Sender GET (``date_from``, ``date_to``, ``offset``, ``limit`` and
             the pagination response headers).
+        date_from_required: The module makes ``date_from`` required (Sessions).
         body: The model of the JSON request body, if any.
         not_found: When HTTP 404 (with 2003, 2004 or 2000) answers an unknown object.
         method_not_allowed: When HTTP 405 answers (credentials registration state), if it can.
@@ -92,10 +97,11 @@ class Operation:
     """
 
     description: str
-    data: type[BaseModel] | None
+    data: type[BaseModel] | type[StrEnum] | None
     many: bool = False
     functional: bool = False
     paginated: bool = False
+    date_from_required: bool = False
     body: type[BaseModel] | None = None
     not_found: str | None = None
     method_not_allowed: str | None = None
@@ -236,6 +242,43 @@ OPERATIONS: Mapping[str, Operation] = {
         not_found="No such Token to change: PUT it first (status_code 2004).",
         query=("type",),
     ),
+    "getSessions": Operation(
+        description=(
+            "The Sessions the caller may see (`mod_sessions.asciidoc` Sender interface, GET)."
+            " `date_from` is required: the spec's parameter table says so for Sessions (its"
+            " endpoint structure shows it in optional brackets); without it, status_code 2001."
+            + _LIST_NOTE
+        ),
+        data=Session,
+        many=True,
+        functional=True,
+        paginated=True,
+        date_from_required=True,
+    ),
+    "putChargingPreferences": Operation(
+        description=(
+            "Set the driver's Charging Preferences of an ongoing Session (`mod_sessions.asciidoc`"
+            " Sender interface, PUT); `data` is the ChargingPreferencesResponse. A body that is"
+            " not a ChargingPreferences object is status_code 2001 naming the field."
+        ),
+        data=ChargingPreferencesResponse,
+        functional=True,
+        body=ChargingPreferences,
+        not_found=(
+            "No such Session, or not one of the caller's (status_code 2000); or the Session's"
+            " EVSE is not CHARGING_PREFERENCES_CAPABLE (status_code 2001, as the spec asks)."
+        ),
+    ),
+    "getCdrs": Operation(
+        description=(
+            "The CDRs of the caller (`mod_cdrs.asciidoc` Sender interface, GET); a CDR's"
+            " `last_updated` is its creation, as CDRs never change." + _LIST_NOTE
+        ),
+        data=CDR,
+        many=True,
+        functional=True,
+        paginated=True,
+    ),
 }
 """Every OCPI operation of the server, by Litestar ``operation_id``."""
 
@@ -294,26 +337,38 @@ def _returns_json_number(schema: Mapping[str, Any]) -> bool:
     return returned.get("type") == "union" and choices == {"int", "float"}
 
 
-_Key = tuple[type[BaseModel], JsonSchemaMode]
+_Key = tuple[type[Any], JsonSchemaMode]  # a model, or an enum given as data
 
 
 def _model_schemas() -> tuple[dict[str, Any], dict[_Key, dict[str, Any]]]:
     """Component schemas of every model OPERATIONS names, and the reference to each.
 
     Response data in serialization mode, request bodies in validation mode; a model whose two
-    forms differ gets two components (``Name-Input``, ``Name-Output``, pydantic's names).
+    forms differ gets two components (``Name-Input``, ``Name-Output``, pydantic's names). An
+    enum given as ``data`` (a bare value) gets a component of its own name.
     """
-    wanted: list[_Key] = []
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    enums: list[type[StrEnum]] = []
     for spec in OPERATIONS.values():
-        if spec.data is not None:
+        if isinstance(spec.data, type) and issubclass(spec.data, StrEnum):
+            enums.append(spec.data)
+        elif spec.data is not None:
             wanted.append((spec.data, "serialization"))
         if spec.body is not None:
             wanted.append((spec.body, "validation"))
     keys, definitions = models_json_schema(
         list(dict.fromkeys(wanted)), ref_template=_REF, schema_generator=_WireJsonSchema
     )
-    refs = {(model, mode): dict(ref) for (model, mode), ref in keys.items()}
-    return dict(definitions["$defs"]), refs  # type: ignore[return-value] # models only
+    refs: dict[_Key, dict[str, Any]] = {
+        (model, mode): dict(ref) for (model, mode), ref in keys.items()
+    }
+    schemas = dict(definitions["$defs"])
+    for enum in dict.fromkeys(enums):
+        schemas[enum.__name__] = TypeAdapter(enum).json_schema(
+            ref_template=_REF, schema_generator=_WireJsonSchema
+        )
+        refs[(enum, "serialization")] = {"$ref": _REF.format(model=enum.__name__)}
+    return schemas, refs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,6 +539,17 @@ _PARAMETERS: dict[str, Any] = {
         ),
         "schema": {"type": "string", "format": "date-time"},
     },
+    "date_from_required": {
+        "in": "query",
+        "name": "date_from",
+        "required": True,
+        "description": (
+            "Only objects with `last_updated` at or after this RFC 3339 date-time (inclusive)."
+            " Required by this module: a request without it, or anything else, is status_code"
+            " 2001."
+        ),
+        "schema": {"type": "string", "format": "date-time"},
+    },
     "date_to": {
         "in": "query",
         "name": "date_to",
@@ -557,6 +623,21 @@ for _name, _limit, _words in (
             "pattern": _PRINTABLE_ASCII,
         },
     }
+_PARAMETERS["session_id"] = {
+    "in": "path",
+    "name": "session_id",
+    "required": True,
+    "description": (
+        "Session.id (CiString(36)). An id that cannot exist (longer, not printable ASCII) is"
+        " answered like an unknown one: HTTP 404, status_code 2000."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": _ID_LENGTH,
+        "pattern": _PRINTABLE_ASCII,
+    },
+}
 _PARAMETERS["type"] = {
     "in": "query",
     "name": "type",
@@ -569,6 +650,7 @@ _PARAMETERS["type"] = {
 
 _MESSAGE_ID_HEADERS = (X_REQUEST_ID, X_CORRELATION_ID)
 _PAGINATION_PARAMETERS = ("date_from", "date_to", "offset", "limit")
+_PAGINATION_PARAMETERS_DATE_FROM_REQUIRED = ("date_from_required", "date_to", "offset", "limit")
 _ROUTING_PARAMETERS = (
     OCPI_FROM_COUNTRY_CODE,
     OCPI_FROM_PARTY_ID,
@@ -650,7 +732,11 @@ def _operation(
     if spec.functional:
         names += _ROUTING_PARAMETERS
     if spec.paginated:
-        names += _PAGINATION_PARAMETERS
+        names += (
+            _PAGINATION_PARAMETERS_DATE_FROM_REQUIRED
+            if spec.date_from_required
+            else _PAGINATION_PARAMETERS
+        )
     names += [
         parameter["name"]
         for parameter in generated.get("parameters", [])

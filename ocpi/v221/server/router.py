@@ -8,6 +8,7 @@ from litestar.types import ControllerRouterHandler
 
 from ocpi.v221.enums import InterfaceRole, ModuleID
 from ocpi.v221.ports import OcpiPorts
+from ocpi.v221.server.cdrs import CdrsSenderController
 from ocpi.v221.server.common import (
     ClientGuards,
     ServerConfig,
@@ -17,6 +18,7 @@ from ocpi.v221.server.common import (
 )
 from ocpi.v221.server.credentials import CredentialsController
 from ocpi.v221.server.locations import LocationsSenderController
+from ocpi.v221.server.sessions import SessionsSenderController
 from ocpi.v221.server.tariffs import TariffsSenderController
 from ocpi.v221.server.tokens import TokensReceiverController
 from ocpi.v221.server.versions import VersionsController
@@ -44,6 +46,12 @@ def build_router(ports: OcpiPorts, config: ServerConfig, *, path: str = "/ocpi")
     if ports.tokens is not None:
         offered.append((ModuleID.TOKENS, InterfaceRole.RECEIVER))
         functional.append(TokensReceiverController)
+    if ports.sessions is not None:
+        offered.append((ModuleID.SESSIONS, InterfaceRole.SENDER))
+        functional.append(SessionsSenderController)
+    if ports.cdrs is not None:
+        offered.append((ModuleID.CDRS, InterfaceRole.SENDER))
+        functional.append(CdrsSenderController)
     handlers: list[ControllerRouterHandler] = [VersionsController, CredentialsController]
     if functional:
         handlers.append(

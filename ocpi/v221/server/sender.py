@@ -13,11 +13,19 @@ from ocpi.v221.server.common import ServerConfig, ocpi_response
 
 
 def sender_query(
-    request: Request[Any, Any, Any], config: ServerConfig
+    request: Request[Any, Any, Any], config: ServerConfig, *, require_date_from: bool = False
 ) -> tuple[SenderQuery, RoutingHeaders]:
-    """Parse the pagination parameters and the routing headers (2001 when invalid)."""
+    """Parse the pagination parameters and the routing headers (2001 when invalid).
+
+    ``require_date_from``: the module makes ``date_from`` required (Sessions); without it the
+    request is 2001 too.
+    """
     routing = RoutingHeaders.parse(request.headers)
-    page = PageRequest.from_query(dict(request.query_params), max_limit=config.max_page_limit)
+    page = PageRequest.from_query(
+        dict(request.query_params),
+        max_limit=config.max_page_limit,
+        require_date_from=require_date_from,
+    )
     return SenderQuery(page=page, receiver=routing.receiver), routing
 
 
