@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -35,7 +35,9 @@ from ocpi.errors import (
     quote_input,
 )
 from ocpi.headers import X_CORRELATION_ID, X_REQUEST_ID, RoutingHeaders, new_message_id
+from ocpi.v221.models.cdrs import CDR
 from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.sessions import Session, SessionPatch
 from ocpi.v221.models.tokens import AuthorizationInfo, LocationReferences
 from ocpi.v221.models.versions import Version, VersionDetails
 from ocpi.v221.realtime import (
@@ -46,7 +48,7 @@ from ocpi.v221.realtime import (
 )
 from ocpi.validation import describe_validation_error
 
-__all__ = ["PartnerClient"]
+__all__ = ["PartnerClient", "object_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,17 @@ def _transport_failure(exc: Exception) -> str:
     )
     reason = str(exc).strip()
     return f"{kind} ({reason})" if reason else kind
+
+
+def object_url(endpoint_url: str, *segments: str) -> str:
+    """``{endpoint_url}/{segment}/...``: the URL of an object under a module endpoint.
+
+    The endpoint's trailing slash, if any, is dropped; each segment is URL-quoted on its own,
+    so an id with ``/``, ``?`` or ``#`` cannot address another resource. For Client Owned
+    Objects (``transport_and_format.asciidoc``) the segments are ``country_code``,
+    ``party_id`` and the object's id.
+    """
+    return "/".join([endpoint_url.rstrip("/"), *(quote(segment, safe="") for segment in segments)])
 
 
 class PartnerClient:
@@ -319,6 +332,84 @@ class PartnerClient:
                 total=parse_total_count(response.headers.get(X_TOTAL_COUNT)),
             )
 
+    # --- Sessions Receiver (mod_sessions.asciidoc "Receiver Interface") ------------------------
+
+    async def get_session(
+        self,
+        sessions_url: str,
+        country_code: str,
+        party_id: str,
+        session_id: str,
+        *,
+        routing: RoutingHeaders | None = None,
+    ) -> Session:
+        """GET the Session as the eMSP stored it, to check it (e.g. after a failed PATCH).
+
+        ``sessions_url`` is the eMSP's Sessions Receiver endpoint; ``country_code`` and
+        ``party_id`` are ours, the CPO's: ``{sessions_url}/{country_code}/{party_id}/{id}``.
+        """
+        url = object_url(sessions_url, country_code, party_id, session_id)
+        envelope, _ = await self.call("GET", url, routing=routing)
+        return _data(envelope, TypeAdapter(Session), url)
+
+    async def put_session(
+        self, sessions_url: str, session: Session, *, routing: RoutingHeaders | None = None
+    ) -> None:
+        """PUT a new or updated Session to the eMSP, at the URL of its own identity.
+
+        ``{sessions_url}/{session.country_code}/{session.party_id}/{session.id}``. The eMSP
+        replaces what it had, ``charging_periods`` included: a Session PUT without them clears
+        its list (``mod_sessions.asciidoc`` "PUT Method").
+        """
+        url = object_url(sessions_url, session.country_code, session.party_id, session.id)
+        await self.call("PUT", url, body=session.to_wire(), routing=routing)
+
+    async def patch_session(
+        self,
+        sessions_url: str,
+        country_code: str,
+        party_id: str,
+        session_id: str,
+        patch: SessionPatch,
+        *,
+        routing: RoutingHeaders | None = None,
+    ) -> None:
+        """PATCH some fields of a Session at the eMSP (``last_updated`` is always among them).
+
+        The URL is built as for :meth:`put_session`. The ``charging_periods`` of a PATCH are
+        *added* to the eMSP's list ("SHALL be processed as a request to add all the
+        ChargingPeriod objects"), so send only the new ones; replacing or removing periods
+        takes a PUT (``mod_sessions.asciidoc`` "PATCH Method").
+        """
+        url = object_url(sessions_url, country_code, party_id, session_id)
+        await self.call("PATCH", url, body=patch.to_wire(), routing=routing)
+
+    # --- CDRs Receiver (mod_cdrs.asciidoc "Receiver Interface") --------------------------------
+
+    async def post_cdr(
+        self, cdrs_url: str, cdr: CDR, *, routing: RoutingHeaders | None = None
+    ) -> str | None:
+        """POST a new CDR to the eMSP's CDRs endpoint; return where the eMSP stored it.
+
+        That is the ``Location`` header of the answer, which the spec requires ("URL to the
+        newly created CDR in the eMSP's system"), made absolute against the request URL (RFC
+        9110 allows a relative reference); None when the eMSP sent none. Keep it: it is the
+        only URL :meth:`get_cdr` can use. A CDR cannot be replaced or updated once sent (there
+        is no PUT or PATCH); a correction is a Credit CDR with another id
+        (``mod_cdrs.asciidoc`` "Credit CDRs").
+        """
+        _, response = await self.call("POST", cdrs_url, body=cdr.to_wire(), routing=routing)
+        location: str = response.headers.get("Location", "").strip()
+        if not location:
+            logger.warning("POST %s: the CDR was accepted without a Location header", cdrs_url)
+            return None
+        return urljoin(str(response.request.url), location)
+
+    async def get_cdr(self, location_url: str, *, routing: RoutingHeaders | None = None) -> CDR:
+        """GET a CDR back from the eMSP at the URL its POST answer gave (``Location``)."""
+        envelope, _ = await self.call("GET", location_url, routing=routing)
+        return _data(envelope, TypeAdapter(CDR), location_url)
+
     # --- Tokens Sender: real-time authorization (mod_tokens.asciidoc "POST Method") -----------
 
     async def authorize(
@@ -344,7 +435,7 @@ class PartnerClient:
         is not a valid ``AuthorizationInfo`` is :class:`UnreachableAnswer` with the reason in
         words, also logged). Cancelling the call (the caller's time budget) cancels the request.
         """
-        url = f"{tokens_url.rstrip('/')}/{quote(uid, safe='')}/authorize"
+        url = object_url(tokens_url, uid, "authorize")
         body = None if location_references is None else location_references.to_wire()
         try:
             response, retried = await self._request(
