@@ -59,7 +59,9 @@ def codes(problems) -> set[ProblemCode]:
 
 
 def test_ocpp16_defaults_are_an_import_register_in_wh_sampled_periodically_at_the_outlet():
-    parsed = reading_from_ocpp16({"timestamp": "2026-03-07T10:00:00Z", "sampled_value": [wh("1234.5")]})
+    parsed = reading_from_ocpp16(
+        {"timestamp": "2026-03-07T10:00:00Z", "sampled_value": [wh("1234.5")]}
+    )
     assert parsed.problems == ()
     assert parsed.reading is not None
     assert parsed.reading.timestamp == T0
@@ -277,7 +279,10 @@ PARSE_CASES = [
     (ProblemCode.UNKNOWN_UNIT, lambda: _sample16(value="1", unit="MWh")),
     (ProblemCode.UNKNOWN_UNIT, lambda: _sample201(value=1, unit_of_measure={"unit": "mWh"})),
     (ProblemCode.UNKNOWN_UNIT, lambda: _sample201(value=1, unit_of_measure="Wh")),
-    (ProblemCode.UNIT_MISMATCH, lambda: _sample16(value="16", measurand="Current.Import", unit="Wh")),
+    (
+        ProblemCode.UNIT_MISMATCH,
+        lambda: _sample16(value="16", measurand="Current.Import", unit="Wh"),
+    ),
     (ProblemCode.UNIT_MISMATCH, lambda: _sample16(value="1", unit="A")),
     (ProblemCode.UNIT_MISMATCH, lambda: _sample16(value="50", measurand="SoC", unit="Wh")),
     (
@@ -359,7 +364,9 @@ SUMMARY_CASES = [
         lambda: _summary_problems(
             [
                 v16(1, wh("100", measurand="Energy.Active.Import.Interval")),
-                v16(2, wh("100", measurand="Energy.Active.Import.Interval", context="Sample.Clock")),
+                v16(
+                    2, wh("100", measurand="Energy.Active.Import.Interval", context="Sample.Clock")
+                ),
             ]
         ),
     ),
@@ -772,9 +779,7 @@ def test_power_and_current_belong_to_the_stretch_their_reading_closes():
         v16(20, wh("3000")),
         v16(30, wh("5000"), wh("22", measurand=power, unit="kW"), wh("32", measurand=current)),
     ]
-    result = periods(
-        readings, start=at(0), end=at(40), charging_changes=[(at(25), True)]
-    )
+    result = periods(readings, start=at(0), end=at(40), charging_changes=[(at(25), True)])
     assert [(p.start, p.max_power_kw, p.max_current_a) for p in result] == [
         (at(0), Decimal(11), Decimal(16)),  # the start's 5 kW and the 11 kW closing it
         (at(10), Decimal(22), Decimal(32)),  # no power read at 20: the 30 reading closes it
