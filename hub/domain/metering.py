@@ -1197,7 +1197,8 @@ def summarise(
 
     ``meter_start_kwh``/``meter_stop_kwh`` are the import register at the start and the stop
     (OCPP 1.6 ``meterStart``/``meterStop`` are Wh: divide by 1000). ``start``/``end`` bound the
-    readings that count; without them every reading counts.
+    readings that count; without them every reading counts. For a session still running, pass
+    ``end`` = now, so that readings from a charger whose clock runs ahead are left out.
     """
     analysis = _analyse(
         readings,
