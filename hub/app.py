@@ -26,11 +26,13 @@ from hub.ocpp.bridge import Bridge
 from hub.ocpp.commands import StationCommands, internal_calls_endpoint
 from hub.ocpp.local_lists import LocalListSync
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
+from hub.ocpp.transactions import Transactions
 from hub.persistence.base import utc_now
 from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 from hub.roaming.authorization import RealTimeAuthorizer
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.ports import build_ports
+from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.push import PushWorker
 from hub.roaming.token_pull import TokenPuller
 from ocpi.auth import TokenEncoding
@@ -137,13 +139,23 @@ def create_app(
         # Until the certificate issue: no contract certificate validates (see the port).
         certificates=NoContractCertificateValidation(),
     )
+    wake_worker = worker.wake if worker is not None else (lambda: None)
+    transactions = Transactions(
+        sessions,
+        settings.sessions,
+        codec=OcpiTariffCodec(),
+        authorizer=authorizer,
+        clock=clock,
+        on_change=wake_worker,
+    )
     bridge = Bridge(
         sessions,
         settings.ocpp,
         node=settings.node_url,
-        on_change=worker.wake if worker is not None else (lambda: None),
+        on_change=wake_worker,
         clock=clock,
         authorizer=authorizer,
+        transactions=transactions,
     )
     commands = StationCommands(
         registry,

@@ -6,6 +6,7 @@ Examples: ``HUB_DATABASE__URL=postgresql+asyncpg://...``, ``HUB_SERVER__PORT=900
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
@@ -159,6 +160,22 @@ class LocalListSettings(BaseModel):
     default_items_per_message: int = Field(default=100, ge=1)
 
 
+class SessionSettings(BaseModel):
+    # A running session's changes are PATCHed to its eMSP at most once per this interval...
+    patch_interval_seconds: float = Field(default=60.0, ge=0)
+    # ...unless its energy moved by this many kWh since the last PATCH; a status change is
+    # always pushed at once.
+    patch_kwh_step: Decimal = Field(default=Decimal(1), ge=0)
+    # An open session with no message of its transaction for this long is closed (SILENT).
+    silence_limit_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # A station that booted again has this long to report the end of the transactions it ran
+    # before (1.6 chargers send queued StopTransactions after a reboot); then they are closed
+    # (STATION_REBOOTED).
+    reboot_grace_seconds: float = Field(default=600.0, gt=0)
+    # How often `hub serve` looks for sessions to close.
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -172,6 +189,7 @@ class Settings(BaseSettings):
     ocpp: OcppSettings = OcppSettings()
     authorization: AuthorizationSettings = AuthorizationSettings()
     local_list: LocalListSettings = LocalListSettings()
+    sessions: SessionSettings = SessionSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs

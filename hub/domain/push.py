@@ -24,6 +24,9 @@ class JobKind(StrEnum):
     EVSE_PATCH: the EVSE's ``status`` and ``last_updated``.
     CONNECTOR_PATCH: the connector's ``tariff_ids`` and ``last_updated``.
     TARIFF_PUT / TARIFF_DELETE: one tariff.
+    SESSION_PUT / SESSION_PATCH: a charging session, to the eMSP of its token only.
+    CDR_POST: a CDR, to the eMSP of its token only; on the session's queue, after its last
+    PATCH. A CDR is never coalesced: each one is a bill.
     """
 
     LOCATION_PUT = "LOCATION_PUT"
@@ -31,10 +34,24 @@ class JobKind(StrEnum):
     CONNECTOR_PATCH = "CONNECTOR_PATCH"
     TARIFF_PUT = "TARIFF_PUT"
     TARIFF_DELETE = "TARIFF_DELETE"
+    SESSION_PUT = "SESSION_PUT"
+    SESSION_PATCH = "SESSION_PATCH"
+    CDR_POST = "CDR_POST"
 
     @property
     def module(self) -> str:
-        return "tariffs" if self in {JobKind.TARIFF_PUT, JobKind.TARIFF_DELETE} else "locations"
+        return _MODULES.get(self, "locations")
+
+    @property
+    def supersedes_queue(self) -> bool:
+        """Whether this job replaces pending jobs of other kinds on its queue (a whole object
+        sent), rather than only the same job of the same object (see :func:`coalesce_key`)."""
+        return self in {
+            JobKind.LOCATION_PUT,
+            JobKind.TARIFF_PUT,
+            JobKind.TARIFF_DELETE,
+            JobKind.SESSION_PUT,
+        }
 
     @property
     def supersedes(self) -> frozenset[JobKind]:
@@ -48,7 +65,20 @@ class JobKind(StrEnum):
             return frozenset({JobKind.LOCATION_PUT, JobKind.EVSE_PATCH, JobKind.CONNECTOR_PATCH})
         if self in {JobKind.TARIFF_PUT, JobKind.TARIFF_DELETE}:
             return frozenset({JobKind.TARIFF_PUT, JobKind.TARIFF_DELETE})
+        if self is JobKind.SESSION_PUT:
+            return frozenset({JobKind.SESSION_PUT, JobKind.SESSION_PATCH})
+        if self is JobKind.CDR_POST:
+            return frozenset()
         return frozenset({self})
+
+
+_MODULES = {
+    JobKind.TARIFF_PUT: "tariffs",
+    JobKind.TARIFF_DELETE: "tariffs",
+    JobKind.SESSION_PUT: "sessions",
+    JobKind.SESSION_PATCH: "sessions",
+    JobKind.CDR_POST: "cdrs",
+}
 
 
 def location_queue(country_code: str, party_id: str, location_id: str) -> str:
@@ -59,10 +89,17 @@ def tariff_queue(country_code: str, party_id: str, tariff_id: str) -> str:
     return f"tariffs/{country_code}/{party_id}/{tariff_id}"
 
 
+def session_queue(country_code: str, party_id: str, session_id: str) -> str:
+    """One FIFO for a session and its CDRs: the CDR follows the session's last PATCH."""
+    return f"sessions/{country_code}/{party_id}/{session_id}"
+
+
 def coalesce_key(kind: JobKind, queue_key: str, *parts: str) -> str:
     """Jobs with equal keys are interchangeable: the newer one supersedes the undelivered older."""
     if kind is JobKind.LOCATION_PUT or kind.module == "tariffs":
         return queue_key
+    if kind is JobKind.CDR_POST:
+        return "/".join((kind.value, queue_key, *parts))
     return "/".join((kind.value, queue_key, *parts))
 
 

@@ -67,6 +67,7 @@ from hub.domain.ocpp_tokens import (
     ocpp201_policy,
 )
 from hub.domain.realtime import RealTimeAnswer, RealTimeAuthorization, RealTimeOutcome
+from hub.domain.sessions import SessionToken
 from hub.domain.tokens import AllowedType, TokenKey, TokenType, uid_digest
 from hub.persistence.base import utc_now
 from hub.persistence.session import hot_reads, read_scope, session_scope
@@ -132,6 +133,32 @@ class Outcome:
     token_type: TokenType | None = None
     place: _Place | None = None
     """Where the charger is, once read (None: the decision needed no reading)."""
+    contract_id: str | None = None
+    owner_partner_id: int | None = None
+    """The eMSP that owns the token: the stored token's partner, else the one that answered."""
+
+    def session_token(self, presentation: Presentation) -> SessionToken:
+        """The token as a charging session records it (its ``cdr_token`` and auth method)."""
+        key = self.key
+        uid = presentation.uid
+        if presentation.policy.route is IdTokenRoute.PLUG_AND_CHARGE:
+            with contextlib.suppress(MalformedEmaid):
+                uid = parse_emaid(uid).normalised
+        return SessionToken(
+            uid=key.uid if key is not None else uid,
+            token_type=self.token_type or (key.type if key is not None else None),
+            accepted=self.decision.accepted,
+            auth_method=self.decision.auth_method.value,
+            presented_type=presentation.presented_type,
+            country_code=key.country_code if key is not None else None,
+            party_id=key.party_id if key is not None else None,
+            contract_id=self.contract_id,
+            partner_id=self.owner_partner_id if key is not None else None,
+            authorization_reference=(
+                self.answer.authorization_reference if self.answer is not None else None
+            ),
+            plug_and_charge=presentation.policy.route is IdTokenRoute.PLUG_AND_CHARGE,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +214,15 @@ class IdTokenAuthorizer:
         self, station_id: str, id_tag: str, *, action: str, connector_id: int | None = None
     ) -> dict[str, str]:
         """OCPP 1.6 ``idTagInfo`` for ``id_tag`` presented at ``connector_id``."""
+        payload, _ = await self.id_tag_decision(
+            station_id, id_tag, action=action, connector_id=connector_id
+        )
+        return payload
+
+    async def id_tag_decision(
+        self, station_id: str, id_tag: str, *, action: str, connector_id: int | None = None
+    ) -> tuple[dict[str, str], SessionToken]:
+        """``id_tag_info`` and the token as a charging session records it."""
         presentation = Presentation(
             station_id, action, id_tag, OCPP16_ID_TAG, OCPP16_ID_TAG_POLICY,
             connector_id=connector_id,
@@ -199,7 +235,7 @@ class IdTokenAuthorizer:
             cache_time=self.cache_time,
         )
         await self._record(presentation, outcome, payload["status"])
-        return payload
+        return payload, outcome.session_token(presentation)
 
     async def id_token_info(
         self,
@@ -213,6 +249,27 @@ class IdTokenAuthorizer:
     ) -> tuple[dict[str, object], str | None]:
         """OCPP 2.0.1 ``idTokenInfo`` (and ``certificateStatus`` when the charger sent
         certificate data) for ``id_token`` (the ``ocpp`` package's snake_case dict)."""
+        payload, status, _ = await self.id_token_decision(
+            station_id,
+            id_token,
+            action=action,
+            evse_id=evse_id,
+            certificate=certificate,
+            hash_data=hash_data,
+        )
+        return payload, status
+
+    async def id_token_decision(
+        self,
+        station_id: str,
+        id_token: Mapping[str, Any],
+        *,
+        action: str,
+        evse_id: int | None = None,
+        certificate: str | None = None,
+        hash_data: Sequence[Mapping[str, Any]] | None = None,
+    ) -> tuple[dict[str, object], str | None, SessionToken]:
+        """``id_token_info`` and the token as a charging session records it."""
         presented_type = str(id_token.get("type", ""))
         presentation = Presentation(
             station_id,
@@ -235,7 +292,7 @@ class IdTokenAuthorizer:
         )
         status = outcome.certificate_status.value if outcome.certificate_status else None
         await self._record(presentation, outcome, str(payload["status"]))
-        return payload, status
+        return payload, status, outcome.session_token(presentation)
 
     # --- the decision -----------------------------------------------------------------------
 
@@ -367,6 +424,8 @@ class IdTokenAuthorizer:
             group_id=stored.group_id if stored else None,
             language=stored.language if stored else None,
             token_type=token_type,
+            contract_id=stored.contract_id if stored else None,
+            owner_partner_id=known.partner_id,
         )
         certificate_status = (
             CertificateStatus.ACCEPTED
@@ -416,6 +475,8 @@ class IdTokenAuthorizer:
                 key=outcome.key or answer.token.key,
                 group_id=answer.token.group_id or outcome.group_id,
                 language=answer.token.language or outcome.language,
+                contract_id=answer.token.contract_id or outcome.contract_id,
+                owner_partner_id=outcome.owner_partner_id or answer.partner_id,
             )
         if answer is not None and answer.info is not None:
             outcome = replace(outcome, info=DisplayText(answer.info.language, answer.info.text))

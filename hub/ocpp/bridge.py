@@ -13,6 +13,7 @@ from hub.config import OcppSettings
 from hub.domain.assets import EvseStatus
 from hub.domain.stations import AuthBackoff, OcppVersion, SourceThrottle
 from hub.ocpp.authorization import IdTokenAuthorizer
+from hub.ocpp.transactions import Transactions
 from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.services.local_lists import LocalListService
@@ -45,6 +46,9 @@ class Bridge:
     # Answers Authorize / StartTransaction / TransactionEvent id tokens; None: every id token
     # is Invalid (no energy for an id nobody vouched for).
     authorizer: IdTokenAuthorizer | None = None
+    # Turns transactions into charging sessions; None: transactions are answered (ids
+    # assigned, id tags decided) but not recorded.
+    transactions: Transactions | None = None
     _seen_written: dict[str, datetime] = field(default_factory=dict)
     _sources: SourceThrottle = field(init=False)
 

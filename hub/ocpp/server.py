@@ -303,12 +303,18 @@ async def _close_quietly(socket: WebSocket[Any, Any, Any]) -> None:
 
 
 async def sweep_forever(bridge: Bridge, stop: asyncio.Event) -> None:
-    """Turn silent stations offline every ``sweep_interval_seconds``."""
+    """Turn silent stations offline, and close the sessions whose end will not come, every
+    ``sweep_interval_seconds``."""
     while not stop.is_set():
         try:
             await bridge.sweep()
         except Exception:
             logger.exception("offline sweep failed")
+        if bridge.transactions is not None:
+            try:
+                await bridge.transactions.sweep()
+            except Exception:
+                logger.exception("session sweep failed")
         try:
             await asyncio.wait_for(stop.wait(), bridge.settings.sweep_interval_seconds)
         except TimeoutError:

@@ -67,17 +67,60 @@ class StationV16(StationMixin, ChargePoint):  # type: ignore[misc]
         return call_result.Authorize(id_tag_info=await self._id_tag_info(id_tag, "Authorize"))
 
     @on(Action.start_transaction)
-    async def on_start_transaction(self, connector_id: int, id_tag: str, **_: Any) -> Any:
-        # The transaction itself is the sessions issue's; here only its id tag is answered.
-        info = await self._id_tag_info(id_tag, "StartTransaction", connector_id)
-        return call_result.StartTransaction(transaction_id=next(_transaction_ids), id_tag_info=info)
+    async def on_start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
+    ) -> Any:
+        transactions = self.bridge.transactions
+        if transactions is None:
+            info = await self._id_tag_info(id_tag, "StartTransaction", connector_id)
+            return call_result.StartTransaction(
+                transaction_id=next(_transaction_ids), id_tag_info=info
+            )
+        transaction_id, info = await transactions.started_16(
+            self.id,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start=meter_start,
+            timestamp=timestamp,
+        )
+        return call_result.StartTransaction(transaction_id=transaction_id, id_tag_info=info)
 
     @on(Action.stop_transaction)
-    async def on_stop_transaction(self, **_: Any) -> Any:
+    async def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> Any:
+        if self.bridge.transactions is not None:
+            await self.bridge.transactions.stopped_16(
+                self.id,
+                transaction_id=transaction_id,
+                meter_stop=meter_stop,
+                timestamp=timestamp,
+                reason=reason,
+                transaction_data=transaction_data,
+            )
         return call_result.StopTransaction()
 
     @on(Action.meter_values)
-    async def on_meter_values(self, **_: Any) -> Any:
+    async def on_meter_values(
+        self,
+        connector_id: int,
+        meter_value: list[dict[str, Any]],
+        transaction_id: int | None = None,
+        **_: Any,
+    ) -> Any:
+        if self.bridge.transactions is not None:
+            await self.bridge.transactions.meter_values_16(
+                self.id,
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                meter_value=meter_value,
+            )
         return call_result.MeterValues()
 
     @on(Action.data_transfer)

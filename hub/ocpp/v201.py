@@ -20,7 +20,7 @@ EMPTY_ACTIONS = [
     Action.cleared_charging_limit,
     Action.firmware_status_notification,
     Action.log_status_notification,
-    Action.meter_values,
+    Action.meter_values,  # outside transactions: not a session's (see TransactionEvent)
     Action.notify_charging_limit,
     Action.notify_customer_information,
     Action.notify_display_messages,
@@ -89,10 +89,29 @@ class StationV201(StationMixin, ChargePoint):  # type: ignore[misc]
     @on(Action.transaction_event)
     async def on_transaction_event(
         self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict[str, Any],
         id_token: dict[str, Any] | None = None,
         evse: dict[str, Any] | None = None,
+        meter_value: list[dict[str, Any]] | None = None,
         **_: Any,
     ) -> Any:
+        transactions = self.bridge.transactions
+        if transactions is not None:
+            info = await transactions.event_201(
+                self.id,
+                event_type=event_type,
+                timestamp=timestamp,
+                seq_no=seq_no,
+                transaction_info=transaction_info,
+                evse=evse,
+                id_token=id_token,
+                meter_value=meter_value,
+            )
+            return call_result.TransactionEvent(id_token_info=info)
         if id_token is None:
             return call_result.TransactionEvent()
         authorizer = self.bridge.authorizer

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.domain import tokens as tokens_domain
-from hub.domain.access import PartyScope
 from hub.domain.assets import NacsMode
 from hub.domain.partners import HeaderTokenEncoding
 from hub.domain.tokens import TokenType, key_of
@@ -16,6 +15,7 @@ from hub.persistence.repositories.locations import LocationFilter
 from hub.persistence.session import session_scope
 from hub.roaming import mappers
 from hub.roaming.handshake import CredentialsHandshake
+from hub.roaming.sessions import PartnerCdrs, PartnerSessions, scope_of
 from hub.services.locations import LocationService
 from hub.services.partners import PartnerService
 from hub.services.tariffs import TariffService
@@ -71,11 +71,6 @@ class PartnerCredentials:
 async def _nacs_mode(session: AsyncSession, client: ClientIdentity) -> NacsMode:
     partner = await PartnerService(session).partners.get(int(client.client_id))
     return NacsMode(partner.nacs_mode) if partner is not None else NacsMode.OMIT
-
-
-def scope_of(client: ClientIdentity) -> PartyScope:
-    """What the authenticated partner owns (its identity was built from ``scope_of``)."""
-    return PartyScope.of((p.country_code, p.party_id) for p in client.parties)
 
 
 def _filter(
@@ -208,4 +203,6 @@ def build_ports(
         locations=PartnerLocations(session_factory),
         tariffs=PartnerTariffs(session_factory),
         tokens=PartnerTokens(session_factory),
+        sessions=PartnerSessions(session_factory),
+        cdrs=PartnerCdrs(session_factory),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from decimal import Decimal
 from typing import Any
@@ -270,3 +271,14 @@ def tariff_versions_from_json(document: object, tariff_id: str | None = None) ->
             "pick one with --tariff ID (a list of versions of one tariff shares its id)"
         )
     return [tariff_from_ocpi(t) for t in tariffs]
+
+
+class OcpiTariffCodec:
+    """``hub.services.sessions.TariffCodec`` over the OCPI 2.2.1 models: a locked tariff
+    snapshot (wire form) to the engine, the engine's result to a CDR's priced fields."""
+
+    def tariff(self, snapshot: Mapping[str, Any]) -> Tariff:
+        return tariff_from_ocpi(v221.Tariff.model_validate(snapshot))
+
+    def priced_fields(self, result: PricingResult) -> dict[str, Any]:
+        return cdr_fields(result)

@@ -44,9 +44,12 @@ from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner, Tariff
 from hub.roaming import mappers
+from hub.roaming.pricing import OcpiTariffCodec
+from hub.roaming.sessions import cdr_model, session_model, session_patch
 from hub.services.locations import LocationService, LocationView
 from hub.services.partners import PartnerService
-from hub.services.push import ClaimedJob, PushService
+from hub.services.push import Change, ClaimedJob, PushService
+from hub.services.sessions import SessionService
 from hub.services.sync import SyncService
 from hub.services.tariffs import TariffService
 from hub.waiting import until_any
@@ -88,6 +91,9 @@ class Outcome:
     error: str | None = None
     """None: delivered."""
     failure: Failure = Failure.TRANSIENT
+    location: str | None = None
+    """The ``Location`` header of the answer (an eMSP's CDRs receiver says where it keeps the
+    CDR)."""
 
 
 @dataclass(slots=True)
@@ -346,11 +352,12 @@ class PushWorker:
         }
         views = await LocationService(session).views_by_ids(sorted(location_ids))
         tariffs = TariffService(session)
+        sessions = SessionService(session, codec=OcpiTariffCodec())
         for job in jobs:
             target = targets.get(job.partner_id)
             delivery = None
             if target is not None:
-                delivery = await self._delivery(job, target, views, tariffs)
+                delivery = await self._delivery(job, target, views, tariffs, sessions)
             if delivery is None:
                 nothing.append(job)
             else:
@@ -384,6 +391,7 @@ class PushWorker:
         target: PartnerTarget,
         views: dict[str, LocationView],
         tariffs: TariffService,
+        sessions: SessionService,
     ) -> Delivery | None:
         """What to send for ``job``, or None when there is nothing (object gone, not visible to
         this partner, or made only of connectors this partner does not receive)."""
@@ -393,6 +401,8 @@ class PushWorker:
         t = job.target
         keys = (str(t["country_code"]), str(t["party_id"]))
         routing = RoutingHeaders(sender=PartyRef(*keys), receiver=target.party)
+        if job.kind.module in {"sessions", "cdrs"}:
+            return await self._session_delivery(job, target, base, routing, sessions)
         if job.kind.module == "tariffs":
             tariff_id = str(t["tariff_id"])
             url = _join(base, *keys, tariff_id)
@@ -424,6 +434,35 @@ class PushWorker:
         body = mappers.connector_tariffs_patch(connector).to_wire()
         return Delivery(job, "PATCH", _join(url, connector.id), body, routing, target.partner)
 
+    async def _session_delivery(
+        self,
+        job: ClaimedJob,
+        target: PartnerTarget,
+        base: str,
+        routing: RoutingHeaders,
+        sessions: SessionService,
+    ) -> Delivery | None:
+        """A session or CDR for the eMSP of its token, checked again against the partner's
+        scope when sent (``PartyScope.owns``): nobody else ever gets one."""
+        if job.kind is JobKind.CDR_POST:
+            cdr = await sessions.cdr(int(job.target["cdr"]))
+            if cdr is None or cdr.partner_id != job.partner_id:
+                return None
+            if not target.scope.owns(cdr.token_country_code, cdr.token_party_id):
+                return None
+            body = cdr_model(cdr).to_wire()
+            return Delivery(job, "POST", base, body, routing, target.partner)
+        row = await sessions.get(int(job.target["session"]))
+        if row is None or row.partner_id != job.partner_id:
+            return None
+        if not target.scope.owns(row.token_country_code or "", row.token_party_id or ""):
+            return None
+        url = _join(base, row.country_code, row.party_id, row.session_id)
+        if job.kind is JobKind.SESSION_PUT:
+            return Delivery(job, "PUT", url, session_model(row).to_wire(), routing, target.partner)
+        body = session_patch(row).to_wire()
+        return Delivery(job, "PATCH", url, body, routing, target.partner)
+
     async def _send_all(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         by_partner: dict[int, list[Delivery]] = {}
         for delivery in deliveries:
@@ -446,7 +485,7 @@ class PushWorker:
             method = delivery.method
             async with limit:
                 try:
-                    await client.call(
+                    _, response = await client.call(
                         method, delivery.url, body=delivery.body, routing=delivery.routing
                     )
                 except PartnerHttpError as exc:
@@ -457,7 +496,7 @@ class PushWorker:
                     return Outcome(delivery.job, exc.message, failure)
                 except OcpiClientError as exc:  # unreachable, or an answer that is not OCPI
                     return Outcome(delivery.job, exc.message, Failure.TRANSIENT)
-                return Outcome(delivery.job)
+                return Outcome(delivery.job, location=response.headers.get("Location"))
 
         return list(await asyncio.gather(*(send(d) for d in deliveries)))
 
@@ -478,6 +517,12 @@ class PushWorker:
             if nothing:  # not sent at all: no news of the partner's health
                 await service.delivered([job.id for job in nothing], self.worker_id, answered=False)
             recovered = await service.delivered(done, self.worker_id) if done else []
+            cdrs = SessionService(session, codec=OcpiTariffCodec())
+            for outcome in outcomes:
+                if outcome.error is None and outcome.job.kind is JobKind.CDR_POST:
+                    await cdrs.cdr_delivered(
+                        int(outcome.job.target["cdr"]), location_url=outcome.location
+                    )
             for outcome in outcomes:
                 if outcome.error is None:
                     continue
@@ -529,10 +574,18 @@ class PushWorker:
     async def _put_instead(
         self, session: AsyncSession, service: PushService, job: ClaimedJob, partner: str
     ) -> None:
-        logger.info("partner %s lacks %s: sending the whole location", partner, job.target)
+        logger.info("partner %s lacks %s: sending the whole object", partner, job.target)
         if not await service.superseded(job.id, self.worker_id):
             return
-        change = await LocationService(session, service).put_change(str(job.target["location_id"]))
+        change: Change | None
+        if job.kind.module == "sessions":
+            sessions = SessionService(session, codec=OcpiTariffCodec(), push=service)
+            row = await sessions.get(int(job.target["session"]))
+            change = await sessions.put_change(row) if row is not None else None
+        else:
+            change = await LocationService(session, service).put_change(
+                str(job.target["location_id"])
+            )
         if change is not None:
             await service.fanout([change], only=job.partner_id)
 

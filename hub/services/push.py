@@ -113,7 +113,7 @@ class PushService:
             for partner in partners:
                 modules = frozenset(
                     str(e["identifier"]) for e in partner.endpoints if e.get("role") == RECEIVER
-                ) & {"locations", "tariffs"}
+                ) & {"locations", "tariffs", "sessions", "cdrs"}
                 if modules:
                     partner_id = partner.require_id()
                     found.append(Subscriber(partner_id, modules, scopes[partner_id]))
@@ -140,9 +140,9 @@ class PushService:
             if not reached:
                 continue
             key = coalesce_key(change.kind, change.queue_key, *change.coalesce_parts)
-            if fresh:
+            if fresh or not change.kind.supersedes:
                 pass
-            elif change.kind is JobKind.LOCATION_PUT or change.kind.module == "tariffs":
+            elif change.kind.supersedes_queue:
                 await self.jobs.supersede(
                     reached,
                     queue_key=change.queue_key,

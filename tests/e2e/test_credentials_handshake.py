@@ -116,7 +116,13 @@ def test_partner_registers_with_us_rotates_and_unregisters(platform: Platform):
     assert [(r["role"], r["country_code"], r["party_id"]) for r in shown["roles"]] == [
         ("EMSP", "US", "EMS")
     ]
-    assert {e["identifier"] for e in shown["endpoints"]} == {"credentials", "locations", "tariffs"}
+    assert {e["identifier"] for e in shown["endpoints"]} == {
+        "credentials",
+        "locations",
+        "tariffs",
+        "sessions",
+        "cdrs",
+    }
     row = platform.partner_row("emsp-one")
     assert row["inbound_token_hash"] == hash_token(token_c)
     assert row["outbound_token"] == emsp.our_token

@@ -211,12 +211,14 @@ async def test_token_a_and_suspended_partners_get_401(world):
     assert (await client.get("/ocpi/2.2.1/tariffs", headers=emsp_a)).status_code == 401
 
 
-async def test_version_details_offer_locations_and_tariffs_as_sender(world):
+async def test_version_details_offer_every_module_we_implement(world):
     client, emsp_a, _, _ = world
     endpoints = (await client.get("/ocpi/2.2.1", headers=emsp_a)).json()["data"]["endpoints"]
     assert {(e["identifier"], e["role"]) for e in endpoints} == {
         ("credentials", "SENDER"),
         ("locations", "SENDER"),
         ("tariffs", "SENDER"),
+        ("sessions", "SENDER"),
+        ("cdrs", "SENDER"),
         ("tokens", "RECEIVER"),
     }

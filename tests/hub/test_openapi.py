@@ -23,6 +23,8 @@ IMPLEMENTED = {
     ("credentials", None): {"/credentials": "/ocpi/2.2.1/credentials"},
     ("locations", "sender"): {"/locations": "/ocpi/2.2.1/locations"},
     ("tariffs", "sender"): {"/tariffs": "/ocpi/2.2.1/tariffs"},
+    ("sessions", "sender"): {"/sessions": "/ocpi/2.2.1/sessions"},
+    ("cdrs", "sender"): {"/cdrs": "/ocpi/2.2.1/cdrs"},
 }
 
 
@@ -69,7 +71,7 @@ def test_document_is_valid_openapi_3_1():
 
 def test_the_official_operations_we_implement_are_all_there():
     # Guards the table above: the four interfaces have 1 + 1 + 4 + 4 + 1 operations.
-    assert len(OFFICIAL_OPERATIONS) == 11
+    assert len(OFFICIAL_OPERATIONS) == 14
 
 
 @pytest.mark.parametrize(
@@ -133,6 +135,12 @@ OUR_DATA = {
         "Connector",
     ),
     ("/ocpi/2.2.1/tariffs", "get"): ("array", "Tariff"),
+    ("/ocpi/2.2.1/sessions", "get"): ("array", "Session"),
+    ("/ocpi/2.2.1/sessions/{session_id}/charging_preferences", "put"): (
+        "object",
+        "ChargingPreferencesResponse",
+    ),
+    ("/ocpi/2.2.1/cdrs", "get"): ("array", "CDR"),
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "get"): ("object", "Token"),
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "put"): (None, None),
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "patch"): (None, None),
@@ -161,9 +169,12 @@ def test_every_operation_answers_a_typed_envelope_or_an_error_envelope():
             assert data["type"] == "array"
             data = data["items"]
         assert data == {"$ref": f"#/components/schemas/{model}"}
-        # A real object schema, with its required fields and limits, not {"type": "object"}.
-        assert schemas[model]["required"]
-        assert schemas[model]["properties"]
+        if "enum" in schemas[model]:  # a value of a closed set (ChargingPreferencesResponse)
+            assert schemas[model]["enum"]
+        else:
+            # A real object schema, with its required fields and limits, not {"type": "object"}.
+            assert schemas[model]["required"]
+            assert schemas[model]["properties"]
         for status in ("400", "401"):
             assert _resolve(document, operation["responses"][status])["content"][
                 "application/json"

@@ -107,6 +107,12 @@ class EmspPeer:
     token_page_max: int = 1000
     fail_token_offsets: set[int] = field(default_factory=set)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
+    # Sessions and CDRs receiver: sessions as the hub pushed them (a PATCH's charging_periods
+    # are added to the list, as mod_sessions says), CDRs by (country, party, id) as POSTed (a
+    # second POST of an id is answered 2001 and kept in ``duplicate_cdrs``).
+    sessions: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    cdrs: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    duplicate_cdrs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def versions_url(self) -> str:
@@ -241,6 +247,16 @@ class EmspPeer:
                                 "role": "RECEIVER",
                                 "url": f"{peer.base_url}/ocpi/2.2.1/tariffs",
                             },
+                            {
+                                "identifier": "sessions",
+                                "role": "RECEIVER",
+                                "url": f"{peer.base_url}/ocpi/2.2.1/sessions",
+                            },
+                            {
+                                "identifier": "cdrs",
+                                "role": "RECEIVER",
+                                "url": f"{peer.base_url}/ocpi/2.2.1/cdrs",
+                            },
                             *(
                                 [
                                     {
@@ -325,7 +341,7 @@ class EmspPeer:
                 return Response(envelope(status_code=3000, message="down"), status_code=503)
             if peer.push_delay:
                 await asyncio.sleep(peer.push_delay)
-            body = await request.json() if request.method in {"PUT", "PATCH"} else None
+            body = await request.json() if request.method in {"PUT", "PATCH", "POST"} else None
             parts = request.url.path.split("/")[3:]  # module and ids after /ocpi/2.2.1/
             if peer.hold:
                 with peer.lock:
@@ -350,6 +366,14 @@ class EmspPeer:
                     return Response({"detail": detail}, status_code=refused)
                 if peer.push_mode == "reject":
                     return Response(envelope(status_code=2001, message="rejected"))
+                if parts == ["cdrs"]:
+                    key = (body["country_code"], body["party_id"], body["id"])
+                    if key in peer.cdrs:
+                        peer.duplicate_cdrs.append(body)
+                        return Response(envelope(status_code=2001, message="CDR exists"))
+                    peer.cdrs[key] = body
+                    location = f"{peer.base_url}/ocpi/2.2.1/cdrs/{'/'.join(key)}"
+                    return Response(envelope(), headers={"Location": location}, status_code=201)
                 try:
                     peer.apply(request.method, parts, body)
                 except (KeyError, StopIteration):
@@ -395,6 +419,8 @@ class EmspPeer:
                     ["PUT", "PATCH"],
                 ),
                 ("/ocpi/2.2.1/tariffs/{cc:str}/{pid:str}/{tid:str}", ["PUT", "DELETE"]),
+                ("/ocpi/2.2.1/sessions/{cc:str}/{pid:str}/{sid:str}", ["PUT", "PATCH"]),
+                ("/ocpi/2.2.1/cdrs", ["POST"]),
             )
         ]
         return Litestar(
@@ -414,6 +440,15 @@ class EmspPeer:
     def apply(self, method: str, parts: list[str], body: Any) -> None:
         """What a simple receiver does: PUT replaces, PATCH merges, DELETE removes."""
         module, cc, pid, object_id, *rest = parts
+        if module == "sessions":
+            if method == "PUT":
+                self.sessions[(cc, pid, object_id)] = body
+                return
+            session = self.sessions[(cc, pid, object_id)]
+            added = body.pop("charging_periods", None) or []
+            session.update(body)
+            session.setdefault("charging_periods", []).extend(added)
+            return
         if module == "tariffs":
             if method == "DELETE":
                 self.tariffs.pop((cc, pid, object_id), None)

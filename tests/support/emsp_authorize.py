@@ -195,9 +195,11 @@ async def register_emsp(
     tokens_url: str | None,
     *,
     roles: tuple[str, ...] = ("EMSP",),
+    receivers: dict[str, str] | None = None,
 ) -> int:
     """A registered partner owning ``party``, with a Tokens Sender endpoint at ``tokens_url``
-    (None: it offers no real-time authorization); we call it with ``token-for-{name}``."""
+    (None: it offers no real-time authorization) and the RECEIVER endpoints of ``receivers``
+    (module -> URL); we call it with ``token-for-{name}``."""
     from hub.domain.partners import PartnerConnection, PartnerEndpoint, PartyRole
     from hub.persistence.session import session_scope
     from hub.services.partners import PartnerService
@@ -206,6 +208,8 @@ async def register_emsp(
     endpoints = [PartnerEndpoint("credentials", "RECEIVER", f"{base}/credentials")]
     if tokens_url is not None:
         endpoints.append(PartnerEndpoint("tokens", "SENDER", tokens_url))
+    for module, url in (receivers or {}).items():
+        endpoints.append(PartnerEndpoint(module, "RECEIVER", url))
     async with session_scope(sessions) as session:
         service = PartnerService(session)
         partner, _ = await service.invite(name, parties=[party])

@@ -1,6 +1,7 @@
 """The SQL side of ``hub.domain.access``: the parties a partner owns, and who may see what.
 
-Every partner-visible query filters with :func:`location_visible` or :func:`tariff_visible`,
+Every partner-visible query filters with :func:`location_visible`, :func:`tariff_visible` or
+:func:`owned_by` (sessions and CDRs),
 built from the :class:`PartyScope` that :meth:`AccessRepository.scope_of` returns; every push
 decides its audience with the same scope and ``PartyScope.may_see_*``. Nothing else decides.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import ColumnElement, exists, false, not_, or_, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +43,15 @@ def location_visible(scope: PartyScope) -> ColumnElement[bool]:
         else false()
     )
     return or_(col(Location.publish) == true(), shared)
+
+
+def owned_by(scope: PartyScope, country_code: Any, party_id: Any) -> ColumnElement[bool]:
+    """``PartyScope.owns`` on the token party columns of a session or CDR row: a partner sees
+    the sessions and CDRs of tokens of the parties it owns, and nothing else."""
+    parties = sorted(scope.parties)
+    if not parties:
+        return false()
+    return tuple_(country_code, party_id).in_(parties)
 
 
 def tariff_visible(scope: PartyScope) -> ColumnElement[bool]:

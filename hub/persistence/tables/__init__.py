@@ -11,12 +11,15 @@ from hub.persistence.tables.locations import Evse, Location, LocationVisibility,
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
 from hub.persistence.tables.partners import EmaidPrefix, Partner, PartnerParty, PartnerRole
+from hub.persistence.tables.sessions import ChargeDetailRecord, ChargingSession, SessionMessage
 from hub.persistence.tables.stations import ChargingStation, EvseStatusChange
 from hub.persistence.tables.tariffs import Tariff
 from hub.persistence.tables.tokens import Token, TokenPullCursor
 
 __all__ = [
     "AuthorizationDecisionRecord",
+    "ChargeDetailRecord",
+    "ChargingSession",
     "ChargingStation",
     "EmaidPrefix",
     "Evse",
@@ -32,6 +35,7 @@ __all__ = [
     "Party",
     "PushJob",
     "RemoteAuthorization",
+    "SessionMessage",
     "StationCallToken",
     "Tariff",
     "TariffReference",

@@ -1,0 +1,315 @@
+"""OCPP transactions (1.6 StartTransaction / MeterValues / StopTransaction, 2.0.1
+TransactionEvent) fed into charging sessions (``hub.services.sessions``).
+
+Each message is answered only after what it says is committed. The id token of a start is
+decided first (``hub.ocpp.authorization``, no transaction open while an eMSP may be asked), then
+one unit of work records the message. A message about a transaction we never issued (1.6) is
+answered as OCPP asks and logged with the station id; it changes nothing.
+
+2.0.1 events are idempotent by (station, transactionId, seqNo): a repeated event is answered
+and ignored. The first event we see of a transaction opens its session, whatever its type (a
+lost or late Started does not lose the charge); an ``idToken`` that comes on a later event
+authorizes the session then; ``evse`` is taken from the first event that has it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.config import SessionSettings
+from hub.domain.sessions import PushThrottle, SessionToken
+from hub.ocpp.authorization import IdTokenAuthorizer
+from hub.persistence.base import utc_now
+from hub.persistence.session import session_scope
+from hub.services.sessions import MeterMessage, SessionService, TariffCodec, TransactionStart
+
+logger = logging.getLogger(__name__)
+
+INVALID = {"status": "Invalid"}
+
+
+def _refused(uid: str, presented_type: str) -> SessionToken:
+    return SessionToken(
+        uid=uid, token_type=None, accepted=False, auth_method="WHITELIST",
+        presented_type=presented_type,
+    )  # fmt: skip
+
+
+class Transactions:
+    """The OCPP transaction messages of every station of this process."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: SessionSettings,
+        *,
+        codec: TariffCodec,
+        authorizer: IdTokenAuthorizer | None,
+        clock: Callable[[], datetime] = utc_now,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.codec = codec
+        self.authorizer = authorizer
+        self.clock = clock
+        self.on_change = on_change
+        self.throttle = PushThrottle(
+            timedelta(seconds=settings.patch_interval_seconds), settings.patch_kwh_step
+        )
+
+    def _service(self, session: AsyncSession) -> SessionService:
+        return SessionService(session, codec=self.codec, clock=self.clock, throttle=self.throttle)
+
+    # --- OCPP 1.6 -----------------------------------------------------------------------------
+
+    async def started_16(
+        self,
+        station_id: str,
+        *,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+    ) -> tuple[int, dict[str, str]]:
+        """StartTransaction: the transaction id we assign, and the id tag's answer."""
+        if self.authorizer is None:
+            info, token = INVALID, _refused(id_tag, "idTag")
+        else:
+            info, token = await self.authorizer.id_tag_decision(
+                station_id, id_tag, action="StartTransaction", connector_id=connector_id
+            )
+        started_at = self._moment(timestamp, station_id)
+        async with session_scope(self.sessions) as session:
+            row = await self._service(session).start(
+                TransactionStart(
+                    station_id=station_id,
+                    ocpp_version="1.6",
+                    started_at=started_at,
+                    ocpp_connector_id=connector_id,
+                    token=token,
+                    meter_start_kwh=Decimal(meter_start) / 1000,
+                )
+            )
+            transaction_id = int(row.transaction_id or 0)
+        self.on_change()
+        return transaction_id, info
+
+    async def meter_values_16(
+        self,
+        station_id: str,
+        *,
+        connector_id: int,
+        transaction_id: int | None,
+        meter_value: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """MeterValues of a transaction (values outside one are not a session's)."""
+        if transaction_id is None:
+            return
+        async with session_scope(self.sessions) as session:
+            service = self._service(session)
+            row = await service.transaction(station_id, str(transaction_id))
+            if row is None:
+                logger.warning(
+                    "station %s sent meter values of connector %s for transaction %s, which we "
+                    "never issued",
+                    station_id,
+                    connector_id,
+                    transaction_id,
+                )
+                return
+            await service.record(
+                row,
+                MeterMessage(
+                    "MeterValues",
+                    _first_time(meter_value) or self.clock(),
+                    [dict(value) for value in meter_value],
+                ),
+            )
+        self.on_change()
+
+    async def stopped_16(
+        self,
+        station_id: str,
+        *,
+        transaction_id: int,
+        meter_stop: int,
+        timestamp: str,
+        reason: str | None,
+        transaction_data: Sequence[Mapping[str, Any]] | None,
+    ) -> None:
+        """StopTransaction: the session ends and, when billable, its CDR is queued."""
+        ended_at = self._moment(timestamp, station_id)
+        async with session_scope(self.sessions) as session:
+            service = self._service(session)
+            row = await service.transaction(station_id, str(transaction_id))
+            if row is None:
+                logger.warning(
+                    "station %s stopped transaction %s, which we never issued; answered, "
+                    "nothing recorded",
+                    station_id,
+                    transaction_id,
+                )
+                return
+            if transaction_data:
+                await service.record(
+                    row,
+                    MeterMessage(
+                        "StopTransaction", ended_at, [dict(value) for value in transaction_data]
+                    ),
+                )
+            await service.end(
+                row,
+                at=ended_at,
+                meter_stop_kwh=Decimal(meter_stop) / 1000,
+                stop_reason=reason or "Local",
+            )
+        self.on_change()
+
+    # --- OCPP 2.0.1 ---------------------------------------------------------------------------
+
+    async def event_201(
+        self,
+        station_id: str,
+        *,
+        event_type: str,
+        timestamp: str,
+        seq_no: int,
+        transaction_info: Mapping[str, Any],
+        evse: Mapping[str, Any] | None,
+        id_token: Mapping[str, Any] | None,
+        meter_value: Sequence[Mapping[str, Any]] | None,
+    ) -> dict[str, object] | None:
+        """TransactionEvent: the ``idTokenInfo`` when the event carries an id token."""
+        info: dict[str, object] | None = None
+        token: SessionToken | None = None
+        evse_id = (evse or {}).get("id")
+        if id_token is not None:
+            if self.authorizer is None:
+                info = dict(INVALID)
+                token = _refused(str(id_token.get("id_token", "")), str(id_token.get("type")))
+            else:
+                info, _, token = await self.authorizer.id_token_decision(
+                    station_id, id_token, action="TransactionEvent", evse_id=evse_id
+                )
+        moment = self._moment(timestamp, station_id)
+        transaction_id = str(transaction_info.get("transaction_id", ""))[:36]
+        for attempt in (1, 2):
+            try:
+                async with session_scope(self.sessions) as session:
+                    await self._event(
+                        session,
+                        station_id,
+                        event_type=event_type,
+                        moment=moment,
+                        seq_no=seq_no,
+                        transaction_id=transaction_id,
+                        transaction_info=transaction_info,
+                        evse=evse,
+                        token=token,
+                        meter_value=meter_value,
+                    )
+                break
+            except IntegrityError:
+                # Two first events of one transaction at once (another process opened the
+                # session first): the second try finds it.
+                if attempt == 2:
+                    raise
+        self.on_change()
+        return info
+
+    async def _event(
+        self,
+        session: AsyncSession,
+        station_id: str,
+        *,
+        event_type: str,
+        moment: datetime,
+        seq_no: int,
+        transaction_id: str,
+        transaction_info: Mapping[str, Any],
+        evse: Mapping[str, Any] | None,
+        token: SessionToken | None,
+        meter_value: Sequence[Mapping[str, Any]] | None,
+    ) -> None:
+        service = self._service(session)
+        row = await service.transaction(station_id, transaction_id)
+        if row is None:
+            row = await service.start(
+                TransactionStart(
+                    station_id=station_id,
+                    ocpp_version="2.0.1",
+                    started_at=moment,
+                    transaction_id=transaction_id,
+                    ocpp_evse_id=(evse or {}).get("id"),
+                    ocpp_connector_id=(evse or {}).get("connector_id"),
+                    token=token,
+                    remote_start_id=transaction_info.get("remote_start_id"),
+                )
+            )
+        else:
+            if event_type == "Started" and moment < row.start_date_time:
+                row.start_date_time = moment  # a repeated or late Started names the true start
+            if token is not None and (row.token_uid != token.uid or not row.auth_method):
+                await service.authorize(row, token)
+            if row.remote_start_id is None and transaction_info.get("remote_start_id"):
+                row.remote_start_id = transaction_info["remote_start_id"]
+        await service.record(
+            row,
+            MeterMessage(
+                "TransactionEvent",
+                moment,
+                [dict(value) for value in meter_value or ()],
+                seq_no=seq_no,
+                charging_state=transaction_info.get("charging_state"),
+            ),
+        )
+        if event_type == "Ended":
+            await service.end(row, at=moment, stop_reason=transaction_info.get("stopped_reason"))
+
+    # --- sessions the charger will not end ----------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Close sessions that went silent, and those of stations that booted again and did
+        not report their end within the grace; returns how many were closed."""
+        now = self.clock()
+        closed = 0
+        async with session_scope(self.sessions) as session:
+            service = self._service(session)
+            closed += await service.close_silent(
+                before=now - timedelta(seconds=self.settings.silence_limit_seconds)
+            )
+            closed += await service.close_rebooted(
+                booted_before=now - timedelta(seconds=self.settings.reboot_grace_seconds)
+            )
+        if closed:
+            self.on_change()
+        return closed
+
+    def _moment(self, timestamp: str, station_id: str) -> datetime:
+        """The charger's time of an event; a missing or broken one is now (logged)."""
+        try:
+            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except (AttributeError, ValueError):
+            logger.warning("station %s sent an unreadable timestamp %r", station_id, timestamp)
+            return self.clock()
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+def _first_time(meter_value: Sequence[Mapping[str, Any]]) -> datetime | None:
+    for value in meter_value:
+        try:
+            moment = datetime.fromisoformat(str(value.get("timestamp")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
