@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from hub.domain.metering import ProblemCode
 from hub.domain.tokens import TokenType
 
 
@@ -204,3 +205,24 @@ class SessionToken:
     partner_id: int | None = None
     authorization_reference: str | None = None
     plug_and_charge: bool = False
+
+
+UNTRUSTED_METER_DATA = frozenset(
+    {
+        ProblemCode.REGISTER_DECREASED,
+        ProblemCode.NEGATIVE_REGISTER,
+        ProblemCode.UNIT_MISMATCH,
+        ProblemCode.CONFLICTING_SAMPLES,
+        ProblemCode.VALUE_OUT_OF_RANGE,
+        ProblemCode.END_BEFORE_START,
+    }
+)
+"""Meter data problems after which the session's bill cannot be trusted as computed: the
+session is held for review (``hub sessions review``) instead of billed; an operator releases
+it (billed as computed) or invalidates it. Problems outside this set (an unknown measurand, a
+naive timestamp, a Trigger reading, a reading before the start or after the end, which is left
+out) change nothing that is billed; they are listed on the session all the same."""
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of the hub's clock a charger's timestamp may be (clock drift) before the
+session is held for review: a charge dated in the future would be priced at the wrong hours."""

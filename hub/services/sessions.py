@@ -29,6 +29,8 @@ from hub.domain.pricing import PricingResult, Tariff, price_session
 from hub.domain.pricing import Session as PricedTimeline
 from hub.domain.push import JobKind, session_queue
 from hub.domain.sessions import (
+    FUTURE_TOLERANCE,
+    UNTRUSTED_METER_DATA,
     CloseReason,
     PushThrottle,
     SessionEvent,
@@ -129,7 +131,7 @@ def _iso(moment: datetime) -> str:
 class _Computed:
     summary: metering.EnergySummary
     priced: PricingResult | None
-    problems: list[str]
+    problems: list[metering.MeterProblem]
     messages: list[SessionMessage]
 
 
@@ -195,6 +197,9 @@ class SessionService:
         else:
             row.cdr_location = _cdr_location(location, evse, row.connector_id)
             await self._lock_tariff(row, evse)
+        if start.started_at > now + FUTURE_TOLERANCE:
+            _note(row, f"the transaction is dated in the future ({_iso(start.started_at)})")
+            row.held_for_review = True
         if token is not None:
             _apply_token(row, token)
             if not token.accepted:
@@ -252,7 +257,19 @@ class SessionService:
         )
         if not stored:
             return False
-        row.last_event_at = self.clock()
+        now = self.clock()
+        row.last_event_at = now
+        if row.cdr_made:
+            # Offline-queued data that arrives after the bill: kept, shown, never re-billed (a
+            # correction is a credit CDR: hub cdrs credit).
+            _note(row, f"a {message.action} message arrived after the CDR was made, not billed")
+            return True
+        if message.timestamp > now + FUTURE_TOLERANCE:
+            _note(
+                row,
+                f"a {message.action} message is dated in the future ({_iso(message.timestamp)})",
+            )
+            row.held_for_review = True
         await self.refresh_totals(row)
         await self._publish(row, status_changed=False)
         return True
@@ -328,8 +345,22 @@ class SessionService:
         summary = computed.summary
         row.kwh = summary.kwh
         row.max_power_kw = summary.max_power_kw
-        if computed.problems != sorted(row.problems or []):
-            row.problems = computed.problems[:50]
+        meter = sorted({METER_NOTE + p.message for p in computed.problems})
+        notes = [p for p in row.problems or [] if not p.startswith(METER_NOTE)]
+        if notes + meter != list(row.problems or []):
+            row.problems = (notes + meter)[:50]
+        untrusted = sorted(
+            {p.code.value for p in computed.problems if p.code in UNTRUSTED_METER_DATA}
+        )
+        if untrusted and not row.held_for_review:
+            row.held_for_review = True
+            logger.warning(
+                "session %s (transaction %s at %s) held for review: %s",
+                row.session_id,
+                row.transaction_id,
+                row.station_id,
+                ", ".join(untrusted),
+            )
         if computed.priced is not None:
             fields = self.codec.priced_fields(computed.priced)
             row.charging_periods = fields.get("charging_periods", [])
@@ -352,9 +383,8 @@ class SessionService:
             start=row.start_date_time,
             end=end,
         )
-        found = sorted({*problems, *(problem.message for problem in summary.problems)})
         priced = self._price(row, readings, messages, end)
-        return _Computed(summary, priced, found, messages)
+        return _Computed(summary, priced, [*problems, *summary.problems], messages)
 
     def _price(
         self,
@@ -688,17 +718,26 @@ def _cdr_token(row: ChargingSession) -> dict[str, Any]:
 
 def _readings(
     messages: Sequence[SessionMessage], version: str
-) -> tuple[list[metering.MeterReading], list[str]]:
+) -> tuple[list[metering.MeterReading], list[metering.MeterProblem]]:
     parse = metering.reading_from_ocpp16 if version == "1.6" else metering.reading_from_ocpp201
     readings: list[metering.MeterReading] = []
-    problems: list[str] = []
+    problems: list[metering.MeterProblem] = []
     for message in messages:
         for value in message.meter_values:
             parsed = parse(value)
             if parsed.reading is not None:
                 readings.append(parsed.reading)
-            problems.extend(problem.message for problem in parsed.problems)
+            problems.extend(parsed.problems)
     return readings, problems
+
+
+METER_NOTE = "meter: "
+"""Prefix of the problems recomputed from the meter data (the others are notes that stay)."""
+
+
+def _note(row: ChargingSession, note: str) -> None:
+    if note not in (row.problems or []):
+        row.problems = [*(row.problems or []), note][:50]
 
 
 def _charging_changes(messages: Sequence[SessionMessage]) -> tuple[tuple[datetime, bool], ...]:

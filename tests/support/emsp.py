@@ -91,6 +91,8 @@ class EmspPeer:
     # ``held`` lists the paths of the pushes waiting now.
     hold: bool = False
     held: list[str] = field(default_factory=list)
+    # With ``hold``, only pushes whose path starts with this wait (None: every push).
+    hold_only: str | None = None
     # Paths refused for good with this HTTP status and a non-OCPI body, as a receiver built on a
     # web framework answers an object that fails its validation (e.g. 422 for an enum value).
     refuse: dict[str, int] = field(default_factory=dict)
@@ -108,8 +110,9 @@ class EmspPeer:
     fail_token_offsets: set[int] = field(default_factory=set)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     # Sessions and CDRs receiver: sessions as the hub pushed them (a PATCH's charging_periods
-    # are added to the list, as mod_sessions says), CDRs by (country, party, id) as POSTed (a
-    # second POST of an id is answered 2001 and kept in ``duplicate_cdrs``).
+    # are added to the list, as mod_sessions says), CDRs by (country, party, id) as POSTed. A
+    # second POST of an id is kept in ``duplicate_cdrs``: the same CDR again (a retry after a
+    # lost answer) is answered as the first was, a different one with that id gets 2001.
     sessions: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     cdrs: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     duplicate_cdrs: list[dict[str, Any]] = field(default_factory=list)
@@ -343,7 +346,7 @@ class EmspPeer:
                 await asyncio.sleep(peer.push_delay)
             body = await request.json() if request.method in {"PUT", "PATCH", "POST"} else None
             parts = request.url.path.split("/")[3:]  # module and ids after /ocpi/2.2.1/
-            if peer.hold:
+            if peer.hold and request.url.path.startswith(peer.hold_only or ""):
                 with peer.lock:
                     peer.held.append(request.url.path)
                 while peer.hold:  # noqa: ASYNC110 - set from the test's thread, not this loop
@@ -368,11 +371,13 @@ class EmspPeer:
                     return Response(envelope(status_code=2001, message="rejected"))
                 if parts == ["cdrs"]:
                     key = (body["country_code"], body["party_id"], body["id"])
+                    location = f"{peer.base_url}/ocpi/2.2.1/cdrs/{'/'.join(key)}"
                     if key in peer.cdrs:
                         peer.duplicate_cdrs.append(body)
-                        return Response(envelope(status_code=2001, message="CDR exists"))
+                        if body != peer.cdrs[key]:
+                            return Response(envelope(status_code=2001, message="CDR exists"))
+                        return Response(envelope(), headers={"Location": location}, status_code=201)
                     peer.cdrs[key] = body
-                    location = f"{peer.base_url}/ocpi/2.2.1/cdrs/{'/'.join(key)}"
                     return Response(envelope(), headers={"Location": location}, status_code=201)
                 try:
                     peer.apply(request.method, parts, body)
