@@ -41,6 +41,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.db]
 PASSWORD = "station-password-0123"
 A, B = ("US", "EMA"), ("US", "EMB")
 CARD_A, CARD_B = "04A1B2C3D4", "04B1B2C3D4"
+STAMP = "2026-11-24T10:05:00Z"
 
 
 def site() -> dict:
@@ -284,3 +285,31 @@ async def test_201_duplicates_late_token_and_offline_events_count_once(world: Wo
     assert Decimal(str(cdr["total_cost"]["excl_vat"])) == Decimal("14.40")
     assert world.emsp_b.cdrs == {}
     assert stored_cdr.cdr_id == cdr["id"]
+
+
+async def test_16_transaction_ids_are_unique_and_unknown_ones_are_answered(world: World):
+    async with charger(world, "CS-16", "ocpp1.6") as station:
+        await station.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        ids = []
+        for connector_id in (1, 2):
+            started = await station.call(
+                "StartTransaction",
+                {
+                    "connectorId": connector_id,
+                    "idTag": CARD_A,
+                    "meterStart": 0,
+                    "timestamp": "2026-11-24T10:00:00Z",
+                },
+            )
+            ids.append(started[2]["transactionId"])
+        assert len(set(ids)) == 2  # never the "always 1" bug
+        # Values and a stop for a transaction we never issued: answered, nothing recorded.
+        never = max(ids) + 1000
+        values = {"connectorId": 1, "transactionId": never, "meterValue": [energy(STAMP, 5)]}
+        assert (await station.call("MeterValues", values))[0] == 3
+        stop = {"transactionId": never, "meterStop": 9000, "timestamp": STAMP}
+        assert (await station.call("StopTransaction", stop))[0] == 3
+    sessions, cdrs = await world.stored()
+    assert sorted(int(s.transaction_id or 0) for s in sessions) == sorted(ids)
+    assert {s.status for s in sessions} == {"ACTIVE"}
+    assert cdrs == []
