@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.domain.access import PartyScope
 from hub.persistence import tables
+from hub.persistence.repositories.sessions import PageWindow
 from hub.persistence.session import session_scope
 from hub.roaming.pricing import OcpiTariffCodec
 from hub.services.sessions import SessionService
@@ -94,6 +95,11 @@ def _cpo(receiver: PartyRef | None) -> tuple[str, str] | None:
     return (receiver.country_code, receiver.party_id) if receiver is not None else None
 
 
+def _window(query: SenderQuery) -> PageWindow:
+    page = query.page
+    return PageWindow(page.offset, page.limit, page.date_from, page.date_to, _cpo(query.receiver))
+
+
 class PartnerSessions:
     """Sessions Sender: only the sessions of the partner's own tokens (``PartyScope.owns``);
     another partner's session is indistinguishable from a missing one."""
@@ -103,14 +109,8 @@ class PartnerSessions:
 
     async def list_sessions(self, client: ClientIdentity, query: SenderQuery) -> Page[v221.Session]:
         async with session_scope(self._sessions) as session:
-            rows, total = await SessionService(session, codec=OcpiTariffCodec()).owned_page(
-                scope_of(client),
-                cpo=_cpo(query.receiver),
-                date_from=query.page.date_from,
-                date_to=query.page.date_to,
-                offset=query.page.offset,
-                limit=query.page.limit,
-            )
+            service = SessionService(session, codec=OcpiTariffCodec())
+            rows, total = await service.owned_page(scope_of(client), _window(query))
             items = [session_model(row) for row in rows]
         return Page(items=items, total=total)
 
@@ -143,13 +143,7 @@ class PartnerCdrs:
 
     async def list_cdrs(self, client: ClientIdentity, query: SenderQuery) -> Page[v221.CDR]:
         async with session_scope(self._sessions) as session:
-            rows, total = await SessionService(session, codec=OcpiTariffCodec()).owned_cdr_page(
-                scope_of(client),
-                cpo=_cpo(query.receiver),
-                date_from=query.page.date_from,
-                date_to=query.page.date_to,
-                offset=query.page.offset,
-                limit=query.page.limit,
-            )
+            service = SessionService(session, codec=OcpiTariffCodec())
+            rows, total = await service.owned_cdr_page(scope_of(client), _window(query))
             items = [cdr_model(row) for row in rows]
         return Page(items=items, total=total)

@@ -43,7 +43,7 @@ from hub.domain.sessions import (
     session_error,
 )
 from hub.persistence.base import utc_now
-from hub.persistence.repositories.sessions import SessionRepository
+from hub.persistence.repositories.sessions import PageWindow, SessionRepository
 from hub.persistence.repositories.tariffs import TariffRepository
 from hub.persistence.tables import (
     ChargeDetailRecord,
@@ -510,34 +510,16 @@ class SessionService:
     # --- what partners see --------------------------------------------------------------------
 
     async def owned_page(
-        self,
-        scope: PartyScope,
-        *,
-        cpo: tuple[str, str] | None = None,
-        date_from: datetime | None,
-        date_to: datetime | None,
-        offset: int,
-        limit: int,
+        self, scope: PartyScope, window: PageWindow
     ) -> tuple[list[ChargingSession], int]:
         """The sessions a partner may see (its own tokens'), for the Sessions Sender GET."""
-        return await self.repository.owned_page(
-            scope, cpo=cpo, date_from=date_from, date_to=date_to, offset=offset, limit=limit
-        )
+        return await self.repository.owned_page(scope, window)
 
     async def owned_cdr_page(
-        self,
-        scope: PartyScope,
-        *,
-        cpo: tuple[str, str] | None = None,
-        date_from: datetime | None,
-        date_to: datetime | None,
-        offset: int,
-        limit: int,
+        self, scope: PartyScope, window: PageWindow
     ) -> tuple[list[ChargeDetailRecord], int]:
         """The CDRs a partner may see (its own tokens'), for the CDRs Sender GET."""
-        return await self.repository.owned_cdr_page(
-            scope, cpo=cpo, date_from=date_from, date_to=date_to, offset=offset, limit=limit
-        )
+        return await self.repository.owned_cdr_page(scope, window)
 
     async def set_charging_preferences(
         self,

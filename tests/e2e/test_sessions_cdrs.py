@@ -45,15 +45,9 @@ STAMP = "2026-11-24T10:05:00Z"
 
 
 def site() -> dict:
-    location = network.location("SITE", evses=4)
-    links = [("CS-16", None, 1), ("CS-16", None, 2), ("CS-201", 1, None), ("CS-201", 2, None)]
-    for evse, (station, evse_id, connector_id) in zip(location["evses"], links, strict=True):
-        evse["hub_ocpp"] = {
-            "charging_station_id": station,
-            "evse_id": evse_id,
-            "connector_id": connector_id,
-        }
-    return location
+    return network.linked_location(
+        "SITE", [("CS-16", None, 1), ("CS-16", None, 2), ("CS-201", 1, None), ("CS-201", 2, None)]
+    )
 
 
 @dataclass

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +25,20 @@ from hub.persistence.tables import (
 )
 
 OPEN = (SessionStatus.PENDING.value, SessionStatus.ACTIVE.value)
+
+_Owned = TypeVar("_Owned", ChargingSession, ChargeDetailRecord)
+
+
+@dataclass(frozen=True, slots=True)
+class PageWindow:
+    """One page of a Sender GET: objects last updated in [date_from, date_to) at the ``cpo``
+    party's locations (None: any of ours), from ``offset``, at most ``limit``."""
+
+    offset: int
+    limit: int
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    cpo: tuple[str, str] | None = None
 
 
 class SessionRepository:
@@ -134,39 +150,43 @@ class SessionRepository:
         return list(result.scalars())
 
     async def owned_page(
-        self,
-        scope: PartyScope,
-        *,
-        cpo: tuple[str, str] | None,
-        date_from: datetime | None,
-        date_to: datetime | None,
-        offset: int,
-        limit: int,
+        self, scope: PartyScope, window: PageWindow
     ) -> tuple[list[ChargingSession], int]:
-        """The sessions of the scope's tokens (at the ``cpo`` party's locations, when given)
-        last updated in [date_from, date_to), oldest change first, and how many in all."""
+        """The sessions of the scope's tokens in ``window``, oldest change first, and how many
+        there are in all."""
+        return await self._owned(ChargingSession, scope, window)
+
+    async def owned_cdr_page(
+        self, scope: PartyScope, window: PageWindow
+    ) -> tuple[list[ChargeDetailRecord], int]:
+        """The CDRs of the scope's tokens in ``window`` (see ``owned_page``)."""
+        return await self._owned(ChargeDetailRecord, scope, window)
+
+    async def _owned(
+        self, model: type[_Owned], scope: PartyScope, window: PageWindow
+    ) -> tuple[list[_Owned], int]:
         conditions = [
-            owned_by(
-                scope, col(ChargingSession.token_country_code), col(ChargingSession.token_party_id)
-            ),
-            col(ChargingSession.partner_id).is_not(None),
+            owned_by(scope, col(model.token_country_code), col(model.token_party_id)),
+            col(model.partner_id).is_not(None),
         ]
-        if cpo is not None:
-            conditions.append(col(ChargingSession.country_code) == cpo[0])
-            conditions.append(col(ChargingSession.party_id) == cpo[1])
-        if date_from is not None:
-            conditions.append(col(ChargingSession.last_updated) >= date_from)
-        if date_to is not None:
-            conditions.append(col(ChargingSession.last_updated) < date_to)
+        if window.cpo is not None:
+            conditions += [
+                col(model.country_code) == window.cpo[0],
+                col(model.party_id) == window.cpo[1],
+            ]
+        if window.date_from is not None:
+            conditions.append(col(model.last_updated) >= window.date_from)
+        if window.date_to is not None:
+            conditions.append(col(model.last_updated) < window.date_to)
         total = await self.session.scalar(
-            select(func.count()).select_from(ChargingSession).where(*conditions)
+            select(func.count()).select_from(model).where(*conditions)
         )
         result = await self.session.execute(
-            select(ChargingSession)
+            select(model)
             .where(*conditions)
-            .order_by(col(ChargingSession.last_updated), col(ChargingSession.id))
-            .offset(offset)
-            .limit(limit)
+            .order_by(col(model.last_updated), col(model.id))
+            .offset(window.offset)
+            .limit(window.limit)
         )
         return list(result.scalars()), int(total or 0)
 
@@ -273,43 +293,6 @@ class SessionRepository:
             .order_by(col(ChargeDetailRecord.id))
         )
         return list(result.scalars())
-
-    async def owned_cdr_page(
-        self,
-        scope: PartyScope,
-        *,
-        cpo: tuple[str, str] | None,
-        date_from: datetime | None,
-        date_to: datetime | None,
-        offset: int,
-        limit: int,
-    ) -> tuple[list[ChargeDetailRecord], int]:
-        conditions = [
-            owned_by(
-                scope,
-                col(ChargeDetailRecord.token_country_code),
-                col(ChargeDetailRecord.token_party_id),
-            ),
-            col(ChargeDetailRecord.partner_id).is_not(None),
-        ]
-        if cpo is not None:
-            conditions.append(col(ChargeDetailRecord.country_code) == cpo[0])
-            conditions.append(col(ChargeDetailRecord.party_id) == cpo[1])
-        if date_from is not None:
-            conditions.append(col(ChargeDetailRecord.last_updated) >= date_from)
-        if date_to is not None:
-            conditions.append(col(ChargeDetailRecord.last_updated) < date_to)
-        total = await self.session.scalar(
-            select(func.count()).select_from(ChargeDetailRecord).where(*conditions)
-        )
-        result = await self.session.execute(
-            select(ChargeDetailRecord)
-            .where(*conditions)
-            .order_by(col(ChargeDetailRecord.last_updated), col(ChargeDetailRecord.id))
-            .offset(offset)
-            .limit(limit)
-        )
-        return list(result.scalars()), int(total or 0)
 
     async def cdr_listing(
         self,
