@@ -133,6 +133,7 @@ class _Computed:
     priced: PricingResult | None
     problems: list[metering.MeterProblem]
     messages: list[SessionMessage]
+    readings: list[metering.MeterReading]
 
 
 class SessionService:
@@ -367,7 +368,7 @@ class SessionService:
             total = fields.get("total_cost") or {}
             row.total_cost_excl_vat = _decimal(total.get("excl_vat"))
             row.total_cost_incl_vat = _decimal(total.get("incl_vat"))
-        row.signed_data = _signed(computed.messages)
+        row.signed_data = _signed(computed.readings)
         row.last_updated = self.clock()
 
     async def _compute(self, row: ChargingSession) -> _Computed:
@@ -384,7 +385,7 @@ class SessionService:
             end=end,
         )
         priced = self._price(row, readings, messages, end)
-        return _Computed(summary, priced, [*problems, *summary.problems], messages)
+        return _Computed(summary, priced, [*problems, *summary.problems], messages, readings)
 
     def _price(
         self,
@@ -501,10 +502,7 @@ class SessionService:
         if row.meter_id:
             body["meter_id"] = row.meter_id
         if row.signed_data:
-            body["signed_data"] = {
-                "encoding_method": "OCPP",
-                "signed_values": row.signed_data[:50],
-            }
+            body["signed_data"] = _signed_data(row.signed_data)
         return body
 
     # --- what partners see --------------------------------------------------------------------
@@ -732,31 +730,40 @@ def _charging_changes(messages: Sequence[SessionMessage]) -> tuple[tuple[datetim
     )
 
 
-def _signed(messages: Sequence[SessionMessage]) -> list[dict[str, Any]]:
-    """Signed meter values as OCPI ``SignedValue`` objects (1.6 ``format: SignedData``; 2.0.1
-    ``signedMeterValue``), Transaction.Begin / Transaction.End natures."""
+def _signed(readings: Sequence[metering.MeterReading]) -> list[dict[str, Any]]:
+    """The signed meter values of the session, in time order, as OCPI ``SignedValue`` objects
+    (``nature`` is the reading's context, e.g. Transaction.Begin / Transaction.End), each with
+    the encoding and public key it came with (the CDR's ``signed_data`` takes them)."""
     values: list[dict[str, Any]] = []
-    for message in messages:
-        for meter_value in message.meter_values:
-            for sampled in meter_value.get("sampled_value") or []:
-                signed = sampled.get("signed_meter_value")
-                if signed:
-                    values.append(
-                        {
-                            "nature": str(sampled.get("context") or "Sample.Periodic")[:32],
-                            "plain_data": str(sampled.get("value"))[:5000],
-                            "signed_data": str(signed.get("signed_meter_data", ""))[:5000],
-                        }
-                    )
-                elif sampled.get("format") == "SignedData":
-                    values.append(
-                        {
-                            "nature": str(sampled.get("context") or "Sample.Periodic")[:32],
-                            "plain_data": "",
-                            "signed_data": str(sampled.get("value"))[:5000],
-                        }
-                    )
+    for reading in sorted(readings, key=lambda r: r.timestamp):
+        for signed in reading.signed_values:
+            values.append(
+                {
+                    "nature": signed.context.value[:32],
+                    "plain_data": "",
+                    "signed_data": signed.data[:5000],
+                    "encoding_method": signed.encoding_method
+                    or ("OCMF" if signed.data.startswith("OCMF|") else "UNKNOWN"),
+                    "public_key": signed.public_key,
+                }
+            )
     return values
+
+
+def _signed_data(values: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """OCPI ``SignedData`` of a CDR from the session's signed values (the first one's encoding
+    and public key stand for all: one meter signs a session)."""
+    first = values[0]
+    data: dict[str, Any] = {
+        "encoding_method": str(first["encoding_method"])[:36],
+        "signed_values": [
+            {key: value[key] for key in ("nature", "plain_data", "signed_data")}
+            for value in values[:50]
+        ],
+    }
+    if first.get("public_key"):
+        data["public_key"] = str(first["public_key"])[:512]
+    return data
 
 
 def _decimal(value: object) -> Decimal | None:

@@ -347,3 +347,32 @@ async def test_a_repeated_event_is_recognised_and_changes_nothing(world):
         event = MeterMessage("TransactionEvent", clock(), [], 3)
         assert await svc.record(row, event)
         assert not await svc.record(row, MeterMessage("TransactionEvent", clock(), [], 3))
+
+
+async def test_signed_meter_values_reach_the_cdr_as_signed_data(world):
+    sessions, _, clock = world
+    pk = await start(world)
+    clock.now += timedelta(minutes=10)
+    signed = {
+        "timestamp": clock().isoformat(),
+        "sampled_value": [
+            {
+                "value": 'OCMF|{"FV":"1.0","RD":[{"RV":4.0,"RU":"kWh"}]}|{"SD":"30450221"}',
+                "format": "SignedData",
+                "context": "Transaction.End",
+                "measurand": "Energy.Active.Import.Register",
+            }
+        ],
+    }
+    async with session_scope(sessions) as session:
+        svc = service(session, clock)
+        row = await svc.get(pk)
+        await svc.record(row, MeterMessage("StopTransaction", clock(), [signed]))
+        await svc.end(row, at=clock(), meter_stop_kwh=Decimal(4))
+    _, _, (cdr,) = await state(world, pk)
+    data = cdr.body["signed_data"]
+    assert data["encoding_method"] == "OCMF"
+    (value,) = data["signed_values"]
+    assert value["nature"] == "Transaction.End"
+    assert value["signed_data"].startswith("OCMF|")
+    assert cdr.total_energy == Decimal(4)
