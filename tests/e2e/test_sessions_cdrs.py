@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -29,9 +29,8 @@ from hub.services.stations import StationService
 from hub.services.tariffs import TariffService
 from hub.services.tokens import TokenService
 from tests.fixtures import network
-from tests.hub.conftest import add_parties
-from tests.support.emsp import EmspPeer
-from tests.support.emsp_authorize import register_emsp
+from tests.hub.conftest import add_parties, register_partner
+from tests.support.emsp import EmspPeer, token_header
 from tests.support.inprocess_hub import InProcessHub, running_hub
 from tests.support.ocpp_raw import RawStation
 from tests.support.servers import asgi_server
@@ -55,6 +54,20 @@ class World:
     hub: InProcessHub
     emsp_a: EmspPeer
     emsp_b: EmspPeer
+    tokens: dict[str, str] = field(default_factory=dict)
+    """The token each eMSP calls the hub with."""
+
+    def pull(self, emsp: str, module: str) -> list[dict]:
+        """What the eMSP GETs back from the hub's Sender (every page)."""
+        items: list[dict] = []
+        url: str | None = f"{self.hub.url}/ocpi/2.2.1/{module}?date_from=2026-01-01T00:00:00Z"
+        with httpx.Client(timeout=10) as http:
+            while url:
+                response = http.get(url, headers=token_header(self.tokens[emsp]))
+                assert response.json()["status_code"] == 1000, response.text
+                items += response.json()["data"]
+                url = response.links.get("next", {}).get("url")
+        return items
 
     async def deliver(self) -> None:
         """Push rounds until the outbox is empty."""
@@ -101,7 +114,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
         for name in ("a", "b"):
             peer = EmspPeer()
             peer.base_url = stack.enter_context(asgi_server(peer.app()))
-            peer.issued[f"token-for-emsp-{name}"] = "C"
+            peer.issued[f"token-for-emsp-{name}"] = "C"  # how the hub calls it
             peers[name] = peer
         async with running_hub(database_url, sweep_interval_seconds=3600) as hub:
             await add_parties(hub.sessions)
@@ -114,18 +127,12 @@ async def world(database_url: str) -> AsyncIterator[World]:
                 for station_id in ("CS-16", "CS-201"):
                     await StationService(session).add(station_id, PASSWORD)
             for name, party, card in (("a", A, CARD_A), ("b", B, CARD_B)):
-                base = f"{peers[name].base_url}/ocpi/2.2.1"
-                partner_id = await register_emsp(
+                partner_id, world.tokens[name] = await register_partner(
                     hub.sessions,
                     f"emsp-{name}",
                     party,
-                    None,
-                    receivers={
-                        "sessions": f"{base}/sessions",
-                        "cdrs": f"{base}/cdrs",
-                        "locations": f"{base}/locations",
-                        "tariffs": f"{base}/tariffs",
-                    },
+                    base_url=f"{peers[name].base_url}/ocpi/2.2.1",
+                    modules=("locations", "tariffs", "sessions", "cdrs"),
                 )
                 await _token(hub, partner_id, party, card)
             await world.deliver()  # the network as it is before any charge
@@ -206,6 +213,11 @@ async def test_a_16_charge_reaches_its_emsp_as_one_cdr_priced_at_the_locked_tari
     assert world.emsp_b.sessions == {}
     assert world.emsp_b.cdrs == {}
     assert not [r for r in world.emsp_b.received if "/sessions/" in r.path or "/cdrs" in r.path]
+    # Pulled back, the eMSP finds what it was sent; the other finds nothing.
+    (pulled,) = world.pull("a", "sessions")
+    assert (pulled["id"], pulled["status"], pulled["kwh"]) == (session["id"], "COMPLETED", 20.0)
+    assert world.pull("a", "cdrs") == [cdr]
+    assert world.pull("b", "sessions") == world.pull("b", "cdrs") == []
     _, (stored_cdr,) = await world.stored()
     assert stored_cdr.location_url is not None
     assert stored_cdr.location_url.endswith(f"/cdrs/US/HPC/{cdr['id']}")
