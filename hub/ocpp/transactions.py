@@ -24,10 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import SessionSettings
-from hub.domain.sessions import PushThrottle, SessionToken
+from hub.domain.sessions import PushThrottle, SessionStatus, SessionToken
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.persistence.base import utc_now
-from hub.persistence.session import session_scope
+from hub.persistence.session import read_scope, session_scope
 from hub.services.sessions import MeterMessage, SessionService, TariffCodec, TransactionStart
 
 logger = logging.getLogger(__name__)
@@ -191,16 +191,19 @@ class Transactions:
         info: dict[str, object] | None = None
         token: SessionToken | None = None
         evse_id = (evse or {}).get("id")
+        moment = self._moment(timestamp, station_id)
+        transaction_id = str(transaction_info.get("transaction_id", ""))[:36]
         if id_token is not None:
-            if self.authorizer is None:
+            decided = await self._decided(station_id, transaction_id, id_token)
+            if decided is not None:
+                info = {"status": decided}
+            elif self.authorizer is None:
                 info = dict(INVALID)
                 token = _refused(str(id_token.get("id_token", "")), str(id_token.get("type")))
             else:
                 info, _, token = await self.authorizer.id_token_decision(
                     station_id, id_token, action="TransactionEvent", evse_id=evse_id
                 )
-        moment = self._moment(timestamp, station_id)
-        transaction_id = str(transaction_info.get("transaction_id", ""))[:36]
         for attempt in (1, 2):
             try:
                 async with session_scope(self.sessions) as session:
@@ -257,8 +260,17 @@ class Transactions:
         else:
             if event_type == "Started" and moment < row.start_date_time:
                 row.start_date_time = moment  # a repeated or late Started names the true start
-            if token is not None and (row.token_uid != token.uid or not row.auth_method):
+            if token is not None and row.token_uid is None:
                 await service.authorize(row, token)
+            elif token is not None:
+                # Another card on a later event (a stop by a driver of the same group): answered,
+                # but the session stays its first driver's.
+                logger.info(
+                    "station %s: transaction %s has a token; the one on a later event is not "
+                    "the session's",
+                    station_id,
+                    transaction_id,
+                )
             if row.remote_start_id is None and transaction_info.get("remote_start_id"):
                 row.remote_start_id = transaction_info["remote_start_id"]
         await service.record(
@@ -273,6 +285,22 @@ class Transactions:
         )
         if event_type == "Ended":
             await service.end(row, at=moment, stop_reason=transaction_info.get("stopped_reason"))
+
+    async def _decided(
+        self, station_id: str, transaction_id: str, id_token: Mapping[str, Any]
+    ) -> str | None:
+        """The answer already given for this transaction's own token (events repeat it, up to
+        the Ended): the status the session stands for, without deciding or asking again. None
+        when the token is not the session's (or there is no session yet)."""
+        uid = str(id_token.get("id_token", ""))
+        async with read_scope(self.sessions) as session:
+            row = await self._service(session).transaction(
+                station_id, transaction_id, for_update=False
+            )
+        if row is None or row.token_uid is None or row.token_uid.upper() != uid.upper():
+            return None
+        accepted = row.status in (SessionStatus.ACTIVE.value, SessionStatus.COMPLETED.value)
+        return "Accepted" if accepted else "Invalid"
 
     # --- sessions the charger will not end ----------------------------------------------------
 

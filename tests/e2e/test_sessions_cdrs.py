@@ -21,7 +21,11 @@ from sqlmodel import select
 from hub.config import PushSettings
 from hub.domain.tokens import TokenKey, TokenRecord, TokenType, WhitelistType
 from hub.persistence.session import session_scope
-from hub.persistence.tables import ChargeDetailRecord, ChargingSession
+from hub.persistence.tables import (
+    AuthorizationDecisionRecord,
+    ChargeDetailRecord,
+    ChargingSession,
+)
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
 from hub.roaming.push import PushWorker
 from hub.services.locations import LocationService
@@ -275,11 +279,20 @@ async def test_201_duplicates_late_token_and_offline_events_count_once(world: Wo
             "2026-11-24T10:30:00Z",
             35000,
             info={"stoppedReason": "EVDisconnected"},
+            idToken={"idToken": CARD_A, "type": "ISO14443"},  # the driver's card stops it
         )
         late = event("Updated", 2, "2026-11-24T10:15:00Z", 20000, offline=True)
-        for frame in (ended, late, ended):
-            await station.call("TransactionEvent", frame)
+        answers = [await station.call("TransactionEvent", f) for f in (ended, late, ended)]
+        assert [a[2].get("idTokenInfo", {}).get("status") for a in answers] == [
+            "Accepted",
+            None,
+            "Accepted",
+        ]
     await world.deliver()
+    # The card was decided once (its later appearances are answered from the session).
+    async with session_scope(world.hub.sessions) as session:
+        decided = (await session.execute(select(AuthorizationDecisionRecord))).scalars().all()
+    assert [d.ocpp_action for d in decided] == ["TransactionEvent"]
 
     (session,), (stored_cdr,) = await world.stored()
     assert session.status == "COMPLETED"
