@@ -164,6 +164,10 @@ class SessionService:
         evse, location = await self._place(start)
         if evse is not None:
             for stale in await self.repository.open_at(start.station_id, evse.uid):
+                if _same_start(stale, start):
+                    # A 1.6 charger that lost our answer sends its StartTransaction again: the
+                    # same transaction, answered with the same id.
+                    return stale
                 await self.close(stale, CloseReason.REPLACED, at=start.started_at)
         now = self.clock()
         token = start.token
@@ -616,6 +620,16 @@ class SessionService:
         row.pushed_at = self.clock()
         row.pushed_kwh = row.kwh
         row.pushed_status = row.status
+
+
+def _same_start(row: ChargingSession, start: TransactionStart) -> bool:
+    return (
+        start.transaction_id is None
+        and row.ocpp_version == start.ocpp_version
+        and row.start_date_time == start.started_at
+        and row.meter_start_kwh == start.meter_start_kwh
+        and row.token_uid == (start.token.uid[:36] if start.token else None)
+    )
 
 
 def _pk(row: ChargingSession) -> int:

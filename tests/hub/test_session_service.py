@@ -376,3 +376,11 @@ async def test_signed_meter_values_reach_the_cdr_as_signed_data(world):
     assert value["nature"] == "Transaction.End"
     assert value["signed_data"].startswith("OCMF|")
     assert cdr.total_energy == Decimal(4)
+
+
+async def test_a_repeated_16_start_is_the_same_transaction(world):
+    first = await start(world)
+    again = await start(world)  # the charger lost our answer and sent it again
+    row, _, _ = await state(world, first)
+    assert again == first
+    assert row.status == SessionStatus.ACTIVE.value
