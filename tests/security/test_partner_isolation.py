@@ -1,10 +1,12 @@
-"""Three automakers attack each other's private data: locations and tariffs, every way of asking.
+"""Three automakers attack each other's private data: locations, tariffs, sessions and CDRs,
+every way of asking.
 
 The hub runs as a real HTTP server on 127.0.0.1 (both databases); each partner has a real
 receiver (``EmspPeer``) for pushes and for its side of the credentials handshake. Every object
 any partner obtains, by any route, is collected and compared with what it may see: zero leaks.
 
-Later modules (tokens, sessions, CDRs, commands) add their object types and routes here.
+Each of A's and B's drivers has charged once at the public site (a finished session with its
+CDR); C's none. Later modules (commands) add their object types and routes here.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,12 +26,16 @@ import pytest
 from hub.app import create_app
 from hub.config import DatabaseSettings, OcpiSettings, PushSettings, Settings
 from hub.domain.partners import PartnerStatus
+from hub.domain.sessions import SessionToken
+from hub.domain.tokens import TokenType
 from hub.persistence.session import session_scope
 from hub.roaming.handshake import CredentialsHandshake, HandshakeFailed
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
+from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.push import PushWorker
 from hub.services.locations import LocationService
 from hub.services.partners import PartnerService
+from hub.services.sessions import SessionService, TransactionStart
 from hub.services.tariffs import TariffService
 from ocpi.envelope import parse_next_link
 from tests.fixtures import network
@@ -71,7 +79,29 @@ def auth(token: str) -> dict[str, str]:
 def location_record(location_id: str, publish: bool, visible_to, tariff_ids) -> dict[str, Any]:
     record = network.location(location_id, evses=1, publish=publish, visible_to=visible_to)
     record["evses"][0]["connectors"][0]["tariff_ids"] = list(tariff_ids)
+    record["evses"][0]["hub_ocpp"] = {"charging_station_id": f"CS-{location_id}", "connector_id": 1}
     return record
+
+
+async def charge(sessions: Any, partner_id: int, party: tuple[str, str], minute: int) -> str:
+    """A finished 10 kWh charge at PUB by a driver of ``party``; its session (and CDR) id."""
+    started = datetime(2026, 11, 24, 10, minute, tzinfo=UTC)
+    driver = SessionToken(
+        uid=f"CARD-{party[1]}", token_type=TokenType.RFID, accepted=True,
+        auth_method="WHITELIST", presented_type="idTag", country_code=party[0],
+        party_id=party[1], contract_id=f"{party[0]}-{party[1]}-C1", partner_id=partner_id,
+    )  # fmt: skip
+    async with session_scope(sessions) as session:
+        service = SessionService(session, codec=OcpiTariffCodec(), clock=lambda: started)
+        row = await service.start(
+            TransactionStart(
+                station_id="CS-PUB", ocpp_version="1.6", started_at=started,
+                ocpp_connector_id=1, token=driver, meter_start_kwh=Decimal(0),
+            )
+        )  # fmt: skip
+        cdr = await service.end(row, at=started + timedelta(minutes=20), meter_stop_kwh=Decimal(10))
+        assert cdr is not None
+        return row.session_id
 
 
 @dataclass
@@ -80,6 +110,8 @@ class Seen:
 
     locations: set[str] = field(default_factory=set)
     tariffs: set[str] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    cdrs: set[str] = field(default_factory=set)
     requests: int = 0
 
 
@@ -91,7 +123,12 @@ class World:
     peers: dict[str, EmspPeer]
     partner_ids: dict[str, int]
     http: httpx.AsyncClient
+    charges: dict[str, str]
+    """Each partner's drivers' session ids (= CDR ids); C has none."""
     seen: dict[str, Seen] = field(default_factory=lambda: {n: Seen() for n in PARTNERS})
+
+    def may_see_charges(self, name: str) -> set[str]:
+        return {self.charges[name]} if name in self.charges else set()
 
     async def get(self, name: str, path: str, headers: dict[str, str] | None = None):
         response = await self.http.get(
@@ -113,6 +150,10 @@ class World:
                 continue
             if path.startswith("/tariffs"):
                 self.seen[name].tariffs.add(item["id"])
+            elif path.startswith("/sessions"):
+                self.seen[name].sessions.add(item["id"])
+            elif path.startswith("/cdrs"):
+                self.seen[name].cdrs.add(item["id"])
             elif "uid" in item or "standard" in item:  # an EVSE or a connector of a location
                 self.seen[name].locations.add(path.split("?")[0].split("/")[2])
             elif "id" in item:
@@ -135,6 +176,8 @@ class World:
         for name, seen in self.seen.items():
             assert seen.locations <= MAY_SEE_LOCATIONS[name], (name, seen.locations)
             assert seen.tariffs <= MAY_SEE_TARIFFS[name], (name, seen.tariffs)
+            assert seen.sessions <= self.may_see_charges(name), (name, seen.sessions)
+            assert seen.cdrs <= self.may_see_charges(name), (name, seen.cdrs)
 
 
 @pytest.fixture
@@ -151,7 +194,11 @@ async def world(database_url, sessions):
             peers[name].base_url = url
             peers[name].roles = [role("EMSP", *party)]
             partner_ids[name], tokens[name] = await register_partner(
-                sessions, name, party, base_url=f"{url}/ocpi/2.2.1"
+                sessions,
+                name,
+                party,
+                base_url=f"{url}/ocpi/2.2.1",
+                modules=("locations", "tariffs", "sessions", "cdrs"),
             )
             peers[name].issued[f"token-for-{name}"] = "C"
             peers[name].our_token = f"token-for-{name}"
@@ -164,6 +211,10 @@ async def world(database_url, sessions):
             await TariffService(session).import_tariffs(
                 parse_tariffs_json(json.dumps([network.tariff(t) for t in TARIFFS]))
             )
+        charges = {
+            name: await charge(sessions, partner_ids[name], PARTNERS[name], minute)
+            for minute, name in enumerate(("emsp-a", "emsp-b"))
+        }
         port = free_port()
         settings = Settings(
             database=DatabaseSettings(url=database_url),
@@ -176,7 +227,7 @@ async def world(database_url, sessions):
                 peer.hub_credentials_url = f"{hub_url}/ocpi/2.2.1/credentials"
                 peer.hub_versions_url = f"{hub_url}/ocpi/versions"
             async with httpx.AsyncClient(timeout=10) as http:
-                yield World(hub_url, sessions, tokens, peers, partner_ids, http)
+                yield World(hub_url, sessions, tokens, peers, partner_ids, http, charges)
 
 
 async def deliver_pushes(world: World) -> None:
@@ -191,9 +242,16 @@ async def deliver_pushes(world: World) -> None:
 def pushed_ids(peer: EmspPeer) -> tuple[set[str], set[str]]:
     locations, tariffs = set(), set()
     for received in peer.pushes():
-        module, _, _, object_id, *_ = received.path.split("/")[3:]
-        (tariffs if module == "tariffs" else locations).add(object_id)
+        module, *ids = received.path.split("/")[3:]
+        if module in {"locations", "tariffs"}:
+            (tariffs if module == "tariffs" else locations).add(ids[2])
     return locations, tariffs
+
+
+def pushed_charges(peer: EmspPeer) -> tuple[set[str], set[str]]:
+    sessions = {r.path.rsplit("/", 1)[1] for r in peer.pushes(prefix="/ocpi/2.2.1/sessions/")}
+    cdrs = {r.body["id"] for r in peer.pushes("POST", "/ocpi/2.2.1/cdrs")}
+    return sessions, cdrs
 
 
 LIST_QUERIES = [
@@ -229,8 +287,8 @@ async def test_every_way_of_asking_leaks_nothing(world: World):
                 continue
             for headers in routing_headers(victim_party):
                 for query in LIST_QUERIES:
-                    await world.pull_all(name, f"/locations{query}", headers)
-                    await world.pull_all(name, f"/tariffs{query}", headers)
+                    for module in ("locations", "tariffs", "sessions", "cdrs"):
+                        await world.pull_all(name, f"/{module}{query}", headers)
                 for location_id, *_ in LOCATIONS:
                     for path in (
                         f"/locations/{location_id}",
@@ -248,6 +306,7 @@ async def test_every_way_of_asking_leaks_nothing(world: World):
     for name, seen in world.seen.items():
         assert seen.locations == MAY_SEE_LOCATIONS[name]
         assert seen.tariffs == MAY_SEE_TARIFFS[name]
+        assert seen.sessions == seen.cdrs == world.may_see_charges(name)
         assert seen.requests > 100
 
 
@@ -257,6 +316,8 @@ async def test_pushes_reach_only_the_owner_and_follow_visibility_changes(world: 
         locations, tariffs = pushed_ids(peer)
         assert locations == MAY_SEE_LOCATIONS[name]
         assert tariffs == MAY_SEE_TARIFFS[name]
+        sessions, cdrs = pushed_charges(peer)
+        assert sessions == cdrs == world.may_see_charges(name), name
 
     # DEPOT-A stops being shared with A; DEPOT-B is shared with C as well.
     changed = [
