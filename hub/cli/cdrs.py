@@ -27,6 +27,7 @@ from hub.cli.sessions import (
     cdr_record,
     cost_text,
     moment,
+    money_text,
     partner_of,
     reason_text,
 )
@@ -82,7 +83,7 @@ def list_cdrs(
                 r["partner"],
                 r["total_energy"],
                 cost_text(r),
-                f"credits {r['credit_reference_id']}" if r["credit"] else "",
+                "credit" if r["credit"] else "",
                 r["created_at"],
                 r["delivered_at"] or "not yet",
             ]
@@ -121,7 +122,8 @@ def show(cdr_id: str = CDR_ID_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
     for name in ("total_energy_cost", "total_time_cost", "total_parking_cost", "total_fixed_cost"):
         price = body.get(name)
         if isinstance(price, dict):
-            shown[name] = f"{price.get('excl_vat')} {record['currency'] or ''} excl. VAT".strip()
+            amount = money_text(price.get("excl_vat"))
+            shown[name] = f"{amount} {record['currency'] or ''} excl. VAT"
     print_record(f"CDR {record['cdr_id']}", shown)
 
 

@@ -94,7 +94,10 @@ def money_text(value: Decimal | int | float | str | None) -> str | None:
 
 
 def iso(moment_: datetime | None) -> str | None:
-    return moment_.isoformat().replace("+00:00", "Z") if moment_ is not None else None
+    """A moment as OCPI writes it (2026-11-24T10:00:00Z), to the second."""
+    if moment_ is None:
+        return None
+    return moment_.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def session_record(row: ChargingSession, partner_name: str | None) -> dict[str, Any]:
