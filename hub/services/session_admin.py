@@ -204,7 +204,7 @@ class SessionAdminService:
             InvalidState: the session is not held for review, or it still cannot be billed
                 (no tariff was locked at its start, it cannot be priced): then invalidate it.
         """
-        row = await self._session(reference)
+        row = await self._session(reference, for_update=True)
         if not row.held_for_review:
             raise InvalidState(f"session {row.session_id} is not held for review")
         row.held_for_review = False
@@ -233,7 +233,7 @@ class SessionAdminService:
             InvalidState: the session is INVALID already.
             Conflict: the session has a CDR: a bill is not withdrawn, it is credited.
         """
-        row = await self._session(reference)
+        row = await self._session(reference, for_update=True)
         if row.status == SessionStatus.INVALID.value:
             raise InvalidState(f"session {row.session_id} is INVALID already")
         cdrs = await self.repository.cdrs_of_session(_pk(row))
@@ -286,6 +286,8 @@ class SessionAdminService:
             if original.session_ref is not None
             else None
         )
+        if row is not None and corrected:
+            await self.session.refresh(row, with_for_update=True)  # one correction at a time
         replacement = await self._corrected_body(row, original) if corrected else None
         if row is not None and replacement is not None:
             await self._push_session(row)  # its totals as the corrected CDR bills them
@@ -430,10 +432,13 @@ class SessionAdminService:
             return None
         return (await self.partners.get_by_name(name)).require_id()
 
-    async def _session(self, reference: str) -> ChargingSession:
+    async def _session(self, reference: str, *, for_update: bool = False) -> ChargingSession:
         row = await self.repository.find(reference)
         if row is None:
             raise NotFound(f"no session with session id or transaction id {reference!r}")
+        if for_update:
+            # A charger's late message, or another operator, may be changing it right now.
+            await self.session.refresh(row, with_for_update=True)
         return row
 
     async def _cdr(self, cdr_id: str) -> ChargeDetailRecord:
