@@ -319,3 +319,20 @@ class SessionRepository:
             statement.order_by(col(ChargeDetailRecord.id).desc()).limit(limit)
         )
         return list(result.scalars())
+
+    async def credit_of(
+        self, country_code: str, party_id: str, cdr_id: str
+    ) -> ChargeDetailRecord | None:
+        """The credit CDR of the CPO party's CDR ``cdr_id`` (None: it is not credited)."""
+        result = await self.session.execute(
+            select(ChargeDetailRecord)
+            .where(
+                col(ChargeDetailRecord.country_code) == country_code,
+                col(ChargeDetailRecord.party_id) == party_id,
+                col(ChargeDetailRecord.credit_reference_id) == cdr_id,
+                col(ChargeDetailRecord.credit).is_(True),
+            )
+            .order_by(col(ChargeDetailRecord.id))
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
