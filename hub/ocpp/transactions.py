@@ -164,6 +164,7 @@ class Transactions:
                     MeterMessage(
                         "StopTransaction", ended_at, [dict(value) for value in transaction_data]
                     ),
+                    ending=True,
                 )
             await service.end(
                 row,
@@ -282,6 +283,7 @@ class Transactions:
                 seq_no=seq_no,
                 charging_state=transaction_info.get("charging_state"),
             ),
+            ending=event_type == "Ended",
         )
         if event_type == "Ended":
             await service.end(row, at=moment, stop_reason=transaction_info.get("stopped_reason"))

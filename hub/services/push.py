@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.domain.access import Audience, PartyScope
+from hub.domain.partners import PartnerStatus
 from hub.domain.push import JobKind, JobState, RetryPolicy, coalesce_key
 from hub.errors import InvalidState
 from hub.persistence.base import utc_now
@@ -82,6 +83,12 @@ class ClaimedJob:
     attempts: int
 
 
+def _receiver_modules(partner: Partner) -> frozenset[str]:
+    return frozenset(
+        str(e["identifier"]) for e in partner.endpoints if e.get("role") == RECEIVER
+    ) & {"locations", "tariffs", "sessions", "cdrs"}
+
+
 class PushService:
     """Outbox use cases. Never commits; the caller owns the transaction."""
 
@@ -111,14 +118,22 @@ class PushService:
             scopes = await self.access.scopes_of([p.require_id() for p in partners])
             found = []
             for partner in partners:
-                modules = frozenset(
-                    str(e["identifier"]) for e in partner.endpoints if e.get("role") == RECEIVER
-                ) & {"locations", "tariffs", "sessions", "cdrs"}
+                modules = _receiver_modules(partner)
                 if modules:
                     partner_id = partner.require_id()
                     found.append(Subscriber(partner_id, modules, scopes[partner_id]))
             self._subscribers = found
         return self._subscribers
+
+    async def _named(self, partner_id: int) -> list[Subscriber]:
+        """The one partner a change names (a session's or CDR's eMSP), if it receives pushes:
+        no scope needed (the change names its recipient; delivery checks ownership again),
+        so one primary-key read instead of every partner and its parties."""
+        partner = await self.partners.get(partner_id)
+        if partner is None or partner.partner_status is not PartnerStatus.REGISTERED:
+            return []
+        modules = _receiver_modules(partner)
+        return [Subscriber(partner_id, modules, PartyScope(frozenset()))] if modules else []
 
     async def fanout(
         self, changes: Sequence[Change], *, only: int | None = None, fresh: bool = False
@@ -130,7 +145,12 @@ class PushService:
         or a resync that cleared the queue), which saves a query per change. Returns the number of
         jobs written.
         """
-        subscribers = [s for s in await self.subscribers() if only is None or s.partner_id == only]
+        if only is not None and all(c.recipients == frozenset({only}) for c in changes):
+            subscribers = await self._named(only)
+        else:
+            subscribers = [
+                s for s in await self.subscribers() if only is None or s.partner_id == only
+            ]
         if not subscribers:
             return 0
         now = self.clock()

@@ -241,28 +241,30 @@ class SessionService:
     async def transaction(
         self, station_id: str, transaction_id: str, *, for_update: bool = True
     ) -> ChargingSession | None:
-        row = await self.repository.by_transaction(station_id, transaction_id)
-        if row is not None and for_update:
-            await self.session.refresh(row, with_for_update=True)
-        return row
-
-    async def record(self, row: ChargingSession, message: MeterMessage) -> bool:
-        """Store a message of the session and bring the session up to date; False (nothing
-        changed) when it repeats a stored event."""
-        stored = await self.repository.add_message(
-            SessionMessage(
-                session_ref=_pk(row),
-                action=message.action,
-                seq_no=message.seq_no,
-                timestamp=message.timestamp,
-                charging_state=message.charging_state,
-                meter_values=message.meter_values,
-                received_at=self.clock(),
-            )
+        return await self.repository.by_transaction(
+            station_id, transaction_id, for_update=for_update
         )
-        if not stored:
+
+    async def record(
+        self, row: ChargingSession, message: MeterMessage, *, ending: bool = False
+    ) -> bool:
+        """Store a message of the session and bring the session up to date (``ending``: the
+        caller ends it next, which does that); False (nothing changed) when it repeats a stored
+        event."""
+        messages = await self.repository.messages(_pk(row))
+        if message.seq_no is not None and any(m.seq_no == message.seq_no for m in messages):
             return False
         now = self.clock()
+        stored = SessionMessage(
+            session_ref=_pk(row),
+            action=message.action,
+            seq_no=message.seq_no,
+            timestamp=message.timestamp,
+            charging_state=message.charging_state,
+            meter_values=message.meter_values,
+            received_at=now,
+        )
+        self.repository.add_message(stored)
         row.last_event_at = now
         if row.cdr_made:
             # Offline-queued data that arrives after the bill: kept, shown, never re-billed (a
@@ -275,7 +277,9 @@ class SessionService:
                 f"a {message.action} message is dated in the future ({_iso(message.timestamp)})",
             )
             row.held_for_review = True
-        await self.refresh_totals(row)
+        if ending:
+            return True
+        await self.refresh_totals(row, _in_order([*messages, stored]))
         await self._publish(row, status_changed=False)
         return True
 
@@ -306,13 +310,13 @@ class SessionService:
         row.close_reason = reason.value
         row.status = next_status(SessionStatus(row.status), SessionEvent.ENDED).value
         row.last_event_at = self.clock()
-        await self.refresh_totals(row)
+        computed = await self.refresh_totals(row)
         if row.status != SessionStatus.INVALID.value or row.session_error is None:
             row.session_error = session_error(
                 stop_reason=stop_reason, kwh=row.kwh, close_reason=reason
             )
         await self._publish(row, status_changed=True)
-        return await self.make_cdr(row)
+        return await self.make_cdr(row, computed)
 
     async def close(self, row: ChargingSession, reason: CloseReason, *, at: datetime) -> None:
         """Close a session whose end the charger will not report (see :class:`CloseReason`)."""
@@ -344,9 +348,12 @@ class SessionService:
 
     # --- energy and price ---------------------------------------------------------------------
 
-    async def refresh_totals(self, row: ChargingSession) -> None:
-        """Energy, peaks, periods and the running cost from every message stored."""
-        computed = await self._compute(row)
+    async def refresh_totals(
+        self, row: ChargingSession, messages: Sequence[SessionMessage] | None = None
+    ) -> _Computed:
+        """Energy, peaks, periods and the running cost from every message stored (or
+        ``messages``, the session's messages in order, when the caller has them)."""
+        computed = await self._compute(row, messages)
         summary = computed.summary
         row.kwh = summary.kwh
         row.max_power_kw = summary.max_power_kw
@@ -374,9 +381,13 @@ class SessionService:
             row.total_cost_incl_vat = _decimal(total.get("incl_vat"))
         row.signed_data = _signed(computed.readings)
         row.last_updated = self.clock()
+        return computed
 
-    async def _compute(self, row: ChargingSession) -> _Computed:
-        messages = await self.repository.messages(_pk(row))
+    async def _compute(
+        self, row: ChargingSession, messages: Sequence[SessionMessage] | None = None
+    ) -> _Computed:
+        if messages is None:
+            messages = await self.repository.messages(_pk(row))
         readings, problems = _readings(messages, row.ocpp_version)
         end = row.end_date_time or max(
             [row.start_date_time, *(m.timestamp for m in messages)], default=row.start_date_time
@@ -389,7 +400,7 @@ class SessionService:
             end=end,
         )
         priced = self._price(row, readings, messages, end)
-        return _Computed(summary, priced, [*problems, *summary.problems], messages, readings)
+        return _Computed(summary, priced, [*problems, *summary.problems], list(messages), readings)
 
     def _price(
         self,
@@ -423,7 +434,9 @@ class SessionService:
 
     # --- the CDR ------------------------------------------------------------------------------
 
-    async def make_cdr(self, row: ChargingSession) -> ChargeDetailRecord | None:
+    async def make_cdr(
+        self, row: ChargingSession, computed: _Computed | None = None
+    ) -> ChargeDetailRecord | None:
         """The session's one CDR, made once (its id is the session id, so a retry finds it):
         None when the session is not billed (INVALID, held for review, nothing delivered and
         nothing owed; see :func:`~hub.domain.sessions.billable`)."""
@@ -441,7 +454,7 @@ class SessionService:
             row.held_for_review = True
             row.problems = [*row.problems, "no tariff was in effect at the start: not billed"]
             return None
-        body = await self._cdr_body(row)
+        body = await self._cdr_body(row, computed)
         if body is None:
             return None
         cdr = ChargeDetailRecord(
@@ -480,9 +493,12 @@ class SessionService:
             )
         return cdr
 
-    async def _cdr_body(self, row: ChargingSession) -> dict[str, Any] | None:
+    async def _cdr_body(
+        self, row: ChargingSession, computed: _Computed | None = None
+    ) -> dict[str, Any] | None:
         assert row.end_date_time is not None  # noqa: S101 - a CDR is made of an ended session
-        computed = await self._compute(row)
+        if computed is None:
+            computed = await self._compute(row)
         if computed.priced is None:
             return None
         priced = self.codec.priced_fields(computed.priced)
@@ -601,6 +617,10 @@ class SessionService:
         # so the final state goes as a whole PUT (see hub.roaming.sessions.session_patch).
         final = SessionStatus(row.status).final
         kind = JobKind.SESSION_PUT if first or final else JobKind.SESSION_PATCH
+        # Set before the fanout's queries flush the row: one UPDATE of it, not two.
+        row.pushed_at = self.clock()
+        row.pushed_kwh = row.kwh
+        row.pushed_status = row.status
         await self.push.fanout(
             [
                 Change(
@@ -617,9 +637,6 @@ class SessionService:
             ],
             only=row.partner_id,
         )
-        row.pushed_at = self.clock()
-        row.pushed_kwh = row.kwh
-        row.pushed_status = row.status
 
 
 def _same_start(row: ChargingSession, start: TransactionStart) -> bool:
@@ -727,6 +744,11 @@ def _readings(
 
 METER_NOTE = "meter: "
 """Prefix of the problems recomputed from the meter data (the others are notes that stay)."""
+
+
+def _in_order(messages: Sequence[SessionMessage]) -> list[SessionMessage]:
+    """As ``SessionRepository.messages`` orders them."""
+    return sorted(messages, key=lambda m: (m.timestamp, m.seq_no if m.seq_no is not None else -1))
 
 
 def _note(row: ChargingSession, note: str) -> None:

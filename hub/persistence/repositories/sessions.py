@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import func, or_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -66,13 +65,18 @@ class SessionRepository:
     async def get(self, pk: int) -> ChargingSession | None:
         return await self.session.get(ChargingSession, pk)
 
-    async def by_transaction(self, station_id: str, transaction_id: str) -> ChargingSession | None:
-        result = await self.session.execute(
-            select(ChargingSession).where(
-                col(ChargingSession.station_id) == station_id,
-                col(ChargingSession.transaction_id) == transaction_id,
-            )
+    async def by_transaction(
+        self, station_id: str, transaction_id: str, *, for_update: bool = False
+    ) -> ChargingSession | None:
+        """The session of a station's transaction; ``for_update`` locks its row until the unit
+        of work ends (PostgreSQL; SQLite's units of work are serialised anyway)."""
+        statement = select(ChargingSession).where(
+            col(ChargingSession.station_id) == station_id,
+            col(ChargingSession.transaction_id) == transaction_id,
         )
+        if for_update:
+            statement = statement.with_for_update()
+        result = await self.session.execute(statement)
         return result.scalar_one_or_none()
 
     async def by_session_id(
@@ -237,26 +241,11 @@ class SessionRepository:
 
     # --- the charger's messages ---------------------------------------------------------------
 
-    async def add_message(self, message: SessionMessage) -> bool:
-        """Store a message; False when a message with its ``seq_no`` is already stored (a
-        charger repeating an event), in which case nothing changes."""
-        if message.seq_no is not None:
-            seen = await self.session.scalar(
-                select(func.count())
-                .select_from(SessionMessage)
-                .where(
-                    col(SessionMessage.session_ref) == message.session_ref,
-                    col(SessionMessage.seq_no) == message.seq_no,
-                )
-            )
-            if seen:
-                return False
-        try:
-            async with self.session.begin_nested():
-                self.session.add(message)
-        except IntegrityError:
-            return False  # the same event stored meanwhile by another process
-        return True
+    def add_message(self, message: SessionMessage) -> None:
+        """Stage a message (inserted with the unit of work). The caller holds the session's row
+        lock and has checked that its ``seq_no`` is new; the unique constraint on
+        (session_ref, seq_no) stays the last word."""
+        self.session.add(message)
 
     async def messages(self, session_ref: int) -> list[SessionMessage]:
         result = await self.session.execute(
