@@ -465,6 +465,8 @@ def measure(
         if report["latencies"].get(phase):
             print(f"  OCPP answers, {title}:")
             print_latencies(report, phase)
+    if report["open"]:
+        print(f"  charges still open at the end (started after the burst): {report['open']}")
     if report["skipped_starts"]:
         print(f"  starts skipped for want of a free station: {report['skipped_starts']}")
 
@@ -492,6 +494,15 @@ def measure(
             f"({len(tail)} CDRs came after it: {tail_rate:.0f}/s); stop -> CDR "
             f"{spread_s(matched.latencies['burst'])}"
         )
+        finals = [at for received in arrivals for at in received["final_session_puts"]]
+        finals = [at for at in finals if at >= first]
+        if finals:
+            # A CDR goes on its session's queue after the session's final PUT.
+            print(
+                f"    (the burst's {len(finals)} final session PUTs arrived from "
+                f"{min(finals) - first:.1f} s to {max(finals) - first:.1f} s after the first "
+                f"stop)"
+            )
     lost = sum(matched.lost.values())
     print(
         f"  lost CDRs (stop answered, no CDR): {lost} {dict(matched.lost) if lost else ''}; "

@@ -6,11 +6,12 @@ that caused it on this machine) recorded:
 
 * Locations PUT/PATCH: ``GET /stats`` returns, per EVSE status PATCH, the arrival time keyed
   by path and status (bench_locations).
-* Sessions PUT/PATCH are counted; CDR POSTs are answered 201 with a ``Location``, a second POST
-  of the same CDR id 2001 (as an eMSP that refuses duplicates would) and kept apart
-  (bench_sessions). ``GET /sessions-cdrs/counts`` returns the counts (cheap to poll) and
-  ``GET /cdrs/arrivals`` every CDR as ``[id, evse_uid, start_date_time, arrival]`` plus the
-  duplicates as ``[id, arrival]``.
+* Sessions PUT/PATCH are counted (and the arrival of each final PUT kept); CDR POSTs are
+  answered 201 with a ``Location``, a second POST of the same CDR id 2001 (as an eMSP that
+  refuses duplicates would) and kept apart (bench_sessions). ``GET /sessions-cdrs/counts``
+  returns the counts (cheap to poll) and ``GET /cdrs/arrivals`` every CDR as
+  ``[id, evse_uid, start_date_time, arrival]``, the duplicates as ``[id, arrival]`` and the
+  arrival of every final session PUT.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uvicorn
 from litestar import Litestar, Request, Response, get, post, route
 
 OK = {"status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}
+FINAL = {"COMPLETED", "INVALID"}
 DUPLICATE = {"status_code": 2001, "status_message": "CDR exists", "timestamp": OK["timestamp"]}
 
 
@@ -32,6 +34,7 @@ def receiver(port: int = 0) -> Litestar:
     cdrs: dict[str, tuple[str, str, str, float]] = {}
     duplicate_cdrs: list[tuple[str, float]] = []
     session_paths: set[str] = set()
+    final_puts: list[float] = []
     counts = {"session_puts": 0, "session_patches": 0}
 
     @route("/ocpi/2.2.1/locations/{rest:path}", http_method=["PUT", "PATCH"], status_code=200)
@@ -47,11 +50,14 @@ def receiver(port: int = 0) -> Litestar:
 
     @route("/ocpi/2.2.1/sessions/{rest:path}", http_method=["PUT", "PATCH"], status_code=200)
     async def session(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        await request.body()
         if request.method == "PUT":
+            body = await request.json()
             counts["session_puts"] += 1
             session_paths.add(request.url.path)
+            if body.get("status") in FINAL:
+                final_puts.append(time.time())
         else:
+            await request.body()
             counts["session_patches"] += 1
         return OK
 
@@ -79,7 +85,11 @@ def receiver(port: int = 0) -> Litestar:
 
     @get("/cdrs/arrivals", sync_to_thread=False)
     def cdr_arrivals() -> dict[str, Any]:
-        return {"cdrs": list(cdrs.values()), "duplicates": duplicate_cdrs}
+        return {
+            "cdrs": list(cdrs.values()),
+            "duplicates": duplicate_cdrs,
+            "final_session_puts": final_puts,
+        }
 
     return Litestar(route_handlers=[push, stats, session, cdr, session_counts, cdr_arrivals])
 
