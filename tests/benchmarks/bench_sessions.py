@@ -78,8 +78,11 @@ QUICK = {"sessions": 200, "rate": 10.0, "duration": 10.0, "burst": 500, "meter_i
 FULL = {"sessions": 3000, "rate": 50.0, "duration": 300.0, "burst": 10000, "meter_interval": 60.0}
 OCPP_TARGET_MS = 100
 CDR_TARGET_S = 2.0
-QUIET_SECONDS = 30.0
-"""A wait for pushes gives up once nothing more arrived for this long."""
+QUIET_SECONDS = 60.0
+"""A wait for pushes gives up once nothing more arrived for this long..."""
+DRAIN_QUIET_SECONDS = 180.0
+"""...and the wait for the last CDRs after this long: a hub still absorbing a burst of stops
+(answered too late for the stations) delivers nothing meanwhile."""
 
 
 def emsp_party(number: int) -> tuple[str, str]:
@@ -292,9 +295,11 @@ def receiver_counts(ports: list[int]) -> dict[str, int]:
     return dict(total)
 
 
-def wait_for(ports: list[int], key: str, target: int, *, limit: float) -> tuple[int, float]:
-    """Until the receivers counted ``target`` of ``key``, nothing new came for
-    :data:`QUIET_SECONDS`, or ``limit`` seconds passed: the count and the seconds waited."""
+def wait_for(
+    ports: list[int], key: str, target: int, *, limit: float, quiet: float = QUIET_SECONDS
+) -> tuple[int, float]:
+    """Until the receivers counted ``target`` of ``key``, nothing new came for ``quiet``
+    seconds, or ``limit`` seconds passed: the count and the seconds waited."""
     began = time.monotonic()
     last_change, seen = began, -1
     while True:
@@ -302,7 +307,7 @@ def wait_for(ports: list[int], key: str, target: int, *, limit: float) -> tuple[
         now = time.monotonic()
         if count != seen:
             last_change, seen = now, count
-        if count >= target or now - last_change > QUIET_SECONDS or now - began > limit:
+        if count >= target or now - last_change > quiet or now - began > limit:
             return count, now - began
         time.sleep(0.25)
 
@@ -445,7 +450,7 @@ def measure(
     report = json.loads(report_path.read_text())
     # A stop answered too late for the station is still recorded by the hub: its CDR is awaited.
     expected = len(report["stops"])
-    count, waited = wait_for(ports, "cdrs", expected, limit=1800)
+    count, waited = wait_for(ports, "cdrs", expected, limit=1800, quiet=DRAIN_QUIET_SECONDS)
     print(
         f"    {count} of {expected} CDRs received {waited:.1f} s after the last stop was "
         f"answered; {cpu.line()}"
