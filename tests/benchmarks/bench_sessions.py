@@ -181,7 +181,7 @@ def spread_ms(values: list[float]) -> str:
         return "none"
     return (
         f"p50 {statistics.median(values) * 1000:.1f} ms, "
-        f"p99 {percentile(values, 0.99) * 1000:.1f} ms, max {max(values) * 1000:.0f} ms"
+        f"p99 {percentile(values, 0.99) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
     )
 
 
