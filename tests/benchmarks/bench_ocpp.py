@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -48,7 +49,9 @@ from tests.support.servers import free_port, hub_environment, wait_until_up
 PASSWORD = "bench-password-0123456789abcdef"
 
 
-async def seed(url: str, stations: int) -> None:
+async def seed(url: str, stations: int, *, v16: Callable[[int], bool] = is_v16) -> None:
+    """Stations ``BS{n}`` (password :data:`PASSWORD`), each linked to one EVSE (8 per
+    location) on OCPP 1.6 when ``v16(n)``, else 2.0.1; our parties."""
     engine = create_engine(url)
     sessions = create_session_factory(engine)
     await add_parties(sessions)
@@ -60,8 +63,8 @@ async def seed(url: str, stations: int) -> None:
             evse["status"] = "UNKNOWN"
             evse["hub_ocpp"] = {
                 "charging_station_id": f"BS{number:05d}",
-                "evse_id": None if is_v16(number) else 1,
-                "connector_id": 1 if is_v16(number) else None,
+                "evse_id": None if v16(number) else 1,
+                "connector_id": 1 if v16(number) else None,
             }
         locations.append(location)
     async with session_scope(sessions) as session:

@@ -17,6 +17,7 @@ import base64
 import json
 import sys
 import time
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -30,20 +31,29 @@ def is_v16(number: int) -> bool:
 
 
 class Station:
-    def __init__(self, number: int, socket: ClientConnection) -> None:
+    def __init__(self, number: int, socket: ClientConnection, *, v16: bool | None = None) -> None:
         self.number = number
         self.socket = socket
+        self.v16 = is_v16(number) if v16 is None else v16
         self.sent = 0
 
-    async def call(self, action: str, payload: dict) -> bool:
+    async def request(self, action: str, payload: dict[str, Any]) -> list[Any]:
+        """Send a CALL and return its answer (CALLRESULT or CALLERROR). Frames that answer
+        nothing of ours (a CALL from the hub, an answer to a call given up on) are skipped."""
         self.sent += 1
-        await self.socket.send(json.dumps([2, str(self.sent), action, payload]))
-        frame = json.loads(await self.socket.recv())
-        return bool(frame[0] == 3)
+        unique_id = str(self.sent)
+        await self.socket.send(json.dumps([2, unique_id, action, payload]))
+        while True:
+            frame = json.loads(await self.socket.recv())
+            if frame[0] in (3, 4) and frame[1] == unique_id:
+                return list(frame)
+
+    async def call(self, action: str, payload: dict[str, Any]) -> bool:
+        return bool((await self.request(action, payload))[0] == 3)
 
     async def storm(self) -> tuple[int, int]:
         errors = 0
-        if is_v16(self.number):
+        if self.v16:
             errors += not await self.call("BootNotification", BOOT_16)
             status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
         else:
@@ -64,10 +74,14 @@ class Station:
         return answered
 
 
-async def open_station(url: str, password: str, number: int, gate: asyncio.Semaphore) -> Station:
+async def open_station(
+    url: str, password: str, number: int, gate: asyncio.Semaphore, *, v16: bool | None = None
+) -> Station:
+    """Station ``BS{number}`` connected; ``v16`` picks its protocol (default: :func:`is_v16`)."""
     station_id = f"BS{number:05d}"
     auth = base64.b64encode(f"{station_id}:{password}".encode()).decode()
-    protocol = "ocpp1.6" if is_v16(number) else "ocpp2.0.1"
+    v16 = is_v16(number) if v16 is None else v16
+    protocol = "ocpp1.6" if v16 else "ocpp2.0.1"
     async with gate:
         socket = await connect(
             f"{url}/ocpp/{station_id}",
@@ -77,7 +91,7 @@ async def open_station(url: str, password: str, number: int, gate: asyncio.Semap
             ping_interval=None,
             max_queue=4,
         )
-    return Station(number, socket)
+    return Station(number, socket, v16=v16)
 
 
 async def main(url: str, password: str, first: int, count: int) -> None:
