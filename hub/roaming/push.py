@@ -353,6 +353,10 @@ class PushWorker:
         views = await LocationService(session).views_by_ids(sorted(location_ids))
         tariffs = TariffService(session)
         sessions = SessionService(session, codec=OcpiTariffCodec())
+        await sessions.preload(
+            [int(job.target["session"]) for job in jobs if job.kind.module == "sessions"],
+            [int(job.target["cdr"]) for job in jobs if job.kind is JobKind.CDR_POST],
+        )
         for job in jobs:
             target = targets.get(job.partner_id)
             delivery = None

@@ -222,6 +222,10 @@ class SessionService:
     async def cdr(self, pk: int) -> ChargeDetailRecord | None:
         return await self.repository.cdr(pk)
 
+    async def preload(self, session_pks: Sequence[int], cdr_pks: Sequence[int]) -> None:
+        """Read many sessions and CDRs at once (a push round's), before ``get``/``cdr``."""
+        await self.repository.load(session_pks, cdr_pks)
+
     async def put_change(self, row: ChargingSession) -> Change | None:
         """A PUT of the whole session for its eMSP (a PATCH it did not know the session for)."""
         if row.partner_id is None:

@@ -65,6 +65,18 @@ class SessionRepository:
     async def get(self, pk: int) -> ChargingSession | None:
         return await self.session.get(ChargingSession, pk)
 
+    async def load(self, session_pks: Sequence[int], cdr_pks: Sequence[int]) -> None:
+        """Read these sessions and CDRs into the unit of work in two statements (``get`` then
+        finds them without a query each)."""
+        if session_pks:
+            await self.session.execute(
+                select(ChargingSession).where(col(ChargingSession.id).in_(sorted(session_pks)))
+            )
+        if cdr_pks:
+            await self.session.execute(
+                select(ChargeDetailRecord).where(col(ChargeDetailRecord.id).in_(sorted(cdr_pks)))
+            )
+
     async def by_transaction(
         self, station_id: str, transaction_id: str, *, for_update: bool = False
     ) -> ChargingSession | None:
