@@ -66,7 +66,9 @@ class JobKind(StrEnum):
         if self in {JobKind.TARIFF_PUT, JobKind.TARIFF_DELETE}:
             return frozenset({JobKind.TARIFF_PUT, JobKind.TARIFF_DELETE})
         if self is JobKind.SESSION_PUT:
-            return frozenset({JobKind.SESSION_PUT, JobKind.SESSION_PATCH})
+            # Not an earlier PUT: one may precede a pending CDR on the queue (a correction after
+            # the end), and the session's final state must reach the eMSP before its bill.
+            return frozenset({JobKind.SESSION_PATCH})
         if self is JobKind.CDR_POST:
             return frozenset()
         return frozenset({self})
