@@ -604,8 +604,10 @@ class SessionService:
             return
 
     async def _publish(self, row: ChargingSession, *, status_changed: bool) -> None:
-        """Queue the session for its token's eMSP (never anyone else), throttled."""
-        if row.partner_id is None:
+        """Queue the session for its token's eMSP (never anyone else), throttled. A session at
+        a connector no EVSE of ours is linked to has no location to show: it waits for
+        review."""
+        if row.partner_id is None or row.location_id == NOT_APPLICABLE:
             return
         first = row.pushed_at is None
         if not first and not patch_due(

@@ -388,3 +388,21 @@ async def test_a_repeated_16_start_is_the_same_transaction(world):
     row, _, _ = await state(world, first)
     assert again == first
     assert row.status == SessionStatus.ACTIVE.value
+
+
+async def test_a_transaction_at_a_connector_of_no_evse_is_held_and_shown_to_nobody(world):
+    sessions, partner_id, clock = world
+    async with session_scope(sessions) as session:
+        row = await service(session, clock).start(
+            TransactionStart(
+                station_id="CS-UNLINKED", ocpp_version="1.6", started_at=clock(),
+                ocpp_connector_id=1, token=token(partner_id), meter_start_kwh=Decimal(0),
+            )
+        )  # fmt: skip
+        pk = row.id
+    clock.now += timedelta(minutes=10)
+    await stop(world, pk, "5")
+    row, jobs, cdrs = await state(world, pk)
+    assert (row.location_id, row.held_for_review) == ("#NA", True)
+    assert any("not linked" in p for p in row.problems)
+    assert (jobs, cdrs) == ([], [])
