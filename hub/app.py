@@ -31,6 +31,7 @@ from hub.persistence.base import utc_now
 from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 from hub.roaming.authorization import RealTimeAuthorizer
 from hub.roaming.handshake import CredentialsHandshake
+from hub.roaming.http import partner_http_client
 from hub.roaming.ports import build_ports
 from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.push import PushWorker
@@ -112,7 +113,7 @@ def create_app(
     own_engine = engine is None
     own_http = http is None
     engine = engine or create_engine(settings.database.url, echo=settings.database.echo)
-    http = http or httpx.AsyncClient(timeout=settings.ocpi.partner_timeout_seconds)
+    http = http or partner_http_client(settings)
     sessions: async_sessionmaker[AsyncSession] = create_session_factory(engine)
     puller = (
         TokenPuller(sessions, http, settings.token_pull, clock=clock)

@@ -61,9 +61,9 @@ class CommandContext:
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            import httpx
+            from hub.roaming.http import partner_http_client
 
-            self._http = httpx.AsyncClient(timeout=self.settings.ocpi.partner_timeout_seconds)
+            self._http = partner_http_client(self.settings)
         return self._http
 
     async def aclose(self) -> None:
