@@ -117,7 +117,10 @@ Periods for pricing (:func:`periods`)
   overlaps. A zero-length session is one zero-length period.
 * The energy between two values belongs to the time between them. When that stretch is cut into
   several periods (by a reading of something else or a charging-state change), its energy is
-  spread over them in proportion to their length. Shares are rounded down to 10^-9 kWh
+  spread over them in proportion to their length, over the charging ones only when some of them
+  are charging and some not: a vehicle that is not requesting power draws none, and the pricing
+  engine bills no energy in such (parking) time, so energy put there would be delivered and
+  never billed. Shares are rounded down to 10^-9 kWh
   (a microwatt-hour) and the last period gets the remainder, so the periods' energies add up
   exactly to :attr:`EnergySummary.kwh` for the same inputs. Energy at one instant (a meter start
   that differs from a register read at the same moment) goes to the period starting then (the
@@ -1256,6 +1259,11 @@ def periods(
     )
     spans = list(pairwise(cuts)) or [(first, last)]
     position = {moment: index for index, moment in enumerate(cuts)}
+    moments = [moment for moment, _ in changes]
+    charging = []
+    for begin, _ in spans:
+        latest = bisect_right(moments, begin) - 1  # the last change at or before ``begin``
+        charging.append(changes[latest][1] if latest >= 0 else True)
     energy = [Decimal(0)] * len(spans)
     for segment in analysis.segments:
         # Every segment lies inside [first, last] and starts and ends on cuts: register values
@@ -1266,19 +1274,20 @@ def periods(
             energy[min(position[begin], len(spans) - 1)] += segment.kwh
             continue
         covered = range(position[begin], position[finish])
-        weights = [(spans[i][1] - spans[i][0]) // _MICROSECOND for i in covered]
-        for index, share in zip(covered, _spread(segment.kwh, weights), strict=True):
+        # Energy measured across a change of charging state went to the part where the vehicle
+        # drew power: a part that was not charging is parking, which draws none (and which the
+        # pricing engine does not bill energy in).
+        indices = [i for i in covered if charging[i]] or list(covered)
+        weights = [(spans[i][1] - spans[i][0]) // _MICROSECOND for i in indices]
+        for index, share in zip(indices, _spread(segment.kwh, weights), strict=True):
             energy[index] += share
 
     power = _attributed(analysis.power, spans)
     current = _attributed(analysis.current, spans)
-    moments = [moment for moment, _ in changes]
-    result = []
-    for index, (begin, finish) in enumerate(spans):
-        latest = bisect_right(moments, begin) - 1  # the last change at or before ``begin``
-        charging = changes[latest][1] if latest >= 0 else True
-        result.append(Period(begin, finish, energy[index], power[index], current[index], charging))
-    return tuple(result)
+    return tuple(
+        Period(begin, finish, energy[index], power[index], current[index], charging[index])
+        for index, (begin, finish) in enumerate(spans)
+    )
 
 
 def _spread(kwh: Decimal, weights: Sequence[int]) -> list[Decimal]:

@@ -706,7 +706,7 @@ def test_without_peak_values_the_peaks_are_unknown():
 # --- periods ------------------------------------------------------------------------------------
 
 
-def test_periods_cut_at_readings_and_charging_changes_and_spread_energy_by_time():
+def test_periods_cut_at_readings_and_charging_changes_and_spread_energy_over_charging_time():
     readings = [v16(0, wh("0")), v16(30, wh("6000")), v16(60, wh("9000"))]
     result = periods(
         readings,
@@ -716,9 +716,10 @@ def test_periods_cut_at_readings_and_charging_changes_and_spread_energy_by_time(
     )
     assert [(p.start, p.end, p.energy_kwh, p.charging) for p in result] == [
         (at(0), at(30), Decimal(6), True),
-        (at(30), at(40), Decimal(1), True),
-        (at(40), at(50), Decimal(1), False),
-        (at(50), at(60), Decimal(1), True),
+        # The 3 kWh of 30-60 were drawn while charging: none in the parking 40-50.
+        (at(30), at(40), Decimal("1.5"), True),
+        (at(40), at(50), Decimal(0), False),
+        (at(50), at(60), Decimal("1.5"), True),
     ]
     assert sum(p.energy_kwh for p in result) == summarise(readings).kwh
 
@@ -829,3 +830,15 @@ def test_uneven_shares_add_up_exactly():
     shares = [p.energy_kwh for p in result]
     assert shares == [Decimal("0.333333333"), Decimal("0.333333333"), Decimal("0.333333334")]
     assert sum(shares) == Decimal(1)
+
+
+def test_energy_across_a_change_to_not_charging_goes_to_the_charging_part():
+    readings = [v16(0, wh("0")), v16(10, wh("10000")), v16(20, wh("20000"))]
+    # The car stops requesting power at 15 min, on an event without a meter value.
+    result = periods(readings, start=at(0), end=at(20), charging_changes=[(at(15), False)])
+    assert [(p.energy_kwh, p.charging) for p in result] == [
+        (Decimal(10), True),
+        (Decimal(10), True),
+        (Decimal(0), False),
+    ]
+    assert sum(p.energy_kwh for p in result) == summarise(readings).kwh
