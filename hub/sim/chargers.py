@@ -553,7 +553,7 @@ class SimulatedCharger:
                     call16.MeterValues(
                         connector_id=connector,
                         transaction_id=int(charge.transaction_id),
-                        meter_value=[_meter_value_16(point)],
+                        meter_value=[meter_value_16(point)],
                     )
                 )
                 charge.messages += 1
@@ -586,9 +586,7 @@ class SimulatedCharger:
         charge.transaction_id = transaction_id
         seq_no = 0
 
-        async def event(
-            event_type: str, trigger: str, point: MeterPoint, context: str, **info: Any
-        ) -> Any:
+        async def event(event_type: str, trigger: str, point: MeterPoint, **info: Any) -> Any:
             nonlocal seq_no
             extra: dict[str, Any] = {}
             if event_type == "Started":
@@ -603,7 +601,7 @@ class SimulatedCharger:
                     trigger_reason=trigger,
                     seq_no=seq_no,
                     transaction_info={"transaction_id": transaction_id, **info},
-                    meter_value=[_meter_value_201(point, context)],
+                    meter_value=[meter_value_201(point)],
                     **extra,
                 )
             )
@@ -613,16 +611,16 @@ class SimulatedCharger:
             return answer
 
         await self.status(plan.ocpp_id, "Occupied", at=first.at)
-        started = await event(
-            "Started", "Authorized", first, "Transaction.Begin", charging_state="Charging"
-        )
+        started = await event("Started", "Authorized", first, charging_state="Charging")
         charge.authorization = str((started.id_token_info or {}).get("status"))
         if charge.authorization != "Accepted":
+            refusal = MeterPoint(
+                first.at, PointKind.STOP, first.register_wh, 0, first.soc, charging=False
+            )
             await event(
                 "Ended",
                 "Deauthorized",
-                first,
-                "Transaction.End",
+                refusal,
                 charging_state="EVConnected",
                 stopped_reason="DeAuthorized",
             )
@@ -633,20 +631,16 @@ class SimulatedCharger:
         charge.state = ChargeState.CHARGING
         for point in middle:
             await clock.wait_until(point.at)
-            context = "Sample.Clock" if point.aligned else "Sample.Periodic"
             if point.kind is PointKind.SUSPENDED:
                 charge.state = ChargeState.IDLE
-                await event(
-                    "Updated", "ChargingStateChanged", point, context, charging_state="SuspendedEV"
-                )
+                await event("Updated", "ChargingStateChanged", point, charging_state="SuspendedEV")
             else:
-                await event("Updated", "MeterValueClock", point, context)
+                await event("Updated", "MeterValueClock", point)
         await clock.wait_until(last.at)
         await event(
             "Ended",
             "EVCommunicationLost",
             last,
-            "Transaction.End",
             charging_state="Idle",
             stopped_reason="EVDisconnected",
         )
@@ -665,8 +659,19 @@ class SimulatedCharger:
         self.log.append("closed")
 
 
-def _meter_value_16(point: MeterPoint) -> dict[str, Any]:
-    context = "Sample.Clock" if point.aligned else "Sample.Periodic"
+def reading_context(point: MeterPoint) -> str:
+    """The OCPP ``context`` of the meter value taken at ``point``."""
+    if point.kind is PointKind.START:
+        return "Transaction.Begin"
+    if point.kind is PointKind.STOP:
+        return "Transaction.End"
+    # A reading at a charging-state change: one of 2.0.1's TxUpdated measurands.
+    return "Sample.Clock" if point.aligned else "Sample.Periodic"
+
+
+def meter_value_16(point: MeterPoint) -> dict[str, Any]:
+    """The OCPP 1.6 MeterValue at ``point`` (snake_case, as the ``ocpp`` package takes it)."""
+    context = reading_context(point)
     return {
         "timestamp": _stamp(point.at),
         "sampled_value": [
@@ -693,7 +698,10 @@ def _meter_value_16(point: MeterPoint) -> dict[str, Any]:
     }
 
 
-def _meter_value_201(point: MeterPoint, context: str) -> dict[str, Any]:
+def meter_value_201(point: MeterPoint) -> dict[str, Any]:
+    """The OCPP 2.0.1 MeterValue at ``point`` (snake_case)."""
+    context = reading_context(point)
+
     def sampled(value: int, measurand: str, unit: str, **extra: Any) -> dict[str, Any]:
         return {
             "value": value,
@@ -984,7 +992,8 @@ def charge_schedule(
     """When each charge starts, in whole seconds after the first: charge ``i`` is due
     ``i * stagger_seconds`` after the first (default: the longest charge over ``concurrent``, a
     steady flow), and starts then or once its EVSE is free and fewer than ``concurrent``
-    charges run, whichever is later (all in the chargers' time)."""
+    charges run, whichever is later (all in the chargers' time). Charges start in their order
+    (a queue of drivers), so a charge waiting for its EVSE holds up the ones after it."""
     if concurrent < 1:
         raise ValueError("concurrent must be at least 1")
     if stagger_seconds is None:
@@ -992,10 +1001,14 @@ def charge_schedule(
         stagger_seconds = longest / concurrent
     running: list[int] = []  # end times of the charges running, a heap
     evse_free: dict[tuple[str, int], int] = {}
-    starts = []
+    starts: list[int] = []
     for index, (charger, plan) in enumerate(assignments):
         key = (charger.station.station_id, plan.ocpp_id)
-        start = max(math.ceil(index * stagger_seconds), evse_free.get(key, 0))
+        # In order: with starts never going back, the charges running when one starts are
+        # the most that run at any moment of it, which the heap of end times counts.
+        start = max(
+            math.ceil(index * stagger_seconds), evse_free.get(key, 0), starts[-1] if starts else 0
+        )
         while running and running[0] <= start:
             heapq.heappop(running)
         if len(running) >= concurrent:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 from litestar import Litestar, Request, Response, get, post, route
+from litestar.params import FromPath
 
 from ocpi.auth import TokenEncoding, token_candidates
 from ocpi.v221.client import PartnerClient, object_url
@@ -231,7 +232,10 @@ class DemoEmsp:
             "/ocpi/2.2.1/cdrs/{country_code:str}/{party_id:str}/{cdr_id:str}", sync_to_thread=False
         )
         def cdr(
-            request: Request[Any, Any, Any], country_code: str, party_id: str, cdr_id: str
+            request: Request[Any, Any, Any],
+            country_code: FromPath[str],
+            party_id: FromPath[str],
+            cdr_id: FromPath[str],
         ) -> Response[dict[str, Any]]:
             if not allowed(request):
                 return unauthorized()

@@ -6,6 +6,7 @@ worker is driven by the test, one round at a time. Both engines."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -201,7 +202,7 @@ async def test_consecutive_charges_on_one_evse_continue_its_meter_and_never_over
     await world.deliver()
     assert [c.state for c in charges] == [ChargeState.DONE] * 3
     assert [c.meter_start_wh for c in charges] == [0, 10_000, 20_000]
-    for before, after in zip(charges, charges[1:], strict=False):
+    for before, after in itertools.pairwise(charges):
         assert before.stopped_at is not None
         assert after.started_at is not None
         assert before.stopped_at <= after.started_at
