@@ -225,3 +225,57 @@ def test_a_cdr_that_does_not_add_up_is_caught(change, words):
 def test_a_location_whose_time_zone_is_unknown_cannot_be_checked():
     check = check_cdr(evening_charge(), None)
     assert check.problem == "the time zone of location LOC-1 is unknown"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hub.domain: energy that metering spreads into a non-charging period is in total_energy "
+    "but never billed (the engine bills only PARKING_TIME there); see /work/notes/sim-demo.md",
+)
+def test_a_charging_state_change_without_a_reading_bills_all_the_energy():
+    """A 2.0.1 charger that reports SuspendedEV in an event without a meter value (the
+    meterValue of a TransactionEvent is optional): the hub's metering spreads the energy
+    between the readings around it over both sides, and the pricing engine bills no ENERGY in
+    the non-charging side. The CDR then says 20 kWh and bills 15."""
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+    def reading(seconds: int, wh: int) -> metering.MeterReading:
+        parsed = metering.reading_from_ocpp201(
+            {
+                "timestamp": (start + timedelta(seconds=seconds)).isoformat(),
+                "sampled_value": [
+                    {
+                        "value": wh,
+                        "measurand": "Energy.Active.Import.Register",
+                        "unit_of_measure": {"unit": "Wh"},
+                    }
+                ],
+            }
+        )
+        assert parsed.reading is not None
+        return parsed.reading
+
+    end = start + timedelta(seconds=1200)
+    periods = metering.periods(
+        [reading(0, 0), reading(600, 10_000), reading(1200, 20_000)],
+        start=start,
+        end=end,
+        charging_changes=[(start, True), (start + timedelta(seconds=900), False)],
+    )
+    tariff = {
+        "country_code": "US",
+        "party_id": "HPC",
+        "id": "T",
+        "currency": "USD",
+        "elements": [
+            {"price_components": [{"type": "ENERGY", "price": 0.5, "step_size": 1}]},
+            {"price_components": [{"type": "PARKING_TIME", "price": 6, "step_size": 60}]},
+        ],
+        "last_updated": "2026-01-01T00:00:00Z",
+    }
+    result = price_session(
+        tariff_from_ocpi(v221.Tariff.model_validate(tariff)), Session(start, end, periods), "UTC"
+    )
+    assert result.total_energy == Decimal(20)
+    assert result.total_energy_cost is not None
+    assert result.total_energy_cost.excl_vat == Decimal("10.00")  # 20 kWh x 0.50: it is 7.50
