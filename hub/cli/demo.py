@@ -1,9 +1,16 @@
 """``hub demo``: the whole platform on one machine in one command.
 
 Starts the hub on an embedded SQLite file, a demo eMSP that registers through the real
-credentials handshake over HTTP, and simulated chargers (OCPP 1.6 and 2.0.1 over websockets)
-that boot and change status; a live view shows the chargers, their OCPI statuses and what the
-eMSP received; a summary ends it.
+credentials handshake over HTTP and pushes its drivers' tokens, and simulated chargers (OCPP 1.6
+and 2.0.1 over websockets) that boot and change status, then run charges with those tokens; a
+live view shows the chargers, their OCPI statuses, the charges and what the eMSP received; a
+summary ends it: every finished charge must have reached the eMSP as exactly one CDR whose total
+is recomputed (from the CDR's own tariff and charging periods, :mod:`hub.sim.cdrs`) to the cent.
+
+Timing: the charges are replayed faster than real time (``--speed``, see
+:class:`hub.sim.chargers.FastForwardClock`): the chargers' clock starts as far in the past as
+the charges last and never passes the wall clock, so a 30-minute charge is sent in a few
+seconds, stamped as the half hour before now, with meter values one simulated minute apart.
 
 Each step of the start (imports, migrations, servers, handshake, boots: several seconds) prints a
 progress line first, and the live view fits an 80x24 terminal. The platform's modules are
@@ -20,6 +27,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,19 +45,25 @@ if TYPE_CHECKING:
     import uvicorn
 
     from hub.config import Settings
-    from hub.sim.chargers import SimulatedCharger, SimulatedStation
+    from hub.sim.cdrs import CdrCheck
+    from hub.sim.chargers import Charge, ChargePlan, SimulatedCharger, SimulatedStation
     from hub.sim.emsp import DemoEmsp
 
 SCREEN_HEIGHT = 24
 """The live view fits this many rows (and 80 columns); a taller terminal shows more EVSEs."""
 
-PUSH_ROWS = 5
-"""Rows of the "eMSP received" and "Latest pushes" tables."""
+PUSH_ROWS = 6
+"""Rows of the "eMSP received" and "Latest pushes" tables (locations, tariffs, sessions and
+CDRs: six kinds of push)."""
 
-_FIXED_ROWS = 14
-"""Rows of the live view besides the EVSE rows: the header line, the chargers table's title,
-column header, rule and caption, the push tables' title, header, rule and rows, and one row to
-spare for the cursor line under the view."""
+DELIVERY_DEADLINE_SECONDS = 30.0
+"""How long the demo waits, after the last message of the chargers, for the eMSP to have
+everything (the hub's statuses, every session and CDR)."""
+
+_FIXED_ROWS = 15
+"""Rows of the live view besides the EVSE (or charge) rows: the header line, the main table's
+title, column header, rule and caption, the push tables' title, header, rule and rows, and one
+row to spare for the cursor line under the view."""
 
 
 @dataclass
@@ -63,6 +77,10 @@ class DemoState:
     sent: int = 0
     errors: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    charges: list[Charge] = field(default_factory=list)
+    """The charges, once they are under way (the view then shows them)."""
+    speed: float = 1.0
+    """How much faster than real time the charges are replayed."""
 
     def update_hub_statuses(self, statuses: dict[str, str], at: float) -> None:
         for uid, status in statuses.items():
@@ -183,25 +201,54 @@ def view(
     now: float | None = None,
 ) -> Group:
     """The live view, at most ``height`` rows at 80 columns: a header line, one row per EVSE
-    (those the eMSP does not agree on yet first, then the latest changes) as far as there is
-    room, what the eMSP received and the latest pushes side by side."""
+    (those the eMSP does not agree on yet first, then the latest changes) or, once charges
+    run, one per charge, as far as there is room, what the eMSP received and the latest pushes
+    side by side."""
     now = time.monotonic() if now is None else now
+    rows = max(height - _FIXED_ROWS, 1)
+    if state.charges:
+        header, main = _charges_header(state, emsp), _charges_table(state, emsp, rows)
+    else:
+        header, main = _traffic_header(state, duration, now), _chargers_table(state, emsp, rows)
+
+    received = _table("eMSP received", "push", "count")
+    counts = sorted(emsp.counts.items(), key=lambda item: (-item[1], item[0]))
+    for key, count in counts[:PUSH_ROWS]:
+        received.add_row(key, str(count))
+    recent = _table("Latest pushes", "method", "object", "detail")
+    for arrival in list(emsp.recent)[::-1][:PUSH_ROWS]:
+        recent.add_row(arrival.method, arrival.what, arrival.detail)
+    pushes = Table.grid(expand=True, padding=(0, 2))
+    pushes.add_column(ratio=1)
+    pushes.add_column(ratio=2)
+    pushes.add_row(received, recent)
+    return Group(header, main, pushes)
+
+
+def _evses(state: DemoState) -> list[tuple[str, SimulatedCharger, str]]:
+    return [(sid, c, uid) for sid, c in state.chargers.items() for uid in c.evse_uids]
+
+
+def _traffic_header(state: DemoState, duration: float, now: float) -> Text:
     elapsed = min(max(now - state.started, 0.0), duration)
+    return Text.assemble(
+        ("hub demo", "bold"),
+        f"  {elapsed:.0f}/{duration:.0f} s · {len(state.chargers)} chargers ·"
+        f" {len(_evses(state))} EVSEs · {state.sent} status changes sent",
+    )
+
+
+def _chargers_table(state: DemoState, emsp: DemoEmsp, room: int) -> Table:
     at_emsp = emsp.evse_statuses()
     versions = [c.station.ocpp_version for c in state.chargers.values()]
-    evses = [(sid, c, uid) for sid, c in state.chargers.items() for uid in c.evse_uids]
-    header = Text.assemble(
-        ("hub demo", "bold"),
-        f"  {elapsed:.0f}/{duration:.0f} s · {len(state.chargers)} chargers · {len(evses)} EVSEs"
-        f" · {state.sent} status changes sent",
-    )
+    evses = _evses(state)
 
     def pending_then_latest(row: tuple[str, SimulatedCharger, str]) -> tuple[bool, float]:
         uid = row[2]
         agreed = at_emsp.get(uid) == state.hub_statuses.get(uid)
         return agreed, -state.changed_at.get(uid, 0.0)
 
-    rows = sorted(evses, key=pending_then_latest)[: max(height - _FIXED_ROWS, 1)]
+    rows = sorted(evses, key=pending_then_latest)[:room]
     agreed = sum(1 for _, _, uid in evses if at_emsp.get(uid) == state.hub_statuses.get(uid))
     chargers = _table(
         f"Chargers ({versions.count('1.6')} OCPP 1.6, {versions.count('2.0.1')} OCPP 2.0.1)",
@@ -221,19 +268,74 @@ def view(
             hub_status,
             emsp_status if emsp_status == hub_status else f"[yellow]{emsp_status}[/yellow]",
         )
+    return chargers
 
-    received = _table("eMSP received", "push", "count")
-    counts = sorted(emsp.counts.items(), key=lambda item: (-item[1], item[0]))
-    for key, count in counts[:PUSH_ROWS]:
-        received.add_row(key, str(count))
-    recent = _table("Latest pushes", "method", "object", "detail")
-    for arrival in list(emsp.recent)[::-1][:PUSH_ROWS]:
-        recent.add_row(arrival.method, arrival.what, arrival.detail)
-    pushes = Table.grid(expand=True, padding=(0, 2))
-    pushes.add_column(ratio=1)
-    pushes.add_column(ratio=2)
-    pushes.add_row(received, recent)
-    return Group(header, chargers, pushes)
+
+def _charges_header(state: DemoState, emsp: DemoEmsp) -> Text:
+    from hub.sim.chargers import ChargeState
+
+    ended = {ChargeState.DONE, ChargeState.REFUSED, ChargeState.FAILED}
+    done = sum(1 for c in state.charges if c.state in ended)
+    running = sum(1 for c in state.charges if c.state in {ChargeState.CHARGING, ChargeState.IDLE})
+    return Text.assemble(
+        ("hub demo", "bold"),
+        f"  {done}/{len(state.charges)} charges done, {running} running · {state.speed:g}x"
+        f" · eMSP has {len(emsp.sessions)} sessions, {len(emsp.cdrs)} CDRs",
+    )
+
+
+def _charges_table(state: DemoState, emsp: DemoEmsp, room: int) -> Table:
+    """One row per charge: those under way first, then the latest to end, then the next to
+    start."""
+    from hub.sim.chargers import ChargeState
+
+    order = {ChargeState.CHARGING: 0, ChargeState.IDLE: 0, ChargeState.WAITING: 2}
+
+    def running_ended_waiting(charge: Charge) -> tuple[int, int]:
+        group = order.get(charge.state, 1)
+        return group, charge.number if group == 2 else -charge.number
+
+    rows = sorted(state.charges, key=running_ended_waiting)[:room]
+    finished = sum(1 for c in state.charges if c.state is ChargeState.DONE)
+    billed = sum(1 for c in state.charges if c.started_at and _cdr_of(emsp, c))
+    table = _table("Charges", "#", "EVSE", "OCPP", "state", "kWh", "eMSP session", "CDR")
+    table.caption = (
+        f"{len(rows)} of {len(state.charges)} charges; {finished} finished, {billed} billed"
+    )
+    table.caption_justify = "left"
+    for charge in rows:
+        session = (
+            emsp.session_of_charge(charge.evse_uid, charge.started_at)
+            if charge.started_at
+            else None
+        )
+        seen = f"{session.get('status')} {session.get('kwh')}" if session else "-"
+        cdr = _cdr_of(emsp, charge)
+        total = (
+            f"{Decimal(str(cdr['total_cost']['excl_vat'])):.2f} {cdr['currency']}" if cdr else "-"
+        )
+        table.add_row(
+            str(charge.number),
+            charge.evse_uid,
+            charge.ocpp_version,
+            str(charge.state),
+            _kwh(charge.kwh),
+            seen,
+            total,
+        )
+    return table
+
+
+def _kwh(kwh: Decimal) -> str:
+    """Energy as the meter counts it (whole Wh): 36.08, 69, 0."""
+    return f"{kwh.normalize():f}" if kwh else "0"
+
+
+def _cdr_of(emsp: DemoEmsp, charge: Charge) -> dict[str, Any] | None:
+    if charge.started_at is None:
+        return None
+    found = emsp.cdr_of_charge(charge.evse_uid, charge.started_at)
+    return found[0] if len(found) == 1 else None
 
 
 def summary_note(summary: dict[str, Any]) -> str:
@@ -255,11 +357,160 @@ def summary_note(summary: dict[str, Any]) -> str:
     return note
 
 
+def charges_note(summary: dict[str, Any]) -> str:
+    """What the check of the charges found."""
+    finished, count = summary["charges_finished"], summary["charges"]
+    if not count:
+        return "No charge was run."
+    if summary["cdrs_match"]:
+        return (
+            f"{finished} of {count} charges finished, and each reached the eMSP as exactly one"
+            " CDR whose total the hub recomputes to the cent from the CDR's own tariff"
+            " (tariffs[0]) and charging periods (hub.domain.pricing.price_session)."
+        )
+    problems = summary["charge_problems"]
+    return f"{len(problems)} problems with the charges and their CDRs: " + "; ".join(problems)
+
+
+def charges_table(rows: list[dict[str, Any]]) -> Table:
+    """Per charge: its energy, the CDR total the eMSP received and the recomputed one."""
+    table = Table(title="Charges and their CDRs", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("#", "EVSE", "OCPP", "kWh", "min", "CDR total", "recomputed", ""):
+        right = column in {"#", "kWh", "min", "CDR total", "recomputed"}
+        table.add_column(column, justify="right" if right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row["number"]),
+            row["evse_uid"],
+            row["ocpp"],
+            row["kwh"],
+            row["minutes"],
+            row["cdr_total"],
+            row["recomputed"],
+            "ok" if row["ok"] else "[red]NO[/red]",
+        )
+    return table
+
+
 def summary_panel(summary: dict[str, Any]) -> Panel:
     table = Table(title="Demo summary", show_header=False)
     for key, value in summary.items():
+        if key == "charge_rows":
+            continue
         table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
-    return Panel(Group(table, Text(summary_note(summary))))
+    parts: list[Any] = [table, Text(summary_note(summary))]
+    if summary.get("charge_rows"):
+        parts.append(charges_table(summary["charge_rows"]))
+    if "charges" in summary:
+        parts.append(Text(charges_note(summary)))
+    return Panel(Group(*parts))
+
+
+def demo_charges(
+    chargers: list[SimulatedCharger], count: int, drivers: list[str], rng: random.Random
+) -> list[tuple[SimulatedCharger, ChargePlan]]:
+    """``count`` plausible DC fast charges over the fleet's EVSEs in turn: a battery of 60-100
+    kWh from 10-40 % to 80-95 %, at 50-150 kW on average; some cars stay plugged in 5-12
+    minutes after (never before the tariffs' 10-minute grace is over). Meter values every
+    simulated minute."""
+    from hub.sim.chargers import ChargePlan, charge_slots
+
+    slots = charge_slots(sorted(chargers, key=lambda c: c.station.station_id))
+    plans = []
+    for index in range(count):
+        charger, ocpp_id = slots[index % len(slots)]
+        battery_wh = rng.choice([60_000, 75_000, 82_000, 100_000])
+        start_soc, end_soc = rng.randint(10, 40), rng.randint(80, 95)
+        energy_wh = battery_wh * (end_soc - start_soc) // 100
+        power_w = rng.choice([50_000, 75_000, 100_000, 150_000])
+        charging_seconds = max(energy_wh * 3600 // power_w, 60)
+        idle = rng.choice([0, 0, 300, 720]) if charging_seconds >= 12 * 60 else 0
+        plan = ChargePlan(
+            ocpp_id=ocpp_id,
+            token_uid=drivers[index % len(drivers)],
+            charging_seconds=charging_seconds,
+            energy_wh=energy_wh,
+            idle_seconds=idle,
+            meter_interval_seconds=60,
+            start_soc=start_soc,
+            battery_wh=battery_wh,
+        )
+        plans.append((charger, plan))
+    return plans
+
+
+def check_charges(charges: list[Charge], emsp: DemoEmsp) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per charge, what the eMSP got and whether it adds up; and every problem found: a
+    charge that did not finish, a finished one without exactly one CDR (or POSTed twice), a CDR
+    whose total or energy differs from the recomputation or from what the charger delivered, a
+    CDR the eMSP got for no charge."""
+    from hub.sim.cdrs import check_cdr
+    from hub.sim.chargers import ChargeState
+
+    rows, problems, matched = [], [], set()
+    duplicates = {
+        (d.get("country_code"), d.get("party_id"), d.get("id")) for d in emsp.duplicate_cdrs
+    }
+    for charge in charges:
+        where = f"charge {charge.number} at {charge.evse_uid}"
+        row: dict[str, Any] = {
+            "number": charge.number,
+            "evse_uid": charge.evse_uid,
+            "ocpp": charge.ocpp_version,
+            "kwh": _kwh(charge.kwh),
+            "minutes": f"{charge.plan.seconds / 60:.0f}",
+            "cdr_total": "-",
+            "recomputed": "-",
+            "ok": False,
+        }
+        rows.append(row)
+        if charge.state is not ChargeState.DONE or charge.started_at is None:
+            reason = charge.error or f"the hub answered {charge.authorization} for the token"
+            problems.append(f"{where} did not finish ({charge.state}): {reason}")
+            continue
+        found = emsp.cdr_of_charge(charge.evse_uid, charge.started_at)
+        if len(found) != 1:
+            problems.append(f"{where}: the eMSP received {len(found)} CDRs for it, not 1")
+            continue
+        (cdr,) = found
+        key = (cdr["country_code"], cdr["party_id"], cdr["id"])
+        matched.add(key)
+        check: CdrCheck = check_cdr(cdr, emsp.location_time_zone(cdr["cdr_location"]["id"]))
+        row["cdr_total"] = f"{check.received.excl_vat:.2f} {check.currency}"
+        if check.recomputed is not None:
+            row["recomputed"] = f"{check.recomputed.excl_vat:.2f} {check.currency}"
+        found_problems = []
+        if not check.matches:
+            found_problems.append(f"CDR {cdr['id']}: {check.problem}")
+        if check.total_energy != charge.kwh:
+            found_problems.append(
+                f"CDR {cdr['id']} bills {check.total_energy} kWh, the charger delivered"
+                f" {charge.kwh} kWh"
+            )
+        if key in duplicates:
+            found_problems.append(f"CDR {cdr['id']} was POSTed more than once")
+        session = emsp.session_of_charge(charge.evse_uid, charge.started_at)
+        if session is None or session.get("status") != "COMPLETED":
+            status = session.get("status") if session else "no session"
+            found_problems.append(f"the eMSP's session is {status}, not COMPLETED")
+        problems += [f"{where}: {p}" for p in found_problems]
+        row["ok"] = not found_problems
+    for key in emsp.cdrs.keys() - matched:
+        problems.append(f"the eMSP received CDR {key[2]}, of no charge the demo ran")
+    return rows, problems
+
+
+def delivered(state: DemoState, emsp: DemoEmsp) -> bool:
+    """The eMSP has the hub's EVSE statuses and a CDR for every finished charge."""
+    from hub.sim.chargers import ChargeState
+
+    if any(emsp.evse_statuses().get(u) != s for u, s in state.hub_statuses.items()):
+        return False
+    return all(
+        _cdr_of(emsp, charge) is not None
+        for charge in state.charges
+        if charge.state is ChargeState.DONE
+    )
 
 
 async def drive(
@@ -284,6 +535,8 @@ async def run_demo(
     duration: float,
     emsp_port: int,
     seed_value: int,
+    charges: int = 8,
+    speed: float = 1200.0,
     console: Console = default_console,
 ) -> dict[str, Any]:
     import httpx
@@ -296,13 +549,13 @@ async def run_demo(
         session_scope,
     )
     from hub.services.partners import PartnerService
-    from hub.sim.chargers import SimulatedCharger
+    from hub.sim.chargers import Charge, ChargeState, SimulatedCharger, run_charges
     from hub.sim.emsp import DEMO_EMSP_PARTY, DemoEmsp
 
     progress(console, f"seeding a sample network of {sites} site{'' if sites == 1 else 's'}…")
     stations, evse_count = await seed(settings, sites, seed_value)
     emsp = DemoEmsp(base_url=f"http://127.0.0.1:{emsp_port}")
-    state = DemoState()
+    state = DemoState(speed=speed)
     rng = random.Random(seed_value)  # noqa: S311 - simulation
     progress(console, f"starting hub on :{settings.server.port} and the demo eMSP on :{emsp_port}…")
     async with (
@@ -318,6 +571,11 @@ async def run_demo(
             )
         await dispose_engine(engine)
         await emsp.register(http, settings.versions_url, token_a)
+        progress(
+            console,
+            f"demo eMSP pushing {len(emsp.drivers)} driver tokens to the hub (OCPI Tokens PUT)…",
+        )
+        await emsp.push_tokens(http)
         v16 = sum(1 for s in stations if s.ocpp_version == "1.6")
         progress(
             console,
@@ -331,24 +589,50 @@ async def run_demo(
             await charger.boot()
             await charger.all_available()
             state.chargers[station.station_id] = charger
-        progress(console, f"traffic for {duration:.0f} s; the eMSP's view follows the hub's")
+        plans = demo_charges(list(state.chargers.values()), charges, emsp.drivers, rng)
+        then = f", then {charges} charges replayed at {speed:g}x real time" if charges else ""
+        progress(console, f"traffic for {duration:.0f} s{then}…")
         state.started = time.monotonic()
 
         def screen_view() -> Group:
             return view(state, emsp, duration, height=console.size.height)
 
-        with Live(screen_view(), console=console, refresh_per_second=4) as screen:
-            driver = asyncio.create_task(drive(list(state.chargers.values()), state, duration, rng))
-            while not driver.done():
+        async def watch(task: asyncio.Task[Any]) -> None:
+            while not task.done():
                 await refresh_hub_statuses(settings, state)
                 screen.update(screen_view())
                 await asyncio.sleep(0.5)
-            await driver
+            await task
+
+        with Live(screen_view(), console=console, refresh_per_second=4) as screen:
+            await watch(
+                asyncio.create_task(drive(list(state.chargers.values()), state, duration, rng))
+            )
+            if plans:
+                state.charges = [
+                    Charge(
+                        number,
+                        charger.station.station_id,
+                        charger.station.ocpp_version,
+                        charger.evse_uid_of(plan.ocpp_id),
+                        plan,
+                    )
+                    for number, (charger, plan) in enumerate(plans, start=1)
+                ]
+                replay = run_charges(
+                    plans,
+                    concurrent=len(plans),
+                    speed=speed,
+                    stagger_seconds=120,
+                    charges=state.charges,
+                )
+                await watch(asyncio.create_task(replay))
             # Let the last pushes arrive, then compare both sides.
-            for _ in range(40):
+            deadline = time.monotonic() + DELIVERY_DEADLINE_SECONDS
+            while time.monotonic() < deadline:
                 await refresh_hub_statuses(settings, state)
                 screen.update(screen_view())
-                if all(emsp.evse_statuses().get(u) == s for u, s in state.hub_statuses.items()):
+                if delivered(state, emsp):
                     break
                 await asyncio.sleep(0.25)
         if not console.is_terminal:
@@ -359,6 +643,8 @@ async def run_demo(
     mismatched = {
         u: (s, at_emsp.get(u)) for u, s in state.hub_statuses.items() if at_emsp.get(u) != s
     }
+    rows, problems = check_charges(state.charges, emsp)
+    finished = [c for c in state.charges if c.state is ChargeState.DONE]
     return {
         "sites": sites,
         "evses": evse_count,
@@ -371,6 +657,14 @@ async def run_demo(
         "emsp_matches_hub": not mismatched,
         "mismatched": mismatched,
         "errors": state.errors[:10],
+        "charges": len(state.charges),
+        "charges_finished": len(finished),
+        "kwh_delivered": f"{sum((c.kwh for c in finished), Decimal(0)):.3f}",
+        "cdrs_received": len(emsp.cdrs),
+        "cdr_duplicates": len(emsp.duplicate_cdrs),
+        "cdrs_match": not problems,
+        "charge_problems": problems[:10],
+        "charge_rows": rows,
     }
 
 
@@ -382,6 +676,8 @@ def demo(
     emsp_port: int,
     data_dir: Path,
     seed_value: int,
+    charges: int = 8,
+    speed: float = 1200.0,
     console: Console = default_console,
 ) -> None:
     """Run the hub, a demo eMSP and simulated chargers together, live."""
@@ -420,9 +716,11 @@ def demo(
             duration=duration,
             emsp_port=emsp_port,
             seed_value=seed_value,
+            charges=charges,
+            speed=speed,
             console=console,
         )
     )
     console.print(summary_panel(summary))
-    if not summary["emsp_matches_hub"] or summary["errors"]:
+    if not summary["emsp_matches_hub"] or summary["errors"] or not summary["cdrs_match"]:
         raise typer.Exit(1)

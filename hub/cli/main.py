@@ -59,6 +59,15 @@ def demo_command(
     emsp_port: int = typer.Option(8001, help="Demo eMSP port"),
     data_dir: Path = typer.Option(Path("demo-data"), help="Where the demo's SQLite file goes"),
     seed: int = typer.Option(7, help="Random seed"),
+    charges: int = typer.Option(
+        8, min=0, help="Charges run after the traffic; each must reach the eMSP as one CDR"
+    ),
+    speed: float = typer.Option(
+        1200.0,
+        min=1.0,
+        help="How much faster than real time the charges are replayed (their timestamps "
+        "start in the past and never pass now)",
+    ),
 ) -> None:
     """Run the hub, a demo eMSP and simulated chargers together, live (start here)."""
     from hub.cli.demo import demo
@@ -70,6 +79,8 @@ def demo_command(
         emsp_port=emsp_port,
         data_dir=data_dir,
         seed_value=seed,
+        charges=charges,
+        speed=speed,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,13 +201,72 @@ def chargers(
     duration: float = typer.Option(30.0, help="Seconds of status changes after boot"),
     rate: float = typer.Option(5.0, min=0.01, help="Status changes per second"),
     seed: int = typer.Option(7),
+    charges: int = typer.Option(
+        0,
+        min=0,
+        help="Charging sessions to run after the status changes (OCPP 1.6 StartTransaction, "
+        "MeterValues, StopTransaction; 2.0.1 TransactionEvent), over the EVSEs in turn",
+    ),
+    token: list[str] = typer.Option(
+        [],
+        "--token",
+        help="RFID uid a driver presents (repeat it; used in turn); the hub must know it "
+        "(a token an eMSP pushed: hub tokens list)",
+    ),
+    concurrent: int = typer.Option(
+        4, min=1, help="Charges running at once; a new one starts every charge length / this"
+    ),
+    session_minutes: float = typer.Option(
+        30.0, min=0.1, help="Minutes each car draws power (charger time, see --speed)"
+    ),
+    session_kwh: float = typer.Option(
+        30.0, min=0.0, help="kWh each charge delivers (constant power: kWh / minutes)"
+    ),
+    idle_minutes: float = typer.Option(
+        0.0,
+        min=0.0,
+        help="Minutes each car stays plugged in without charging after it (2.0.1 reports "
+        "SuspendedEV: parking time)",
+    ),
+    meter_interval: int = typer.Option(
+        60,
+        min=1,
+        help="Seconds between meter values, aligned to the clock (a divisor of 1800 puts a "
+        "reading on every hour and half hour, where time-of-day prices change)",
+    ),
+    speed: float = typer.Option(
+        1.0,
+        min=1.0,
+        help="Run the charges this many times faster than real time: their timestamps start "
+        "in the past and never pass the hub's clock (1: real time)",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Connect the network's charging stations (OCPP 1.6 and 2.0.1) and make them live,
-    printing progress as they connect and change status."""
+    printing progress as they connect and change status; with --charges, run charging
+    sessions after that."""
     from hub.persistence.session import session_scope
     from hub.services.stations import StationService
-    from hub.sim.chargers import SimulatedCharger, SimulatedStation, fleet_for_network, run_fleet
+    from hub.sim.chargers import (
+        ChargeProfile,
+        ChargeState,
+        SimulatedCharger,
+        SimulatedStation,
+        fleet_for_network,
+        run_fleet,
+    )
+
+    if charges and not token:
+        exit_with_error(
+            "--charges needs the drivers' tokens: --token UID (repeat it), a token an eMSP "
+            "pushed to the hub (hub tokens list)"
+        )
+    profile = ChargeProfile(
+        charging_seconds=max(round(session_minutes * 60), 1),
+        energy_wh=round(session_kwh * 1000),
+        idle_seconds=round(idle_minutes * 60),
+        meter_interval_seconds=meter_interval,
+    )
 
     locations = _read_json(network_file, "network file")
     try:
@@ -292,8 +352,15 @@ def chargers(
             seed=seed,
             on_event=status_changed,
             on_progress=progress,
+            charges=charges,
+            profile=profile,
+            tokens=token,
+            concurrent=concurrent,
+            speed=speed,
         )
     )
+    finished = report.charges_in(ChargeState.DONE)
+    refused = report.charges_in(ChargeState.REFUSED)
     summary = {
         "url": endpoint,
         "stations": len(ready),
@@ -302,6 +369,10 @@ def chargers(
         "connected": report.connected,
         "booted": report.booted,
         "status_notifications": report.status_notifications,
+        "charges": len(report.charges),
+        "charges_finished": len(finished),
+        "charges_refused": len(refused),
+        "kwh_delivered": float(sum((c.kwh for c in finished), Decimal(0))),
         "errors": report.errors,
         "seconds": round(report.seconds, 1),
     }
@@ -321,4 +392,11 @@ def chargers(
         more = f" (and {len(report.errors) - 1} more above)" if len(report.errors) > 1 else ""
         exit_with_error(
             f"{len(report.errors)} errors during the simulation: {report.errors[0]}{more}"
+        )
+    if refused:
+        answers = sorted({f"{c.plan.token_uid}: {c.authorization}" for c in refused})
+        exit_with_error(
+            f"the hub refused {len(refused)} of {len(report.charges)} charges ("
+            + ", ".join(answers)
+            + "); give --token the uids of tokens an eMSP pushed to it (hub tokens list)"
         )

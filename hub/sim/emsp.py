@@ -1,5 +1,14 @@
 """A small eMSP peer for ``hub demo``: registers with the hub through the real credentials
-handshake over HTTP and receives Locations and Tariffs pushes, remembering what arrived."""
+handshake over HTTP, pushes its drivers' tokens to the hub's Tokens Receiver, and receives
+Locations, Tariffs, Sessions and CDRs pushes, remembering what arrived.
+
+As a Sessions Receiver it keeps each session as PUT, and a PATCH's fields replace the stored
+ones except ``charging_periods``, which are ADDED to the list (``mod_sessions.asciidoc``, PATCH
+Method); a PATCH of a session it does not know is answered 2003 (HTTP 404), so the hub sends the
+whole session. As a CDRs Receiver it answers a POST with the CDR's URL in the ``Location``
+header (and serves it at that URL), and refuses a second POST of the same CDR id with OCPI 2001,
+counting it in ``duplicate_cdrs``.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from litestar import Litestar, Request, Response, get, route
+from litestar import Litestar, Request, Response, get, post, route
+from litestar.params import FromPath
 
 from ocpi.auth import TokenEncoding, token_candidates
-from ocpi.v221.client import PartnerClient
+from ocpi.v221.client import PartnerClient, object_url
 from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.tokens import Token
 
 
 def _envelope(data: Any = None, status_code: int = 1000) -> dict[str, Any]:
@@ -30,6 +41,16 @@ def _envelope(data: Any = None, status_code: int = 1000) -> dict[str, Any]:
 
 DEMO_EMSP_PARTY = ("US", "DMO")
 """The party the demo eMSP declares; the hub pins it at invite time."""
+
+RECEIVER_MODULES = ("credentials", "locations", "tariffs", "sessions", "cdrs")
+
+CdrKey = tuple[str, str, str]
+"""A CDR's (country_code, party_id, id): the CPO's party and the CDR's id."""
+
+
+def driver_tokens(count: int) -> list[str]:
+    """The RFID uids of the demo eMSP's drivers."""
+    return [f"DMO{number:07d}" for number in range(1, count + 1)]
 
 
 @dataclass
@@ -49,6 +70,13 @@ class DemoEmsp:
     hub_token: str | None = None
     locations: dict[str, dict[str, Any]] = field(default_factory=dict)
     tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sessions: dict[CdrKey, dict[str, Any]] = field(default_factory=dict)
+    cdrs: dict[CdrKey, dict[str, Any]] = field(default_factory=dict)
+    duplicate_cdrs: list[dict[str, Any]] = field(default_factory=list)
+    """CDRs POSTed again with an id already received (refused with 2001)."""
+    drivers: list[str] = field(default_factory=lambda: driver_tokens(4))
+    hub_endpoints: dict[str, str] = field(default_factory=dict)
+    """The hub's 2.2.1 endpoints, by module (from its version details)."""
     counts: Counter[str] = field(default_factory=Counter)
     recent: deque[Arrival] = field(default_factory=lambda: deque(maxlen=8))
 
@@ -82,11 +110,72 @@ class DemoEmsp:
         details = await client.get_version_details(
             next(v.url for v in versions if v.version == "2.2.1")
         )
-        credentials_url = next(
-            e.url for e in details.endpoints if str(e.identifier) == "credentials"
+        self.hub_endpoints = {str(e.identifier): e.url for e in details.endpoints}
+        theirs = await client.post_credentials(
+            self.hub_endpoints["credentials"], self.credentials()
         )
-        theirs = await client.post_credentials(credentials_url, self.credentials())
         self.hub_token = theirs.token
+
+    def driver_token(self, uid: str) -> Token:
+        """A driver's RFID card; whitelist ALWAYS: the hub's chargers accept it without asking
+        us in real time (this eMSP offers no real-time authorization)."""
+        return Token.model_validate(
+            {
+                "country_code": DEMO_EMSP_PARTY[0],
+                "party_id": DEMO_EMSP_PARTY[1],
+                "uid": uid,
+                "type": "RFID",
+                "contract_id": f"{DEMO_EMSP_PARTY[0]}-{DEMO_EMSP_PARTY[1]}-C{uid[3:]}",
+                "issuer": "Demo eMSP",
+                "valid": True,
+                "whitelist": "ALWAYS",
+                "last_updated": datetime.now(UTC),
+            }
+        )
+
+    async def push_tokens(self, http: httpx.AsyncClient) -> None:
+        """PUT every driver's token to the hub's Tokens Receiver, as an eMSP does when it
+        issues cards (``PUT {tokens}/{country_code}/{party_id}/{uid}?type=RFID``)."""
+        if self.hub_token is None or "tokens" not in self.hub_endpoints:
+            raise RuntimeError("register with the hub first (it must offer a tokens endpoint)")
+        client = PartnerClient(http, token=self.hub_token, encoding=TokenEncoding.BASE64)
+        for uid in self.drivers:
+            url = object_url(self.hub_endpoints["tokens"], *DEMO_EMSP_PARTY, uid)
+            await client.call(
+                "PUT", url, body=self.driver_token(uid).to_wire(), params={"type": "RFID"}
+            )
+
+    def cdr_of_charge(self, evse_uid: str, started_at: datetime) -> list[dict[str, Any]]:
+        """The CDRs received for the charge that started at ``started_at`` at ``evse_uid``."""
+        return [
+            cdr
+            for cdr in self.cdrs.values()
+            if (cdr.get("cdr_location") or {}).get("evse_uid") == evse_uid
+            and _parse_time(cdr.get("start_date_time")) == started_at
+        ]
+
+    def session_of_charge(self, evse_uid: str, started_at: datetime) -> dict[str, Any] | None:
+        """The session received for that charge, if any."""
+        return next(
+            (
+                session
+                for session in self.sessions.values()
+                if session.get("evse_uid") == evse_uid
+                and _parse_time(session.get("start_date_time")) == started_at
+            ),
+            None,
+        )
+
+    def location_time_zone(self, location_id: str) -> str | None:
+        """The time zone of a location as the hub pushed it (a CDR's location has none)."""
+        return next(
+            (
+                location.get("time_zone")
+                for location in self.locations.values()
+                if location.get("id") == location_id
+            ),
+            None,
+        )
 
     def app(self) -> Litestar:
         peer = self
@@ -114,7 +203,7 @@ class DemoEmsp:
                     "role": "RECEIVER",
                     "url": f"{peer.base_url}/ocpi/2.2.1/{module}",
                 }
-                for module in ("credentials", "locations", "tariffs")
+                for module in RECEIVER_MODULES
             ]
             return Response(_envelope({"version": "2.2.1", "endpoints": endpoints}))
 
@@ -128,11 +217,75 @@ class DemoEmsp:
                 return unauthorized()
             body = await request.json() if request.method != "DELETE" else None
             parts = request.url.path.split("/")[3:]
+            if parts[0] == "sessions":
+                return peer.store_session(request.method, parts[1:], body)
             peer.store(request.method, parts, body)
             return Response(_envelope())
 
+        @post("/ocpi/2.2.1/cdrs", status_code=201)
+        async def receive_cdr(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+            if not allowed(request):
+                return unauthorized()
+            return peer.store_cdr(await request.json())
+
+        @get(
+            "/ocpi/2.2.1/cdrs/{country_code:str}/{party_id:str}/{cdr_id:str}", sync_to_thread=False
+        )
+        def cdr(
+            request: Request[Any, Any, Any],
+            country_code: FromPath[str],
+            party_id: FromPath[str],
+            cdr_id: FromPath[str],
+        ) -> Response[dict[str, Any]]:
+            if not allowed(request):
+                return unauthorized()
+            found = peer.cdrs.get((country_code, party_id, cdr_id))
+            if found is None:
+                return Response(_envelope(status_code=2003), status_code=404)
+            return Response(_envelope(found))
+
         # logging_config=None: Litestar would otherwise install its own root handler and format.
-        return Litestar(route_handlers=[versions, details, receive], logging_config=None)
+        return Litestar(
+            route_handlers=[versions, details, receive, receive_cdr, cdr], logging_config=None
+        )
+
+    def store_session(self, method: str, ids: list[str], body: Any) -> Response[dict[str, Any]]:
+        """A Session PUT or PATCH at ``{sessions}/{country_code}/{party_id}/{session_id}``."""
+        if len(ids) != 3 or method == "DELETE" or not isinstance(body, dict):
+            return Response(_envelope(status_code=2001), status_code=400)
+        key = (ids[0], ids[1], ids[2])
+        self.counts[f"{method} sessions"] += 1
+        if method == "PUT":
+            self.sessions[key] = body
+        else:
+            stored = self.sessions.get(key)
+            if stored is None:
+                return Response(_envelope(status_code=2003), status_code=404)
+            added = body.pop("charging_periods", None) or []
+            stored.update(body)
+            stored.setdefault("charging_periods", []).extend(added)
+        session = self.sessions[key]
+        detail = f"{session.get('status', '')} {session.get('kwh', '')} kWh"
+        self.recent.append(Arrival(time.monotonic(), method, f"session {ids[2][:8]}", detail))
+        return Response(_envelope())
+
+    def store_cdr(self, body: Any) -> Response[dict[str, Any]]:
+        """A CDR POST: kept once, its URL in ``Location``; the same id again is refused."""
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("country_code", "party_id", "id")
+        ):
+            return Response(_envelope(status_code=2001), status_code=400)
+        key = (body["country_code"], body["party_id"], body["id"])
+        self.counts["POST cdrs"] += 1
+        if key in self.cdrs:
+            self.duplicate_cdrs.append(body)
+            return Response(_envelope(status_code=2001), status_code=200)
+        self.cdrs[key] = body
+        total = body.get("total_cost") or {}
+        detail = f"{total.get('excl_vat', '?')} {body.get('currency', '')}"
+        self.recent.append(Arrival(time.monotonic(), "POST", f"CDR {key[2][:8]}", detail))
+        location = f"{self.base_url}/ocpi/2.2.1/cdrs/{'/'.join(key)}"
+        return Response(_envelope(), status_code=201, headers={"Location": location})
 
     def store(self, method: str, parts: list[str], body: Any) -> None:
         module, *ids = parts
@@ -157,3 +310,13 @@ class DemoEmsp:
         self.recent.append(
             Arrival(time.monotonic(), method, f"EVSE {ids[3]}", str(body.get("status", "")))
         )
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,18 +1,35 @@
-"""The simulators against a real hub process, and ``hub demo`` end to end."""
+"""The simulators against a real hub process (status changes and charges), and ``hub demo`` end
+to end: every finished charge reaches the demo eMSP as exactly one CDR with the recomputed
+total."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from hub.domain.tokens import TokenKey, TokenRecord, TokenType, WhitelistType
+from hub.persistence.session import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
+from hub.persistence.tables import ChargingSession
+from hub.services.tokens import TokenService
+from hub.sim.cdrs import check_cdr
 from hub.sim.chargers import SimulatedCharger, SimulatedStation, fleet_for_network
 from hub.sim.network import generate_network
 from tests.e2e.test_locations_push import HubProcess
+from tests.support.emsp_authorize import register_emsp
 from tests.support.servers import free_port, hub_environment, run_hub_cli
 
 pytestmark = [pytest.mark.e2e]
@@ -36,9 +53,41 @@ def hub_with_network(database_url: str, tmp_path: Path):
         hub.stop()
 
 
+async def add_known_card(database_url: str, uid: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        sessions = create_session_factory(engine)
+        partner_id = await register_emsp(sessions, "emsp", ("US", "EMS"), None)
+        async with session_scope(sessions) as session:
+            await TokenService(session).put(
+                partner_id,
+                TokenRecord(
+                    key=TokenKey("US", "EMS", uid, TokenType.RFID),
+                    contract_id="US-EMS-C0001",
+                    issuer="eMSP",
+                    valid=True,
+                    whitelist=WhitelistType.ALWAYS,
+                    last_updated=datetime(2026, 11, 1, tzinfo=UTC),
+                ),
+            )
+    finally:
+        await dispose_engine(engine)
+
+
+async def stored_sessions(database_url: str) -> list[tuple[str, Decimal, bool]]:
+    engine = create_engine(database_url)
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            rows = (await session.execute(select(ChargingSession))).scalars().all()
+            return [(r.status, r.kwh, r.cdr_made) for r in rows]
+    finally:
+        await dispose_engine(engine)
+
+
 @pytest.mark.db
-def test_sim_chargers_cli_registers_connects_and_drives_the_fleet(hub_with_network):
+def test_sim_chargers_cli_registers_connects_and_drives_the_fleet(hub_with_network, database_url):
     hub, env, network, tmp_path = hub_with_network
+    asyncio.run(add_known_card(database_url, "04A1B2C3D4"))
     result = run_hub_cli(
         env,
         "sim",
@@ -52,8 +101,20 @@ def test_sim_chargers_cli_registers_connects_and_drives_the_fleet(hub_with_netwo
         "2",
         "--rate",
         "10",
+        "--charges",
+        "4",
+        "--token",
+        "04A1B2C3D4",
+        "--session-minutes",
+        "20",
+        "--session-kwh",
+        "25",
+        "--speed",
+        "100000",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    # The charges were real sessions of `hub serve`: ended, metered, billed.
+    assert asyncio.run(stored_sessions(database_url)) == [("COMPLETED", Decimal(25), True)] * 4
     stations = fleet_for_network(network.locations, lambda _: "")
     listed = json.loads(run_hub_cli(env, "chargers", "list", "--json").stdout)
     assert len(listed) == len(stations)
@@ -104,6 +165,8 @@ def test_hub_demo_runs_end_to_end(tmp_path: Path):
             "4",
             "--sites",
             "2",
+            "--charges",
+            "6",
             "--port",
             str(free_port()),
             "--emsp-port",
@@ -125,3 +188,39 @@ def test_hub_demo_runs_end_to_end(tmp_path: Path):
     # The live view owns the terminal: no log line of any component (warnings only, and none).
     logged = [line for line in (done.stdout + done.stderr).splitlines() if "INFO" in line]
     assert not logged, logged[:5]
+    assert_every_charge_billed_once(tmp_path / "demo" / "demo.db", done.stdout, charges=6)
+
+
+def assert_every_charge_billed_once(database: Path, output: str, charges: int) -> None:
+    """The summary's table, and the hub's own database: one session and one delivered CDR per
+    charge, each CDR's total what the pricing engine gives for the CDR's tariff and periods."""
+    cells = [[c.strip() for c in line.split("│") if c.strip()] for line in output.splitlines()]
+    summary = {row[0]: row[1] for row in cells if len(row) == 2}
+    assert (
+        summary["charges"]
+        == summary["charges_finished"]
+        == summary["cdrs_received"]
+        == str(charges)
+    )
+    assert (summary["cdr_duplicates"], summary["cdrs_match"]) == ("0", "True")
+    rows = [line.strip("│ ").split() for line in output.splitlines()]
+    rows = [row for row in rows if len(row) == 10 and row[0].isdigit()]
+    assert len(rows) == charges, output[-4000:]
+    for row in rows:
+        # #  EVSE  OCPP  kWh  min  total CUR  recomputed CUR  ok
+        assert row[-1] == "ok", row
+        assert row[5:7] == row[7:9], row  # the CDR total and the recomputed one
+    with sqlite3.connect(database) as connection:
+        stored = connection.execute(
+            "SELECT s.status, s.kwh, s.time_zone, c.body, c.delivered_at, c.location_url"
+            " FROM charging_sessions s LEFT JOIN charge_detail_records c ON c.session_ref = s.id"
+        ).fetchall()
+    assert len(stored) == charges
+    for status, kwh, time_zone, body, delivered_at, location_url in stored:
+        assert status == "COMPLETED"
+        assert delivered_at is not None
+        assert "/ocpi/2.2.1/cdrs/" in location_url
+        cdr = json.loads(body)
+        assert Decimal(str(cdr["total_energy"])) == Decimal(str(kwh))
+        check = check_cdr(cdr, time_zone)
+        assert check.matches, check.problem

@@ -1,5 +1,6 @@
 """``hub sim chargers`` and ``hub sim network`` in-process: bad files are one error line,
-registered passwords are never lost, progress is printed, every party gets a site."""
+registered passwords are never lost, progress is printed, charges become sessions and CDRs,
+every party gets a site."""
 
 from __future__ import annotations
 
@@ -7,24 +8,31 @@ import asyncio
 import json
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 from typer.testing import Result
 
 from hub.config import get_settings
 from hub.domain.stations import password_matches
+from hub.domain.tokens import TokenKey, TokenRecord, TokenType, WhitelistType
 from hub.persistence.session import (
     create_engine,
     create_session_factory,
     dispose_engine,
     session_scope,
 )
+from hub.persistence.tables import ChargeDetailRecord, ChargingSession
 from hub.services.stations import StationService
+from hub.services.tokens import TokenService
 from hub.sim.chargers import fleet_for_network
 from hub.sim.network import generate_network
 from tests.support.cli import Invoke, cli_in_process
+from tests.support.emsp_authorize import register_emsp
 from tests.support.inprocess_hub import running_hub
 
 
@@ -250,3 +258,159 @@ def test_a_network_smaller_than_its_parties_still_has_its_sites():
 def test_sim_network_cli_gives_canada_a_site_in_a_small_network(hub, tmp_path):
     done = hub("sim", "network", "--sites", "3", "--output-dir", str(tmp_path), "--json")
     assert set(json.loads(done.stdout)["per_country"]) == {"USA", "CAN"}
+
+
+def test_charges_need_the_drivers_tokens(hub, network_dir):
+    line = one_error_line(
+        hub(
+            "sim",
+            "chargers",
+            "--network",
+            str(network_dir / "locations.json"),
+            "--charges",
+            "2",
+            expect=1,
+        )
+    )
+    assert "--charges needs the drivers' tokens: --token UID" in line
+
+
+async def _known_card(database_url: str, uid: str) -> None:
+    """A card the hub knows: pushed by a registered eMSP, accepted without asking it."""
+    engine = create_engine(database_url)
+    try:
+        sessions = create_session_factory(engine)
+        partner_id = await register_emsp(sessions, "emsp", ("US", "EMS"), None)
+        async with session_scope(sessions) as session:
+            await TokenService(session).put(
+                partner_id,
+                TokenRecord(
+                    key=TokenKey("US", "EMS", uid, TokenType.RFID),
+                    contract_id="US-EMS-C0001",
+                    issuer="eMSP",
+                    valid=True,
+                    whitelist=WhitelistType.ALWAYS,
+                    last_updated=datetime(2026, 11, 1, tzinfo=UTC),
+                ),
+            )
+    finally:
+        await dispose_engine(engine)
+
+
+def stored_charges(database_url: str) -> tuple[list[ChargingSession], list[ChargeDetailRecord]]:
+    async def main() -> tuple[list[ChargingSession], list[ChargeDetailRecord]]:
+        engine = create_engine(database_url)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                rows = (await session.execute(select(ChargingSession))).scalars().all()
+                cdrs = (await session.execute(select(ChargeDetailRecord))).scalars().all()
+                return list(rows), list(cdrs)
+        finally:
+            await dispose_engine(engine)
+
+    return asyncio.run(main())
+
+
+@pytest.mark.db
+@pytest.mark.e2e
+async def test_charges_against_a_running_hub_become_sessions_and_cdrs(
+    hub_db, network_dir, database_url
+):
+    for country in ("US", "CA"):
+        await asyncio.to_thread(hub_db, "parties", "add", country, "HPC", "--name", "HPC")
+    for kind in ("tariffs", "locations"):
+        await asyncio.to_thread(hub_db, kind, "import", str(network_dir / f"{kind}.json"))
+    await _known_card(database_url, "04A1B2C3D4")
+    async with running_hub(database_url) as hub:
+        done = await asyncio.to_thread(
+            hub_db,
+            "sim",
+            "chargers",
+            "2",
+            "--network",
+            str(network_dir / "locations.json"),
+            "--url",
+            f"{hub.ws_url}/ocpp",
+            "--register",
+            "--duration",
+            "0",
+            "--charges",
+            "3",
+            "--concurrent",
+            "2",
+            "--token",
+            "04A1B2C3D4",
+            "--session-minutes",
+            "12",
+            "--session-kwh",
+            "15",
+            "--idle-minutes",
+            "3",
+            "--meter-interval",
+            "60",
+            "--speed",
+            "100000",
+            "--json",
+        )
+    summary = json.loads(done.stdout)
+    assert (summary["charges"], summary["charges_finished"], summary["charges_refused"]) == (
+        3,
+        3,
+        0,
+    )
+    assert summary["kwh_delivered"] == 45.0
+    assert summary["errors"] == []
+    progress = done.stderr.splitlines()
+    assert (
+        "3 charges, 2 at a time: 12 min at 75 kW (15 kWh) + 3 min plugged in idle, meter values "
+        "every 60 s; 100000x real time, stamped from "
+    ) in "\n".join(progress)
+    assert len([line for line in progress if ": 15 kWh, 15 min, transaction " in line]) == 3
+
+    rows, cdrs = await asyncio.to_thread(stored_charges, database_url)
+    assert sorted(r.status for r in rows) == ["COMPLETED"] * 3
+    assert {r.kwh for r in rows} == {Decimal(15)}
+    assert all(r.problems == [] for r in rows), [r.problems for r in rows]
+    # Two stations, one EVSE each first: charges 1 and 2 on different stations, 3 after 1.
+    assert len({r.station_id for r in rows}) == 2
+    assert len(cdrs) == 3
+    assert {c.total_energy for c in cdrs} == {Decimal(15)}
+    # The stamps are in the past, never ahead of now, and each charge lasts its 15 minutes.
+    now = datetime.now(UTC)
+    for row in rows:
+        assert row.end_date_time is not None
+        assert row.end_date_time <= now
+        assert row.end_date_time - row.start_date_time == timedelta(minutes=15)
+
+
+@pytest.mark.db
+@pytest.mark.e2e
+async def test_charges_with_a_card_the_hub_does_not_know_are_refused(
+    hub_db, network_dir, database_url
+):
+    async with running_hub(database_url) as hub:
+        done = await asyncio.to_thread(
+            hub_db,
+            "sim",
+            "chargers",
+            "1",
+            "--network",
+            str(network_dir / "locations.json"),
+            "--url",
+            f"{hub.ws_url}/ocpp",
+            "--register",
+            "--duration",
+            "0",
+            "--charges",
+            "1",
+            "--token",
+            "NOBODY",
+            "--speed",
+            "100000",
+            expect=1,
+        )
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: the hub refused 1 of 1 charges (NOBODY: ")
+    )
