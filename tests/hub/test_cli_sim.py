@@ -202,7 +202,7 @@ def test_register_names_stations_registered_with_passwords_it_does_not_know(
 async def test_progress_lines_and_a_json_summary_against_a_running_hub(
     hub_db, network_dir, database_url
 ):
-    async with running_hub(database_url) as hub:
+    async with running_hub(database_url, wall_clock=True) as hub:
         args = [
             "sim",
             "chargers",
@@ -321,7 +321,7 @@ async def test_charges_against_a_running_hub_become_sessions_and_cdrs(
     for kind in ("tariffs", "locations"):
         await asyncio.to_thread(hub_db, kind, "import", str(network_dir / f"{kind}.json"))
     await _known_card(database_url, "04A1B2C3D4")
-    async with running_hub(database_url) as hub:
+    async with running_hub(database_url, wall_clock=True) as hub:
         done = await asyncio.to_thread(
             hub_db,
             "sim",
@@ -388,7 +388,7 @@ async def test_charges_against_a_running_hub_become_sessions_and_cdrs(
 async def test_charges_with_a_card_the_hub_does_not_know_are_refused(
     hub_db, network_dir, database_url
 ):
-    async with running_hub(database_url) as hub:
+    async with running_hub(database_url, wall_clock=True) as hub:
         done = await asyncio.to_thread(
             hub_db,
             "sim",

@@ -27,16 +27,22 @@ from tests.support.servers import asgi_server
 
 
 class Clock:
-    """A "now" that only moves when the test says so."""
+    """A "now" that only moves when the test says so; ``wall``: the real time (for a hub that
+    simulated chargers talk to: their timestamps follow the wall clock), moved by ``advance``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, wall: bool = False) -> None:
         self.now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+        self.wall = wall
+        self.offset = timedelta(0)
 
     def __call__(self) -> datetime:
-        return self.now
+        return datetime.now(UTC) + self.offset if self.wall else self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        if self.wall:
+            self.offset += timedelta(seconds=seconds)
+        else:
+            self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -63,11 +69,12 @@ async def running_hub(
     uvicorn: dict[str, Any] | None = None,
     authorization: AuthorizationSettings | None = None,
     local_list: LocalListSettings | None = None,
+    wall_clock: bool = False,
     **ocpp: Any,
 ) -> AsyncIterator[InProcessHub]:
     """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments. The hub's own
     local authorization list pass is off unless ``local_list`` says otherwise: tests run the
-    pass themselves."""
+    pass themselves. ``wall_clock``: the hub's clock is the real time (see :class:`Clock`)."""
     settings = Settings(
         database=DatabaseSettings(url=database_url),
         push=PushSettings(enabled=False),
@@ -75,7 +82,7 @@ async def running_hub(
         authorization=authorization or AuthorizationSettings(),
         local_list=local_list or LocalListSettings(enabled=False),
     )
-    clock = Clock()
+    clock = Clock(wall=wall_clock)
     engine = create_engine(database_url)
     try:
         app = create_app(settings, clock=clock)

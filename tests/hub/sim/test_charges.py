@@ -81,7 +81,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
     peer.issued["token-for-emsp"] = "C"
     with asgi_server(peer.app()) as base_url:
         peer.base_url = base_url
-        async with running_hub(database_url, sweep_interval_seconds=3600) as hub:
+        async with running_hub(database_url, sweep_interval_seconds=3600, wall_clock=True) as hub:
             await add_parties(hub.sessions)
             stations = fleet_for_network(network.locations, lambda _: PASSWORD)
             async with session_scope(hub.sessions) as session:
