@@ -48,6 +48,10 @@ class PushSettings(BaseModel):
     # this while it sends. A worker that dies without restarting frees its jobs after this.
     lease_seconds: float = Field(default=15.0, gt=0)
     poll_interval_seconds: float = Field(default=0.25, gt=0)
+    # A worker woken by a change waits this long before its round, so the changes committed
+    # meanwhile go in the same round: woken per change, rounds of one or two jobs cost the
+    # OCPP handlers of the same process more CPU than the deliveries themselves.
+    wake_delay_seconds: float = Field(default=0.05, ge=0)
     max_in_flight_per_partner: int = Field(default=8, ge=1)
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_cap_seconds: float = Field(default=600.0, gt=0)

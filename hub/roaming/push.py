@@ -281,8 +281,11 @@ class PushWorker:
             self.close()
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        """Wait for the poll interval, a wake-up or the stop signal, whichever comes first."""
+        """Wait for the poll interval, a wake-up or the stop signal, whichever comes first; after
+        a wake-up, ``wake_delay_seconds`` more (see there)."""
         await until_any(stop, self._wakeup, at_most=self.settings.poll_interval_seconds)
+        if self._wakeup.is_set() and self.settings.wake_delay_seconds > 0:
+            await until_any(stop, at_most=self.settings.wake_delay_seconds)
 
     async def run_once(self) -> int:
         """One round: claim what is sent at once, send it while renewing the claims, record.

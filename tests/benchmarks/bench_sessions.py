@@ -343,10 +343,21 @@ def drive(
     hub_url = f"http://127.0.0.1:{env['HUB_SERVER__PORT']}"
     processes: dict[str, subprocess.Popen[Any]] = {}
     log_path = workdir / "hub.log"
+    if args.push_process:
+        # `hub serve` answers the stations only; `hub push work` delivers, in a process of its
+        # own (it finds new jobs by polling instead of being woken).
+        env.update(HUB_PUSH__ENABLED="false")
     with log_path.open("wb") as log:
         processes["hub"] = subprocess.Popen(
             [sys.executable, "-m", "hub", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
+        if args.push_process:
+            processes["pusher"] = subprocess.Popen(
+                [sys.executable, "-m", "hub", "push", "work"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
     processes["receivers"] = subprocess.Popen(
         [sys.executable, "-m", "tests.benchmarks.receivers", *map(str, ports)]
     )
@@ -381,7 +392,9 @@ def drive(
                 swarm_process.wait(timeout=60)
             except (OSError, subprocess.TimeoutExpired):
                 swarm_process.kill()
-        for name in ("hub", "receivers"):
+        for name in ("hub", "pusher", "receivers"):
+            if name not in processes:
+                continue
             processes[name].terminate()
             try:
                 processes[name].wait(timeout=30)
@@ -544,6 +557,11 @@ def main() -> None:
     parser.add_argument("--burst", type=int, help="charges stopped at once (10000)")
     parser.add_argument("--meter-interval", type=float, help="seconds between meter values (60)")
     parser.add_argument("--emsps", type=int, default=4, help="eMSPs the tokens belong to")
+    parser.add_argument(
+        "--push-process",
+        action="store_true",
+        help="deliver pushes from a `hub push work` process instead of inside `hub serve`",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: " + str(QUICK))
     args = parser.parse_args()
     for name, value in (QUICK if args.quick else FULL).items():
