@@ -158,19 +158,13 @@ class Transactions:
                     transaction_id,
                 )
                 return
-            if transaction_data:
-                await service.record(
-                    row,
-                    MeterMessage(
-                        "StopTransaction", ended_at, [dict(value) for value in transaction_data]
-                    ),
-                    ending=True,
-                )
+            data = [dict(value) for value in transaction_data or ()]
             await service.end(
                 row,
                 at=ended_at,
                 meter_stop_kwh=Decimal(meter_stop) / 1000,
                 stop_reason=reason or "Local",
+                last=MeterMessage("StopTransaction", ended_at, data) if data else None,
             )
         self.on_change()
 
@@ -274,19 +268,19 @@ class Transactions:
                 )
             if row.remote_start_id is None and transaction_info.get("remote_start_id"):
                 row.remote_start_id = transaction_info["remote_start_id"]
-        await service.record(
-            row,
-            MeterMessage(
-                "TransactionEvent",
-                moment,
-                [dict(value) for value in meter_value or ()],
-                seq_no=seq_no,
-                charging_state=transaction_info.get("charging_state"),
-            ),
-            ending=event_type == "Ended",
+        message = MeterMessage(
+            "TransactionEvent",
+            moment,
+            [dict(value) for value in meter_value or ()],
+            seq_no=seq_no,
+            charging_state=transaction_info.get("charging_state"),
         )
         if event_type == "Ended":
-            await service.end(row, at=moment, stop_reason=transaction_info.get("stopped_reason"))
+            await service.end(
+                row, at=moment, stop_reason=transaction_info.get("stopped_reason"), last=message
+            )
+        else:
+            await service.record(row, message)
 
     async def _decided(
         self, station_id: str, transaction_id: str, id_token: Mapping[str, Any]

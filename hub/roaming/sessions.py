@@ -12,7 +12,7 @@ from hub.persistence import tables
 from hub.persistence.repositories.sessions import PageWindow
 from hub.persistence.session import session_scope
 from hub.roaming.pricing import OcpiTariffCodec
-from hub.services.sessions import SessionService
+from hub.services.sessions import SessionService, cdr_token
 from ocpi.errors import ChargingPreferencesNotSupported, UnknownObject
 from ocpi.headers import PartyRef
 from ocpi.v221 import models as v221
@@ -25,22 +25,11 @@ def scope_of(client: ClientIdentity) -> PartyScope:
     return PartyScope.of((p.country_code, p.party_id) for p in client.parties)
 
 
-def _token(row: tables.ChargingSession) -> dict[str, Any]:
-    uid = row.token_uid or ""
-    return {
-        "country_code": row.token_country_code or row.country_code,
-        "party_id": row.token_party_id or row.party_id,
-        "uid": uid,
-        "type": row.token_type or "OTHER",
-        "contract_id": row.contract_id or uid,
-    }
-
-
 def _session_fields(row: tables.ChargingSession) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "end_date_time": row.end_date_time,
         "kwh": row.kwh.quantize(Decimal("0.001")),
-        "cdr_token": _token(row),
+        "cdr_token": cdr_token(row),
         "auth_method": row.auth_method or "WHITELIST",
         "authorization_reference": row.authorization_reference,
         "meter_id": row.meter_id,

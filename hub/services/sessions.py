@@ -249,15 +249,25 @@ class SessionService:
             station_id, transaction_id, for_update=for_update
         )
 
-    async def record(
-        self, row: ChargingSession, message: MeterMessage, *, ending: bool = False
-    ) -> bool:
-        """Store a message of the session and bring the session up to date (``ending``: the
-        caller ends it next, which does that); False (nothing changed) when it repeats a stored
-        event."""
+    async def record(self, row: ChargingSession, message: MeterMessage) -> bool:
+        """Store a message of the session and bring the session up to date; False (nothing
+        changed) when it repeats a stored event."""
+        messages = await self._store(row, message)
+        if messages is None:
+            return False
+        if not row.cdr_made:
+            await self.refresh_totals(row, messages)
+            await self._publish(row, status_changed=False)
+        return True
+
+    async def _store(
+        self, row: ChargingSession, message: MeterMessage
+    ) -> list[SessionMessage] | None:
+        """Stage ``message`` and return the session's messages with it, in order; None when it
+        repeats a stored event (same ``seq_no``), in which case nothing changes."""
         messages = await self.repository.messages(_pk(row))
         if message.seq_no is not None and any(m.seq_no == message.seq_no for m in messages):
-            return False
+            return None
         now = self.clock()
         stored = SessionMessage(
             session_ref=_pk(row),
@@ -274,18 +284,13 @@ class SessionService:
             # Offline-queued data that arrives after the bill: kept, shown, never re-billed (a
             # correction is a credit CDR: hub cdrs credit).
             _note(row, f"a {message.action} message arrived after the CDR was made, not billed")
-            return True
-        if message.timestamp > now + FUTURE_TOLERANCE:
+        elif message.timestamp > now + FUTURE_TOLERANCE:
             _note(
                 row,
                 f"a {message.action} message is dated in the future ({_iso(message.timestamp)})",
             )
             row.held_for_review = True
-        if ending:
-            return True
-        await self.refresh_totals(row, _in_order([*messages, stored]))
-        await self._publish(row, status_changed=False)
-        return True
+        return _in_order([*messages, stored])
 
     async def authorize(self, row: ChargingSession, token: SessionToken) -> None:
         """The token of a session that started without one (2.0.1), or a later word on it."""
@@ -302,9 +307,13 @@ class SessionService:
         meter_stop_kwh: Decimal | None = None,
         stop_reason: str | None = None,
         reason: CloseReason = CloseReason.STOPPED,
+        last: MeterMessage | None = None,
     ) -> ChargeDetailRecord | None:
         """The transaction ended: the session is COMPLETED (or stays INVALID) and, when
-        billable, its CDR is made and queued. Ending an ended session again changes nothing."""
+        billable, its CDR is made and queued. ``last``: the message that ended it (its meter
+        values count; stored as :meth:`record` stores). Ending an ended session again changes
+        nothing."""
+        messages = await self._store(row, last) if last is not None else None
         if SessionStatus(row.status).final and row.end_date_time is not None:
             return None
         row.end_date_time = max(at, row.start_date_time)
@@ -314,7 +323,7 @@ class SessionService:
         row.close_reason = reason.value
         row.status = next_status(SessionStatus(row.status), SessionEvent.ENDED).value
         row.last_event_at = self.clock()
-        computed = await self.refresh_totals(row)
+        computed = await self.refresh_totals(row, messages)
         if row.status != SessionStatus.INVALID.value or row.session_error is None:
             row.session_error = session_error(
                 stop_reason=stop_reason, kwh=row.kwh, close_reason=reason
@@ -513,7 +522,7 @@ class SessionService:
             "start_date_time": _iso(row.start_date_time),
             "end_date_time": _iso(row.end_date_time),
             "session_id": row.session_id,
-            "cdr_token": _cdr_token(row),
+            "cdr_token": cdr_token(row),
             "auth_method": row.auth_method or "WHITELIST",
             "cdr_location": row.cdr_location,
             "currency": row.currency,
@@ -721,7 +730,8 @@ def _cdr_location(location: Location, evse: Evse, connector_id: str) -> dict[str
     return {key: value for key, value in snapshot.items() if value is not None}
 
 
-def _cdr_token(row: ChargingSession) -> dict[str, Any]:
+def cdr_token(row: ChargingSession) -> dict[str, Any]:
+    """The session's OCPI ``cdr_token`` in wire form (its Session's and its CDR's)."""
     uid = row.token_uid or ""
     return {
         "country_code": row.token_country_code or row.country_code,
