@@ -9,14 +9,12 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from hub.domain.tokens import TokenKey, TokenRecord, TokenType, WhitelistType
 from hub.persistence.session import (
     create_engine,
     create_session_factory,
@@ -24,12 +22,11 @@ from hub.persistence.session import (
     session_scope,
 )
 from hub.persistence.tables import ChargingSession
-from hub.services.tokens import TokenService
 from hub.sim.cdrs import check_cdr
 from hub.sim.chargers import SimulatedCharger, SimulatedStation, fleet_for_network
 from hub.sim.network import generate_network
 from tests.e2e.test_locations_push import HubProcess
-from tests.support.emsp_authorize import register_emsp
+from tests.support.emsp_authorize import add_known_card
 from tests.support.servers import free_port, hub_environment, run_hub_cli
 
 pytestmark = [pytest.mark.e2e]
@@ -51,27 +48,6 @@ def hub_with_network(database_url: str, tmp_path: Path):
         yield hub, env, network, tmp_path
     finally:
         hub.stop()
-
-
-async def add_known_card(database_url: str, uid: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        sessions = create_session_factory(engine)
-        partner_id = await register_emsp(sessions, "emsp", ("US", "EMS"), None)
-        async with session_scope(sessions) as session:
-            await TokenService(session).put(
-                partner_id,
-                TokenRecord(
-                    key=TokenKey("US", "EMS", uid, TokenType.RFID),
-                    contract_id="US-EMS-C0001",
-                    issuer="eMSP",
-                    valid=True,
-                    whitelist=WhitelistType.ALWAYS,
-                    last_updated=datetime(2026, 11, 1, tzinfo=UTC),
-                ),
-            )
-    finally:
-        await dispose_engine(engine)
 
 
 async def stored_sessions(database_url: str) -> list[tuple[str, Decimal, bool]]:

@@ -19,7 +19,6 @@ from typer.testing import Result
 
 from hub.config import get_settings
 from hub.domain.stations import password_matches
-from hub.domain.tokens import TokenKey, TokenRecord, TokenType, WhitelistType
 from hub.persistence.session import (
     create_engine,
     create_session_factory,
@@ -28,11 +27,10 @@ from hub.persistence.session import (
 )
 from hub.persistence.tables import ChargeDetailRecord, ChargingSession
 from hub.services.stations import StationService
-from hub.services.tokens import TokenService
 from hub.sim.chargers import fleet_for_network
 from hub.sim.network import generate_network
 from tests.support.cli import Invoke, cli_in_process
-from tests.support.emsp_authorize import register_emsp
+from tests.support.emsp_authorize import add_known_card
 from tests.support.inprocess_hub import running_hub
 
 
@@ -275,28 +273,6 @@ def test_charges_need_the_drivers_tokens(hub, network_dir):
     assert "--charges needs the drivers' tokens: --token UID" in line
 
 
-async def _known_card(database_url: str, uid: str) -> None:
-    """A card the hub knows: pushed by a registered eMSP, accepted without asking it."""
-    engine = create_engine(database_url)
-    try:
-        sessions = create_session_factory(engine)
-        partner_id = await register_emsp(sessions, "emsp", ("US", "EMS"), None)
-        async with session_scope(sessions) as session:
-            await TokenService(session).put(
-                partner_id,
-                TokenRecord(
-                    key=TokenKey("US", "EMS", uid, TokenType.RFID),
-                    contract_id="US-EMS-C0001",
-                    issuer="eMSP",
-                    valid=True,
-                    whitelist=WhitelistType.ALWAYS,
-                    last_updated=datetime(2026, 11, 1, tzinfo=UTC),
-                ),
-            )
-    finally:
-        await dispose_engine(engine)
-
-
 def stored_charges(database_url: str) -> tuple[list[ChargingSession], list[ChargeDetailRecord]]:
     async def main() -> tuple[list[ChargingSession], list[ChargeDetailRecord]]:
         engine = create_engine(database_url)
@@ -320,7 +296,7 @@ async def test_charges_against_a_running_hub_become_sessions_and_cdrs(
         await asyncio.to_thread(hub_db, "parties", "add", country, "HPC", "--name", "HPC")
     for kind in ("tariffs", "locations"):
         await asyncio.to_thread(hub_db, kind, "import", str(network_dir / f"{kind}.json"))
-    await _known_card(database_url, "04A1B2C3D4")
+    await add_known_card(database_url, "04A1B2C3D4")
     async with running_hub(database_url, wall_clock=True) as hub:
         done = await asyncio.to_thread(
             hub_db,

@@ -226,3 +226,37 @@ async def register_emsp(
             ),
         )
     return partner_id
+
+
+async def add_known_card(database_url: str, uid: str) -> None:
+    """A card the hub knows: pushed by a registered eMSP (``emsp``, US*EMS), whitelist ALWAYS,
+    so it is accepted without asking anyone."""
+    from datetime import UTC, datetime
+
+    from hub.domain.tokens import TokenKey, TokenRecord, TokenType, WhitelistType
+    from hub.persistence.session import (
+        create_engine,
+        create_session_factory,
+        dispose_engine,
+        session_scope,
+    )
+    from hub.services.tokens import TokenService
+
+    engine = create_engine(database_url)
+    try:
+        sessions = create_session_factory(engine)
+        partner_id = await register_emsp(sessions, "emsp", ("US", "EMS"), None)
+        async with session_scope(sessions) as session:
+            await TokenService(session).put(
+                partner_id,
+                TokenRecord(
+                    key=TokenKey("US", "EMS", uid, TokenType.RFID),
+                    contract_id="US-EMS-C0001",
+                    issuer="eMSP",
+                    valid=True,
+                    whitelist=WhitelistType.ALWAYS,
+                    last_updated=datetime(2026, 11, 1, tzinfo=UTC),
+                ),
+            )
+    finally:
+        await dispose_engine(engine)
