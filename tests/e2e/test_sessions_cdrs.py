@@ -332,3 +332,20 @@ async def test_16_transaction_ids_are_unique_and_unknown_ones_are_answered(world
     assert sorted(int(s.transaction_id or 0) for s in sessions) == sorted(ids)
     assert {s.status for s in sessions} == {"ACTIVE"}
     assert cdrs == []
+
+
+async def test_malformed_transaction_messages_get_call_errors_and_store_nothing(world: World):
+    async with charger(world, "CS-16", "ocpp1.6") as station:
+        missing_meter = {"connectorId": 1, "idTag": CARD_A, "timestamp": STAMP}
+        assert (await station.call("StartTransaction", missing_meter))[0] == 4
+        bad_stop = {"transactionId": "one", "meterStop": 10, "timestamp": STAMP}
+        assert (await station.call("StopTransaction", bad_stop))[0] == 4
+    async with charger(world, "CS-201", "ocpp2.0.1") as station:
+        no_info = {
+            "eventType": "Started",
+            "timestamp": STAMP,
+            "triggerReason": "CablePluggedIn",
+            "seqNo": "zero",
+        }
+        assert (await station.call("TransactionEvent", no_info))[0] == 4
+    assert await world.stored() == ([], [])
