@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import subprocess
@@ -16,11 +17,35 @@ from typing import Any
 import httpx
 import uvicorn
 
+FIRST_PORT = 20000
+"""Test servers listen below the kernel's ephemeral range (32768-60999 on Linux by default).
+A port the kernel hands out (``bind(0)``) is also what it gives the next outgoing connection
+of any process, and between our probe and the server's bind one took it now and then: the
+test then talked to whatever answered there (seen as a versions GET without ``data``)."""
+PORTS_PER_PROCESS = 1000
+_ports = itertools.count()
+
+
+def _band() -> int:
+    """Each pytest-xdist worker gets a band of its own (the controller and other processes
+    band 0), so two workers never pick the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port of this process's band that nothing listens on now (taken in turn, so a port a
+    previous test's server just left is not handed out again at once)."""
+    first = FIRST_PORT + _band() * PORTS_PER_PROCESS
+    for _ in range(PORTS_PER_PROCESS):
+        port = first + next(_ports) % PORTS_PER_PROCESS
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {first}-{first + PORTS_PER_PROCESS - 1}")
 
 
 def wait_until_up(
