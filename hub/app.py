@@ -23,6 +23,7 @@ from hub.config import Settings
 from hub.domain.contract_certificates import NoContractCertificateValidation
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.ocpp.bridge import Bridge
+from hub.ocpp.command_runner import CommandRunner
 from hub.ocpp.commands import StationCommands, internal_calls_endpoint
 from hub.ocpp.local_lists import LocalListSync
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
@@ -166,6 +167,9 @@ def create_app(
         internal_token=settings.ocpp.internal_token,
         timeout=settings.ocpp.call_timeout_seconds,
     )
+    runner = CommandRunner(
+        sessions, commands, settings.commands, clock=clock, on_result=wake_worker
+    )
     local_lists = LocalListSync(sessions, commands, settings.local_list)
     if settings.local_list.enabled:
         bridge.on_boot = local_lists.wake
@@ -180,6 +184,8 @@ def create_app(
             tasks.append(asyncio.create_task(puller.run(stop), name="token-puller"))
         if settings.local_list.enabled:
             tasks.append(asyncio.create_task(local_lists.run(stop), name="local-list-sync"))
+        if settings.commands.enabled:
+            tasks.append(asyncio.create_task(runner.run(stop), name="command-runner"))
         # What is alive once started (modules, compiled statements, settings) lives as long as
         # the process: frozen, it is no longer scanned by every full collection, whose pause
         # otherwise grows with it and lands in the latency of whatever charger is answered then.
@@ -225,6 +231,7 @@ def create_app(
         push_worker=worker,
         token_puller=puller,
         local_lists=local_lists,
+        command_runner=runner,
     )
     return app
 

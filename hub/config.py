@@ -6,12 +6,15 @@ Examples: ``HUB_DATABASE__URL=postgresql+asyncpg://...``, ``HUB_SERVER__PORT=900
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.domain.commands import Timeouts
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./hub.db"
 
@@ -180,6 +183,29 @@ class SessionSettings(BaseModel):
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
 
+class CommandSettings(BaseModel):
+    # Whether `hub serve` carries out eMSP commands (calls chargers, times them out).
+    enabled: bool = True
+    # The `timeout` declared in each CommandResponse: the charger's answer (at most
+    # ocpp.call_timeout_seconds) plus margin...
+    timeout_seconds: float = Field(default=45.0, gt=0)
+    # ...and for START_SESSION, whose result waits for the transaction, the time a driver
+    # takes to plug in after the app's start.
+    start_session_timeout_seconds: float = Field(default=180.0, gt=0)
+    # How long a process holds a command it is calling before another may see it as lost.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    # Commands called at once by one process; how often it looks for new and overdue ones
+    # (it is woken at once when a command arrives in this process).
+    concurrency: int = Field(default=64, ge=1)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(
+            call=timedelta(seconds=self.timeout_seconds),
+            start_session=timedelta(seconds=self.start_session_timeout_seconds),
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -194,6 +220,7 @@ class Settings(BaseSettings):
     authorization: AuthorizationSettings = AuthorizationSettings()
     local_list: LocalListSettings = LocalListSettings()
     sessions: SessionSettings = SessionSettings()
+    commands: CommandSettings = CommandSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs

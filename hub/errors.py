@@ -24,3 +24,7 @@ class Forbidden(HubError):
 
 class InvalidState(HubError):
     """The object is not in a state that allows this operation."""
+
+
+class InvalidRequest(HubError):
+    """The request names or combines things wrongly (the message says which field)."""

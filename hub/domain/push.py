@@ -27,6 +27,8 @@ class JobKind(StrEnum):
     SESSION_PUT / SESSION_PATCH: a charging session, to the eMSP of its token only.
     CDR_POST: a CDR, to the eMSP of its token only; on the session's queue, after its last
     PATCH. A CDR is never coalesced: each one is a bill.
+    COMMAND_RESULT: the result of a command, POSTed to the ``response_url`` the eMSP gave with
+    it (whatever endpoints it listed); one per command, never coalesced.
     """
 
     LOCATION_PUT = "LOCATION_PUT"
@@ -37,6 +39,7 @@ class JobKind(StrEnum):
     SESSION_PUT = "SESSION_PUT"
     SESSION_PATCH = "SESSION_PATCH"
     CDR_POST = "CDR_POST"
+    COMMAND_RESULT = "COMMAND_RESULT"
 
     @property
     def module(self) -> str:
@@ -69,7 +72,7 @@ class JobKind(StrEnum):
             # Not an earlier PUT: one may precede a pending CDR on the queue (a correction after
             # the end), and the session's final state must reach the eMSP before its bill.
             return frozenset({JobKind.SESSION_PATCH})
-        if self is JobKind.CDR_POST:
+        if self in {JobKind.CDR_POST, JobKind.COMMAND_RESULT}:
             return frozenset()
         return frozenset({self})
 
@@ -80,6 +83,7 @@ _MODULES = {
     JobKind.SESSION_PUT: "sessions",
     JobKind.SESSION_PATCH: "sessions",
     JobKind.CDR_POST: "cdrs",
+    JobKind.COMMAND_RESULT: "commands",
 }
 
 

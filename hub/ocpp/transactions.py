@@ -28,11 +28,14 @@ from hub.domain.sessions import PushThrottle, SessionStatus, SessionToken
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.persistence.base import utc_now
 from hub.persistence.session import read_scope, session_scope
+from hub.persistence.tables import ChargingSession, Command
+from hub.services.commands import CommandService, session_token
 from hub.services.sessions import MeterMessage, SessionService, TariffCodec, TransactionStart
 
 logger = logging.getLogger(__name__)
 
 INVALID = {"status": "Invalid"}
+ACCEPTED = {"status": "Accepted"}
 
 
 def _refused(uid: str, presented_type: str) -> SessionToken:
@@ -79,8 +82,15 @@ class Transactions:
         meter_start: int,
         timestamp: str,
     ) -> tuple[int, dict[str, str]]:
-        """StartTransaction: the transaction id we assign, and the id tag's answer."""
-        if self.authorizer is None:
+        """StartTransaction: the transaction id we assign, and the id tag's answer.
+
+        A transaction an eMSP's START_SESSION asked for (the idTag at that connector, within 15
+        minutes) is the command's: its token, ``auth_method`` COMMAND, its
+        ``authorization_reference``; the token is not authorized again (``mod_commands``)."""
+        command = await self._remote_start(station_id, id_tag=id_tag, connector_id=connector_id)
+        if command is not None:
+            info, token = dict(ACCEPTED), session_token(command)
+        elif self.authorizer is None:
             info, token = INVALID, _refused(id_tag, "idTag")
         else:
             info, token = await self.authorizer.id_tag_decision(
@@ -98,6 +108,8 @@ class Transactions:
                     meter_start_kwh=Decimal(meter_start) / 1000,
                 )
             )
+            if command is not None:
+                await self._answered(session, command.require_id(), row)
             transaction_id = int(row.transaction_id or 0)
         self.on_change()
         return transaction_id, info
@@ -188,7 +200,15 @@ class Transactions:
         evse_id = (evse or {}).get("id")
         moment = self._moment(timestamp, station_id)
         transaction_id = str(transaction_info.get("transaction_id", ""))[:36]
-        if id_token is not None:
+        remote_start_id = transaction_info.get("remote_start_id")
+        command = None
+        if isinstance(remote_start_id, int):
+            command = await self._remote_start(station_id, remote_start_id=remote_start_id)
+        if command is not None:
+            # The transaction of an eMSP's START_SESSION: the command's token, not re-authorized.
+            token = session_token(command)
+            info = dict(ACCEPTED) if id_token is not None else None
+        elif id_token is not None:
             decided = await self._decided(station_id, transaction_id, id_token)
             if decided is not None:
                 info = {"status": decided}
@@ -213,6 +233,7 @@ class Transactions:
                         evse=evse,
                         token=token,
                         meter_value=meter_value,
+                        command=command.require_id() if command is not None else None,
                     )
                 break
             except IntegrityError:
@@ -236,6 +257,7 @@ class Transactions:
         evse: Mapping[str, Any] | None,
         token: SessionToken | None,
         meter_value: Sequence[Mapping[str, Any]] | None,
+        command: int | None = None,
     ) -> None:
         service = self._service(session)
         row = await service.transaction(station_id, transaction_id)
@@ -268,6 +290,8 @@ class Transactions:
                 )
             if row.remote_start_id is None and transaction_info.get("remote_start_id"):
                 row.remote_start_id = transaction_info["remote_start_id"]
+        if command is not None:
+            await self._answered(session, command, row)
         message = MeterMessage(
             "TransactionEvent",
             moment,
@@ -281,6 +305,29 @@ class Transactions:
             )
         else:
             await service.record(row, message)
+
+    async def _remote_start(
+        self,
+        station_id: str,
+        *,
+        id_tag: str | None = None,
+        connector_id: int | None = None,
+        remote_start_id: int | None = None,
+    ) -> Command | None:
+        """The START_SESSION a new transaction answers, read outside the unit of work."""
+        async with read_scope(self.sessions) as session:
+            return await CommandService(session, clock=self.clock).start_for_transaction(
+                station_id,
+                id_tag=id_tag,
+                connector_id=connector_id,
+                remote_start_id=remote_start_id,
+            )
+
+    async def _answered(self, session: AsyncSession, command_pk: int, row: ChargingSession) -> None:
+        commands = CommandService(session, clock=self.clock)
+        command = await commands.get(command_pk)
+        if command is not None:
+            await commands.session_started(command, row)
 
     async def _decided(
         self, station_id: str, transaction_id: str, id_token: Mapping[str, Any]

@@ -44,8 +44,10 @@ from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner, Tariff
 from hub.roaming import mappers
+from hub.roaming.commands import command_result_model
 from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.sessions import cdr_model, session_model, session_patch
+from hub.services.commands import CommandService
 from hub.services.locations import LocationService, LocationView
 from hub.services.partners import PartnerService
 from hub.services.push import Change, ClaimedJob, PushService
@@ -402,12 +404,14 @@ class PushWorker:
     ) -> Delivery | None:
         """What to send for ``job``, or None when there is nothing (object gone, not visible to
         this partner, or made only of connectors this partner does not receive)."""
-        base = target.endpoints.get(job.kind.module)
-        if base is None:
-            return None
         t = job.target
         keys = (str(t["country_code"]), str(t["party_id"]))
         routing = RoutingHeaders(sender=PartyRef(*keys), receiver=target.party)
+        if job.kind is JobKind.COMMAND_RESULT:
+            return await self._command_result(job, target, routing, sessions.session)
+        base = target.endpoints.get(job.kind.module)
+        if base is None:
+            return None
         if job.kind.module in {"sessions", "cdrs"}:
             return await self._session_delivery(job, target, base, routing, sessions)
         if job.kind.module == "tariffs":
@@ -470,6 +474,20 @@ class PushWorker:
         body = session_patch(row).to_wire()
         return Delivery(job, "PATCH", url, body, routing, target.partner)
 
+    async def _command_result(
+        self,
+        job: ClaimedJob,
+        target: PartnerTarget,
+        routing: RoutingHeaders,
+        session: AsyncSession,
+    ) -> Delivery | None:
+        """A command's result, to the ``response_url`` of the eMSP that sent the command."""
+        row = await CommandService(session).get(int(job.target["command"]))
+        if row is None or row.partner_id != job.partner_id or row.result is None:
+            return None
+        body = command_result_model(row).to_wire()
+        return Delivery(job, "POST", row.response_url, body, routing, target.partner)
+
     async def _send_all(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         by_partner: dict[int, list[Delivery]] = {}
         for delivery in deliveries:
@@ -525,11 +543,14 @@ class PushWorker:
                 await service.delivered([job.id for job in nothing], self.worker_id, answered=False)
             recovered = await service.delivered(done, self.worker_id) if done else []
             cdrs = SessionService(session, codec=OcpiTariffCodec())
+            commands = CommandService(session)
             for outcome in outcomes:
                 if outcome.error is None and outcome.job.kind is JobKind.CDR_POST:
                     await cdrs.cdr_delivered(
                         int(outcome.job.target["cdr"]), location_url=outcome.location
                     )
+                elif outcome.error is None and outcome.job.kind is JobKind.COMMAND_RESULT:
+                    await commands.result_sent(int(outcome.job.target["command"]))
             for outcome in outcomes:
                 if outcome.error is None:
                     continue

@@ -132,8 +132,9 @@ class PushService:
         partner = await self.partners.get(partner_id)
         if partner is None or partner.partner_status is not PartnerStatus.REGISTERED:
             return []
-        modules = _receiver_modules(partner)
-        return [Subscriber(partner_id, modules, PartyScope(frozenset()))] if modules else []
+        # A command's result goes to the URL the command named, whatever endpoints it listed.
+        modules = _receiver_modules(partner) | {"commands"}
+        return [Subscriber(partner_id, modules, PartyScope(frozenset()))]
 
     async def fanout(
         self, changes: Sequence[Change], *, only: int | None = None, fresh: bool = False

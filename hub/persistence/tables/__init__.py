@@ -6,6 +6,7 @@ from hub.persistence.tables.authorization import (
     RemoteAuthorization,
 )
 from hub.persistence.tables.call_tokens import StationCallToken
+from hub.persistence.tables.commands import Command
 from hub.persistence.tables.local_lists import LocalAuthList, LocalAuthListEntry
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
 from hub.persistence.tables.outbox import PushJob
@@ -21,6 +22,7 @@ __all__ = [
     "ChargeDetailRecord",
     "ChargingSession",
     "ChargingStation",
+    "Command",
     "EmaidPrefix",
     "Evse",
     "EvseStatusChange",

@@ -1,0 +1,204 @@
+"""Carrying out eMSP commands on chargers (``hub.domain.commands``): each process claims the
+commands waiting to be sent, calls the charger (wherever its socket is held:
+``StationCommands``), records the answer, and finishes overdue commands with TIMEOUT.
+
+A command survives its process: it is PENDING in the database until a process claims it, and
+one claimed by a process that died before recording the answer is finished with TIMEOUT at its
+deadline by any other process (whether the charger acted is unknown then; a START_SESSION whose
+transaction begins anyway is still matched to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.config import CommandSettings
+from hub.domain.commands import (
+    OCPP201_ID_TOKEN_TYPES,
+    CallProblem,
+    CommandKind,
+    answer_outcome,
+    call_problem_outcome,
+    ocpp16_id_tag,
+)
+from hub.ocpp.commands import CallFailure, StationCallFailed, StationCommands
+from hub.persistence.base import utc_now
+from hub.persistence.repositories.sessions import SessionRepository
+from hub.persistence.repositories.stations import StationRepository
+from hub.persistence.session import session_scope
+from hub.persistence.tables import Command
+from hub.services.commands import CommandService
+from hub.waiting import until_any
+
+logger = logging.getLogger(__name__)
+
+_PROBLEMS = {
+    CallFailure.TIMEOUT: CallProblem.TIMEOUT,
+    CallFailure.NOT_CONNECTED: CallProblem.NOT_CONNECTED,
+    CallFailure.DISCONNECTED: CallProblem.NOT_CONNECTED,
+    CallFailure.NODE_UNREACHABLE: CallProblem.NOT_CONNECTED,
+}
+
+
+def ocpp_call(row: Command, version: str, transaction_id: str | None) -> tuple[str, dict[str, Any]]:
+    """The OCPP action and payload that carry out ``row`` on a charger speaking ``version``."""
+    kind = CommandKind(row.kind)
+    v16 = version == "1.6"
+    if kind is CommandKind.START_SESSION:
+        uid = str((row.request.get("token") or {}).get("uid") or row.token_uid)
+        if v16:
+            payload: dict[str, Any] = {"idTag": ocpp16_id_tag(uid, row.require_id())}
+            if row.ocpp_connector_id:
+                payload["connectorId"] = row.ocpp_connector_id
+            return "RemoteStartTransaction", payload
+        payload = {
+            "idToken": {
+                "idToken": uid,
+                "type": OCPP201_ID_TOKEN_TYPES.get(row.token_type or "", "Central"),
+            },
+            "remoteStartId": row.require_id(),
+        }
+        if row.ocpp_evse_id:
+            payload["evseId"] = row.ocpp_evse_id
+        return "RequestStartTransaction", payload
+    if kind is CommandKind.STOP_SESSION:
+        if v16:
+            return "RemoteStopTransaction", {"transactionId": int(transaction_id or 0)}
+        return "RequestStopTransaction", {"transactionId": transaction_id}
+    if kind is CommandKind.UNLOCK_CONNECTOR:
+        if v16:
+            return "UnlockConnector", {"connectorId": row.ocpp_connector_id or 1}
+        return "UnlockConnector", {
+            "evseId": row.ocpp_evse_id or 1,
+            "connectorId": row.ocpp_connector_id or 1,
+        }
+    raise ValueError(f"no OCPP call for {kind}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    command: int
+    kind: CommandKind
+    station_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+class CommandRunner:
+    """One per process (``hub serve``); see the module docstring."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        stations: StationCommands,
+        settings: CommandSettings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        on_result: Callable[[], None] = lambda: None,
+        name: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.stations = stations
+        self.settings = settings
+        self.clock = clock
+        self.on_result = on_result
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self._wakeup = asyncio.Event()
+        self._calls: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(settings.concurrency)
+
+    def _service(self, session: AsyncSession) -> CommandService:
+        return CommandService(session, timeouts=self.settings.timeouts(), clock=self.clock)
+
+    def wake(self) -> None:
+        """Look for commands now (one was just committed in this process)."""
+        self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wakeup.clear()
+            try:
+                await self.run_once()
+            except Exception:
+                logger.exception("command runner: round failed")
+            await until_any(stop, self._wakeup, at_most=self.settings.poll_interval_seconds)
+        for task in list(self._calls):
+            task.cancel()
+        await asyncio.gather(*self._calls, return_exceptions=True)
+
+    async def run_once(self) -> int:
+        """Time out overdue commands and start calling the pending ones; returns how many
+        calls were started (they run on as tasks: ``drain`` waits for them)."""
+        async with session_scope(self.sessions) as session:
+            overdue = await self._service(session).time_out()
+        for row in overdue:
+            logger.warning(
+                "command %s %s for station %s: %s", row.id, row.kind, row.station_id, row.result
+            )
+        if overdue:
+            self.on_result()
+        async with session_scope(self.sessions) as session:
+            pending = await self._service(session).pending(limit=self.settings.concurrency)
+        started = 0
+        for pk in pending:
+            claimed = await self._claim(pk)
+            if claimed is None:
+                continue
+            task = asyncio.create_task(self._call(claimed), name=f"command-{pk}")
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+            started += 1
+        return started
+
+    async def drain(self) -> None:
+        """Wait for the calls started so far (tests)."""
+        await asyncio.gather(*list(self._calls), return_exceptions=True)
+
+    async def _claim(self, pk: int) -> _Call | None:
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        async with session_scope(self.sessions) as session:
+            row = await self._service(session).claim(pk, self.name, lease)
+            if row is None or row.station_id is None:
+                return None
+            station = await StationRepository(session).get(row.station_id)
+            version = (station.ocpp_version if station else None) or "1.6"
+            transaction_id = None
+            if row.session_ref is not None:
+                target = await SessionRepository(session).get(row.session_ref)
+                transaction_id = target.transaction_id if target else None
+            action, payload = ocpp_call(row, version, transaction_id)
+            return _Call(pk, CommandKind(row.kind), row.station_id, action, payload)
+
+    async def _call(self, call: _Call) -> None:
+        async with self._limit:
+            answer: dict[str, Any] | None = None
+            try:
+                answer = await self.stations.call(call.station_id, call.action, call.payload)
+                outcome = answer_outcome(call.kind, call.action, str(answer.get("status")))
+            except StationCallFailed as exc:
+                problem = _PROBLEMS.get(exc.kind, CallProblem.REFUSED)
+                outcome = call_problem_outcome(problem, call.action, str(exc))
+            except Exception as exc:  # the station is unknown, or a bug: the eMSP hears FAILED
+                logger.exception("command %s: calling %s failed", call.command, call.station_id)
+                outcome = call_problem_outcome(CallProblem.REFUSED, call.action, str(exc))
+            async with session_scope(self.sessions) as session:
+                service = self._service(session)
+                row = await service.get(call.command)
+                if row is None:
+                    return
+                await service.called(
+                    row, action=call.action, request=call.payload, answer=answer, outcome=outcome
+                )
+        logger.info(
+            "command %s %s at %s: %s", call.command, call.action, call.station_id, outcome.message
+        )
+        self.on_result()
