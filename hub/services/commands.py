@@ -12,7 +12,7 @@ authorized them before sending.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from hub.errors import InvalidRequest, NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.commands import CommandRepository
 from hub.persistence.repositories.locations import LocationFilter
+from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.repositories.sessions import OPEN, SessionRepository
 from hub.persistence.repositories.stations import StationRepository
 from hub.persistence.tables import ChargingSession, Command, Evse
@@ -367,8 +368,37 @@ class CommandService:
         if row.state == CommandState.WAITING.value:
             await self.finish(row, SESSION_STARTED)
 
-    async def listing(self, **filters: Any) -> Sequence[Command]:
-        return await self.repository.listing(**filters)
+    async def described(self, pk: int) -> tuple[Command, str] | None:
+        """One command and the name of the eMSP that sent it (``hub commands show``)."""
+        row = await self.repository.get(pk)
+        if row is None:
+            return None
+        partner = await PartnerRepository(self.session).get(row.partner_id)
+        return row, partner.name if partner is not None else f"#{row.partner_id}"
+
+    async def operator_listing(
+        self,
+        *,
+        partner: str | None = None,
+        station: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[tuple[Command, str]]:
+        """Commands for the operator (``hub commands list``), newest first, with the name of
+        the eMSP that sent each. Raises ``NotFound`` for an unknown partner name."""
+        partners = PartnerRepository(self.session)
+        partner_id = None
+        if partner is not None:
+            found = await partners.get_by_name(partner)
+            if found is None:
+                raise NotFound(f"no partner named {partner!r}")
+            partner_id = found.require_id()
+        rows = await self.repository.listing(
+            partner_id=partner_id, station_id=station, kind=kind, since=since, limit=limit
+        )
+        names = {p.require_id(): p.name for p in await partners.list()}
+        return [(row, names.get(row.partner_id, f"#{row.partner_id}")) for row in rows]
 
 
 def session_token(row: Command) -> SessionToken:
