@@ -14,8 +14,17 @@ from typing import Generic, Protocol, TypeVar
 from ocpi.auth import TokenEncoding
 from ocpi.envelope import PageRequest
 from ocpi.headers import PartyRef
-from ocpi.v221.enums import ChargingPreferencesResponse, TokenType
+from ocpi.v221.enums import ChargingPreferencesResponse, CommandType, TokenType
 from ocpi.v221.models.cdrs import CDR
+from ocpi.v221.models.charging_profiles import ChargingProfileResponse, SetChargingProfile
+from ocpi.v221.models.commands import (
+    CancelReservation,
+    CommandResponse,
+    ReserveNow,
+    StartSession,
+    StopSession,
+    UnlockConnector,
+)
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.locations import Location
 from ocpi.v221.models.sessions import ChargingPreferences, Session
@@ -27,7 +36,10 @@ ItemT = TypeVar("ItemT")
 __all__ = [
     "AuthenticationPort",
     "CdrsSenderPort",
+    "ChargingProfilesReceiverPort",
     "ClientIdentity",
+    "CommandRequest",
+    "CommandsReceiverPort",
     "CredentialsPort",
     "LocationsSenderPort",
     "OcpiPorts",
@@ -228,6 +240,105 @@ class TokensReceiverPort(Protocol):
         ...
 
 
+CommandRequest = StartSession | StopSession | ReserveNow | CancelReservation | UnlockConnector
+"""The body of a command POST: the object of its ``CommandType`` (``mod_commands.asciidoc``)."""
+
+
+class CommandsReceiverPort(Protocol):
+    """Commands module, Receiver interface (``mod_commands.asciidoc`` "Receiver Interface").
+
+    The server has parsed the body into the model of ``command`` (``START_SESSION`` gives a
+    :class:`StartSession`, and so on) and checked what needs no knowledge of the host: every
+    field of the object, a ``response_url`` that is an absolute http(s) URL, and a StartSession
+    ``connector_id`` only with an ``evse_uid``. Anything wrong there is 2001 and the port is not
+    called.
+    """
+
+    async def command(
+        self,
+        client: ClientIdentity,
+        command: CommandType,
+        request: CommandRequest,
+        receiver: PartyRef | None,
+    ) -> CommandResponse:
+        """Take a command; answer at once. The result goes later to ``request.response_url``.
+
+        Sending that result (a ``CommandResult`` POST) is the host's job.
+
+        ``receiver`` is the party of the ``OCPI-to-*`` headers, if any: the URL names no party.
+
+        The answer is the CPO's, not the Charge Point's (``"CommandResponse Object"``):
+        ``ACCEPTED`` when the command goes to the Charge Point, then a ``CommandResult`` is
+        POSTed to ``request.response_url`` within ``timeout`` seconds; ``REJECTED`` (e.g. the
+        session is not the client's), ``NOT_SUPPORTED`` or ``UNKNOWN_SESSION`` otherwise.
+        May raise ``UnknownLocation`` (2003: "Command: START_SESSION with unknown location",
+        ``status_codes.asciidoc``) for a ``location_id`` that does not exist or is not visible
+        to the client. The Token of a START_SESSION or RESERVE_NOW is not to be checked
+        (the eMSP authorized it).
+        """
+        ...
+
+
+class ChargingProfilesReceiverPort(Protocol):
+    """ChargingProfiles module, Receiver interface (``mod_charging_profiles.asciidoc``).
+
+    Every method answers at once with a :class:`ChargingProfileResponse` (the CPO's, not the
+    EVSE's: ``ACCEPTED``, ``NOT_SUPPORTED``, ``REJECTED``, ``TOO_OFTEN``, ``UNKNOWN_SESSION``
+    and a ``timeout`` in seconds); with ``ACCEPTED`` the host later POSTs the EVSE's result to
+    ``response_url``. ``receiver`` is the party of the ``OCPI-to-*`` headers, if any.
+
+    The server has checked that ``session_id`` can be a Session.id (``CiString(36)``; an id that
+    cannot is answered like an unknown session, HTTP 404 / 2000), that ``response_url`` is an
+    absolute http(s) URL, ``duration`` a whole number of seconds, 0 or more, and a profile's
+    numbers (``duration``, ``min_charging_rate``, ``limit`` not negative, rates with at most one
+    decimal, ``start_period`` 0 or more and increasing). A session that does not exist or is
+    not the client's is answered with ``UNKNOWN_SESSION`` (or by raising ``UnknownObject``:
+    HTTP 404, "Unknown session ...").
+    """
+
+    async def set_charging_profile(
+        self,
+        client: ClientIdentity,
+        session_id: str,
+        request: SetChargingProfile,
+        receiver: PartyRef | None,
+    ) -> ChargingProfileResponse:
+        """PUT: set or replace the session's profile; a ``ChargingProfileResult`` follows.
+
+        Once a client has set a profile on a session, the CPO SHALL PUT every change of the
+        session's ActiveChargingProfile to the client (``"PUT Method"`` of the Sender
+        interface): ``PartnerClient.put_active_charging_profile``.
+        """
+        ...
+
+    async def get_active_charging_profile(
+        self,
+        client: ClientIdentity,
+        session_id: str,
+        duration: int,
+        response_url: str,
+        receiver: PartyRef | None,
+    ) -> ChargingProfileResponse:
+        """GET: ask the EVSE for the next ``duration`` seconds of the ActiveChargingProfile.
+
+        An ``ActiveChargingProfileResult`` follows to ``response_url``.
+        """
+        ...
+
+    async def clear_charging_profile(
+        self,
+        client: ClientIdentity,
+        session_id: str,
+        response_url: str,
+        receiver: PartyRef | None,
+    ) -> ChargingProfileResponse:
+        """DELETE: clear the profile the client set on the session.
+
+        A ``ClearProfileResult`` follows to ``response_url``.
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class OcpiPorts:
     """The implementations the router is built from; modules without a port are not offered."""
@@ -239,3 +350,5 @@ class OcpiPorts:
     tokens: TokensReceiverPort | None = None
     sessions: SessionsSenderPort | None = None
     cdrs: CdrsSenderPort | None = None
+    commands: CommandsReceiverPort | None = None
+    charging_profiles: ChargingProfilesReceiverPort | None = None

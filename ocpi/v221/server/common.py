@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -48,6 +49,7 @@ __all__ = [
     "message_ids_middleware",
     "ocpi_response",
     "provide_client",
+    "require_response_url",
 ]
 
 logger = logging.getLogger("ocpi.server")
@@ -90,6 +92,26 @@ def ocpi_response(
 ) -> Response[dict[str, Any]]:
     """A 1000 envelope around ``data``."""
     return Response(success_envelope(data), status_code=status_code, headers=headers)
+
+
+def require_response_url(url: str, *, where: str) -> str:
+    """``url`` if the host can POST an asynchronous result to it, else 2001 naming ``where``.
+
+    ``response_url`` (Commands, ChargingProfiles) is an OCPI ``URL``; a relative reference, a
+    scheme other than http(s) or a URL without host could never be called, and the caller
+    would wait for a result that cannot come. ``where`` names the field in the message, e.g.
+    ``Invalid request body: response_url``.
+    """
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        usable = False
+    if not usable or any(character.isspace() for character in url):
+        raise InvalidOrMissingParameters(
+            f"{where} must be an absolute http or https URL, got {quote_input(url, 80)}"
+        )
+    return url
 
 
 @dataclass(frozen=True, slots=True)

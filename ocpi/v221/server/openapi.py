@@ -51,12 +51,22 @@ from ocpi.headers import (
 from ocpi.types import CiString, String, format_datetime
 from ocpi.v221.enums import ChargingPreferencesResponse, TokenType
 from ocpi.v221.models.cdrs import CDR
+from ocpi.v221.models.charging_profiles import ChargingProfileResponse, SetChargingProfile
+from ocpi.v221.models.commands import (
+    CancelReservation,
+    CommandResponse,
+    ReserveNow,
+    StartSession,
+    StopSession,
+    UnlockConnector,
+)
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.locations import EVSE, Connector, Location
 from ocpi.v221.models.sessions import ChargingPreferences, Session
 from ocpi.v221.models.tariffs import Tariff
 from ocpi.v221.models.tokens import Token, TokenPatch
 from ocpi.v221.models.versions import Version, VersionDetails
+from ocpi.v221.server.charging_profiles import MAX_DURATION
 
 __all__ = [
     "OPERATIONS",
@@ -112,6 +122,33 @@ _LIST_NOTE = (
     " Only objects with `last_updated` in [`date_from`, `date_to`) are returned, `offset` and"
     " `limit` page through them in a stable order, and every page has `X-Total-Count`, `X-Limit`"
     " and, unless it is the last, a `Link` to the next one carrying every filter."
+)
+
+_COMMAND_NOTE = (
+    " `data` is the CPO's CommandResponse (ACCEPTED, REJECTED, NOT_SUPPORTED, UNKNOWN_SESSION and"
+    " a `timeout` in seconds), not the Charge Point's: with ACCEPTED, the CommandResult is POSTed"
+    " to the body's `response_url`, which must be an absolute http(s) URL. A body that is not"
+    " a {model} object is status_code 2001 naming the field. The path takes the command names"
+    " of the spec, upper case; any other name is status_code 2001 (HTTP 200)."
+)
+
+
+def _command(name: str, model: type[BaseModel], what: str) -> Operation:
+    return Operation(
+        description=(
+            f"The {name} command (`mod_commands.asciidoc` Receiver interface, POST): {what}"
+            + _COMMAND_NOTE.format(model=model.__name__)
+        ),
+        data=CommandResponse,
+        functional=True,
+        body=model,
+    )
+
+
+_PROFILE_NOTE = " A session the caller may not address is answered UNKNOWN_SESSION (or HTTP 404)."
+_UNKNOWN_SESSION = (
+    "No such Session, or not one of the caller's; also a `session_id` that cannot be one"
+    " (status_code 2000)."
 )
 
 OPERATIONS: Mapping[str, Operation] = {
@@ -278,6 +315,80 @@ OPERATIONS: Mapping[str, Operation] = {
         many=True,
         functional=True,
         paginated=True,
+    ),
+    "postCancelReservation": _command(
+        "CANCEL_RESERVATION",
+        CancelReservation,
+        "Cancel the reservation `reservation_id` made with RESERVE_NOW; the CommandResult"
+        " says whether the Charge Point knew it (UNKNOWN_RESERVATION otherwise).",
+    ),
+    "postReserveNow": _command(
+        "RESERVE_NOW",
+        ReserveNow,
+        "Reserve an EVSE of `location_id` (`evse_uid`, or any EVSE) for `token` until"
+        " `expiry_date`; the same `reservation_id` replaces the reservation. The Token is the"
+        " eMSP's to authorize, not checked here.",
+    ),
+    "postStartSession": _command(
+        "START_SESSION",
+        StartSession,
+        "Start a session at `location_id` (`evse_uid`, `connector_id` if given) for `token`."
+        " `connector_id` without `evse_uid` is status_code 2001 (the spec: `evse_uid` is"
+        " required when `connector_id` is set). The Token is the eMSP's to authorize, not"
+        " checked here. An unknown Location may be status_code 2003.",
+    ),
+    "postStopSession": _command(
+        "STOP_SESSION",
+        StopSession,
+        "Stop the ongoing session `session_id`; UNKNOWN_SESSION when there is no such session,"
+        " REJECTED when it is not the caller's.",
+    ),
+    "postUnlockConnector": _command(
+        "UNLOCK_CONNECTOR",
+        UnlockConnector,
+        "Unlock a Connector stuck after a session: for help desk operators only, never to be"
+        " triggered by a driver.",
+    ),
+    "getActiveChargingProfile": Operation(
+        description=(
+            "Ask for the ActiveChargingProfile of an ongoing Session for the next `duration`"
+            " seconds (`mod_charging_profiles.asciidoc` Receiver interface, GET). `data` is the"
+            " CPO's ChargingProfileResponse; with ACCEPTED an ActiveChargingProfileResult is"
+            " POSTed to `response_url` within `timeout` seconds." + _PROFILE_NOTE
+        ),
+        data=ChargingProfileResponse,
+        functional=True,
+        not_found=_UNKNOWN_SESSION,
+        query=("duration", "response_url"),
+    ),
+    "putChargingProfile": Operation(
+        description=(
+            "Set or replace the ChargingProfile of an ongoing Session"
+            " (`mod_charging_profiles.asciidoc` Receiver interface, PUT). `data` is the CPO's"
+            " ChargingProfileResponse; with ACCEPTED a ChargingProfileResult is POSTed to the"
+            " body's `response_url` within `timeout` seconds, and from then on every change of"
+            " the session's ActiveChargingProfile is PUT to the caller's ChargingProfiles"
+            " Sender interface. Refused with status_code 2001 naming the field: a negative"
+            " `duration`, `min_charging_rate` or `limit`, a rate with more than one decimal, a"
+            " `start_period` below 0 or not greater than the previous one, a `response_url` that"
+            " is not an absolute http(s) URL." + _PROFILE_NOTE
+        ),
+        data=ChargingProfileResponse,
+        functional=True,
+        body=SetChargingProfile,
+        not_found=_UNKNOWN_SESSION,
+    ),
+    "deleteChargingProfile": Operation(
+        description=(
+            "Clear the ChargingProfile the caller set on an ongoing Session"
+            " (`mod_charging_profiles.asciidoc` Receiver interface, DELETE). `data` is the CPO's"
+            " ChargingProfileResponse; with ACCEPTED a ClearProfileResult is POSTed to"
+            " `response_url` within `timeout` seconds." + _PROFILE_NOTE
+        ),
+        data=ChargingProfileResponse,
+        functional=True,
+        not_found=_UNKNOWN_SESSION,
+        query=("response_url",),
     ),
 }
 """Every OCPI operation of the server, by Litestar ``operation_id``."""
@@ -637,6 +748,27 @@ _PARAMETERS["session_id"] = {
         "maxLength": _ID_LENGTH,
         "pattern": _PRINTABLE_ASCII,
     },
+}
+_PARAMETERS["duration"] = {
+    "in": "query",
+    "name": "duration",
+    "required": True,
+    "description": (
+        "Length of the requested ActiveChargingProfile in seconds. Digits only, at most"
+        f" {MAX_DURATION}; missing, given twice or anything else is status_code 2001."
+    ),
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_DURATION},
+}
+_PARAMETERS["response_url"] = {
+    "in": "query",
+    "name": "response_url",
+    "required": True,
+    "description": (
+        "URL the asynchronous result is POSTed to (an ActiveChargingProfileResult after a GET,"
+        " a ClearProfileResult after a DELETE). An absolute http(s) URL of at most 255"
+        " characters; missing, given twice or anything else is status_code 2001."
+    ),
+    "schema": {"type": "string", "format": "uri", "maxLength": 255},
 }
 _PARAMETERS["type"] = {
     "in": "query",

@@ -9,6 +9,8 @@ from litestar.types import ControllerRouterHandler
 from ocpi.v221.enums import InterfaceRole, ModuleID
 from ocpi.v221.ports import OcpiPorts
 from ocpi.v221.server.cdrs import CdrsSenderController
+from ocpi.v221.server.charging_profiles import ChargingProfilesReceiverController
+from ocpi.v221.server.commands import CommandsReceiverController
 from ocpi.v221.server.common import (
     ClientGuards,
     ServerConfig,
@@ -52,6 +54,12 @@ def build_router(ports: OcpiPorts, config: ServerConfig, *, path: str = "/ocpi")
     if ports.cdrs is not None:
         offered.append((ModuleID.CDRS, InterfaceRole.SENDER))
         functional.append(CdrsSenderController)
+    if ports.commands is not None:
+        offered.append((ModuleID.COMMANDS, InterfaceRole.RECEIVER))
+        functional.append(CommandsReceiverController)
+    if ports.charging_profiles is not None:
+        offered.append((ModuleID.CHARGING_PROFILES, InterfaceRole.RECEIVER))
+        functional.append(ChargingProfilesReceiverController)
     handlers: list[ControllerRouterHandler] = [VersionsController, CredentialsController]
     if functional:
         handlers.append(
