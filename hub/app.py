@@ -31,6 +31,7 @@ from hub.ocpp.transactions import Transactions
 from hub.persistence.base import utc_now
 from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 from hub.roaming.authorization import RealTimeAuthorizer
+from hub.roaming.commands import PartnerCommands
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.http import partner_http_client
 from hub.roaming.ports import build_ports
@@ -129,7 +130,6 @@ def create_app(
         max_page_limit=settings.ocpi.max_page_limit,
         max_body_bytes=settings.ocpi.max_body_bytes,
     )
-    ocpi_router = build_router(_logged(build_ports(sessions, handshake)), server_config)
     worker = PushWorker(sessions, http, settings.push) if settings.push.enabled else None
     registry = StationRegistry()
     # The OCPP bridge asks eMSPs through the port only; the roaming adapter answers it.
@@ -171,6 +171,15 @@ def create_app(
         sessions, commands, settings.commands, clock=clock, on_result=wake_worker
     )
     local_lists = LocalListSync(sessions, commands, settings.local_list)
+    partner_commands = (
+        PartnerCommands(
+            sessions, timeouts=settings.commands.timeouts(), on_accepted=runner.wake, clock=clock
+        )
+        if settings.commands.enabled
+        else None
+    )
+    ports = build_ports(sessions, handshake, commands=partner_commands)
+    ocpi_router = build_router(_logged(ports), server_config)
     if settings.local_list.enabled:
         bridge.on_boot = local_lists.wake
 

@@ -4,11 +4,13 @@ and the ``CommandResult`` the push worker POSTs to ``response_url``."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.domain.commands import CommandKind, Timeouts
 from hub.errors import InvalidRequest, NotFound
+from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Command
 from hub.roaming.sessions import scope_of
@@ -86,10 +88,12 @@ class PartnerCommands:
         *,
         timeouts: Timeouts,
         on_accepted: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._sessions = session_factory
         self._timeouts = timeouts
         self._on_accepted = on_accepted
+        self._clock = clock
 
     async def command(
         self,
@@ -105,7 +109,7 @@ class PartnerCommands:
         )
         try:
             async with session_scope(self._sessions) as session:
-                service = CommandService(session, timeouts=self._timeouts)
+                service = CommandService(session, timeouts=self._timeouts, clock=self._clock)
                 row = await service.accept(caller, command_request(command, request))
         except NotFound as exc:
             raise LocationNotFound(str(exc)) from None

@@ -14,6 +14,7 @@ from hub.errors import Forbidden, NotFound
 from hub.persistence.repositories.locations import LocationFilter
 from hub.persistence.session import session_scope
 from hub.roaming import mappers
+from hub.roaming.commands import PartnerCommands
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.sessions import PartnerCdrs, PartnerSessions, scope_of
 from hub.services.locations import LocationService
@@ -195,7 +196,10 @@ def _not_yours(exc: Forbidden) -> InvalidOrMissingParameters:
 
 
 def build_ports(
-    session_factory: async_sessionmaker[AsyncSession], handshake: CredentialsHandshake
+    session_factory: async_sessionmaker[AsyncSession],
+    handshake: CredentialsHandshake,
+    *,
+    commands: PartnerCommands | None = None,
 ) -> OcpiPorts:
     return OcpiPorts(
         authentication=PartnerAuthentication(session_factory),
@@ -205,4 +209,5 @@ def build_ports(
         tokens=PartnerTokens(session_factory),
         sessions=PartnerSessions(session_factory),
         cdrs=PartnerCdrs(session_factory),
+        commands=commands,
     )
