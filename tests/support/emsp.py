@@ -116,6 +116,9 @@ class EmspPeer:
     sessions: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     cdrs: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     duplicate_cdrs: list[dict[str, Any]] = field(default_factory=list)
+    # Commands Sender: every CommandResult POSTed to a ``response_url`` of ours
+    # (``command_url``), by the reference in that URL, in arrival order.
+    command_results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def versions_url(self) -> str:
@@ -369,6 +372,9 @@ class EmspPeer:
                     return Response({"detail": detail}, status_code=refused)
                 if peer.push_mode == "reject":
                     return Response(envelope(status_code=2001, message="rejected"))
+                if parts[0] == "commands":
+                    peer.command_results.setdefault(parts[2], []).append(body)
+                    return Response(envelope())
                 if parts == ["cdrs"]:
                     key = (body["country_code"], body["party_id"], body["id"])
                     location = f"{peer.base_url}/ocpi/2.2.1/cdrs/{'/'.join(key)}"
@@ -426,6 +432,7 @@ class EmspPeer:
                 ("/ocpi/2.2.1/tariffs/{cc:str}/{pid:str}/{tid:str}", ["PUT", "DELETE"]),
                 ("/ocpi/2.2.1/sessions/{cc:str}/{pid:str}/{sid:str}", ["PUT", "PATCH"]),
                 ("/ocpi/2.2.1/cdrs", ["POST"]),
+                ("/ocpi/2.2.1/commands/{command:str}/{ref:str}", ["POST"]),
             )
         ]
         return Litestar(
@@ -527,6 +534,10 @@ class EmspPeer:
         """The offsets of the token pages asked for, in order (failed ones included)."""
         with self.lock:
             return [int(r.get("offset", "0")) for r in self.token_requests]
+
+    def command_url(self, command: str, ref: str) -> str:
+        """A ``response_url`` for ``command`` whose results land in ``command_results[ref]``."""
+        return f"{self.base_url}/ocpi/2.2.1/commands/{command}/{ref}"
 
     def holding(self) -> list[str]:
         with self.lock:
