@@ -36,6 +36,7 @@ from ocpi.errors import (
 )
 from ocpi.headers import X_CORRELATION_ID, X_REQUEST_ID, RoutingHeaders, new_message_id
 from ocpi.v221.models.cdrs import CDR
+from ocpi.v221.models.charging_profiles import ActiveChargingProfile
 from ocpi.v221.models.credentials import Credentials
 from ocpi.v221.models.sessions import Session, SessionPatch
 from ocpi.v221.models.tokens import AuthorizationInfo, LocationReferences
@@ -409,6 +410,34 @@ class PartnerClient:
         """GET a CDR back from the eMSP at the URL its POST answer gave (``Location``)."""
         envelope, _ = await self.call("GET", location_url, routing=routing)
         return _data(envelope, TypeAdapter(CDR), location_url)
+
+    # --- ChargingProfiles Sender (mod_charging_profiles.asciidoc "Sender Interface") ---------
+
+    async def put_active_charging_profile(
+        self,
+        chargingprofiles_url: str,
+        session_id: str,
+        profile: ActiveChargingProfile,
+        *,
+        routing: RoutingHeaders | None = None,
+    ) -> None:
+        """PUT a session's changed ActiveChargingProfile to the party that set its profile.
+
+        ``{chargingprofiles_url}/{session_id}`` (the spec writes ``{url}{session_id}``; the
+        endpoint's trailing slash is normalised and the id URL-quoted as one segment), where
+        ``chargingprofiles_url`` is the peer's ChargingProfiles *Sender* endpoint. The spec
+        ("PUT Method" of the Sender interface): the CPO SHALL send every change it knows of,
+        but only for sessions on which this peer has at least once successfully set a profile
+        (Receiver PUT), covering a useful duration (a guide: 5 to 60 minutes); with no profile
+        active any more, ``profile`` shows the EVSE's maximum capacity. The answer has no data.
+
+        The asynchronous results (``ChargingProfileResult``, ``ActiveChargingProfileResult``,
+        ``ClearProfileResult``, and Commands' ``CommandResult``) go to the ``response_url`` the
+        peer gave, with :meth:`call` (``POST``, ``body=result.to_wire()``): the spec leaves
+        those URLs to the peer, so there is nothing to build.
+        """
+        url = object_url(chargingprofiles_url, session_id)
+        await self.call("PUT", url, body=profile.to_wire(), routing=routing)
 
     # --- Tokens Sender: real-time authorization (mod_tokens.asciidoc "POST Method") -----------
 

@@ -273,8 +273,9 @@ class CommandsReceiverPort(Protocol):
         session is not the client's), ``NOT_SUPPORTED`` or ``UNKNOWN_SESSION`` otherwise.
         May raise ``UnknownLocation`` (2003: "Command: START_SESSION with unknown location",
         ``status_codes.asciidoc``) for a ``location_id`` that does not exist or is not visible
-        to the client. The Token of a START_SESSION or RESERVE_NOW is not to be checked
-        (the eMSP authorized it).
+        to the client. The Token of a START_SESSION or RESERVE_NOW is not to be checked for
+        validity (the eMSP authorized it), but it SHALL be one of the client's own: whether
+        its party is the client's is the port's decision, as for the Tokens module.
         """
         ...
 

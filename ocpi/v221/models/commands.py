@@ -62,9 +62,10 @@ class ReserveNow(OcpiModel):
 class StartSession(OcpiModel):
     """START_SESSION request (``mod_commands.asciidoc`` "StartSession Object").
 
-    ``evse_uid`` is required when ``connector_id`` is set, and ``connector_id`` when the EVSE has
-    the START_SESSION_CONNECTOR_REQUIRED capability; both checks need the Location, so they are
-    the receiver's job.
+    ``evse_uid`` is required when ``connector_id`` is set: the Commands server refuses the
+    request otherwise (2001). ``connector_id`` is required when the EVSE has the
+    START_SESSION_CONNECTOR_REQUIRED capability; that check needs the Location, so it is the
+    receiver's job.
     """
 
     response_url: URL
