@@ -193,7 +193,7 @@ def create_app(
             tasks.append(asyncio.create_task(puller.run(stop), name="token-puller"))
         if settings.local_list.enabled:
             tasks.append(asyncio.create_task(local_lists.run(stop), name="local-list-sync"))
-        if settings.commands.enabled:
+        if settings.commands.enabled and settings.commands.runner:
             tasks.append(asyncio.create_task(runner.run(stop), name="command-runner"))
         # What is alive once started (modules, compiled statements, settings) lives as long as
         # the process: frozen, it is no longer scanned by every full collection, whose pause

@@ -184,8 +184,11 @@ class SessionSettings(BaseModel):
 
 
 class CommandSettings(BaseModel):
-    # Whether `hub serve` carries out eMSP commands (calls chargers, times them out).
+    # Whether the hub offers the Commands module to eMSPs...
     enabled: bool = True
+    # ...and whether this process carries them out (calls chargers, times them out); another
+    # process on the same database may do it instead.
+    runner: bool = True
     # The `timeout` declared in each CommandResponse: the charger's answer (at most
     # ocpp.call_timeout_seconds) plus margin...
     timeout_seconds: float = Field(default=45.0, gt=0)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.app import create_app
 from hub.config import (
     AuthorizationSettings,
+    CommandSettings,
     DatabaseSettings,
     LocalListSettings,
     OcppSettings,
@@ -70,17 +71,21 @@ async def running_hub(
     authorization: AuthorizationSettings | None = None,
     local_list: LocalListSettings | None = None,
     wall_clock: bool = False,
+    commands: CommandSettings | None = None,
     **ocpp: Any,
 ) -> AsyncIterator[InProcessHub]:
     """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments. The hub's own
     local authorization list pass is off unless ``local_list`` says otherwise: tests run the
-    pass themselves. ``wall_clock``: the hub's clock is the real time (see :class:`Clock`)."""
+    pass themselves, and the command runner is off unless ``commands`` says otherwise: tests
+    drive a runner of their own (``command_runner``). ``wall_clock``: the hub's clock is the real
+    time (see :class:`Clock`)."""
     settings = Settings(
         database=DatabaseSettings(url=database_url),
         push=PushSettings(enabled=False),
         ocpp=OcppSettings(**ocpp),
         authorization=authorization or AuthorizationSettings(),
         local_list=local_list or LocalListSettings(enabled=False),
+        commands=commands or CommandSettings(runner=False),
     )
     clock = Clock(wall=wall_clock)
     engine = create_engine(database_url)
