@@ -15,6 +15,7 @@ from hub.persistence.repositories.locations import LocationFilter
 from hub.persistence.session import session_scope
 from hub.roaming import mappers
 from hub.roaming.handshake import CredentialsHandshake
+from hub.roaming.hub_client_info import PartnerHubClientInfo
 from hub.roaming.sessions import PartnerCdrs, PartnerSessions, scope_of
 from hub.services.locations import LocationService
 from hub.services.partners import PartnerService
@@ -205,4 +206,5 @@ def build_ports(
         tokens=PartnerTokens(session_factory),
         sessions=PartnerSessions(session_factory),
         cdrs=PartnerCdrs(session_factory),
+        hub_client_info=PartnerHubClientInfo(session_factory),
     )
