@@ -39,9 +39,7 @@ def _port(ports: OcpiPorts) -> HubClientInfoReceiverPort:
 
 
 def _unknown(country_code: str, party_id: str) -> UnknownObject:
-    return UnknownObject(
-        f"No ClientInfo for party {quote_input(country_code)}*{quote_input(party_id)}"
-    )
+    return UnknownObject(f"No ClientInfo for party {quote_input(f'{country_code}*{party_id}')}")
 
 
 def _require_url_ids(country_code: str, party_id: str) -> None:
