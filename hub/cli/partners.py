@@ -115,14 +115,37 @@ async def _detailed(context: CommandContext, name: str) -> dict[str, Any]:
                 else None
             )
             record["token_pull_last_error"] = cursor.last_error
+        clients = await _client_parties(session, partner.require_id())
+        if clients:
+            record["client_parties"] = clients
         return record
+
+
+async def _client_parties(session: Any, partner_id: int) -> list[dict[str, Any]]:
+    """What a hub partner reported about the parties behind it (OCPI Hub Client Info), with
+    the pushes held for each party while it is unreachable."""
+    from hub.services.hub_client_info import HubClientInfoService
+
+    service = HubClientInfoService(session)
+    held = await service.held(partner_id)
+    return [
+        {
+            "country_code": r.country_code,
+            "party_id": r.party_id,
+            "role": r.role,
+            "status": r.status.value,
+            "last_updated": r.last_updated.isoformat(),
+            "held_pushes": held.get(f"{r.country_code}*{r.party_id}", 0),
+        }
+        for r in await service.reports(partner_id)
+    ]
 
 
 def _show(record: dict[str, Any], title: str, as_json: bool) -> None:
     if as_json:
         print_json(record)
         return
-    summary = {k: v for k, v in record.items() if k not in {"roles", "endpoints"}}
+    summary = {k: v for k, v in record.items() if k not in {"roles", "endpoints", "client_parties"}}
     print_record(title, summary)
     if record.get("roles"):
         columns = ["role", "country_code", "party_id", "name"]
@@ -130,6 +153,13 @@ def _show(record: dict[str, Any], title: str, as_json: bool) -> None:
     if record.get("endpoints"):
         columns = ["identifier", "role", "url"]
         print_table("Endpoints", columns, [[e[c] for c in columns] for e in record["endpoints"]])
+    if record.get("client_parties"):
+        columns = ["country_code", "party_id", "role", "status", "last_updated", "held_pushes"]
+        print_table(
+            "Client parties (reported by the hub)",
+            columns,
+            [[c[k] for k in columns] for c in record["client_parties"]],
+        )
 
 
 def _handshake(context: CommandContext) -> CredentialsHandshake:

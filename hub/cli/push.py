@@ -159,7 +159,8 @@ def work_command(
     takes the lowest free slot of this machine (`{node_name}/{slot}`), and gives back at once the
     claims a killed predecessor left under that name. It logs to stderr; when it stops (SIGINT,
     SIGTERM, or after one round with --once) it prints what it did: rounds, jobs, delivered,
-    failed (retried later), rejected (refused for good), sent_as_put, nothing_to_send.
+    failed (retried later), rejected (refused for good), sent_as_put, nothing_to_send, held
+    (until a hub reports their receiver party CONNECTED).
     """
     from hub import logs
     from hub.roaming.push import PushWorker

@@ -16,6 +16,7 @@ from hub.persistence.session import session_scope
 from hub.roaming import mappers
 from hub.roaming.commands import PartnerCommands
 from hub.roaming.handshake import CredentialsHandshake
+from hub.roaming.hub_client_info import PartnerHubClientInfo
 from hub.roaming.sessions import PartnerCdrs, PartnerSessions, scope_of
 from hub.services.locations import LocationService
 from hub.services.partners import PartnerService
@@ -210,4 +211,5 @@ def build_ports(
         sessions=PartnerSessions(session_factory),
         cdrs=PartnerCdrs(session_factory),
         commands=commands,
+        hub_client_info=PartnerHubClientInfo(session_factory),
     )

@@ -35,7 +35,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.config import PushSettings
-from hub.domain.access import PartyScope
+from hub.domain.access import Party, PartyScope
 from hub.domain.assets import NacsMode
 from hub.domain.partners import PartnerStatus
 from hub.domain.push import Failure, JobKind, RetryPolicy, classify_failure
@@ -48,6 +48,7 @@ from hub.roaming.commands import command_result_model
 from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.sessions import cdr_model, session_model, session_patch
 from hub.services.commands import CommandService
+from hub.services.hub_client_info import HubClientInfoService
 from hub.services.locations import LocationService, LocationView
 from hub.services.partners import PartnerService
 from hub.services.push import Change, ClaimedJob, PushService
@@ -73,6 +74,8 @@ class Delivery:
     body: Any
     routing: RoutingHeaders
     partner: Partner
+    unreachable: frozenset[Party] = frozenset()
+    """The receiver parties the partner reports unreachable (see ``PartnerTarget``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,8 @@ class PartnerTarget:
     endpoints: dict[str, str]
     party: PartyRef | None
     scope: PartyScope
+    unreachable: frozenset[Party] = frozenset()
+    """Receiver parties the partner (a hub) reports unreachable: their deliveries are held."""
 
     @property
     def nacs_mode(self) -> NacsMode:
@@ -117,6 +122,8 @@ class WorkerTotals:
     """PATCHes of an object the partner lacks: the whole object is queued instead."""
     nothing_to_send: int = 0
     """Object gone or no longer visible to the partner when the job came up."""
+    held: int = 0
+    """Held until a hub reports their receiver party CONNECTED again."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -310,8 +317,11 @@ class PushWorker:
             if not jobs:
                 return 0
             deliveries, nothing_to_send = await self._plan(session, jobs)
+            deliveries = await self._hold(session, deliveries)
         self.totals.rounds += 1
         self.totals.jobs += len(jobs)
+        ours = self._sent(deliveries, nothing_to_send)
+        jobs = [job for job in jobs if job.id in ours]
         done = asyncio.Event()
         renewer = asyncio.create_task(self._renew_until(done, [job.id for job in jobs]))
         try:
@@ -327,6 +337,37 @@ class PushWorker:
         done.set()
         await renewer
         return len(jobs)
+
+    @staticmethod
+    def _sent(deliveries: Sequence[Delivery], nothing: Sequence[ClaimedJob]) -> set[int]:
+        """The jobs of a round that are still ours once some were held."""
+        return {d.job.id for d in deliveries} | {job.id for job in nothing}
+
+    async def _hold(self, session: AsyncSession, deliveries: list[Delivery]) -> list[Delivery]:
+        """Hold the deliveries whose receiver party their partner (a hub) reports unreachable
+        (``hub.services.hub_client_info``); returns the deliveries to send now. One the hub
+        reported CONNECTED since the round was planned is sent."""
+        by_party: dict[tuple[int, Party], list[Delivery]] = {}
+        for delivery in deliveries:
+            party = _receiver_party(delivery)
+            if party is not None and party in delivery.unreachable:
+                by_party.setdefault((delivery.job.partner_id, party), []).append(delivery)
+        if not by_party:
+            return deliveries
+        service = HubClientInfoService(session, clock=self.clock)
+        held: set[int] = set()
+        for (partner_id, party), items in by_party.items():
+            ids = await service.hold([d.job.id for d in items], self.worker_id, partner_id, party)
+            held.update(ids)
+            if ids:
+                logger.info(
+                    "push to partner %r held: it reports %s unreachable (%s jobs)",
+                    items[0].partner.name,
+                    f"{party[0]}*{party[1]}",
+                    len(ids),
+                )
+        self.totals.held += len(held)
+        return [d for d in deliveries if d.job.id not in held]
 
     async def _renew_until(self, done: asyncio.Event, job_ids: list[int]) -> None:
         """Renew the round's claims every third of the lease until ``done`` is set."""
@@ -377,6 +418,7 @@ class PushWorker:
         self, session: AsyncSession, partner_ids: set[int]
     ) -> dict[int, PartnerTarget]:
         service = PartnerService(session)
+        unreachable = await HubClientInfoService(session).unreachable_parties(partner_ids)
         targets = {}
         for partner_id in partner_ids:
             partner = await service.partners.get(partner_id)
@@ -391,7 +433,9 @@ class PushWorker:
             chosen = next((r for r in roles if r.role == "EMSP"), roles[0] if roles else None)
             party = PartyRef(chosen.country_code, chosen.party_id) if chosen else None
             scope = await service.scope(partner)
-            targets[partner_id] = PartnerTarget(partner, endpoints, party, scope)
+            targets[partner_id] = PartnerTarget(
+                partner, endpoints, party, scope, unreachable.get(partner_id, frozenset())
+            )
         return targets
 
     async def _delivery(
@@ -418,32 +462,44 @@ class PushWorker:
             tariff_id = str(t["tariff_id"])
             url = _join(base, *keys, tariff_id)
             if job.kind is JobKind.TARIFF_DELETE:
-                return Delivery(job, "DELETE", url, None, routing, target.partner)
+                return Delivery(
+                    job, "DELETE", url, None, routing, target.partner, target.unreachable
+                )
             row: Tariff | None = await tariffs.get(*keys, tariff_id)
             # Checked again when sending: visibility may have changed since the job was queued.
             if row is None or not target.scope.may_see(await tariffs.audience(row)):
                 return None
             body = mappers.tariff_model(row).to_wire()
-            return Delivery(job, "PUT", url, body, routing, target.partner)
+            return Delivery(job, "PUT", url, body, routing, target.partner, target.unreachable)
         view = views.get(str(t["location_id"]))
         if view is None or not _visible(view, target):
             return None
         url = _join(base, *keys, view.location.location_id)
         if job.kind is JobKind.LOCATION_PUT:
             model = mappers.location_for_partner(view.location, view.evses, target.nacs_mode)
-            return Delivery(job, "PUT", url, model.to_wire(), routing, target.partner)
+            return Delivery(
+                job, "PUT", url, model.to_wire(), routing, target.partner, target.unreachable
+            )
         evse = next((e for e in view.evses if e.uid == t["evse_uid"]), None)
         if evse is None or mappers.evse_for_partner(evse, target.nacs_mode) is None:
             return None
         url = _join(url, evse.uid)
         if job.kind is JobKind.EVSE_PATCH:
             body = mappers.evse_status_patch(evse).to_wire()
-            return Delivery(job, "PATCH", url, body, routing, target.partner)
+            return Delivery(job, "PATCH", url, body, routing, target.partner, target.unreachable)
         connector = mappers.connector_for_partner(evse, str(t["connector_id"]), target.nacs_mode)
         if connector is None:
             return None
         body = mappers.connector_tariffs_patch(connector).to_wire()
-        return Delivery(job, "PATCH", _join(url, connector.id), body, routing, target.partner)
+        return Delivery(
+            job,
+            "PATCH",
+            _join(url, connector.id),
+            body,
+            routing,
+            target.partner,
+            target.unreachable,
+        )
 
     async def _session_delivery(
         self,
@@ -454,25 +510,31 @@ class PushWorker:
         sessions: SessionService,
     ) -> Delivery | None:
         """A session or CDR for the eMSP of its token, checked again against the partner's
-        scope when sent (``PartyScope.owns``): nobody else ever gets one."""
+        scope when sent (``PartyScope.owns``): nobody else ever gets one. Its receiver (the
+        ``OCPI-to-*`` party) is the token's party: on a platform or hub carrying several
+        parties, the one the session belongs to."""
+        unreachable = target.unreachable
         if job.kind is JobKind.CDR_POST:
             cdr = await sessions.cdr(int(job.target["cdr"]))
             if cdr is None or cdr.partner_id != job.partner_id:
                 return None
             if not target.scope.owns(cdr.token_country_code, cdr.token_party_id):
                 return None
+            routing = _to(routing, cdr.token_country_code, cdr.token_party_id)
             body = cdr_model(cdr).to_wire()
-            return Delivery(job, "POST", base, body, routing, target.partner)
+            return Delivery(job, "POST", base, body, routing, target.partner, unreachable)
         row = await sessions.get(int(job.target["session"]))
         if row is None or row.partner_id != job.partner_id:
             return None
         if not target.scope.owns(row.token_country_code or "", row.token_party_id or ""):
             return None
+        routing = _to(routing, row.token_country_code or "", row.token_party_id or "")
         url = _join(base, row.country_code, row.party_id, row.session_id)
         if job.kind is JobKind.SESSION_PUT:
-            return Delivery(job, "PUT", url, session_model(row).to_wire(), routing, target.partner)
+            body = session_model(row).to_wire()
+            return Delivery(job, "PUT", url, body, routing, target.partner, unreachable)
         body = session_patch(row).to_wire()
-        return Delivery(job, "PATCH", url, body, routing, target.partner)
+        return Delivery(job, "PATCH", url, body, routing, target.partner, unreachable)
 
     async def _command_result(
         self,
@@ -620,3 +682,12 @@ class PushWorker:
 
 def _visible(view: LocationView, target: PartnerTarget) -> bool:
     return target.scope.may_see(view.audience)
+
+
+def _to(routing: RoutingHeaders, country_code: str, party_id: str) -> RoutingHeaders:
+    return RoutingHeaders(sender=routing.sender, receiver=PartyRef(country_code, party_id))
+
+
+def _receiver_party(delivery: Delivery) -> Party | None:
+    receiver = delivery.routing.receiver
+    return (receiver.country_code, receiver.party_id) if receiver is not None else None

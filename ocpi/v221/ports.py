@@ -26,6 +26,7 @@ from ocpi.v221.models.commands import (
     UnlockConnector,
 )
 from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.hub_client_info import ClientInfo
 from ocpi.v221.models.locations import Location
 from ocpi.v221.models.sessions import ChargingPreferences, Session
 from ocpi.v221.models.tariffs import Tariff
@@ -41,6 +42,7 @@ __all__ = [
     "CommandRequest",
     "CommandsReceiverPort",
     "CredentialsPort",
+    "HubClientInfoReceiverPort",
     "LocationsSenderPort",
     "OcpiPorts",
     "Page",
@@ -353,3 +355,33 @@ class OcpiPorts:
     cdrs: CdrsSenderPort | None = None
     commands: CommandsReceiverPort | None = None
     charging_profiles: ChargingProfilesReceiverPort | None = None
+    hub_client_info: HubClientInfoReceiverPort | None = None
+
+
+class HubClientInfoReceiverPort(Protocol):
+    """Hub Client Info module, Receiver interface (``mod_hub_client_info.asciidoc``).
+
+    A hub tells us the state of its connections to other parties ("Receiver Interface").
+    A configuration module: no routing headers. The server has checked that a body's
+    ``country_code`` and ``party_id`` equal the URL's. The port decides whether the client is a
+    hub, and answers each hub only with what that hub reported.
+    """
+
+    async def get_client_info(
+        self, client: ClientIdentity, country_code: str, party_id: str
+    ) -> ClientInfo:
+        """The ClientInfo the client reported for this party, as stored ("GET Method").
+
+        Raises ``UnknownObject`` when the client reported none for it (also when the client is
+        not a hub): indistinguishable.
+        """
+        ...
+
+    async def put_client_info(self, client: ClientIdentity, info: ClientInfo) -> None:
+        """Store a new or updated ClientInfo ("PUT Method").
+
+        There is no DELETE: a hub sends SUSPENDED instead. Raises
+        ``InvalidOrMissingParameters`` (2001) when the client is not a hub; nothing is stored
+        then.
+        """
+        ...

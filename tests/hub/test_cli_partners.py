@@ -262,6 +262,7 @@ async def test_push_work_once_prints_a_json_summary(hub, sessions, emsp):
         "rejected": 0,
         "sent_as_put": 0,
         "nothing_to_send": 0,
+        "held": 0,
     }
     assert len(emsp.locations) == 2
     table = (await cli(hub, "push", "work", "--once")).stdout

@@ -144,6 +144,8 @@ OUR_DATA = {
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "get"): ("object", "Token"),
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "put"): (None, None),
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "patch"): (None, None),
+    ("/ocpi/2.2.1/hubclientinfo/{country_code}/{party_id}", "get"): ("object", "ClientInfo"),
+    ("/ocpi/2.2.1/hubclientinfo/{country_code}/{party_id}", "put"): (None, None),
 }
 
 
@@ -206,3 +208,25 @@ def test_paginated_gets_document_their_parameters_and_headers():
         )
     offset = document["components"]["parameters"]["offset"]["schema"]
     assert offset == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0}
+
+
+def test_hub_client_info_is_a_configuration_module_with_the_official_parameters():
+    """Like the Tokens Receiver it is not in IMPLEMENTED: the official PUT lists HTTP 201,
+    which we never answer (a PUT is answered 200)."""
+    document = _document()
+    path = "/ocpi/2.2.1/hubclientinfo/{country_code}/{party_id}"
+    for (official_path, method), official in ocpi_openapi.operations(
+        "hubclientinfo", "receiver"
+    ).items():
+        assert official_path == "/hubclientinfo/{country_code}/{party_id}"
+        operation = document["paths"][path][method]
+        ours = {
+            (p["in"], p["name"]): p
+            for p in (_resolve(document, p) for p in operation["parameters"])
+        }
+        for expected in official["parameters"]:
+            assert (expected["in"], expected["name"]) in ours
+        assert not any(name.startswith("OCPI-") for _, name in ours)
+        assert not any(h.startswith("OCPI-") for h in operation["responses"]["200"]["headers"])
+        assert ours[("path", "party_id")]["schema"]["maxLength"] == 3
+        assert "hub reports on" in ours[("path", "country_code")]["description"]

@@ -202,6 +202,21 @@ class EmspPeer:
         with httpx.Client(timeout=10) as http:
             return http.request(method, url, headers=token_header(token or self.hub_token or ""))
 
+    def report_client_info(
+        self,
+        hub_url: str,
+        party: dict[str, str],
+        status: str,
+        last_updated: str,
+        role: str = "EMSP",
+    ) -> httpx.Response:
+        """Acting as a hub: PUT the ClientInfo of a party connected to us to the CPO's Hub
+        Client Info Receiver (no routing headers: a configuration module)."""
+        info = {**party, "role": role, "status": status, "last_updated": last_updated}
+        url = f"{hub_url}/ocpi/2.2.1/hubclientinfo/{party['country_code']}/{party['party_id']}"
+        with httpx.Client(timeout=10) as http:
+            return http.put(url, json=info, headers=token_header(self.hub_token or ""))
+
     # --- server side -----------------------------------------------------------------------------
 
     def app(self) -> Litestar:

@@ -89,6 +89,7 @@ class PushJobRepository:
             .where(
                 col(PushJob.state) == JobState.PENDING.value,
                 col(PushJob.next_attempt_at) <= now,
+                col(PushJob.held_for).is_(None),
                 or_(col(PushJob.claimed_until).is_(None), col(PushJob.claimed_until) < now),
                 col(Partner.status) == PartnerStatus.REGISTERED.value,
                 ~exists().where(

@@ -7,6 +7,7 @@ from hub.persistence.tables.authorization import (
 )
 from hub.persistence.tables.call_tokens import StationCallToken
 from hub.persistence.tables.commands import Command
+from hub.persistence.tables.hub_client_info import HubClientInfo
 from hub.persistence.tables.local_lists import LocalAuthList, LocalAuthListEntry
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
 from hub.persistence.tables.outbox import PushJob
@@ -26,6 +27,7 @@ __all__ = [
     "EmaidPrefix",
     "Evse",
     "EvseStatusChange",
+    "HubClientInfo",
     "LocalAuthList",
     "LocalAuthListEntry",
     "Location",

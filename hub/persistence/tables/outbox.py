@@ -49,3 +49,6 @@ class PushJob(SQLModel, table=True):
     enqueued_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_error: str | None = Field(default=None, max_length=500)
+    # The receiver party (``CC*PID``) a hub partner reports unreachable: the job waits, unclaimed,
+    # until the hub reports the party CONNECTED (``hub.domain.hub_client_info``).
+    held_for: str | None = Field(default=None, max_length=6)

@@ -61,6 +61,7 @@ from ocpi.v221.models.commands import (
     UnlockConnector,
 )
 from ocpi.v221.models.credentials import Credentials
+from ocpi.v221.models.hub_client_info import ClientInfo
 from ocpi.v221.models.locations import EVSE, Connector, Location
 from ocpi.v221.models.sessions import ChargingPreferences, Session
 from ocpi.v221.models.tariffs import Tariff
@@ -104,6 +105,8 @@ class Operation:
         not_found: When HTTP 404 (with 2003, 2004 or 2000) answers an unknown object.
         method_not_allowed: When HTTP 405 answers (credentials registration state), if it can.
         query: Query parameters beyond pagination (described in the parameters table).
+        path_parameters: (path parameter, entry of the parameters table) pairs for path
+            parameters whose name another module uses with another meaning.
     """
 
     description: str
@@ -116,6 +119,7 @@ class Operation:
     not_found: str | None = None
     method_not_allowed: str | None = None
     query: tuple[str, ...] = ()
+    path_parameters: tuple[tuple[str, str], ...] = ()
 
 
 _LIST_NOTE = (
@@ -389,6 +393,37 @@ OPERATIONS: Mapping[str, Operation] = {
         functional=True,
         not_found=_UNKNOWN_SESSION,
         query=("response_url",),
+    ),
+    "getClientInfo": Operation(
+        description=(
+            "The ClientInfo the calling hub reported for a party, as stored here"
+            " (`mod_hub_client_info.asciidoc` Receiver interface, GET). A configuration module:"
+            " no routing headers. Only what the caller itself reported is visible."
+        ),
+        data=ClientInfo,
+        not_found=(
+            "The caller reported no ClientInfo for this party, or is not a hub (status_code 2000)."
+        ),
+        path_parameters=(
+            ("country_code", "client_info_country_code"),
+            ("party_id", "client_info_party_id"),
+        ),
+    ),
+    "putClientInfo": Operation(
+        description=(
+            "A hub pushes the state of its connection to a party (`mod_hub_client_info.asciidoc`"
+            " Receiver interface, PUT); there is no DELETE (SUSPENDED invalidates it). Only a"
+            " registered partner whose credentials declare the role HUB may call; any other"
+            " gets status_code 2001. The body's `country_code` and `party_id` must be the"
+            " URL's, otherwise status_code 2001 naming the field; nothing is stored then. The"
+            " envelope has no `data`."
+        ),
+        data=None,
+        body=ClientInfo,
+        path_parameters=(
+            ("country_code", "client_info_country_code"),
+            ("party_id", "client_info_party_id"),
+        ),
     ),
 }
 """Every OCPI operation of the server, by Litestar ``operation_id``."""
@@ -779,6 +814,26 @@ _PARAMETERS["type"] = {
     ),
     "schema": {"type": "string", "enum": [token_type.value for token_type in TokenType]},
 }
+for _name, _limit, _words in (
+    ("country_code", 2, "Country code of the party the hub reports on"),
+    ("party_id", 3, "Party id of the party the hub reports on"),
+):
+    _PARAMETERS[f"client_info_{_name}"] = {
+        "in": "path",
+        "name": _name,
+        "required": True,
+        "description": (
+            f"{_words} (ClientInfo.{_name}, CiString({_limit})). A GET of an id that cannot"
+            " exist is answered like an unknown ClientInfo (HTTP 404, status_code 2000); a PUT"
+            " gets status_code 2001."
+        ),
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": _limit,
+            "pattern": _PRINTABLE_ASCII,
+        },
+    }
 
 _MESSAGE_ID_HEADERS = (X_REQUEST_ID, X_CORRELATION_ID)
 _PAGINATION_PARAMETERS = ("date_from", "date_to", "offset", "limit")
@@ -870,7 +925,7 @@ def _operation(
             else _PAGINATION_PARAMETERS
         )
     names += [
-        parameter["name"]
+        dict(spec.path_parameters).get(parameter["name"], parameter["name"])
         for parameter in generated.get("parameters", [])
         if parameter.get("in") == "path"
     ]

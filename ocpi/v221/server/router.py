@@ -19,6 +19,7 @@ from ocpi.v221.server.common import (
     provide_client,
 )
 from ocpi.v221.server.credentials import CredentialsController
+from ocpi.v221.server.hub_client_info import HubClientInfoReceiverController
 from ocpi.v221.server.locations import LocationsSenderController
 from ocpi.v221.server.sessions import SessionsSenderController
 from ocpi.v221.server.tariffs import TariffsSenderController
@@ -60,6 +61,10 @@ def build_router(ports: OcpiPorts, config: ServerConfig, *, path: str = "/ocpi")
     if ports.charging_profiles is not None:
         offered.append((ModuleID.CHARGING_PROFILES, InterfaceRole.RECEIVER))
         functional.append(ChargingProfilesReceiverController)
+    if ports.hub_client_info is not None:
+        # A configuration module without routing headers, but only a registered hub reports.
+        offered.append((ModuleID.HUB_CLIENT_INFO, InterfaceRole.RECEIVER))
+        functional.append(HubClientInfoReceiverController)
     handlers: list[ControllerRouterHandler] = [VersionsController, CredentialsController]
     if functional:
         handlers.append(
