@@ -25,6 +25,7 @@ IMPLEMENTED = {
     ("tariffs", "sender"): {"/tariffs": "/ocpi/2.2.1/tariffs"},
     ("sessions", "sender"): {"/sessions": "/ocpi/2.2.1/sessions"},
     ("cdrs", "sender"): {"/cdrs": "/ocpi/2.2.1/cdrs"},
+    ("commands", "receiver"): {"/commands": "/ocpi/2.2.1/commands"},
 }
 
 
@@ -70,8 +71,9 @@ def test_document_is_valid_openapi_3_1():
 
 
 def test_the_official_operations_we_implement_are_all_there():
-    # Guards the table above: the four interfaces have 1 + 1 + 4 + 4 + 1 operations.
-    assert len(OFFICIAL_OPERATIONS) == 14
+    # Guards the table above: versions 2, credentials 4, the Sender GETs of locations 4,
+    # tariffs, sessions (with charging_preferences 2) and cdrs 1 each, the commands 5.
+    assert len(OFFICIAL_OPERATIONS) == 19
 
 
 @pytest.mark.parametrize(
@@ -146,6 +148,16 @@ OUR_DATA = {
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "patch"): (None, None),
     ("/ocpi/2.2.1/hubclientinfo/{country_code}/{party_id}", "get"): ("object", "ClientInfo"),
     ("/ocpi/2.2.1/hubclientinfo/{country_code}/{party_id}", "put"): (None, None),
+    **{
+        (f"/ocpi/2.2.1/commands/{command}", "post"): ("object", "CommandResponse")
+        for command in (
+            "START_SESSION",
+            "STOP_SESSION",
+            "RESERVE_NOW",
+            "CANCEL_RESERVATION",
+            "UNLOCK_CONNECTOR",
+        )
+    },
 }
 
 
