@@ -195,6 +195,9 @@ class CommandSettings(BaseModel):
     # ...and for START_SESSION, whose result waits for the transaction, the time a driver
     # takes to plug in after the app's start.
     start_session_timeout_seconds: float = Field(default=180.0, gt=0)
+    # A charger not connected when its command is to be sent (a hub restart, a network blip)
+    # is tried again this long after the command arrived; then the result is FAILED.
+    offline_grace_seconds: float = Field(default=30.0, ge=0)
     # How long a process holds a command it is calling before another may see it as lost.
     lease_seconds: float = Field(default=60.0, gt=0)
     # Commands called at once by one process; how often it looks for new and overdue ones

@@ -181,6 +181,7 @@ class CommandRunner:
     async def _call(self, call: _Call) -> None:
         async with self._limit:
             answer: dict[str, Any] | None = None
+            problem: CallProblem | None = None
             try:
                 answer = await self.stations.call(call.station_id, call.action, call.payload)
                 outcome = answer_outcome(call.kind, call.action, str(answer.get("status")))
@@ -194,6 +195,11 @@ class CommandRunner:
                 service = self._service(session)
                 row = await service.get(call.command)
                 if row is None:
+                    return
+                grace = timedelta(seconds=self.settings.offline_grace_seconds)
+                if problem is CallProblem.NOT_CONNECTED and self.clock() < row.received_at + grace:
+                    # Chargers reconnect after a hub restart or a blip: try again next round.
+                    await service.call_again(row)
                     return
                 await service.called(
                     row, action=call.action, request=call.payload, answer=answer, outcome=outcome

@@ -289,6 +289,12 @@ class CommandService:
             return
         await self.finish(row, outcome)
 
+    async def call_again(self, row: Command) -> None:
+        """The charger could not be reached: the command waits for the next round."""
+        if row.state == CommandState.CALLING.value:
+            row.state = CommandState.PENDING.value
+            row.claimed_by = row.claimed_until = None
+
     async def finish(self, row: Command, outcome: Outcome) -> None:
         """Decide the result and queue it to ``response_url`` (once: a finished command
         keeps its result)."""

@@ -296,7 +296,6 @@ async def test_a_remote_start_the_charger_accepts_but_no_charge_follows_times_ou
     [
         ({"status": "Rejected"}, "FAILED"),
         (StationCallFailed("no answer", CallFailure.TIMEOUT), "TIMEOUT"),
-        (StationCallFailed("gone", CallFailure.NOT_CONNECTED), "FAILED"),
         (StationCallFailed("NotImplemented: no", CallFailure.CALL_ERROR), "NOT_SUPPORTED"),
     ],
 )
@@ -310,6 +309,25 @@ async def test_each_charger_answer_to_a_remote_start_ends_as_its_result(
     assert (done.state, done.result) == ("FINISHED", result)
     (job,) = await world.result_jobs()
     assert job.target["command"] == row.id
+
+
+async def test_a_charger_not_connected_is_tried_again_until_the_grace_ends(world: World):
+    world.stations.answers["RemoteStartTransaction"] = StationCallFailed(
+        "station CS-16 is not connected", CallFailure.NOT_CONNECTED
+    )
+    row = await world.accept(start_session())
+    await world.run()
+    assert (await world.command(row.require_id())).state == "PENDING"
+    world.clock.now += timedelta(seconds=29)
+    await world.run()
+    assert (await world.command(row.require_id())).state == "PENDING"
+    assert len(world.stations.calls) == 2
+    world.clock.now += timedelta(seconds=2)
+    await world.run()
+    done = await world.command(row.require_id())
+    assert (done.state, done.result) == ("FINISHED", "FAILED")
+    assert "offline" in (done.result_message or "")
+    assert len(await world.result_jobs()) == 1
 
 
 async def test_a_command_whose_process_died_mid_call_times_out_at_its_deadline(world: World):

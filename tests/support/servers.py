@@ -27,10 +27,13 @@ _ports = itertools.count()
 
 
 def _band() -> int:
-    """Each pytest-xdist worker gets a band of its own (the controller and other processes
-    band 0), so two workers never pick the same port."""
+    """Each pytest-xdist worker gets a band of its own (1, 2, ...), so two workers never pick
+    the same port; a pytest without workers takes one of bands 6-11 by its pid, so that a few
+    run side by side (engineers sharing a machine) seldom meet."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    if worker.startswith("gw") and worker[2:].isdigit():
+        return int(worker[2:]) + 1
+    return 6 + os.getpid() % 6
 
 
 def free_port() -> int:
