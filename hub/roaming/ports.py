@@ -14,6 +14,7 @@ from hub.errors import Forbidden, NotFound
 from hub.persistence.repositories.locations import LocationFilter
 from hub.persistence.session import session_scope
 from hub.roaming import mappers
+from hub.roaming.charging_profiles import PartnerChargingProfiles
 from hub.roaming.commands import PartnerCommands
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.sessions import PartnerCdrs, PartnerSessions, scope_of
@@ -200,6 +201,7 @@ def build_ports(
     handshake: CredentialsHandshake,
     *,
     commands: PartnerCommands | None = None,
+    charging_profiles: PartnerChargingProfiles | None = None,
 ) -> OcpiPorts:
     return OcpiPorts(
         authentication=PartnerAuthentication(session_factory),
@@ -210,4 +212,5 @@ def build_ports(
         sessions=PartnerSessions(session_factory),
         cdrs=PartnerCdrs(session_factory),
         commands=commands,
+        charging_profiles=charging_profiles,
     )

@@ -144,6 +144,23 @@ OUR_DATA = {
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "get"): ("object", "Token"),
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "put"): (None, None),
     ("/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}", "patch"): (None, None),
+    **{
+        (f"/ocpi/2.2.1/commands/{command}", "post"): ("object", "CommandResponse")
+        for command in (
+            "START_SESSION",
+            "STOP_SESSION",
+            "RESERVE_NOW",
+            "CANCEL_RESERVATION",
+            "UNLOCK_CONNECTOR",
+        )
+    },
+    **{
+        ("/ocpi/2.2.1/chargingprofiles/{session_id}", method): (
+            "object",
+            "ChargingProfileResponse",
+        )
+        for method in ("get", "put", "delete")
+    },
 }
 
 

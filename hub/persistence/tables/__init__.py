@@ -6,6 +6,7 @@ from hub.persistence.tables.authorization import (
     RemoteAuthorization,
 )
 from hub.persistence.tables.call_tokens import StationCallToken
+from hub.persistence.tables.charging_profiles import SessionChargingProfile
 from hub.persistence.tables.commands import Command
 from hub.persistence.tables.local_lists import LocalAuthList, LocalAuthListEntry
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
@@ -37,6 +38,7 @@ __all__ = [
     "Party",
     "PushJob",
     "RemoteAuthorization",
+    "SessionChargingProfile",
     "SessionMessage",
     "StationCallToken",
     "Tariff",
