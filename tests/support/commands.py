@@ -27,7 +27,8 @@ async def command_runner(hub: InProcessHub) -> AsyncIterator[CommandRunner]:
             node="http://127.0.0.1:9/test-runner",
             internal_token="",
             timeout=hub.settings.ocpp.call_timeout_seconds,
-            clock=hub.clock,
+            # No test clock here: the one-time call tokens it mints are redeemed by the hub's
+            # own StationCommands, on the real clock.
         )
         yield CommandRunner(
             hub.sessions, stations, hub.settings.commands, clock=hub.clock, name="test-runner"
