@@ -36,10 +36,11 @@ from hub.domain.charging_profiles import (
 )
 from hub.domain.commands import CommandKind, CommandState, Response, Timeouts
 from hub.domain.push import JobKind
-from hub.errors import InvalidRequest
+from hub.errors import InvalidRequest, NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.charging_profiles import ChargingProfileRepository
 from hub.persistence.repositories.commands import CommandRepository
+from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.repositories.sessions import OPEN, SessionRepository
 from hub.persistence.repositories.stations import StationRepository
 from hub.persistence.tables import ChargingSession, Command, SessionChargingProfile
@@ -214,9 +215,17 @@ class ChargingProfileService:
 
     async def at_station(
         self, station_id: str, *, limit: int = 100
-    ) -> list[tuple[SessionChargingProfile, ChargingSession]]:
-        """The profiles set on a station's sessions, newest first (``hub chargers profiles``)."""
-        return await self.repository.at_station(station_id, limit)
+    ) -> list[tuple[SessionChargingProfile, ChargingSession, str]]:
+        """The profiles set on a station's sessions, newest first, with the name of the eMSP
+        that set each (``hub chargers profiles``). Raises ``NotFound`` for an unknown station."""
+        if await StationRepository(self.session).get(station_id) is None:
+            raise NotFound(f"no charging station {station_id!r}")
+        rows = await self.repository.at_station(station_id, limit)
+        names = {p.require_id(): p.name for p in await PartnerRepository(self.session).list()}
+        return [
+            (held, charge, names.get(held.partner_id, f"#{held.partner_id}"))
+            for held, charge in rows
+        ]
 
 
 def _refuse(row: Command, response: Response, message: str) -> None:

@@ -40,4 +40,4 @@ class ChargingProfileRepository:
             )
             .limit(limit)
         )
-        return [(profile, charge) for profile, charge in result.tuples()]
+        return [(profile, charge) for profile, charge in result.all()]
