@@ -31,6 +31,7 @@ from hub.ocpp.transactions import Transactions
 from hub.persistence.base import utc_now
 from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 from hub.roaming.authorization import RealTimeAuthorizer
+from hub.roaming.charging_profiles import PartnerChargingProfiles
 from hub.roaming.commands import PartnerCommands
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.http import partner_http_client
@@ -178,7 +179,17 @@ def create_app(
         if settings.commands.enabled
         else None
     )
-    ports = build_ports(sessions, handshake, commands=partner_commands)
+    # Charging profiles are carried out as commands: offered with them, by the same runner.
+    partner_profiles = (
+        PartnerChargingProfiles(
+            sessions, timeouts=settings.commands.timeouts(), on_accepted=runner.wake, clock=clock
+        )
+        if settings.commands.enabled
+        else None
+    )
+    ports = build_ports(
+        sessions, handshake, commands=partner_commands, charging_profiles=partner_profiles
+    )
     ocpi_router = build_router(_logged(ports), server_config)
     if settings.local_list.enabled:
         bridge.on_boot = local_lists.wake

@@ -363,6 +363,77 @@ def auth_list(station_id: str, as_json: bool = JSON_OPTION) -> None:
     print_table("Entries", columns, [[entry[c] for c in columns] for entry in record["list"]])
 
 
+PROFILES_LEGEND = (
+    "Profiles eMSPs set on the station's sessions (OCPI chargingprofiles), as the charger "
+    "accepted them: one per session, a PUT replaces it; CLEARED once the charger cleared it. "
+    "Each request, refused or not, is a command: hub commands list --station."
+)
+
+
+def _periods(profile: dict[str, Any]) -> str:
+    unit = profile.get("charging_rate_unit", "")
+    return ", ".join(
+        f"{p['start_period']}s: {p['limit']} {unit}"
+        for p in profile.get("charging_profile_period") or []
+    )
+
+
+@app.command("profiles")
+def profiles(
+    station_id: str,
+    limit: int = typer.Option(100, "--limit", min=1, help="At most this many, newest first"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Charging profiles set on a station's sessions: by whom, what, and whether still held."""
+    from hub.persistence.session import session_scope
+    from hub.services.charging_profiles import ChargingProfileService
+
+    async def work(context: CommandContext) -> list[dict[str, Any]]:
+        async with session_scope(context.sessions) as session:
+            rows = await ChargingProfileService(session).at_station(station_id, limit=limit)
+        return [
+            {
+                "session_id": charge.session_id,
+                "session_status": charge.status,
+                "evse_uid": charge.evse_uid,
+                "connector_id": charge.connector_id,
+                "partner": partner,
+                "status": held.status,
+                "ocpp_profile_id": held.ocpp_profile_id,
+                "stack_level": held.stack_level,
+                "profile": held.profile,
+                "set_at": _iso(held.set_at),
+                "cleared_at": _iso(held.cleared_at),
+                "command": held.command_ref,
+            }
+            for held, charge, partner in rows
+        ]
+
+    records = run(work)
+    if as_json:
+        print_json(records)
+        return
+    columns = ["session", "evse", "partner", "status", "profile id", "limits", "set", "cleared"]
+    print_table(
+        f"Charging profiles at {station_id}",
+        columns,
+        [
+            [
+                r["session_id"],
+                r["evse_uid"],
+                r["partner"],
+                r["status"],
+                r["ocpp_profile_id"],
+                _periods(r["profile"]),
+                r["set_at"],
+                r["cleared_at"] or "-",
+            ]
+            for r in records
+        ],
+    )
+    console.print(PROFILES_LEGEND, highlight=False)
+
+
 @app.command("remove")
 def remove(station_id: str, as_json: bool = JSON_OPTION) -> None:
     """Forget a station: it can no longer connect; its EVSEs become UNKNOWN."""

@@ -26,6 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.domain.charging_profiles import ProfileResult
 
 
 class CommandKind(StrEnum):
@@ -36,6 +40,11 @@ class CommandKind(StrEnum):
     RESERVE_NOW = "RESERVE_NOW"
     CANCEL_RESERVATION = "CANCEL_RESERVATION"
     UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
+    # Charging profiles (``hub.domain.charging_profiles``): PUT, GET and DELETE of
+    # mod_charging_profiles, carried out as commands.
+    SET_CHARGING_PROFILE = "SET_CHARGING_PROFILE"
+    GET_ACTIVE_CHARGING_PROFILE = "GET_ACTIVE_CHARGING_PROFILE"
+    CLEAR_CHARGING_PROFILE = "CLEAR_CHARGING_PROFILE"
 
 
 class CommandState(StrEnum):
@@ -77,7 +86,8 @@ class Outcome:
     """What a charger's answer makes of a command: its result, in words, and whether the
     command goes on waiting (START_SESSION accepted: for the transaction)."""
 
-    result: Result
+    result: Result | ProfileResult
+    """A CommandResultType; a ChargingProfileResultType for the charging-profile kinds."""
     message: str
     waits_for_session: bool = False
 

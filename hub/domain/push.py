@@ -29,6 +29,8 @@ class JobKind(StrEnum):
     PATCH. A CDR is never coalesced: each one is a bill.
     COMMAND_RESULT: the result of a command, POSTed to the ``response_url`` the eMSP gave with
     it (whatever endpoints it listed); one per command, never coalesced.
+    ACTIVE_PROFILE_PUT: a session's ActiveChargingProfile, PUT to the ChargingProfiles Sender
+    interface of the eMSP that set a profile on it; a newer one supersedes an undelivered one.
     """
 
     LOCATION_PUT = "LOCATION_PUT"
@@ -40,6 +42,7 @@ class JobKind(StrEnum):
     SESSION_PATCH = "SESSION_PATCH"
     CDR_POST = "CDR_POST"
     COMMAND_RESULT = "COMMAND_RESULT"
+    ACTIVE_PROFILE_PUT = "ACTIVE_PROFILE_PUT"
 
     @property
     def module(self) -> str:
@@ -84,6 +87,7 @@ _MODULES = {
     JobKind.SESSION_PATCH: "sessions",
     JobKind.CDR_POST: "cdrs",
     JobKind.COMMAND_RESULT: "commands",
+    JobKind.ACTIVE_PROFILE_PUT: "chargingprofiles",
 }
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import CommandSettings
+from hub.domain.charging_profiles import PROFILE_KINDS, profile_answer_outcome
 from hub.domain.commands import (
     OCPP201_ID_TOKEN_TYPES,
     CallProblem,
@@ -30,12 +31,14 @@ from hub.domain.commands import (
     call_problem_outcome,
     ocpp16_id_tag,
 )
+from hub.ocpp.charging_profiles import profile_call
 from hub.ocpp.commands import CallFailure, StationCallFailed, StationCommands
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.sessions import SessionRepository
 from hub.persistence.repositories.stations import StationRepository
 from hub.persistence.session import session_scope
-from hub.persistence.tables import Command
+from hub.persistence.tables import ChargingSession, Command
+from hub.services.charging_profiles import ChargingProfileService
 from hub.services.commands import CommandService
 from hub.waiting import until_any
 
@@ -49,9 +52,18 @@ _PROBLEMS = {
 }
 
 
-def ocpp_call(row: Command, version: str, transaction_id: str | None) -> tuple[str, dict[str, Any]]:
-    """The OCPP action and payload that carry out ``row`` on a charger speaking ``version``."""
+def ocpp_call(
+    row: Command,
+    version: str,
+    transaction_id: str | None,
+    *,
+    session: ChargingSession | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The OCPP action and payload that carry out ``row`` on a charger speaking ``version``
+    (``session``: the one ``row.session_ref`` names)."""
     kind = CommandKind(row.kind)
+    if kind in PROFILE_KINDS:
+        return profile_call(row, version, session)
     v16 = version == "1.6"
     if kind is CommandKind.START_SESSION:
         uid = str((row.request.get("token") or {}).get("uid") or row.token_uid)
@@ -171,11 +183,11 @@ class CommandRunner:
                 return None
             station = await StationRepository(session).get(row.station_id)
             version = (station.ocpp_version if station else None) or "1.6"
-            transaction_id = None
+            transaction_id, target = None, None
             if row.session_ref is not None:
                 target = await SessionRepository(session).get(row.session_ref)
                 transaction_id = target.transaction_id if target else None
-            action, payload = ocpp_call(row, version, transaction_id)
+            action, payload = ocpp_call(row, version, transaction_id, session=target)
             return _Call(pk, CommandKind(row.kind), row.station_id, action, payload)
 
     async def _call(self, call: _Call) -> None:
@@ -184,7 +196,10 @@ class CommandRunner:
             problem: CallProblem | None = None
             try:
                 answer = await self.stations.call(call.station_id, call.action, call.payload)
-                outcome = answer_outcome(call.kind, call.action, str(answer.get("status")))
+                if call.kind in PROFILE_KINDS:
+                    outcome = profile_answer_outcome(call.action, answer)
+                else:
+                    outcome = answer_outcome(call.kind, call.action, str(answer.get("status")))
             except StationCallFailed as exc:
                 problem = _PROBLEMS.get(exc.kind, CallProblem.REFUSED)
                 outcome = call_problem_outcome(problem, call.action, str(exc))
@@ -204,6 +219,8 @@ class CommandRunner:
                 await service.called(
                     row, action=call.action, request=call.payload, answer=answer, outcome=outcome
                 )
+                if call.kind in PROFILE_KINDS:
+                    await ChargingProfileService(session, clock=self.clock).answered(row)
         logger.info(
             "command %s %s at %s: %s", call.command, call.action, call.station_id, outcome.message
         )

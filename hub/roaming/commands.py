@@ -8,11 +8,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.domain.charging_profiles import PROFILE_KINDS
 from hub.domain.commands import CommandKind, Timeouts
 from hub.errors import InvalidRequest, NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Command
+from hub.roaming.charging_profiles import ProfileResultModel, profile_result_model
 from hub.roaming.sessions import scope_of
 from hub.services.commands import Caller, CommandRequest, CommandService, CommandToken
 from ocpi.errors import InvalidOrMissingParameters, LocationNotFound
@@ -70,7 +72,11 @@ def command_response_model(row: Command, timeouts: Timeouts) -> v221.CommandResp
     )
 
 
-def command_result_model(row: Command) -> v221.CommandResult:
+def command_result_model(row: Command) -> v221.CommandResult | ProfileResultModel:
+    """The body POSTed to a finished command's ``response_url``: a ``CommandResult``, or for
+    the charging-profile kinds their own result object."""
+    if CommandKind(row.kind) in PROFILE_KINDS:
+        return profile_result_model(row)
     return v221.CommandResult(
         result=CommandResultType(row.result or CommandResultType.FAILED.value),
         message=_words(row.result_message),

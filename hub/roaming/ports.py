@@ -14,6 +14,7 @@ from hub.errors import Forbidden, NotFound
 from hub.persistence.repositories.locations import LocationFilter
 from hub.persistence.session import session_scope
 from hub.roaming import mappers
+from hub.roaming.charging_profiles import PartnerChargingProfiles
 from hub.roaming.commands import PartnerCommands
 from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.hub_client_info import PartnerHubClientInfo
@@ -201,6 +202,7 @@ def build_ports(
     handshake: CredentialsHandshake,
     *,
     commands: PartnerCommands | None = None,
+    charging_profiles: PartnerChargingProfiles | None = None,
 ) -> OcpiPorts:
     return OcpiPorts(
         authentication=PartnerAuthentication(session_factory),
@@ -212,4 +214,5 @@ def build_ports(
         cdrs=PartnerCdrs(session_factory),
         commands=commands,
         hub_client_info=PartnerHubClientInfo(session_factory),
+        charging_profiles=charging_profiles,
     )

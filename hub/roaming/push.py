@@ -44,6 +44,7 @@ from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner, Tariff
 from hub.roaming import mappers
+from hub.roaming.charging_profiles import active_profile_put
 from hub.roaming.commands import command_result_model
 from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.sessions import cdr_model, session_model, session_patch
@@ -453,6 +454,11 @@ class PushWorker:
         routing = RoutingHeaders(sender=PartyRef(*keys), receiver=target.party)
         if job.kind is JobKind.COMMAND_RESULT:
             return await self._command_result(job, target, routing, sessions.session)
+        if job.kind is JobKind.ACTIVE_PROFILE_PUT:
+            put = await active_profile_put(
+                sessions.session, target.partner, target.scope, int(t["session"])
+            )
+            return Delivery(job, "PUT", *put, routing, target.partner) if put else None
         base = target.endpoints.get(job.kind.module)
         if base is None:
             return None

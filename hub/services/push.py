@@ -89,6 +89,14 @@ def _receiver_modules(partner: Partner) -> frozenset[str]:
     ) & {"locations", "tariffs", "sessions", "cdrs"}
 
 
+def _profile_sender(partner: Partner) -> frozenset[str]:
+    listed = any(
+        e.get("identifier") == "chargingprofiles" and e.get("role") == "SENDER"
+        for e in partner.endpoints
+    )
+    return frozenset({"chargingprofiles"}) if listed else frozenset()
+
+
 class PushService:
     """Outbox use cases. Never commits; the caller owns the transaction."""
 
@@ -132,8 +140,9 @@ class PushService:
         partner = await self.partners.get(partner_id)
         if partner is None or partner.partner_status is not PartnerStatus.REGISTERED:
             return []
-        # A command's result goes to the URL the command named, whatever endpoints it listed.
-        modules = _receiver_modules(partner) | {"commands"}
+        # A command's result goes to the URL the command named, whatever endpoints it listed;
+        # an ActiveChargingProfile to the partner's ChargingProfiles *Sender* endpoint.
+        modules = _receiver_modules(partner) | {"commands"} | _profile_sender(partner)
         return [Subscriber(partner_id, modules, PartyScope(frozenset()))]
 
     async def fanout(

@@ -158,6 +158,13 @@ OUR_DATA = {
             "UNLOCK_CONNECTOR",
         )
     },
+    **{
+        ("/ocpi/2.2.1/chargingprofiles/{session_id}", method): (
+            "object",
+            "ChargingProfileResponse",
+        )
+        for method in ("get", "put", "delete")
+    },
 }
 
 

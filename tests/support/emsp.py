@@ -119,6 +119,9 @@ class EmspPeer:
     # Commands Sender: every CommandResult POSTed to a ``response_url`` of ours
     # (``command_url``), by the reference in that URL, in arrival order.
     command_results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # ChargingProfiles Sender: every ActiveChargingProfile PUT to
+    # ``{base_url}/ocpi/2.2.1/chargingprofiles/{session_id}``, by session id, in arrival order.
+    active_profiles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def versions_url(self) -> str:
@@ -390,6 +393,9 @@ class EmspPeer:
                 if parts[0] == "commands":
                     peer.command_results.setdefault(parts[2], []).append(body)
                     return Response(envelope())
+                if parts[0] == "chargingprofiles":
+                    peer.active_profiles.setdefault(parts[1], []).append(body)
+                    return Response(envelope())
                 if parts == ["cdrs"]:
                     key = (body["country_code"], body["party_id"], body["id"])
                     location = f"{peer.base_url}/ocpi/2.2.1/cdrs/{'/'.join(key)}"
@@ -448,6 +454,7 @@ class EmspPeer:
                 ("/ocpi/2.2.1/sessions/{cc:str}/{pid:str}/{sid:str}", ["PUT", "PATCH"]),
                 ("/ocpi/2.2.1/cdrs", ["POST"]),
                 ("/ocpi/2.2.1/commands/{command:str}/{ref:str}", ["POST"]),
+                ("/ocpi/2.2.1/chargingprofiles/{sid:str}", ["PUT"]),
             )
         ]
         return Litestar(

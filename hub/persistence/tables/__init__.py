@@ -6,6 +6,7 @@ from hub.persistence.tables.authorization import (
     RemoteAuthorization,
 )
 from hub.persistence.tables.call_tokens import StationCallToken
+from hub.persistence.tables.charging_profiles import SessionChargingProfile
 from hub.persistence.tables.commands import Command
 from hub.persistence.tables.hub_client_info import HubClientInfo
 from hub.persistence.tables.local_lists import LocalAuthList, LocalAuthListEntry
@@ -39,6 +40,7 @@ __all__ = [
     "Party",
     "PushJob",
     "RemoteAuthorization",
+    "SessionChargingProfile",
     "SessionMessage",
     "StationCallToken",
     "Tariff",

@@ -35,7 +35,7 @@ class Command(SQLModel, table=True):
         sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
     )
     partner_id: int = Field(foreign_key="partners.id", ondelete="CASCADE")
-    kind: str = Field(max_length=20)
+    kind: str = Field(max_length=32)
     state: str = Field(max_length=10, default=CommandState.PENDING.value)
     response: str = Field(max_length=16)
     """The CommandResponse result given when it arrived."""
