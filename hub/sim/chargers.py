@@ -2,9 +2,25 @@
 
 Used by ``hub sim chargers``, ``hub demo``, the tests and the benchmarks. A station connects to
 ``{ws_url}/{station_id}`` with HTTP Basic auth, boots, reports statuses and answers the calls a
-CSMS may send (remote start/stop, reset, availability, trigger, configuration, data transfer).
+CSMS may send (remote start/stop, unlock, reservations, reset, availability, trigger,
+configuration, data transfer).
 OCPP 1.6 stations report per connector (each connector is one OCPI EVSE); 2.0.1 stations per
 EVSE (connector 1). A 2.0.1 station has no station-level status message: it reports each EVSE.
+
+Commands the station acts on (decided when the call arrives, carried out once the answer is
+sent, as OCPP orders them): a remote start (1.6 RemoteStartTransaction, 2.0.1
+RequestStartTransaction) is Accepted when its connector/EVSE (or, none named, the one reserved
+for the token, else the first free one) is free, and then runs a charge of ``remote_profile`` at
+once (the car is plugged in): 1.6 StartTransaction with the idTag, 2.0.1 TransactionEvent
+Started (trigger RemoteStart) with the idToken and ``transactionInfo.remoteStartId``; a remote
+stop (RemoteStopTransaction, RequestStopTransaction) of a running transaction ends its charge
+at once with reason Remote; UnlockConnector answers Unlocked. ReserveNow (1.6 connector 0, or
+2.0.1 without ``evseId``: the first free one) holds a free connector/EVSE for one token
+(StatusNotification Reserved), answers Occupied, Faulted or Unavailable otherwise, and a
+reservation id held already is replaced; the token's start there uses it (1.6
+StartTransaction ``reservationId``, 2.0.1 TransactionEvent ``reservationId``), any other token
+is refused there; at ``expiryDate`` it ends (2.0.1 ReservationStatusUpdate Expired) and the
+connector is Available again, as after an accepted CancelReservation (one not held: Rejected).
 
 Charges (:meth:`SimulatedCharger.charge`, :func:`run_charges`) follow a :class:`ChargePlan`:
 the driver's token, how long the car draws power, how much energy, how long it then stays
@@ -38,14 +54,14 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from ocpp.exceptions import OCPPError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
@@ -77,6 +93,10 @@ NEXT_201 = {
     "Unavailable": ["Available"],
     "Faulted": ["Available"],
 }
+
+
+CARD_TOKEN_TYPE = "ISO14443"  # noqa: S105 - an OCPP enum value, not a secret
+"""The OCPP 2.0.1 ``IdTokenEnumType`` of an RFID card."""
 
 
 def _wall_clock() -> datetime:
@@ -177,6 +197,8 @@ class ChargePlan:
     meter_interval_seconds: int = 60
     start_soc: int = 20
     battery_wh: int = 80_000
+    token_type: str = CARD_TOKEN_TYPE
+    """The OCPP 2.0.1 ``IdTokenEnumType`` of the token (a remote start: the one the CSMS sent)."""
 
     def __post_init__(self) -> None:
         if self.charging_seconds <= 0 or self.meter_interval_seconds <= 0:
@@ -216,6 +238,20 @@ class MeterPoint:
     """At a multiple of the meter interval on the UTC clock (a ``Sample.Clock`` reading)."""
 
 
+def meter_point(
+    plan: ChargePlan, start: datetime, meter_start_wh: int, at: datetime, kind: PointKind
+) -> MeterPoint:
+    """What the meter of a charge that started at ``start`` says at ``at`` (a whole second)."""
+    full = start + timedelta(seconds=plan.charging_seconds)
+    charged = min((at - start).total_seconds(), plan.charging_seconds)
+    delivered = plan.energy_wh * int(charged) // plan.charging_seconds
+    charging = at < full
+    soc = min(100, plan.start_soc + 100 * delivered // plan.battery_wh)
+    aligned = int(at.timestamp()) % plan.meter_interval_seconds == 0
+    power = plan.power_w if charging and kind is not PointKind.STOP else 0
+    return MeterPoint(at, kind, meter_start_wh + delivered, power, soc, charging, aligned)
+
+
 def charge_timeline(plan: ChargePlan, start: datetime, meter_start_wh: int) -> list[MeterPoint]:
     """The moments of a charge that start at ``start`` (whole seconds, UTC): the start, the
     clock-aligned readings strictly inside the charge, the moment the car stops drawing power
@@ -227,13 +263,7 @@ def charge_timeline(plan: ChargePlan, start: datetime, meter_start_wh: int) -> l
     stop = full + timedelta(seconds=plan.idle_seconds)
 
     def point(at: datetime, kind: PointKind) -> MeterPoint:
-        charged = min((at - start).total_seconds(), plan.charging_seconds)
-        delivered = plan.energy_wh * int(charged) // plan.charging_seconds
-        charging = at < full
-        soc = min(100, plan.start_soc + 100 * delivered // plan.battery_wh)
-        aligned = int(at.timestamp()) % plan.meter_interval_seconds == 0
-        power = plan.power_w if charging and kind is not PointKind.STOP else 0
-        return MeterPoint(at, kind, meter_start_wh + delivered, power, soc, charging, aligned)
+        return meter_point(plan, start, meter_start_wh, at, kind)
 
     interval = plan.meter_interval_seconds
     first = (int(start.timestamp()) // interval + 1) * interval
@@ -268,6 +298,13 @@ class Charge:
     """The hub's answer to the driver's token: Accepted, Invalid, Blocked..."""
     messages: int = 0
     error: str | None = None
+    remote_start_id: int | None = None
+    """2.0.1: the ``remoteStartId`` of the RequestStartTransaction that began it."""
+    reservation_id: int | None = None
+    """The reservation it used (sent in StartTransaction / TransactionEvent Started)."""
+    stop_reason: str | None = None
+    """Why it ended: ``EVDisconnected`` (the plan ran out), ``Remote`` (stopped by the CSMS),
+    ``DeAuthorized`` (the token was refused)."""
 
     @property
     def delivered_wh(self) -> int:
@@ -284,19 +321,87 @@ class Charge:
 
 
 class _Handlers16(ChargePoint16):  # type: ignore[misc]
-    """CSMS-initiated calls a 1.6 station answers; every one is recorded."""
+    """CSMS-initiated calls a 1.6 station answers; every one is recorded. The commands a
+    station acts on are decided by its :class:`SimulatedCharger` (``owner``) when the call
+    arrives and carried out once the answer is sent (``@after``: OCPP 1.6 sends the
+    StartTransaction or StopTransaction after the RemoteStart/RemoteStop answer)."""
 
     received: list[str]
+    owner: SimulatedCharger
+    decided: dict[str, int]
+    """What a call decided (a connector), by its message id, for its ``@after`` handler."""
 
     @on(Action16.remote_start_transaction)
-    def on_remote_start(self, **_: Any) -> Any:
+    def on_remote_start(
+        self, id_tag: str, call_unique_id: str, connector_id: int | None = None, **_: Any
+    ) -> Any:
         self.received.append("RemoteStartTransaction")
+        ocpp_id = self.owner.claim_remote_start(id_tag, connector_id)
+        if ocpp_id is None:
+            return result16.RemoteStartTransaction(status="Rejected")
+        self.decided[call_unique_id] = ocpp_id
         return result16.RemoteStartTransaction(status="Accepted")
 
+    @after(Action16.remote_start_transaction)
+    def after_remote_start(self, id_tag: str, call_unique_id: str, **_: Any) -> None:
+        ocpp_id = self.decided.pop(call_unique_id, None)
+        if ocpp_id is not None:
+            self.owner.start_remote(ocpp_id, id_tag)
+
     @on(Action16.remote_stop_transaction)
-    def on_remote_stop(self, **_: Any) -> Any:
+    def on_remote_stop(self, transaction_id: int, **_: Any) -> Any:
         self.received.append("RemoteStopTransaction")
-        return result16.RemoteStopTransaction(status="Accepted")
+        found = self.owner.running_transaction(str(transaction_id)) is not None
+        return result16.RemoteStopTransaction(status="Accepted" if found else "Rejected")
+
+    @after(Action16.remote_stop_transaction)
+    def after_remote_stop(self, transaction_id: int, **_: Any) -> None:
+        self.owner.stop_remote(str(transaction_id))
+
+    @on(Action16.unlock_connector)
+    def on_unlock(self, connector_id: int, **_: Any) -> Any:
+        self.received.append("UnlockConnector")
+        known = connector_id in self.owner.station.ocpp_ids
+        return result16.UnlockConnector(status="Unlocked" if known else "NotSupported")
+
+    @on(Action16.reserve_now)
+    def on_reserve_now(
+        self,
+        connector_id: int,
+        expiry_date: str,
+        id_tag: str,
+        reservation_id: int,
+        call_unique_id: str,
+        **_: Any,
+    ) -> Any:
+        self.received.append("ReserveNow")
+        status, ocpp_id = self.owner.reserve(
+            reservation_id, connector_id or None, id_tag, _parse_stamp(expiry_date)
+        )
+        if ocpp_id is not None:
+            self.decided[call_unique_id] = ocpp_id
+        return result16.ReserveNow(status=status)
+
+    @after(Action16.reserve_now)
+    def after_reserve_now(self, call_unique_id: str, **_: Any) -> None:
+        ocpp_id = self.decided.pop(call_unique_id, None)
+        if ocpp_id is not None:
+            self.owner.background(self.owner.reserved(ocpp_id), "reserved")
+
+    @on(Action16.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, call_unique_id: str, **_: Any) -> Any:
+        self.received.append("CancelReservation")
+        ocpp_id = self.owner.cancel_reservation(reservation_id)
+        if ocpp_id is None:
+            return result16.CancelReservation(status="Rejected")
+        self.decided[call_unique_id] = ocpp_id
+        return result16.CancelReservation(status="Accepted")
+
+    @after(Action16.cancel_reservation)
+    def after_cancel_reservation(self, call_unique_id: str, **_: Any) -> None:
+        ocpp_id = self.decided.pop(call_unique_id, None)
+        if ocpp_id is not None:
+            self.owner.background(self.owner.released(ocpp_id), "released")
 
     @on(Action16.reset)
     def on_reset(self, **_: Any) -> Any:
@@ -325,19 +430,96 @@ class _Handlers16(ChargePoint16):  # type: ignore[misc]
 
 
 class _Handlers201(ChargePoint201):  # type: ignore[misc]
-    """CSMS-initiated calls a 2.0.1 station answers; every one is recorded."""
+    """CSMS-initiated calls a 2.0.1 station answers; every one is recorded (commands: as
+    :class:`_Handlers16`)."""
 
     received: list[str]
+    owner: SimulatedCharger
+    decided: dict[str, int]
 
     @on(Action201.request_start_transaction)
-    def on_request_start(self, **_: Any) -> Any:
+    def on_request_start(
+        self,
+        id_token: dict[str, Any],
+        remote_start_id: int,
+        call_unique_id: str,
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> Any:
         self.received.append("RequestStartTransaction")
+        ocpp_id = self.owner.claim_remote_start(str(id_token["id_token"]), evse_id)
+        if ocpp_id is None:
+            return result201.RequestStartTransaction(status="Rejected")
+        self.decided[call_unique_id] = ocpp_id
         return result201.RequestStartTransaction(status="Accepted")
 
+    @after(Action201.request_start_transaction)
+    def after_request_start(
+        self, id_token: dict[str, Any], remote_start_id: int, call_unique_id: str, **_: Any
+    ) -> None:
+        ocpp_id = self.decided.pop(call_unique_id, None)
+        if ocpp_id is not None:
+            self.owner.start_remote(
+                ocpp_id,
+                str(id_token["id_token"]),
+                token_type=str(id_token.get("type") or "Central"),
+                remote_start_id=remote_start_id,
+            )
+
     @on(Action201.request_stop_transaction)
-    def on_request_stop(self, **_: Any) -> Any:
+    def on_request_stop(self, transaction_id: str, **_: Any) -> Any:
         self.received.append("RequestStopTransaction")
-        return result201.RequestStopTransaction(status="Accepted")
+        found = self.owner.running_transaction(transaction_id) is not None
+        return result201.RequestStopTransaction(status="Accepted" if found else "Rejected")
+
+    @after(Action201.request_stop_transaction)
+    def after_request_stop(self, transaction_id: str, **_: Any) -> None:
+        self.owner.stop_remote(transaction_id)
+
+    @on(Action201.unlock_connector)
+    def on_unlock(self, evse_id: int, connector_id: int, **_: Any) -> Any:
+        self.received.append("UnlockConnector")
+        known = evse_id in self.owner.station.ocpp_ids and connector_id == 1
+        return result201.UnlockConnector(status="Unlocked" if known else "UnknownConnector")
+
+    @on(Action201.reserve_now)
+    def on_reserve_now(
+        self,
+        id: int,
+        expiry_date_time: str,
+        id_token: dict[str, Any],
+        call_unique_id: str,
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> Any:
+        self.received.append("ReserveNow")
+        status, ocpp_id = self.owner.reserve(
+            id, evse_id, str(id_token["id_token"]), _parse_stamp(expiry_date_time)
+        )
+        if ocpp_id is not None:
+            self.decided[call_unique_id] = ocpp_id
+        return result201.ReserveNow(status=status)
+
+    @after(Action201.reserve_now)
+    def after_reserve_now(self, call_unique_id: str, **_: Any) -> None:
+        ocpp_id = self.decided.pop(call_unique_id, None)
+        if ocpp_id is not None:
+            self.owner.background(self.owner.reserved(ocpp_id), "reserved")
+
+    @on(Action201.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, call_unique_id: str, **_: Any) -> Any:
+        self.received.append("CancelReservation")
+        ocpp_id = self.owner.cancel_reservation(reservation_id)
+        if ocpp_id is None:
+            return result201.CancelReservation(status="Rejected")
+        self.decided[call_unique_id] = ocpp_id
+        return result201.CancelReservation(status="Accepted")
+
+    @after(Action201.cancel_reservation)
+    def after_cancel_reservation(self, call_unique_id: str, **_: Any) -> None:
+        ocpp_id = self.decided.pop(call_unique_id, None)
+        if ocpp_id is not None:
+            self.owner.background(self.owner.released(ocpp_id), "released")
 
     @on(Action201.reset)
     def on_reset(self, **_: Any) -> Any:
@@ -374,6 +556,35 @@ class _Handlers201(ChargePoint201):  # type: ignore[misc]
         return result201.DataTransfer(status="Rejected")
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A reservation a station holds (OCPP 1.6 / 2.0.1 ReserveNow) on one connector (1.6) or
+    EVSE (2.0.1) until ``expires_at``, for ``id_tag``."""
+
+    reservation_id: int
+    ocpp_id: int
+    id_tag: str
+    expires_at: datetime
+
+
+@dataclass(eq=False)
+class _Run:
+    """A charge under way on a connector/EVSE; ``stop`` ends it early (a remote stop)."""
+
+    charge: Charge
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _same_tag(a: str, b: str) -> bool:
+    """OCPP id tags are case-insensitive (1.6 CiString20; 2.0.1 compares them so too)."""
+    return a.casefold() == b.casefold()
+
+
+def _parse_stamp(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @dataclass
 class SimulatedCharger:
     """One station's connection and state; ``log`` keeps what happened, newest last."""
@@ -386,10 +597,32 @@ class SimulatedCharger:
     meters: dict[int, int] = field(default_factory=dict)
     """The energy register (Wh) of each connector (1.6) or EVSE (2.0.1)."""
     clock: Callable[[], datetime] = _wall_clock
-    """The time the station stamps its status messages with, outside charges."""
+    """The time the station stamps its status messages with, outside charges, and the clock
+    its reservations expire on."""
+    remote_profile: ChargeProfile = field(
+        default_factory=lambda: ChargeProfile()  # noqa: PLW0108 - defined further down
+    )
+    """The charge a remote start (RemoteStartTransaction, RequestStartTransaction) runs: the
+    car is plugged in already, so it starts at once, on ``remote_clock``."""
+    remote_clock: FastForwardClock | None = None
+    """The clock of remotely started charges (default: real time, from the moment of the
+    start: a fast-forward clock would stamp the charge before the command)."""
+    remote_charges: list[Charge] = field(default_factory=list)
+    """The remotely started charges, oldest first (kept up to date as they go)."""
+    on_remote_charge: Callable[[Charge], None] | None = None
+    """Called when a remotely started charge starts and when it ends."""
+    reservations: dict[int, Reservation] = field(default_factory=dict)
+    """The reservations held, by connector (1.6) or EVSE (2.0.1)."""
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    """How a reservation waits for its expiry (injectable: tests release it by hand)."""
     _socket: ClientConnection | None = None
     _point: Any = None
     _task: asyncio.Task[None] | None = None
+    _runs: dict[int, _Run] = field(default_factory=dict)
+    _claimed: set[int] = field(default_factory=set)
+    """Connectors a remote start was accepted for, whose charge has not begun yet."""
+    _expiries: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def evse_uids(self) -> tuple[str, ...]:
@@ -416,6 +649,8 @@ class SimulatedCharger:
         handlers = _Handlers16 if self.v16 else _Handlers201
         self._point = handlers(self.station.station_id, self._socket, response_timeout=30)
         self._point.received = []
+        self._point.owner = self
+        self._point.decided = {}
         self._task = asyncio.create_task(self._point.start(), name=f"sim-{self.station.station_id}")
         self.log.append("connected")
 
@@ -489,40 +724,94 @@ class SimulatedCharger:
         charge: Charge | None = None,
         *,
         start: datetime | None = None,
+        claimed: bool = False,
     ) -> Charge:
         """Run one whole charge at ``plan.ocpp_id`` starting at ``start`` (default: the clock's
         now), see the module docstring, keeping ``charge`` up to date as it goes. Each message
         is sent once ``clock`` has reached its time. An EVSE the status walk left in another
         status is reported Available first (the car arrives at a free EVSE). A token the hub
-        refuses ends the transaction at once (DeAuthorized)."""
+        refuses ends the transaction at once (DeAuthorized). A connector/EVSE that is charging
+        already, or reserved for another token, refuses the charge (no message: the station
+        would not start it); one reserved for this token uses the reservation. A remote stop of
+        its transaction ends it early (Remote). ``claimed``: the connector was taken for this
+        charge by an accepted remote start."""
         ocpp_id = plan.ocpp_id
         if charge is None:
             charge = Charge(0, self.station.station_id, self.station.ocpp_version, "", plan)
         charge.evse_uid = charge.evse_uid or self.evse_uid_of(ocpp_id)
+        run = _Run(charge)
         try:
             start = (start or clock.now()).replace(microsecond=0)
             await clock.wait_until(start)
-            if self.statuses.get(ocpp_id, "Available") != "Available":
+            if ocpp_id in self._runs or (ocpp_id in self._claimed and not claimed):
+                charge.state, charge.authorization = ChargeState.REFUSED, "Occupied"
+                return charge
+            held = self.reservations.get(ocpp_id)
+            if held is not None and not _same_tag(held.id_tag, plan.token_uid):
+                # The station starts no charge for another driver on a reserved connector.
+                charge.state, charge.authorization = ChargeState.REFUSED, "Reserved"
+                return charge
+            self._runs[ocpp_id] = run
+            self._claimed.discard(ocpp_id)
+            if held is not None:
+                self._drop_reservation(held)
+                charge.reservation_id = held.reservation_id
+            elif self.statuses.get(ocpp_id, "Available") != "Available":
                 await self.status(ocpp_id, "Available", at=start)
             meter_start = self.meters.get(ocpp_id, 0)
             timeline = charge_timeline(plan, start, meter_start)
             charge.started_at, charge.meter_start_wh = start, meter_start
             charge.register_wh = meter_start
             if self.v16:
-                await self._charge_16(plan, timeline, clock, charge)
+                await self._charge_16(plan, timeline, clock, run)
             else:
-                await self._charge_201(plan, timeline, clock, charge)
+                await self._charge_201(plan, timeline, clock, run)
         except Exception as exc:
             charge.state = ChargeState.FAILED
             charge.error = describe_failure(exc)
             raise
         finally:
-            self.meters[ocpp_id] = charge.register_wh
+            if claimed:
+                self._claimed.discard(ocpp_id)
+            if self._runs.get(ocpp_id) is run:
+                del self._runs[ocpp_id]
+                self.meters[ocpp_id] = charge.register_wh
         return charge
 
+    async def _reach(self, clock: FastForwardClock, moment: datetime, run: _Run) -> bool:
+        """Wait until ``clock`` reaches ``moment``; False if the charge is stopped first."""
+        if run.stop.is_set():
+            return False
+        if clock.real_seconds_until(moment) > 0:
+            reached = asyncio.ensure_future(clock.wait_until(moment))
+            stopped = asyncio.ensure_future(run.stop.wait())
+            try:
+                await asyncio.wait({reached, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                reached.cancel()
+                stopped.cancel()
+        return not run.stop.is_set()
+
+    def _stopped_at(
+        self,
+        plan: ChargePlan,
+        clock: FastForwardClock,
+        run: _Run,
+        after: MeterPoint,
+        end: MeterPoint,
+    ) -> MeterPoint:
+        """The meter when a remote stop ends the charge: now on the charge's clock (whole
+        seconds), never before the last point sent nor after the planned end."""
+        at = min(max(clock.now().replace(microsecond=0), after.at), end.at)
+        assert run.charge.started_at is not None  # noqa: S101 - set before the first message
+        return meter_point(
+            plan, run.charge.started_at, run.charge.meter_start_wh, at, PointKind.STOP
+        )
+
     async def _charge_16(
-        self, plan: ChargePlan, timeline: list[MeterPoint], clock: FastForwardClock, charge: Charge
+        self, plan: ChargePlan, timeline: list[MeterPoint], clock: FastForwardClock, run: _Run
     ) -> None:
+        charge = run.charge
         first, *middle, last = timeline
         connector = plan.ocpp_id
         await self.status(connector, "Preparing", at=first.at)
@@ -532,6 +821,7 @@ class SimulatedCharger:
                 id_tag=plan.token_uid,
                 meter_start=first.register_wh,
                 timestamp=_stamp(first.at),
+                reservation_id=charge.reservation_id,
             )
         )
         charge.messages += 1
@@ -543,8 +833,10 @@ class SimulatedCharger:
             return
         charge.state = ChargeState.CHARGING
         await self.status(connector, "Charging", at=first.at)
+        sent = first
         for point in middle:
-            await clock.wait_until(point.at)
+            if not await self._reach(clock, point.at, run):
+                break
             if point.kind is PointKind.SUSPENDED:
                 charge.state = ChargeState.IDLE
                 await self.status(connector, "SuspendedEV", at=point.at)
@@ -557,9 +849,13 @@ class SimulatedCharger:
                     )
                 )
                 charge.messages += 1
-            charge.register_wh = point.register_wh
-        await clock.wait_until(last.at)
-        await self._stop_16(charge, last, plan.token_uid, "EVDisconnected")
+            charge.register_wh, sent = point.register_wh, point
+        if await self._reach(clock, last.at, run):
+            await self._stop_16(charge, last, plan.token_uid, "EVDisconnected")
+        else:
+            await self._stop_16(
+                charge, self._stopped_at(plan, clock, run, sent, last), plan.token_uid, "Remote"
+            )
         charge.state = ChargeState.DONE
 
     async def _stop_16(self, charge: Charge, point: MeterPoint, id_tag: str, reason: str) -> None:
@@ -574,12 +870,14 @@ class SimulatedCharger:
         )
         charge.messages += 1
         charge.register_wh, charge.stopped_at = point.register_wh, point.at
+        charge.stop_reason = reason
         await self.status(charge.plan.ocpp_id, "Finishing", at=point.at)
         await self.status(charge.plan.ocpp_id, "Available", at=point.at)
 
     async def _charge_201(
-        self, plan: ChargePlan, timeline: list[MeterPoint], clock: FastForwardClock, charge: Charge
+        self, plan: ChargePlan, timeline: list[MeterPoint], clock: FastForwardClock, run: _Run
     ) -> None:
+        charge = run.charge
         first, *middle, last = timeline
         evse = {"id": plan.ocpp_id, "connector_id": 1}
         transaction_id = uuid.uuid4().hex
@@ -592,8 +890,11 @@ class SimulatedCharger:
             if event_type == "Started":
                 extra = {
                     "evse": evse,
-                    "id_token": {"id_token": plan.token_uid, "type": "ISO14443"},
+                    "id_token": {"id_token": plan.token_uid, "type": plan.token_type},
+                    "reservation_id": charge.reservation_id,
                 }
+                if charge.remote_start_id is not None:
+                    info["remote_start_id"] = charge.remote_start_id
             answer = await self._call(
                 call201.TransactionEvent(
                     event_type=event_type,
@@ -611,7 +912,8 @@ class SimulatedCharger:
             return answer
 
         await self.status(plan.ocpp_id, "Occupied", at=first.at)
-        started = await event("Started", "Authorized", first, charging_state="Charging")
+        trigger = "RemoteStart" if charge.remote_start_id is not None else "Authorized"
+        started = await event("Started", trigger, first, charging_state="Charging")
         charge.authorization = str((started.id_token_info or {}).get("status"))
         if charge.authorization != "Accepted":
             refusal = MeterPoint(
@@ -624,31 +926,218 @@ class SimulatedCharger:
                 charging_state="EVConnected",
                 stopped_reason="DeAuthorized",
             )
-            charge.stopped_at = first.at
+            charge.stopped_at, charge.stop_reason = first.at, "DeAuthorized"
             charge.state = ChargeState.REFUSED
             await self.status(plan.ocpp_id, "Available", at=first.at)
             return
         charge.state = ChargeState.CHARGING
+        sent = first
         for point in middle:
-            await clock.wait_until(point.at)
+            if not await self._reach(clock, point.at, run):
+                break
             if point.kind is PointKind.SUSPENDED:
                 charge.state = ChargeState.IDLE
                 await event("Updated", "ChargingStateChanged", point, charging_state="SuspendedEV")
             else:
                 await event("Updated", "MeterValueClock", point)
-        await clock.wait_until(last.at)
-        await event(
-            "Ended",
-            "EVCommunicationLost",
-            last,
-            charging_state="Idle",
-            stopped_reason="EVDisconnected",
-        )
-        charge.stopped_at = last.at
+            sent = point
+        if await self._reach(clock, last.at, run):
+            end, trigger, state, reason = last, "EVCommunicationLost", "Idle", "EVDisconnected"
+        else:
+            end = self._stopped_at(plan, clock, run, sent, last)
+            trigger, state, reason = "RemoteStop", "EVConnected", "Remote"
+        await event("Ended", trigger, end, charging_state=state, stopped_reason=reason)
+        charge.stopped_at, charge.stop_reason = end.at, reason
         charge.state = ChargeState.DONE
-        await self.status(plan.ocpp_id, "Available", at=last.at)
+        await self.status(plan.ocpp_id, "Available", at=end.at)
+
+    # --- commands from the CSMS (decided in the handlers, carried out after the answer) --------
+
+    def _free_for(self, ocpp_id: int, id_tag: str | None, replacing: int | None = None) -> bool:
+        """Whether a charge (or a reservation) for ``id_tag`` may begin at ``ocpp_id`` now:
+        not charging, not taken by an accepted remote start, Available, or reserved for that
+        token (``replacing``: a reservation id that is being replaced, which does not count)."""
+        if ocpp_id not in self.station.ocpp_ids or ocpp_id in self._runs:
+            return False
+        if ocpp_id in self._claimed:
+            return False
+        held = self.reservations.get(ocpp_id)
+        if held is not None and held.reservation_id != replacing:
+            return id_tag is not None and _same_tag(held.id_tag, id_tag)
+        return held is not None or self.statuses.get(ocpp_id, "Available") == "Available"
+
+    def claim_remote_start(self, id_tag: str, ocpp_id: int | None) -> int | None:
+        """The connector (1.6) or EVSE (2.0.1) a remote start for ``id_tag`` takes, now taken
+        (``ocpp_id`` None: the one reserved for the token, else the first free one); None when
+        it is not free (the start is Rejected)."""
+        if ocpp_id is None:
+            mine = [r.ocpp_id for r in self.reservations.values() if _same_tag(r.id_tag, id_tag)]
+            candidates = mine + list(self.station.ocpp_ids)
+        else:
+            candidates = [ocpp_id]
+        chosen = next((c for c in candidates if self._free_for(c, id_tag)), None)
+        if chosen is not None:
+            self._claimed.add(chosen)
+        return chosen
+
+    def start_remote(
+        self,
+        ocpp_id: int,
+        token_uid: str,
+        *,
+        token_type: str = CARD_TOKEN_TYPE,
+        remote_start_id: int | None = None,
+    ) -> Charge:
+        """Run a charge of ``remote_profile`` for ``token_uid`` at ``ocpp_id`` (claimed by
+        :meth:`claim_remote_start`), starting now on ``remote_clock``."""
+        plan = replace(self.remote_profile.plan(ocpp_id, token_uid), token_type=token_type)
+        charge = Charge(
+            len(self.remote_charges) + 1,
+            self.station.station_id,
+            self.station.ocpp_version,
+            self.evse_uid_of(ocpp_id),
+            plan,
+            remote_start_id=remote_start_id,
+        )
+        self.remote_charges.append(charge)
+        if self.remote_clock is None:
+            self.remote_clock = FastForwardClock()
+        self.background(self._remote_charge(charge, self.remote_clock), f"remote-{ocpp_id}")
+        return charge
+
+    async def _remote_charge(self, charge: Charge, clock: FastForwardClock) -> None:
+        notify = self.on_remote_charge or (lambda _: None)
+        notify(charge)
+        try:
+            await self.charge(charge.plan, clock, charge, claimed=True)
+        except Exception:
+            logger.debug("remote charge at %s failed: %s", self.station.station_id, charge.error)
+        notify(charge)
+
+    def running_transaction(self, transaction_id: str) -> Charge | None:
+        """The charge under way with that transaction id, if any."""
+        run = self._run_of(transaction_id)
+        return run.charge if run is not None else None
+
+    def _run_of(self, transaction_id: str) -> _Run | None:
+        return next(
+            (r for r in self._runs.values() if r.charge.transaction_id == transaction_id), None
+        )
+
+    def stop_remote(self, transaction_id: str) -> bool:
+        """End the charge of ``transaction_id`` now (reason Remote); False if none runs."""
+        run = self._run_of(transaction_id)
+        if run is None:
+            return False
+        run.stop.set()
+        return True
+
+    def reserve(
+        self, reservation_id: int, ocpp_id: int | None, id_tag: str, expires_at: datetime
+    ) -> tuple[str, int | None]:
+        """Decide a ReserveNow (``ocpp_id`` None: any connector/EVSE): its status, and the
+        connector/EVSE now held (None unless Accepted). A reservation with the id of one held
+        replaces it (OCPP 1.6 §5.13, 2.0.1 H01.FR.02)."""
+        candidates = list(self.station.ocpp_ids) if ocpp_id is None else [ocpp_id]
+        if ocpp_id is not None and ocpp_id not in self.station.ocpp_ids:
+            return "Rejected", None
+        chosen = next(
+            (c for c in candidates if self._free_for(c, None, replacing=reservation_id)), None
+        )
+        if chosen is None:
+            statuses = {self.statuses.get(c, "Available") for c in candidates}
+            for status in ("Faulted", "Unavailable"):
+                if statuses == {status}:
+                    return status, None
+            return "Occupied", None
+        previous = self._reservation(reservation_id)
+        if previous is not None:
+            self._drop_reservation(previous)
+            if previous.ocpp_id != chosen:
+                self.background(self.released(previous.ocpp_id), "reservation-moved")
+        self.reservations[chosen] = Reservation(reservation_id, chosen, id_tag, expires_at)
+        return "Accepted", chosen
+
+    def _reservation(self, reservation_id: int) -> Reservation | None:
+        return next(
+            (r for r in self.reservations.values() if r.reservation_id == reservation_id), None
+        )
+
+    async def reserved(self, ocpp_id: int) -> None:
+        """Report the reservation just accepted (StatusNotification Reserved) and wait for
+        its expiry."""
+        held = self.reservations.get(ocpp_id)
+        if held is None:
+            return
+        if self.statuses.get(ocpp_id) != "Reserved":
+            await self.status(ocpp_id, "Reserved")
+        self._expiries[ocpp_id] = self.background(self._expire(held), f"reservation-{ocpp_id}")
+
+    async def _expire(self, held: Reservation) -> None:
+        while (left := (held.expires_at - self.clock()).total_seconds()) > 0:
+            await self.sleep(left)
+        if self.reservations.get(held.ocpp_id) is not held:
+            return  # used or cancelled meanwhile
+        del self.reservations[held.ocpp_id]
+        self._expiries.pop(held.ocpp_id, None)
+        if not self.v16:
+            await self._call(
+                call201.ReservationStatusUpdate(
+                    reservation_id=held.reservation_id, reservation_update_status="Expired"
+                )
+            )
+        await self.status(held.ocpp_id, "Available")
+
+    def cancel_reservation(self, reservation_id: int) -> int | None:
+        """Drop the reservation ``reservation_id``: the connector/EVSE it held, or None if the
+        station holds no such reservation (Rejected)."""
+        held = self._reservation(reservation_id)
+        if held is None:
+            return None
+        self._drop_reservation(held)
+        return held.ocpp_id
+
+    async def released(self, ocpp_id: int) -> None:
+        """Report a connector/EVSE whose reservation ended Available (unless reserved again or
+        charging meanwhile)."""
+        if ocpp_id not in self.reservations and ocpp_id not in self._runs:
+            await self.status(ocpp_id, "Available")
+
+    def _drop_reservation(self, held: Reservation) -> None:
+        if self.reservations.get(held.ocpp_id) is held:
+            del self.reservations[held.ocpp_id]
+        timer = self._expiries.pop(held.ocpp_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def background(self, work: Awaitable[None], name: str) -> asyncio.Task[None]:
+        """Run ``work`` as a task of the station (cancelled by :meth:`close`); a failure is
+        logged in ``log``."""
+
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.log.append(f"{name} failed: {describe_failure(exc)}")
+
+        task = asyncio.create_task(run(), name=f"sim-{self.station.station_id}-{name}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def wait_remote_charges(self) -> None:
+        """Wait until every remotely started charge (and every reservation message) is over."""
+        pending = [t for t in self._background if t not in self._expiries.values()]
+        while pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            pending = [t for t in self._background if t not in self._expiries.values()]
 
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._socket is not None:
             await self._socket.close()
         if self._task is not None:
