@@ -12,6 +12,14 @@ Timing: the charges are replayed faster than real time (``--speed``, see
 the charges last and never passes the wall clock, so a 30-minute charge is sent in a few
 seconds, stamped as the half hour before now, with meter values one simulated minute apart.
 
+Meanwhile the demo eMSP's app starts a charge too (OCPI commands): a START_SESSION with an
+APP_USER token of its own and an ``authorization_reference``, at a free EVSE no replayed charge
+uses, with a ``response_url`` of its own; the charger accepts the remote start and charges (in
+real time: it starts now) until the app's STOP_SESSION. The summary shows both commands'
+results, and checks that the charge reached the eMSP as a session with ``auth_method`` COMMAND
+and one CDR carrying its ``authorization_reference``. Then, if the hub takes reservations, a
+RESERVE_NOW at another free EVSE, and the app's start there (:func:`app_reservation`).
+
 Each step of the start (imports, migrations, servers, handshake, boots: several seconds) prints a
 progress line first, and the live view fits an 80x24 terminal. The platform's modules are
 imported inside the functions that use them, after the first progress line.
@@ -25,11 +33,13 @@ import json
 import random
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich import box
@@ -49,6 +59,8 @@ if TYPE_CHECKING:
     from hub.sim.chargers import Charge, ChargePlan, SimulatedCharger, SimulatedStation
     from hub.sim.emsp import DemoEmsp
 
+_T = TypeVar("_T")
+
 SCREEN_HEIGHT = 24
 """The live view fits this many rows (and 80 columns); a taller terminal shows more EVSEs."""
 
@@ -59,6 +71,17 @@ CDRs: six kinds of push)."""
 DELIVERY_DEADLINE_SECONDS = 30.0
 """How long the demo waits, after the last message of the chargers, for the eMSP to have
 everything (the hub's statuses, every session and CDR)."""
+
+APP_START_REF = "DEMO-APP-START"
+"""The ``authorization_reference`` of the app's charge (and the ``ref`` of its response URLs)."""
+
+APP_CHARGE_SECONDS = 2.0
+"""How long the app's charge runs (real time) before the app stops it."""
+
+COMMAND_WAIT_SECONDS = 20.0
+"""How long the demo eMSP waits for a CommandResult, or for the session a start began."""
+
+APP_RESERVATION_REF = "DEMO-APP-RESERVE"
 
 _FIXED_ROWS = 15
 """Rows of the live view besides the EVSE (or charge) rows: the header line, the main table's
@@ -87,6 +110,28 @@ class DemoState:
             if self.hub_statuses.get(uid) != status:
                 self.changed_at[uid] = at
         self.hub_statuses = statuses
+
+
+@dataclass
+class AppCommands:
+    """What the demo eMSP's app did with commands, and what came back."""
+
+    ref: str
+    location_id: str = ""
+    evse_uid: str = ""
+    token_uid: str = ""
+    results: dict[str, str] = field(default_factory=dict)
+    """Per command: its CommandResponse, then its CommandResult (``ACCEPTED/ACCEPTED``)."""
+    session_id: str | None = None
+    problems: list[str] = field(default_factory=list)
+    skipped: str | None = None
+    """Why it did not run (the hub does not offer it)."""
+
+    def outcome(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"evse": self.evse_uid, **self.results}
+        if self.skipped:
+            shown["skipped"] = self.skipped
+        return shown
 
 
 def progress(console: Console, text: str) -> None:
@@ -403,7 +448,28 @@ def summary_panel(summary: dict[str, Any]) -> Panel:
         parts.append(charges_table(summary["charge_rows"]))
     if "charges" in summary:
         parts.append(Text(charges_note(summary)))
+    if "app_start" in summary:
+        parts.append(Text(app_note(summary)))
     return Panel(Group(*parts))
+
+
+def app_note(summary: dict[str, Any]) -> str:
+    """What the check of the app's commands found."""
+    if not summary["app_commands_ok"]:
+        return "Problems with the app's commands: " + "; ".join(summary["app_problems"])
+    start = summary["app_start"]
+    note = (
+        f"The app's START_SESSION at {start['evse']} ({start.get('START_SESSION')}) and"
+        f" STOP_SESSION ({start.get('STOP_SESSION')}) reached the eMSP as a session with"
+        f" auth_method COMMAND and one CDR carrying authorization_reference {APP_START_REF}."
+    )
+    reservation = summary["app_reservation"]
+    if reservation.get("skipped"):
+        return note + f" No reservation: {reservation['skipped']}."
+    return note + (
+        f" RESERVE_NOW at {reservation['evse']} ({reservation.get('RESERVE_NOW')}), then the"
+        f" driver's start there ({reservation.get('START_SESSION')}) on the reservation."
+    )
 
 
 def demo_charges(
@@ -458,7 +524,7 @@ def check_charges(charges: list[Charge], emsp: DemoEmsp) -> tuple[list[dict[str,
             "evse_uid": charge.evse_uid,
             "ocpp": charge.ocpp_version,
             "kwh": _kwh(charge.kwh),
-            "minutes": f"{charge.plan.seconds / 60:.0f}",
+            "minutes": f"{_minutes(charge):.0f}",
             "cdr_total": "-",
             "recomputed": "-",
             "ok": False,
@@ -498,6 +564,168 @@ def check_charges(charges: list[Charge], emsp: DemoEmsp) -> tuple[list[dict[str,
     for key in emsp.cdrs.keys() - matched:
         problems.append(f"the eMSP received CDR {key[2]}, of no charge the demo ran")
     return rows, problems
+
+
+def free_app_evse(
+    emsp: DemoEmsp, state: DemoState, busy: set[str]
+) -> tuple[str, SimulatedCharger, str] | None:
+    """A (location, charger, EVSE uid) the app may start at: AVAILABLE at the eMSP and at the
+    hub, remotely startable, and not in ``busy``. 1.6 first (its 20-character idTag makes the
+    hub send the app's long uid as an alias)."""
+    chargers = {uid: c for c in state.chargers.values() for uid in c.evse_uids}
+    found = [
+        (location.get("id", ""), chargers[evse["uid"]], evse["uid"])
+        for location in sorted(emsp.locations.values(), key=lambda loc: str(loc.get("id")))
+        for evse in location.get("evses", [])
+        if evse.get("uid") in chargers
+        and evse["uid"] not in busy
+        and evse.get("status") == "AVAILABLE"
+        and state.hub_statuses.get(evse["uid"]) == "AVAILABLE"
+        and "REMOTE_START_STOP_CAPABLE" in (evse.get("capabilities") or [])
+    ]
+    found.sort(key=lambda row: row[1].station.ocpp_version != "1.6")
+    return found[0] if found else None
+
+
+async def _until(check: Any, seconds: float = COMMAND_WAIT_SECONDS) -> Any:
+    """Poll ``check()`` until it returns something truthy (or None after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        await asyncio.sleep(0.1)
+    return None
+
+
+async def _command(app: AppCommands, emsp: DemoEmsp, name: str, ref: str, sent: Any) -> str | None:
+    """Record a command's CommandResponse, then wait for its CommandResult; the result (None
+    if the response was not ACCEPTED or no result came)."""
+    response = str((await sent).get("result"))
+    app.results[name] = response
+    if response != "ACCEPTED":
+        return None
+    results = await _until(lambda: emsp.command_results.get(ref))
+    result = str(results[0]["result"]) if results else "no result"
+    app.results[name] = f"{response}/{result}"
+    return result
+
+
+async def app_session(http: Any, emsp: DemoEmsp, state: DemoState, busy: set[str]) -> AppCommands:
+    """The app's charge: START_SESSION at a free EVSE, the charge runs for
+    :data:`APP_CHARGE_SECONDS`, STOP_SESSION (see the module docstring)."""
+    app = AppCommands(APP_START_REF)
+    target = free_app_evse(emsp, state, busy)
+    if target is None:
+        app.problems.append("no EVSE was free for the app's start")
+        return app
+    app.location_id, _, app.evse_uid = target
+    token = emsp.app_token(str(uuid.uuid4()).upper())
+    app.token_uid = token.uid
+    sent = emsp.start_session(http, app.ref, token, app.location_id, app.evse_uid)
+    if await _command(app, emsp, "START_SESSION", app.ref, sent) != "ACCEPTED":
+        app.problems.append(f"START_SESSION: {app.results['START_SESSION']}")
+        return app
+    session = await _until(lambda: emsp.session_of_reference(app.ref))
+    if session is None:
+        app.problems.append("the eMSP got no session for the app's start")
+        return app
+    app.session_id = str(session["id"])
+    await asyncio.sleep(APP_CHARGE_SECONDS)
+    stop_ref = f"{app.ref}-STOP"
+    sent = emsp.stop_session(http, stop_ref, app.session_id)
+    if await _command(app, emsp, "STOP_SESSION", stop_ref, sent) != "ACCEPTED":
+        app.problems.append(f"STOP_SESSION: {app.results['STOP_SESSION']}")
+    return app
+
+
+async def app_reservation(
+    http: Any, emsp: DemoEmsp, state: DemoState, busy: set[str]
+) -> AppCommands:
+    """RESERVE_NOW at a free EVSE for the app's driver (the EVSE turns RESERVED at the eMSP),
+    then the driver's START_SESSION there, which the charger starts on the reservation
+    (StartTransaction / TransactionEvent with its ``reservationId``), then STOP_SESSION.
+    Skipped, not failed, when the hub answers RESERVE_NOW with anything but ACCEPTED (a hub
+    that does not take reservations yet answers NOT_SUPPORTED)."""
+    app = AppCommands(APP_RESERVATION_REF)
+    target = free_app_evse(emsp, state, busy)
+    if target is None:
+        app.skipped = "no EVSE was free for a reservation"
+        return app
+    app.location_id, charger, app.evse_uid = target
+    # Short enough for an OCPP 1.6 idTag: the charger must see the same tag in the
+    # reservation and in the start.
+    token = emsp.app_token("DMOAPP0000002")
+    app.token_uid = token.uid
+    expiry = datetime.now(UTC) + timedelta(minutes=10)
+    sent = emsp.reserve_now(
+        http, app.ref, token, app.location_id, app.evse_uid, "DEMO-RES-1", expiry
+    )
+    result = await _command(app, emsp, "RESERVE_NOW", app.ref, sent)
+    if app.results["RESERVE_NOW"] != "ACCEPTED" and result is None:
+        app.skipped = f"the hub answered RESERVE_NOW {app.results['RESERVE_NOW']}"
+        return app
+    if result != "ACCEPTED":
+        app.problems.append(f"RESERVE_NOW: {app.results['RESERVE_NOW']}")
+        return app
+    reserved = await _until(lambda: emsp.evse_statuses().get(app.evse_uid) == "RESERVED")
+    if not reserved:
+        app.problems.append(f"the eMSP never saw {app.evse_uid} RESERVED")
+    start_ref = f"{app.ref}-START"
+    sent = emsp.start_session(http, start_ref, token, app.location_id, app.evse_uid)
+    if await _command(app, emsp, "START_SESSION", start_ref, sent) != "ACCEPTED":
+        app.problems.append(f"START_SESSION on the reservation: {app.results['START_SESSION']}")
+        return app
+    charge = charger.remote_charges[-1] if charger.remote_charges else None
+    if charge is None or charge.reservation_id is None:
+        app.problems.append("the charger did not start the charge on the reservation")
+    session = await _until(lambda: emsp.session_of_reference(start_ref))
+    if session is None:
+        app.problems.append("the eMSP got no session for the start on the reservation")
+        return app
+    app.session_id = str(session["id"])
+    app.ref = start_ref  # the session and CDR carry the start's reference
+    await asyncio.sleep(APP_CHARGE_SECONDS)
+    stop_ref = f"{start_ref}-STOP"
+    sent = emsp.stop_session(http, stop_ref, app.session_id)
+    if await _command(app, emsp, "STOP_SESSION", stop_ref, sent) != "ACCEPTED":
+        app.problems.append(f"STOP_SESSION: {app.results['STOP_SESSION']}")
+    return app
+
+
+def check_app(app: AppCommands, emsp: DemoEmsp) -> list[str]:
+    """What is wrong with an app's charge as the eMSP received it: its session must be
+    COMPLETED with auth_method COMMAND, and exactly one CDR must carry its
+    authorization_reference, with the app's token."""
+    if app.skipped:
+        return []
+    problems = list(app.problems)
+    if app.session_id is None:
+        return problems
+    session = emsp.session_of_reference(app.ref)
+    if session is None or session.get("status") != "COMPLETED":
+        problems.append(
+            f"the app's session is {session.get('status') if session else 'missing'}, not COMPLETED"
+        )
+    elif session.get("auth_method") != "COMMAND":
+        problems.append(f"the app's session has auth_method {session.get('auth_method')}")
+    cdrs = emsp.cdrs_of_reference(app.ref)
+    if len(cdrs) != 1:
+        problems.append(f"the eMSP got {len(cdrs)} CDRs with authorization_reference {app.ref}")
+    else:
+        token = cdrs[0].get("cdr_token") or {}
+        if cdrs[0].get("auth_method") != "COMMAND" or token.get("uid") != app.token_uid:
+            problems.append(
+                f"the app's CDR has auth_method {cdrs[0].get('auth_method')} and token"
+                f" {token.get('uid')}"
+            )
+    return [f"{app.ref}: {p}" for p in problems]
+
+
+def _minutes(charge: Charge) -> float:
+    """How long a charge lasted (an app's charge ends when the app stops it), or was planned."""
+    if charge.started_at and charge.stopped_at:
+        return (charge.stopped_at - charge.started_at).total_seconds() / 60
+    return charge.plan.seconds / 60
 
 
 def delivered(state: DemoState, emsp: DemoEmsp) -> bool:
@@ -549,7 +777,7 @@ async def run_demo(
         session_scope,
     )
     from hub.services.partners import PartnerService
-    from hub.sim.chargers import Charge, ChargeState, SimulatedCharger, run_charges
+    from hub.sim.chargers import Charge, ChargeProfile, ChargeState, SimulatedCharger, run_charges
     from hub.sim.emsp import DEMO_EMSP_PARTY, DemoEmsp
 
     progress(console, f"seeding a sample network of {sites} site{'' if sites == 1 else 's'}…")
@@ -583,8 +811,23 @@ async def run_demo(
             f" 2.0.1; {evse_count} EVSEs)…",
         )
         ws_url = settings.public_url.replace("http://", "ws://") + "/ocpp"
+
+        def app_charge(charge: Charge) -> None:
+            if charge not in state.charges:
+                charge.number = len(state.charges) + 1
+                state.charges.append(charge)
+
         for station in stations:
-            charger = SimulatedCharger(station, ws_url)
+            # The app's charges: 150 kW from the start, a meter value every second, until the
+            # app stops them.
+            charger = SimulatedCharger(
+                station,
+                ws_url,
+                remote_profile=ChargeProfile(
+                    charging_seconds=3600, energy_wh=150_000, meter_interval_seconds=1
+                ),
+                on_remote_charge=app_charge,
+            )
             await charger.connect()
             await charger.boot()
             await charger.all_available()
@@ -597,36 +840,40 @@ async def run_demo(
         def screen_view() -> Group:
             return view(state, emsp, duration, height=console.size.height)
 
-        async def watch(task: asyncio.Task[Any]) -> None:
+        async def watch(task: asyncio.Future[_T]) -> _T:
             while not task.done():
                 await refresh_hub_statuses(settings, state)
                 screen.update(screen_view())
                 await asyncio.sleep(0.5)
-            await task
+            return await task
 
         with Live(screen_view(), console=console, refresh_per_second=4) as screen:
             await watch(
                 asyncio.create_task(drive(list(state.chargers.values()), state, duration, rng))
             )
-            if plans:
-                state.charges = [
-                    Charge(
-                        number,
-                        charger.station.station_id,
-                        charger.station.ocpp_version,
-                        charger.evse_uid_of(plan.ocpp_id),
-                        plan,
-                    )
-                    for number, (charger, plan) in enumerate(plans, start=1)
-                ]
-                replay = run_charges(
-                    plans,
-                    concurrent=len(plans),
-                    speed=speed,
-                    stagger_seconds=120,
-                    charges=state.charges,
+            state.charges = [
+                Charge(
+                    number,
+                    charger.station.station_id,
+                    charger.station.ocpp_version,
+                    charger.evse_uid_of(plan.ocpp_id),
+                    plan,
                 )
-                await watch(asyncio.create_task(replay))
+                for number, (charger, plan) in enumerate(plans, start=1)
+            ]
+            busy = {charge.evse_uid for charge in state.charges}
+            replay = run_charges(
+                plans,
+                concurrent=max(len(plans), 1),
+                speed=speed,
+                stagger_seconds=120,
+                charges=list(state.charges),
+            )
+            # The app's charge runs beside the replayed ones, on an EVSE none of them uses.
+            together = asyncio.gather(replay, app_session(http, emsp, state, busy))
+            _, app = await watch(asyncio.ensure_future(together))
+            busy.add(app.evse_uid)
+            reservation = await watch(asyncio.create_task(app_reservation(http, emsp, state, busy)))
             # Let the last pushes arrive, then compare both sides.
             deadline = time.monotonic() + DELIVERY_DEADLINE_SECONDS
             while time.monotonic() < deadline:
@@ -644,6 +891,7 @@ async def run_demo(
         u: (s, at_emsp.get(u)) for u, s in state.hub_statuses.items() if at_emsp.get(u) != s
     }
     rows, problems = check_charges(state.charges, emsp)
+    app_problems = check_app(app, emsp) + check_app(reservation, emsp)
     finished = [c for c in state.charges if c.state is ChargeState.DONE]
     return {
         "sites": sites,
@@ -664,6 +912,10 @@ async def run_demo(
         "cdr_duplicates": len(emsp.duplicate_cdrs),
         "cdrs_match": not problems,
         "charge_problems": problems[:10],
+        "app_start": app.outcome(),
+        "app_reservation": reservation.outcome(),
+        "app_commands_ok": not app_problems,
+        "app_problems": app_problems[:10],
         "charge_rows": rows,
     }
 
@@ -722,5 +974,10 @@ def demo(
         )
     )
     console.print(summary_panel(summary))
-    if not summary["emsp_matches_hub"] or summary["errors"] or not summary["cdrs_match"]:
+    if (
+        not summary["emsp_matches_hub"]
+        or summary["errors"]
+        or not summary["cdrs_match"]
+        or not summary["app_commands_ok"]
+    ):
         raise typer.Exit(1)

@@ -8,6 +8,12 @@ Method); a PATCH of a session it does not know is answered 2003 (HTTP 404), so t
 whole session. As a CDRs Receiver it answers a POST with the CDR's URL in the ``Location``
 header (and serves it at that URL), and refuses a second POST of the same CDR id with OCPI 2001,
 counting it in ``duplicate_cdrs``.
+
+As an app's backend it sends commands (``mod_commands``): START_SESSION with an APP_USER token
+of its own and an ``authorization_reference``, STOP_SESSION, RESERVE_NOW and
+CANCEL_RESERVATION, each with a ``response_url`` of its own
+(``{base_url}/ocpi/2.2.1/commands/{command}/{ref}``) where it takes the hub's CommandResults,
+kept per ``ref`` in arrival order.
 """
 
 from __future__ import annotations
@@ -79,6 +85,8 @@ class DemoEmsp:
     """The hub's 2.2.1 endpoints, by module (from its version details)."""
     counts: Counter[str] = field(default_factory=Counter)
     recent: deque[Arrival] = field(default_factory=lambda: deque(maxlen=8))
+    command_results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """The CommandResults the hub POSTed to each ``command_url(command, ref)``, by ``ref``."""
 
     def evse_statuses(self) -> dict[str, str]:
         return {
@@ -144,6 +152,118 @@ class DemoEmsp:
             await client.call(
                 "PUT", url, body=self.driver_token(uid).to_wire(), params={"type": "RFID"}
             )
+
+    def app_token(self, uid: str) -> Token:
+        """The token of a driver using the eMSP's app (APP_USER): the app authorizes the
+        driver, so the hub is never asked about it (whitelist NEVER)."""
+        return Token.model_validate(
+            {
+                "country_code": DEMO_EMSP_PARTY[0],
+                "party_id": DEMO_EMSP_PARTY[1],
+                "uid": uid,
+                "type": "APP_USER",
+                "contract_id": f"{DEMO_EMSP_PARTY[0]}-{DEMO_EMSP_PARTY[1]}-CAPP{uid[-6:]}",
+                "issuer": "Demo eMSP app",
+                "valid": True,
+                "whitelist": "NEVER",
+                "last_updated": datetime.now(UTC),
+            }
+        )
+
+    def command_url(self, command: str, ref: str) -> str:
+        """The ``response_url`` of a command: its results land in ``command_results[ref]``."""
+        return f"{self.base_url}/ocpi/2.2.1/commands/{command}/{ref}"
+
+    async def command(
+        self, http: httpx.AsyncClient, command: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """POST ``body`` to the hub's Commands Receiver (``POST {commands}/{command}``) and
+        return the CommandResponse (``result``, ``timeout``, ``message``)."""
+        if self.hub_token is None or "commands" not in self.hub_endpoints:
+            raise RuntimeError("register with the hub first (it must offer a commands endpoint)")
+        client = PartnerClient(http, token=self.hub_token, encoding=TokenEncoding.BASE64)
+        envelope, _ = await client.call(
+            "POST", f"{self.hub_endpoints['commands'].rstrip('/')}/{command}", body=body
+        )
+        return dict(envelope.data or {})
+
+    async def start_session(
+        self,
+        http: httpx.AsyncClient,
+        ref: str,
+        token: Token,
+        location_id: str,
+        evse_uid: str,
+    ) -> dict[str, Any]:
+        """An app start at ``evse_uid``: its results come to ``command_results[ref]``, and
+        ``ref`` is the ``authorization_reference`` the session and CDR carry back."""
+        return await self.command(
+            http,
+            "START_SESSION",
+            {
+                "response_url": self.command_url("START_SESSION", ref),
+                "token": token.to_wire(),
+                "location_id": location_id,
+                "evse_uid": evse_uid,
+                "authorization_reference": ref,
+            },
+        )
+
+    async def stop_session(
+        self, http: httpx.AsyncClient, ref: str, session_id: str
+    ) -> dict[str, Any]:
+        return await self.command(
+            http,
+            "STOP_SESSION",
+            {"response_url": self.command_url("STOP_SESSION", ref), "session_id": session_id},
+        )
+
+    async def reserve_now(
+        self,
+        http: httpx.AsyncClient,
+        ref: str,
+        token: Token,
+        location_id: str,
+        evse_uid: str,
+        reservation_id: str,
+        expiry_date: datetime,
+    ) -> dict[str, Any]:
+        """Reserve ``evse_uid`` for the app's driver until ``expiry_date``."""
+        return await self.command(
+            http,
+            "RESERVE_NOW",
+            {
+                "response_url": self.command_url("RESERVE_NOW", ref),
+                "token": token.to_wire(),
+                "expiry_date": expiry_date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "reservation_id": reservation_id,
+                "location_id": location_id,
+                "evse_uid": evse_uid,
+                "authorization_reference": ref,
+            },
+        )
+
+    async def cancel_reservation(
+        self, http: httpx.AsyncClient, ref: str, reservation_id: str
+    ) -> dict[str, Any]:
+        return await self.command(
+            http,
+            "CANCEL_RESERVATION",
+            {
+                "response_url": self.command_url("CANCEL_RESERVATION", ref),
+                "reservation_id": reservation_id,
+            },
+        )
+
+    def session_of_reference(self, ref: str) -> dict[str, Any] | None:
+        """The session the hub sent for the command whose ``authorization_reference`` is
+        ``ref`` (an app start)."""
+        return next(
+            (s for s in self.sessions.values() if s.get("authorization_reference") == ref), None
+        )
+
+    def cdrs_of_reference(self, ref: str) -> list[dict[str, Any]]:
+        return [c for c in self.cdrs.values() if c.get("authorization_reference") == ref]
 
     def cdr_of_charge(self, evse_uid: str, started_at: datetime) -> list[dict[str, Any]]:
         """The CDRs received for the charge that started at ``started_at`` at ``evse_uid``."""
@@ -244,9 +364,26 @@ class DemoEmsp:
                 return Response(_envelope(status_code=2003), status_code=404)
             return Response(_envelope(found))
 
+        @post("/ocpi/2.2.1/commands/{command:str}/{ref:str}", status_code=200)
+        async def command_result(
+            request: Request[Any, Any, Any], command: FromPath[str], ref: FromPath[str]
+        ) -> Response[dict[str, Any]]:
+            if not allowed(request):
+                return unauthorized()
+            body = await request.json()
+            if not isinstance(body, dict) or not isinstance(body.get("result"), str):
+                return Response(_envelope(status_code=2001), status_code=400)
+            peer.command_results.setdefault(ref, []).append(body)
+            peer.counts[f"POST {command} result"] += 1
+            peer.recent.append(
+                Arrival(time.monotonic(), "POST", f"{command} result", body["result"])
+            )
+            return Response(_envelope())
+
         # logging_config=None: Litestar would otherwise install its own root handler and format.
         return Litestar(
-            route_handlers=[versions, details, receive, receive_cdr, cdr], logging_config=None
+            route_handlers=[versions, details, receive, receive_cdr, cdr, command_result],
+            logging_config=None,
         )
 
     def store_session(self, method: str, ids: list[str], body: Any) -> Response[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """The simulators against a real hub process (status changes and charges), and ``hub demo`` end
 to end: every finished charge reaches the demo eMSP as exactly one CDR with the recomputed
-total."""
+total, the app's charge (START_SESSION, STOP_SESSION) as a COMMAND session whose CDR carries
+its authorization_reference."""
 
 from __future__ import annotations
 
@@ -164,7 +165,32 @@ def test_hub_demo_runs_end_to_end(tmp_path: Path):
     # The live view owns the terminal: no log line of any component (warnings only, and none).
     logged = [line for line in (done.stdout + done.stderr).splitlines() if "INFO" in line]
     assert not logged, logged[:5]
-    assert_every_charge_billed_once(tmp_path / "demo" / "demo.db", done.stdout, charges=6)
+    # The six replayed charges and the app's.
+    assert_every_charge_billed_once(tmp_path / "demo" / "demo.db", done.stdout, charges=7)
+    assert "app_commands_ok     │ True" in done.stdout
+    flat = " ".join(done.stdout.replace("│", " ").split())
+    assert "The app's START_SESSION at" in flat
+    assert "(ACCEPTED/ACCEPTED) and STOP_SESSION (ACCEPTED/ACCEPTED)" in flat
+    with sqlite3.connect(tmp_path / "demo" / "demo.db") as connection:
+        commands = connection.execute(
+            "SELECT kind, response, result, result_sent_at IS NOT NULL FROM commands"
+            " WHERE kind IN ('START_SESSION', 'STOP_SESSION') ORDER BY id"
+        ).fetchall()
+        app = connection.execute(
+            "SELECT s.status, s.auth_method, c.body FROM charging_sessions s"
+            " JOIN charge_detail_records c ON c.session_ref = s.id"
+            " WHERE s.authorization_reference = 'DEMO-APP-START'"
+        ).fetchall()
+    assert commands == [
+        ("START_SESSION", "ACCEPTED", "ACCEPTED", 1),
+        ("STOP_SESSION", "ACCEPTED", "ACCEPTED", 1),
+    ]
+    ((status, auth_method, body),) = app
+    assert (status, auth_method) == ("COMPLETED", "COMMAND")
+    cdr = json.loads(body)
+    assert (cdr["auth_method"], cdr["authorization_reference"]) == ("COMMAND", "DEMO-APP-START")
+    assert cdr["cdr_token"]["type"] == "APP_USER"
+    assert len(cdr["cdr_token"]["uid"]) == 36  # longer than a 1.6 idTag: sent as an alias
 
 
 def assert_every_charge_billed_once(database: Path, output: str, charges: int) -> None:

@@ -121,6 +121,7 @@ async def test_a_cdr_is_kept_once_at_the_url_its_location_header_names(client, e
         ("POST", "/ocpi/2.2.1/cdrs", cdr()),
         ("PUT", SESSION_URL, session()),
         ("GET", "/ocpi/2.2.1/cdrs/US/HPC/C1", None),
+        ("POST", "/ocpi/2.2.1/commands/START_SESSION/R1", {"result": "ACCEPTED"}),
     ],
 )
 async def test_only_the_hub_may_push(emsp, method, path, body):
@@ -129,7 +130,7 @@ async def test_only_the_hub_may_push(emsp, method, path, body):
             method, path, json=body, headers={"Authorization": "Token bm9wZQ=="}
         )
     assert answer.status_code == 401
-    assert emsp.sessions == emsp.cdrs == {}
+    assert emsp.sessions == emsp.cdrs == emsp.command_results == {}
 
 
 async def test_a_malformed_cdr_or_session_is_refused(client, emsp):
@@ -146,3 +147,22 @@ def test_drivers_have_cards_the_hub_accepts_without_asking():
     assert (token["country_code"], token["party_id"]) == DEMO_EMSP_PARTY
     assert (token["type"], token["whitelist"], token["valid"]) == ("RFID", "ALWAYS", True)
     assert token["contract_id"] == "US-DMO-C0000001"
+
+
+async def test_command_results_are_kept_per_response_url(client, emsp):
+    url = emsp.command_url("START_SESSION", "R1")
+    assert url == f"{BASE}/ocpi/2.2.1/commands/START_SESSION/R1"
+    for result in ("ACCEPTED", "TIMEOUT"):
+        answer = await client.post(url.removeprefix(BASE), json={"result": result})
+        assert answer.json()["status_code"] == 1000
+    malformed = await client.post(url.removeprefix(BASE), json={"message": []})
+    assert malformed.json()["status_code"] == 2001
+    assert emsp.command_results == {"R1": [{"result": "ACCEPTED"}, {"result": "TIMEOUT"}]}
+    assert emsp.counts["POST START_SESSION result"] == 2
+
+
+def test_app_drivers_have_app_tokens_the_app_authorizes():
+    token = DemoEmsp().app_token("6F1C2A8E-7B0D-4C1E-9F3A-5D6E7F809A1B").to_wire()
+    assert (token["country_code"], token["party_id"]) == DEMO_EMSP_PARTY
+    assert (token["type"], token["whitelist"]) == ("APP_USER", "NEVER")
+    assert token["contract_id"] == "US-DMO-CAPP809A1B"
