@@ -17,8 +17,9 @@ APP_USER token of its own and an ``authorization_reference``, at a free EVSE no 
 uses, with a ``response_url`` of its own; the charger accepts the remote start and charges (in
 real time: it starts now) until the app's STOP_SESSION. The summary shows both commands'
 results, and checks that the charge reached the eMSP as a session with ``auth_method`` COMMAND
-and one CDR carrying its ``authorization_reference``. Then, if the hub takes reservations, a
-RESERVE_NOW at another free EVSE, and the app's start there (:func:`app_reservation`).
+and one CDR carrying its ``authorization_reference``. At the same time, a RESERVE_NOW at
+another free EVSE for one of the eMSP's drivers, whose card then starts a charge there on the
+reservation (:func:`app_reservation`; skipped if the hub does not take it).
 
 Each step of the start (imports, migrations, servers, handshake, boots: several seconds) prints a
 progress line first, and the live view fits an 80x24 terminal. The platform's modules are
@@ -467,8 +468,9 @@ def app_note(summary: dict[str, Any]) -> str:
     if reservation.get("skipped"):
         return note + f" No reservation: {reservation['skipped']}."
     return note + (
-        f" RESERVE_NOW at {reservation['evse']} ({reservation.get('RESERVE_NOW')}), then the"
-        f" driver's start there ({reservation.get('START_SESSION')}) on the reservation."
+        f" RESERVE_NOW at {reservation['evse']} ({reservation.get('RESERVE_NOW')}) made it"
+        " RESERVED; the driver's card started the charge there on the reservation, billed"
+        f" with authorization_reference {APP_RESERVATION_REF}."
     )
 
 
@@ -567,11 +569,14 @@ def check_charges(charges: list[Charge], emsp: DemoEmsp) -> tuple[list[dict[str,
 
 
 def free_app_evse(
-    emsp: DemoEmsp, state: DemoState, busy: set[str]
+    emsp: DemoEmsp,
+    state: DemoState,
+    busy: set[str],
+    capability: str = "REMOTE_START_STOP_CAPABLE",
 ) -> tuple[str, SimulatedCharger, str] | None:
-    """A (location, charger, EVSE uid) the app may start at: AVAILABLE at the eMSP and at the
-    hub, remotely startable, and not in ``busy``. 1.6 first (its 20-character idTag makes the
-    hub send the app's long uid as an alias)."""
+    """A (location, charger, EVSE uid) the app may use: AVAILABLE at the eMSP and at the hub,
+    with ``capability``, and not in ``busy`` (where it is then added). 1.6 first (its
+    20-character idTag makes the hub send the app's long uid as an alias)."""
     chargers = {uid: c for c in state.chargers.values() for uid in c.evse_uids}
     found = [
         (location.get("id", ""), chargers[evse["uid"]], evse["uid"])
@@ -581,10 +586,13 @@ def free_app_evse(
         and evse["uid"] not in busy
         and evse.get("status") == "AVAILABLE"
         and state.hub_statuses.get(evse["uid"]) == "AVAILABLE"
-        and "REMOTE_START_STOP_CAPABLE" in (evse.get("capabilities") or [])
+        and capability in (evse.get("capabilities") or [])
     ]
     found.sort(key=lambda row: row[1].station.ocpp_version != "1.6")
-    return found[0] if found else None
+    if not found:
+        return None
+    busy.add(found[0][2])
+    return found[0]
 
 
 async def _until(check: Any, seconds: float = COMMAND_WAIT_SECONDS) -> Any:
@@ -610,11 +618,12 @@ async def _command(app: AppCommands, emsp: DemoEmsp, name: str, ref: str, sent: 
     return result
 
 
-async def app_session(http: Any, emsp: DemoEmsp, state: DemoState, busy: set[str]) -> AppCommands:
-    """The app's charge: START_SESSION at a free EVSE, the charge runs for
+async def app_session(
+    http: Any, emsp: DemoEmsp, target: tuple[str, SimulatedCharger, str] | None
+) -> AppCommands:
+    """The app's charge: START_SESSION at ``target`` (a free EVSE), the charge runs for
     :data:`APP_CHARGE_SECONDS`, STOP_SESSION (see the module docstring)."""
     app = AppCommands(APP_START_REF)
-    target = free_app_evse(emsp, state, busy)
     if target is None:
         app.problems.append("no EVSE was free for the app's start")
         return app
@@ -639,57 +648,54 @@ async def app_session(http: Any, emsp: DemoEmsp, state: DemoState, busy: set[str
 
 
 async def app_reservation(
-    http: Any, emsp: DemoEmsp, state: DemoState, busy: set[str]
-) -> AppCommands:
-    """RESERVE_NOW at a free EVSE for the app's driver (the EVSE turns RESERVED at the eMSP),
-    then the driver's START_SESSION there, which the charger starts on the reservation
-    (StartTransaction / TransactionEvent with its ``reservationId``), then STOP_SESSION.
-    Skipped, not failed, when the hub answers RESERVE_NOW with anything but ACCEPTED (a hub
-    that does not take reservations yet answers NOT_SUPPORTED)."""
+    http: Any, emsp: DemoEmsp, target: tuple[str, SimulatedCharger, str] | None
+) -> tuple[AppCommands, Charge | None]:
+    """RESERVE_NOW at ``target`` (a free reservable EVSE) for one of the eMSP's drivers: the
+    EVSE turns RESERVED at the eMSP, which gets the reservation as a session (RESERVATION);
+    then the driver arrives and presents the card there, and the charger starts on the
+    reservation (StartTransaction / TransactionEvent with its ``reservationId``): that session
+    goes ACTIVE and is billed like the app's, with the RESERVE_NOW's
+    ``authorization_reference``. The charge (real time, :data:`APP_CHARGE_SECONDS`) is
+    returned for the demo's checks. Skipped, not failed, when the hub answers RESERVE_NOW with
+    anything but ACCEPTED (NOT_SUPPORTED: no reservable EVSE, or a hub without reservations)."""
+    from hub.sim.chargers import ChargePlan, FastForwardClock
+
     app = AppCommands(APP_RESERVATION_REF)
-    target = free_app_evse(emsp, state, busy)
     if target is None:
         app.skipped = "no EVSE was free for a reservation"
-        return app
+        return app, None
     app.location_id, charger, app.evse_uid = target
-    # Short enough for an OCPP 1.6 idTag: the charger must see the same tag in the
-    # reservation and in the start.
-    token = emsp.app_token("DMOAPP0000002")
+    # A driver's card: the charger matches the idTag of the start with the reservation's.
+    token = emsp.driver_token(emsp.drivers[0])
     app.token_uid = token.uid
     expiry = datetime.now(UTC) + timedelta(minutes=10)
     sent = emsp.reserve_now(
         http, app.ref, token, app.location_id, app.evse_uid, "DEMO-RES-1", expiry
     )
     result = await _command(app, emsp, "RESERVE_NOW", app.ref, sent)
-    if app.results["RESERVE_NOW"] != "ACCEPTED" and result is None:
+    if app.results["RESERVE_NOW"] != "ACCEPTED":
         app.skipped = f"the hub answered RESERVE_NOW {app.results['RESERVE_NOW']}"
-        return app
+        return app, None
     if result != "ACCEPTED":
         app.problems.append(f"RESERVE_NOW: {app.results['RESERVE_NOW']}")
-        return app
-    reserved = await _until(lambda: emsp.evse_statuses().get(app.evse_uid) == "RESERVED")
-    if not reserved:
+        return app, None
+    if not await _until(lambda: emsp.evse_statuses().get(app.evse_uid) == "RESERVED"):
         app.problems.append(f"the eMSP never saw {app.evse_uid} RESERVED")
-    start_ref = f"{app.ref}-START"
-    sent = emsp.start_session(http, start_ref, token, app.location_id, app.evse_uid)
-    if await _command(app, emsp, "START_SESSION", start_ref, sent) != "ACCEPTED":
-        app.problems.append(f"START_SESSION on the reservation: {app.results['START_SESSION']}")
-        return app
-    charge = charger.remote_charges[-1] if charger.remote_charges else None
-    if charge is None or charge.reservation_id is None:
+    session = await _until(lambda: emsp.session_of_reference(app.ref))
+    if session is None or session.get("status") != "RESERVATION":
+        app.problems.append("the eMSP got no RESERVATION session for the reservation")
+    ocpp_id = charger.station.ocpp_ids[charger.station.evse_uids.index(app.evse_uid)]
+    seconds = max(int(APP_CHARGE_SECONDS), 1)
+    plan = ChargePlan(
+        ocpp_id, token.uid, seconds, 150_000 * seconds // 3600, meter_interval_seconds=1
+    )
+    charge = await charger.charge(plan, FastForwardClock())
+    app.results["charge"] = f"{charge.state} on reservation {charge.reservation_id}"
+    if charge.reservation_id is None:
         app.problems.append("the charger did not start the charge on the reservation")
-    session = await _until(lambda: emsp.session_of_reference(start_ref))
-    if session is None:
-        app.problems.append("the eMSP got no session for the start on the reservation")
-        return app
-    app.session_id = str(session["id"])
-    app.ref = start_ref  # the session and CDR carry the start's reference
-    await asyncio.sleep(APP_CHARGE_SECONDS)
-    stop_ref = f"{start_ref}-STOP"
-    sent = emsp.stop_session(http, stop_ref, app.session_id)
-    if await _command(app, emsp, "STOP_SESSION", stop_ref, sent) != "ACCEPTED":
-        app.problems.append(f"STOP_SESSION: {app.results['STOP_SESSION']}")
-    return app
+    session = emsp.session_of_reference(app.ref)
+    app.session_id = str(session["id"]) if session else None
+    return app, charge
 
 
 def check_app(app: AppCommands, emsp: DemoEmsp) -> list[str]:
@@ -869,11 +875,17 @@ async def run_demo(
                 stagger_seconds=120,
                 charges=list(state.charges),
             )
-            # The app's charge runs beside the replayed ones, on an EVSE none of them uses.
-            together = asyncio.gather(replay, app_session(http, emsp, state, busy))
-            _, app = await watch(asyncio.ensure_future(together))
-            busy.add(app.evse_uid)
-            reservation = await watch(asyncio.create_task(app_reservation(http, emsp, state, busy)))
+            # The app's charges run beside the replayed ones, on EVSEs none of them uses.
+            start_at = free_app_evse(emsp, state, busy)
+            reserve_at = free_app_evse(emsp, state, busy, "RESERVABLE")
+            together = asyncio.gather(
+                replay,
+                app_session(http, emsp, start_at),
+                app_reservation(http, emsp, reserve_at),
+            )
+            _, app, (reservation, reserved_charge) = await watch(asyncio.ensure_future(together))
+            if reserved_charge is not None:
+                app_charge(reserved_charge)
             # Let the last pushes arrive, then compare both sides.
             deadline = time.monotonic() + DELIVERY_DEADLINE_SECONDS
             while time.monotonic() < deadline:
