@@ -129,6 +129,10 @@ class CommandService:
         ``InvalidRequest`` for a START_SESSION without the connector its EVSE requires.
         """
         now = self.clock()
+        if request.kind is CommandKind.RESERVE_NOW and (
+            request.expiry_date is None or request.expiry_date <= now
+        ):
+            raise InvalidRequest(f"expiry_date {_iso(request.expiry_date)} is not in the future")
         row = Command(
             partner_id=caller.partner_id,
             kind=request.kind.value,
@@ -247,13 +251,10 @@ class CommandService:
 
     async def _reserve(self, row: Command, request: CommandRequest) -> None:
         """RESERVE_NOW: its reservation, made or replaced (``hub.domain.reservations``)."""
-        expiry = request.expiry_date
-        if expiry is None or expiry <= self.clock():
-            raise InvalidRequest(f"expiry_date {_iso(expiry)} is not in the future")
         why = await self._reservations().request(
             row,
             request.reservation_id or "",
-            expiry,
+            request.expiry_date or row.deadline,
             any_evse=request.evse_uid is None,
         )
         if why is not None:
