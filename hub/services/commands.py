@@ -35,10 +35,10 @@ from hub.domain.commands import (
     command_of_alias,
 )
 from hub.domain.push import JobKind, command_queue
-from hub.domain.reservations import RESERVABLE
+from hub.domain.reservations import RESERVABLE, ReservationState
 from hub.domain.sessions import SessionToken
 from hub.domain.tokens import TokenKey, TokenType
-from hub.errors import InvalidRequest, NotFound
+from hub.errors import InvalidRequest, InvalidState, NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.commands import CommandRepository
 from hub.persistence.repositories.locations import LocationFilter
@@ -366,6 +366,8 @@ class CommandService:
         row.result_message = outcome.message[:255]
         row.finished_at = self.clock()
         row.claimed_by = row.claimed_until = None
+        if row.operator:
+            return  # the operator's own: its result is in `hub commands show`, for nobody else
         pk = row.require_id()
         await self.push.fanout(
             [
@@ -434,6 +436,38 @@ class CommandService:
         row.session_ref = session.id
         if row.state == CommandState.WAITING.value:
             await self.finish(row, SESSION_STARTED)
+
+    async def cancel_reservation_as_operator(self, reservation_pk: int, why: str) -> Command:
+        """``hub reservations cancel``: the eMSP is told CANCELED_RESERVATION and the charger
+        gets CancelReservation (an operator command, whose result goes to nobody).
+
+        Raises ``NotFound`` for an unknown reservation, ``InvalidState`` for one that ended.
+        """
+        reservations = self._reservations()
+        held = await reservations.get(reservation_pk)
+        if held is None:
+            raise NotFound(f"no reservation {reservation_pk}")
+        if not ReservationState(held.state).live:
+            raise InvalidState(f"reservation {reservation_pk} is {held.state} already")
+        await reservations.cancel_by_cpo(held, f"by the operator: {why}")
+        now = self.clock()
+        row = Command(
+            partner_id=held.partner_id,
+            kind=CommandKind.CANCEL_RESERVATION.value,
+            response=Response.ACCEPTED.value,
+            response_url="",
+            request={"reservation_id": held.reservation_id, "operator_reason": why},
+            country_code=held.country_code,
+            party_id=held.party_id,
+            location_id=held.location_id,
+            evse_uid=held.evse_uid,
+            station_id=held.station_id,
+            reservation_ref=held.id,
+            operator=True,
+            received_at=now,
+            deadline=now + self.timeouts.call,
+        )
+        return await self.repository.add(row)
 
     async def described(self, pk: int) -> tuple[Command, str] | None:
         """One command and the name of the eMSP that sent it (``hub commands show``)."""

@@ -10,7 +10,7 @@ command's own result on the same queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +20,9 @@ from sqlmodel import col, select
 from hub.domain.push import JobKind, command_queue
 from hub.domain.reservations import CPO_CANCEL_STATUSES, ReservationState
 from hub.domain.sessions import SessionToken
+from hub.errors import NotFound
 from hub.persistence.base import utc_now
+from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.tables import ChargingStation, Command, Evse, Reservation
 from hub.services.push import Change, PushService
 from hub.services.sessions import ReservationStart, SessionService, TariffCodec
@@ -211,18 +213,25 @@ class ReservationService:
             fresh=True,
         )
 
-    async def listing(
-        self, *, partner_id: int | None = None, live: bool = False, limit: int = 100
-    ) -> Sequence[Reservation]:
+    async def operator_listing(
+        self, *, partner: str | None = None, live: bool = False, limit: int = 100
+    ) -> list[tuple[Reservation, str]]:
+        """Reservations for the operator (``hub reservations list``), newest first, with the
+        name of the eMSP of each. Raises ``NotFound`` for an unknown partner name."""
+        partners = PartnerRepository(self.session)
         statement = select(Reservation)
-        if partner_id is not None:
-            statement = statement.where(col(Reservation.partner_id) == partner_id)
+        if partner is not None:
+            found = await partners.get_by_name(partner)
+            if found is None:
+                raise NotFound(f"no partner named {partner!r}")
+            statement = statement.where(col(Reservation.partner_id) == found.require_id())
         if live:
             statement = statement.where(col(Reservation.state).in_(LIVE))
         result = await self.session.execute(
             statement.order_by(col(Reservation.id).desc()).limit(limit)
         )
-        return list(result.scalars())
+        names = {p.require_id(): p.name for p in await partners.list()}
+        return [(row, names.get(row.partner_id, f"#{row.partner_id}")) for row in result.scalars()]
 
     async def _end(
         self, row: Reservation, state: ReservationState, why: str, *, at: datetime | None = None
