@@ -167,3 +167,16 @@ async def test_an_expiry_in_the_past_is_refused(world: World):
     answer = await reserve(world, "past", "SITE-E1", expiry_date="2026-11-24T09:00:00Z")
     assert answer["status_code"] == 2001
     assert "expiry_date" in answer["status_message"]
+
+
+async def test_a_reservation_nobody_uses_expires(world: World):
+    async with charger(world, "CS-16", "ocpp1.6") as station:
+        await reserve(world, "r6", "SITE-E1")
+        await world.carry_out(station, {"status": "Accepted"})
+        world.hub.clock.advance(31 * 60)
+        await carry_out(world.runner)
+    await world.deliver()
+    assert results(world.emsp_a, "r6") == ["ACCEPTED"]  # expiry is no news to the eMSP
+    (session,) = world.emsp_a.sessions.values()
+    assert session["status"] == "COMPLETED"
+    assert world.emsp_a.cdrs == {}  # the tariff prices no reservation time: nothing owed

@@ -291,3 +291,18 @@ async def test_refused_reservations(world: World):
     assert (await world.command(row.require_id())).result == "EVSE_OCCUPIED"
     refused = await reservation(world)
     assert (refused.state, refused.session_ref) == ("REFUSED", None)
+
+
+async def test_a_reservation_at_a_charger_gone_offline_is_cancelled_by_us(world: World):
+    await world.accept(reserve())
+    await world.run()
+    async with session_scope(world.sessions) as session:
+        station = (
+            await session.execute(
+                select(ChargingStation).where(col(ChargingStation.station_id) == "CS-16")
+            )
+        ).scalar_one()
+        station.online = False
+    await world.run()
+    held = await reservation(world)
+    assert (held.state, held.end_reason) == ("CANCELED_BY_CPO", "charger CS-16 went offline")
