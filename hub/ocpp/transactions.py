@@ -98,9 +98,10 @@ class Transactions:
         minutes) is the command's: its token, ``auth_method`` COMMAND, its
         ``authorization_reference``; the token is not authorized again (``mod_commands``)."""
         reserved = await self._reservation(station_id, reservation_id)
-        command = reserved.command if reserved else None
-        if command is None:
-            command = await self._remote_start(station_id, id_tag=id_tag, connector_id=connector_id)
+        # An app start on a reserved EVSE is both: the START_SESSION gets its result, the
+        # session stays the reservation's (its token, its reference unless the start has one).
+        started = await self._remote_start(station_id, id_tag=id_tag, connector_id=connector_id)
+        command = started or (reserved.command if reserved else None)
         if command is not None:
             info, token = dict(ACCEPTED), session_token(command)
         elif self.authorizer is None:
@@ -124,8 +125,8 @@ class Transactions:
             )
             if reserved is not None:
                 await self._reservation_used(session, reserved, station_id)
-            elif command is not None:
-                await self._answered(session, command.require_id(), row)
+            if started is not None:
+                await self._answered(session, started.require_id(), row)
             transaction_id = int(row.transaction_id or 0)
         self.on_change()
         return transaction_id, info
@@ -219,9 +220,10 @@ class Transactions:
         transaction_id = str(transaction_info.get("transaction_id", ""))[:36]
         remote_start_id = transaction_info.get("remote_start_id")
         reserved = await self._reservation(station_id, reservation_id)
-        command = reserved.command if reserved else None
-        if command is None and isinstance(remote_start_id, int):
-            command = await self._remote_start(station_id, remote_start_id=remote_start_id)
+        started = None
+        if isinstance(remote_start_id, int):
+            started = await self._remote_start(station_id, remote_start_id=remote_start_id)
+        command = started or (reserved.command if reserved else None)
         if command is not None:
             # The transaction of an eMSP's START_SESSION: the command's token, not re-authorized.
             token = session_token(command)
@@ -251,7 +253,7 @@ class Transactions:
                         evse=evse,
                         token=token,
                         meter_value=meter_value,
-                        command=command.require_id() if command and not reserved else None,
+                        command=started.require_id() if started is not None else None,
                         reserved=reserved,
                     )
                 break

@@ -769,6 +769,8 @@ class SessionService:
                 )
             ],
             only=row.partner_id,
+            # The session's first push: nothing of it is queued yet, nothing to supersede.
+            fresh=first,
         )
 
 

@@ -306,3 +306,35 @@ async def test_a_reservation_at_a_charger_gone_offline_is_cancelled_by_us(world:
     await world.run()
     held = await reservation(world)
     assert (held.state, held.end_reason) == ("CANCELED_BY_CPO", "charger CS-16 went offline")
+
+
+async def test_an_app_start_on_the_reserved_evse_answers_both_commands(world: World):
+    await world.accept(reserve())
+    await world.run()
+    held = await reservation(world)
+    start = await world.accept(
+        CommandRequest(
+            kind=CommandKind.START_SESSION,
+            response_url="https://emsp.example/start/1",
+            body={"token": {"uid": "APP-9"}},
+            location_id="SITE",
+            evse_uid="SITE-E1",
+            token=CommandToken(A[0], A[1], "APP-9", "APP_USER"),
+            authorization_reference="AUTH-S",
+        )
+    )
+    await world.run()
+    transaction_id, _ = await world.transactions().started_16(
+        "CS-16",
+        connector_id=1,
+        id_tag="APP-9",
+        meter_start=0,
+        timestamp=world.clock.now.isoformat(),
+        reservation_id=held.id,
+    )
+    assert transaction_id == held.session_ref
+    done = await world.command(start.require_id())
+    assert (done.result, done.session_ref) == ("ACCEPTED", held.session_ref)
+    assert (await reservation(world)).state == "USED"
+    charging = await session_of(world, held.session_ref)
+    assert (charging.status, charging.authorization_reference) == ("ACTIVE", "AUTH-S")
