@@ -169,7 +169,12 @@ def create_app(
         timeout=settings.ocpp.call_timeout_seconds,
     )
     runner = CommandRunner(
-        sessions, commands, settings.commands, clock=clock, on_result=wake_worker
+        sessions,
+        commands,
+        settings.commands,
+        clock=clock,
+        on_result=wake_worker,
+        codec=OcpiTariffCodec(),
     )
     local_lists = LocalListSync(sessions, commands, settings.local_list)
     partner_commands = (

@@ -168,6 +168,9 @@ NO_SESSION = Outcome(
     Result.TIMEOUT, "the charger accepted the remote start, but no charge began before the timeout"
 )
 SESSION_STARTED = Outcome(Result.ACCEPTED, "the charge has started")
+UNKNOWN_RESERVATION = Outcome(
+    Result.UNKNOWN_RESERVATION, "no reservation of yours holds under that reservation_id"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,11 @@ def session_queue(country_code: str, party_id: str, session_id: str) -> str:
     return f"sessions/{country_code}/{party_id}/{session_id}"
 
 
+def command_queue(command_id: int) -> str:
+    """One FIFO per command: its result, then (a reservation) a CANCELED_RESERVATION."""
+    return f"commands/{command_id}"
+
+
 def coalesce_key(kind: JobKind, queue_key: str, *parts: str) -> str:
     """Jobs with equal keys are interchangeable: the newer one supersedes the undelivered older."""
     if kind is JobKind.LOCATION_PUT or kind.module == "tariffs":

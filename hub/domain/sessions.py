@@ -31,6 +31,9 @@ from hub.domain.tokens import TokenType
 class SessionStatus(StrEnum):
     PENDING = "PENDING"
     ACTIVE = "ACTIVE"
+    RESERVATION = "RESERVATION"
+    """An EVSE reserved for the driver (RESERVE_NOW accepted by the charger): ACTIVE when the
+    driver starts there, COMPLETED when the reservation expires or is cancelled."""
     COMPLETED = "COMPLETED"
     INVALID = "INVALID"
 
@@ -57,6 +60,9 @@ _TRANSITIONS: dict[tuple[SessionStatus, SessionEvent], SessionStatus] = {
     (SessionStatus.ACTIVE, SessionEvent.REFUSED): SessionStatus.INVALID,
     (SessionStatus.ACTIVE, SessionEvent.ENDED): SessionStatus.COMPLETED,
     (SessionStatus.ACTIVE, SessionEvent.UNTRUSTED): SessionStatus.INVALID,
+    (SessionStatus.RESERVATION, SessionEvent.AUTHORIZED): SessionStatus.ACTIVE,
+    (SessionStatus.RESERVATION, SessionEvent.REFUSED): SessionStatus.INVALID,
+    (SessionStatus.RESERVATION, SessionEvent.ENDED): SessionStatus.COMPLETED,
     (SessionStatus.COMPLETED, SessionEvent.ENDED): SessionStatus.COMPLETED,
     (SessionStatus.COMPLETED, SessionEvent.UNTRUSTED): SessionStatus.INVALID,
     (SessionStatus.INVALID, SessionEvent.ENDED): SessionStatus.INVALID,
@@ -81,6 +87,10 @@ class CloseReason(StrEnum):
     """A new transaction started on the same connector: the old one cannot still be running."""
     SILENT = "SILENT"
     """No message of the transaction for longer than the configured limit."""
+    RESERVATION_EXPIRED = "RESERVATION_EXPIRED"
+    """A reservation session whose driver never came."""
+    RESERVATION_CANCELLED = "RESERVATION_CANCELLED"
+    """A reservation session cancelled by the eMSP or by us."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ from hub.persistence.session import session_scope
 from hub.persistence.tables import ChargingSession, Command
 from hub.services.charging_profiles import ChargingProfileService
 from hub.services.commands import CommandService
+from hub.services.reservations import ReservationService
+from hub.services.sessions import TariffCodec
 from hub.waiting import until_any
 
 logger = logging.getLogger(__name__)
@@ -93,7 +95,40 @@ def ocpp_call(
             "evseId": row.ocpp_evse_id or 1,
             "connectorId": row.ocpp_connector_id or 1,
         }
+    if kind is CommandKind.RESERVE_NOW:
+        return _reserve_now(row, v16)
+    if kind is CommandKind.CANCEL_RESERVATION:
+        return "CancelReservation", {"reservationId": row.reservation_ref}
     raise ValueError(f"no OCPP call for {kind}")
+
+
+def _reserve_now(row: Command, v16: bool) -> tuple[str, dict[str, Any]]:
+    """ReserveNow with our reservation id (never the eMSP's ``reservation_id``). Without an
+    ``evse_uid`` in the command: 2.0.1 reserves any EVSE of the charger (no ``evseId``); 1.6
+    names the chosen EVSE's connector, made 0 by the runner when the charger supports that."""
+    uid = str((row.request.get("token") or {}).get("uid") or row.token_uid)
+    expiry = str(row.request.get("expiry_date"))
+    if v16:
+        return "ReserveNow", {
+            "connectorId": row.ocpp_connector_id or 1,
+            "expiryDate": expiry,
+            "idTag": ocpp16_id_tag(uid, row.require_id()),
+            "reservationId": row.reservation_ref,
+        }
+    payload: dict[str, Any] = {
+        "id": row.reservation_ref,
+        "expiryDateTime": expiry,
+        "idToken": {
+            "idToken": uid,
+            "type": OCPP201_ID_TOKEN_TYPES.get(row.token_type or "", "Central"),
+        },
+    }
+    if row.request.get("evse_uid") is not None and row.ocpp_evse_id:
+        payload["evseId"] = row.ocpp_evse_id
+    return "ReserveNow", payload
+
+
+ZERO_SUPPORTED = "ReserveConnectorZeroSupported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +138,8 @@ class _Call:
     station_id: str
     action: str
     payload: dict[str, Any]
+    any_connector: bool = False
+    """A 1.6 RESERVE_NOW for any EVSE: connector 0 if the charger supports it."""
 
 
 class CommandRunner:
@@ -117,8 +154,10 @@ class CommandRunner:
         clock: Callable[[], datetime] = utc_now,
         on_result: Callable[[], None] = lambda: None,
         name: str | None = None,
+        codec: TariffCodec,
     ) -> None:
         self.sessions = sessions
+        self.codec = codec
         self.stations = stations
         self.settings = settings
         self.clock = clock
@@ -129,7 +168,9 @@ class CommandRunner:
         self._limit = asyncio.Semaphore(settings.concurrency)
 
     def _service(self, session: AsyncSession) -> CommandService:
-        return CommandService(session, timeouts=self.settings.timeouts(), clock=self.clock)
+        return CommandService(
+            session, timeouts=self.settings.timeouts(), clock=self.clock, codec=self.codec
+        )
 
     def wake(self) -> None:
         """Look for commands now (one was just committed in this process)."""
@@ -156,7 +197,20 @@ class CommandRunner:
             logger.warning(
                 "command %s %s for station %s: %s", row.id, row.kind, row.station_id, row.result
             )
-        if overdue:
+        async with session_scope(self.sessions) as session:
+            reservations = ReservationService(session, codec=self.codec, clock=self.clock)
+            ended = [*await reservations.expire(), *await reservations.cancel_where_unusable()]
+        for gone in ended:
+            logger.warning(
+                "reservation %s (%s of partner %s) at %s: %s, %s",
+                gone.reservation.id,
+                gone.reservation.reservation_id,
+                gone.reservation.partner_id,
+                gone.reservation.station_id,
+                gone.state.value,
+                gone.reason,
+            )
+        if overdue or ended:
             self.on_result()
         async with session_scope(self.sessions) as session:
             pending = await self._service(session).pending(limit=self.settings.concurrency)
@@ -170,6 +224,20 @@ class CommandRunner:
             task.add_done_callback(self._calls.discard)
             started += 1
         return started
+
+    async def _zero_supported(self, station_id: str) -> bool:
+        """Whether a 1.6 charger takes reservations of connector 0 (any of its connectors):
+        its ``ReserveConnectorZeroSupported`` configuration key."""
+        try:
+            answer = await self.stations.call(
+                station_id, "GetConfiguration", {"key": [ZERO_SUPPORTED]}
+            )
+        except StationCallFailed:
+            return False
+        keys = answer.get("configurationKey") or []
+        return any(
+            k.get("key") == ZERO_SUPPORTED and str(k.get("value")).lower() == "true" for k in keys
+        )
 
     async def drain(self) -> None:
         """Wait for the calls started so far (tests)."""
@@ -188,14 +256,22 @@ class CommandRunner:
                 target = await SessionRepository(session).get(row.session_ref)
                 transaction_id = target.transaction_id if target else None
             action, payload = ocpp_call(row, version, transaction_id, session=target)
-            return _Call(pk, CommandKind(row.kind), row.station_id, action, payload)
+            any_connector = (
+                row.kind == CommandKind.RESERVE_NOW.value
+                and version == "1.6"
+                and row.request.get("evse_uid") is None
+            )
+            return _Call(pk, CommandKind(row.kind), row.station_id, action, payload, any_connector)
 
     async def _call(self, call: _Call) -> None:
         async with self._limit:
             answer: dict[str, Any] | None = None
             problem: CallProblem | None = None
+            payload = call.payload
             try:
-                answer = await self.stations.call(call.station_id, call.action, call.payload)
+                if call.any_connector and await self._zero_supported(call.station_id):
+                    payload = {**payload, "connectorId": 0}
+                answer = await self.stations.call(call.station_id, call.action, payload)
                 if call.kind in PROFILE_KINDS:
                     outcome = profile_answer_outcome(call.action, answer)
                 else:
@@ -217,7 +293,7 @@ class CommandRunner:
                     await service.call_again(row)
                     return
                 await service.called(
-                    row, action=call.action, request=call.payload, answer=answer, outcome=outcome
+                    row, action=call.action, request=payload, answer=answer, outcome=outcome
                 )
                 if call.kind in PROFILE_KINDS:
                     await ChargingProfileService(session, clock=self.clock).answered(row)

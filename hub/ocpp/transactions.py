@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,8 +29,9 @@ from hub.domain.sessions import PushThrottle, SessionStatus, SessionToken
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.persistence.base import utc_now
 from hub.persistence.session import read_scope, session_scope
-from hub.persistence.tables import ChargingSession, Command
+from hub.persistence.tables import ChargingSession, Command, Reservation
 from hub.services.commands import CommandService, session_token
+from hub.services.reservations import LIVE, ReservationService
 from hub.services.sessions import MeterMessage, SessionService, TariffCodec, TransactionStart
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,13 @@ def _refused(uid: str, presented_type: str) -> SessionToken:
         uid=uid, token_type=None, accepted=False, auth_method="WHITELIST",
         presented_type=presented_type,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Reserved:
+    reservation: int
+    command: Command
+    session: int
 
 
 class Transactions:
@@ -81,13 +90,18 @@ class Transactions:
         id_tag: str,
         meter_start: int,
         timestamp: str,
+        reservation_id: int | None = None,
     ) -> tuple[int, dict[str, str]]:
         """StartTransaction: the transaction id we assign, and the id tag's answer.
 
         A transaction an eMSP's START_SESSION asked for (the idTag at that connector, within 15
         minutes) is the command's: its token, ``auth_method`` COMMAND, its
         ``authorization_reference``; the token is not authorized again (``mod_commands``)."""
-        command = await self._remote_start(station_id, id_tag=id_tag, connector_id=connector_id)
+        reserved = await self._reservation(station_id, reservation_id)
+        # An app start on a reserved EVSE is both: the START_SESSION gets its result, the
+        # session stays the reservation's (its token, its reference unless the start has one).
+        started = await self._remote_start(station_id, id_tag=id_tag, connector_id=connector_id)
+        command = started or (reserved.command if reserved else None)
         if command is not None:
             info, token = dict(ACCEPTED), session_token(command)
         elif self.authorizer is None:
@@ -106,10 +120,13 @@ class Transactions:
                     ocpp_connector_id=connector_id,
                     token=token,
                     meter_start_kwh=Decimal(meter_start) / 1000,
+                    reservation_session=reserved.session if reserved else None,
                 )
             )
-            if command is not None:
-                await self._answered(session, command.require_id(), row)
+            if reserved is not None:
+                await self._reservation_used(session, reserved, station_id)
+            if started is not None:
+                await self._answered(session, started.require_id(), row)
             transaction_id = int(row.transaction_id or 0)
         self.on_change()
         return transaction_id, info
@@ -193,6 +210,7 @@ class Transactions:
         evse: Mapping[str, Any] | None,
         id_token: Mapping[str, Any] | None,
         meter_value: Sequence[Mapping[str, Any]] | None,
+        reservation_id: int | None = None,
     ) -> dict[str, object] | None:
         """TransactionEvent: the ``idTokenInfo`` when the event carries an id token."""
         info: dict[str, object] | None = None
@@ -201,9 +219,11 @@ class Transactions:
         moment = self._moment(timestamp, station_id)
         transaction_id = str(transaction_info.get("transaction_id", ""))[:36]
         remote_start_id = transaction_info.get("remote_start_id")
-        command = None
+        reserved = await self._reservation(station_id, reservation_id)
+        started = None
         if isinstance(remote_start_id, int):
-            command = await self._remote_start(station_id, remote_start_id=remote_start_id)
+            started = await self._remote_start(station_id, remote_start_id=remote_start_id)
+        command = started or (reserved.command if reserved else None)
         if command is not None:
             # The transaction of an eMSP's START_SESSION: the command's token, not re-authorized.
             token = session_token(command)
@@ -233,7 +253,8 @@ class Transactions:
                         evse=evse,
                         token=token,
                         meter_value=meter_value,
-                        command=command.require_id() if command is not None else None,
+                        command=started.require_id() if started is not None else None,
+                        reserved=reserved,
                     )
                 break
             except IntegrityError:
@@ -258,10 +279,13 @@ class Transactions:
         token: SessionToken | None,
         meter_value: Sequence[Mapping[str, Any]] | None,
         command: int | None = None,
+        reserved: _Reserved | None = None,
     ) -> None:
         service = self._service(session)
         row = await service.transaction(station_id, transaction_id)
         if row is None:
+            if reserved is not None:
+                await self._reservation_used(session, reserved, station_id)
             row = await service.start(
                 TransactionStart(
                     station_id=station_id,
@@ -272,6 +296,7 @@ class Transactions:
                     ocpp_connector_id=(evse or {}).get("connector_id"),
                     token=token,
                     remote_start_id=transaction_info.get("remote_start_id"),
+                    reservation_session=reserved.session if reserved else None,
                 )
             )
         else:
@@ -305,6 +330,27 @@ class Transactions:
             )
         else:
             await service.record(row, message)
+
+    async def _reservation(self, station_id: str, reservation_id: int | None) -> _Reserved | None:
+        """The live reservation of ours a transaction names (its id is ours: the charger got
+        it in ReserveNow), with the RESERVE_NOW that made it and its RESERVATION session."""
+        if reservation_id is None:
+            return None
+        async with read_scope(self.sessions) as session:
+            row = await session.get(Reservation, reservation_id)
+            if row is None or row.station_id != station_id or row.state not in LIVE:
+                return None
+            command = await session.get(Command, row.command_ref) if row.command_ref else None
+        if command is None or row.session_ref is None:
+            return None
+        return _Reserved(row.require_id(), command, row.session_ref)
+
+    async def _reservation_used(
+        self, session: AsyncSession, reserved: _Reserved, station_id: str
+    ) -> None:
+        await ReservationService(session, codec=self.codec, clock=self.clock).used(
+            reserved.reservation, station_id
+        )
 
     async def _remote_start(
         self,

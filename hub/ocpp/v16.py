@@ -68,7 +68,13 @@ class StationV16(StationMixin, ChargePoint):  # type: ignore[misc]
 
     @on(Action.start_transaction)
     async def on_start_transaction(
-        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        reservation_id: int | None = None,
+        **_: Any,
     ) -> Any:
         transactions = self.bridge.transactions
         if transactions is None:
@@ -82,6 +88,7 @@ class StationV16(StationMixin, ChargePoint):  # type: ignore[misc]
             id_tag=id_tag,
             meter_start=meter_start,
             timestamp=timestamp,
+            reservation_id=reservation_id,
         )
         return call_result.StartTransaction(transaction_id=transaction_id, id_tag_info=info)
 

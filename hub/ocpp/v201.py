@@ -97,6 +97,7 @@ class StationV201(StationMixin, ChargePoint):  # type: ignore[misc]
         id_token: dict[str, Any] | None = None,
         evse: dict[str, Any] | None = None,
         meter_value: list[dict[str, Any]] | None = None,
+        reservation_id: int | None = None,
         **_: Any,
     ) -> Any:
         transactions = self.bridge.transactions
@@ -110,6 +111,7 @@ class StationV201(StationMixin, ChargePoint):  # type: ignore[misc]
                 evse=evse,
                 id_token=id_token,
                 meter_value=meter_value,
+                reservation_id=reservation_id,
             )
             return call_result.TransactionEvent(id_token_info=info)
         if id_token is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +16,7 @@ from hub.persistence.base import utc_now
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Command
 from hub.roaming.charging_profiles import ProfileResultModel, profile_result_model
+from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.sessions import scope_of
 from hub.services.commands import Caller, CommandRequest, CommandService, CommandToken
 from ocpi.errors import InvalidOrMissingParameters, LocationNotFound
@@ -61,6 +63,8 @@ def command_request(command: CommandType, body: OcpiCommand) -> CommandRequest:
         ),
         authorization_reference=getattr(body, "authorization_reference", None),
         session_id=getattr(body, "session_id", None),
+        reservation_id=getattr(body, "reservation_id", None),
+        expiry_date=getattr(body, "expiry_date", None),
     )
 
 
@@ -81,6 +85,14 @@ def command_result_model(row: Command) -> v221.CommandResult | ProfileResultMode
         result=CommandResultType(row.result or CommandResultType.FAILED.value),
         message=_words(row.result_message),
     )
+
+
+def cancellation_model(result: str, message: object) -> dict[str, Any]:
+    """A second CommandResult for a RESERVE_NOW (``mod_commands`` "Reservation canceled by the
+    CPO"), in wire form."""
+    return v221.CommandResult(
+        result=CommandResultType(result), message=_words(str(message) if message else None)
+    ).to_wire()
 
 
 class PartnerCommands:
@@ -115,7 +127,9 @@ class PartnerCommands:
         )
         try:
             async with session_scope(self._sessions) as session:
-                service = CommandService(session, timeouts=self._timeouts, clock=self._clock)
+                service = CommandService(
+                    session, timeouts=self._timeouts, clock=self._clock, codec=OcpiTariffCodec()
+                )
                 row = await service.accept(caller, command_request(command, request))
         except NotFound as exc:
             raise LocationNotFound(str(exc)) from None

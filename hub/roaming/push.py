@@ -45,7 +45,7 @@ from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner, Tariff
 from hub.roaming import mappers
 from hub.roaming.charging_profiles import active_profile_put
-from hub.roaming.commands import command_result_model
+from hub.roaming.commands import cancellation_model, command_result_model
 from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.sessions import cdr_model, session_model, session_patch
 from hub.services.commands import CommandService
@@ -553,7 +553,10 @@ class PushWorker:
         row = await CommandService(session).get(int(job.target["command"]))
         if row is None or row.partner_id != job.partner_id or row.result is None:
             return None
-        body = command_result_model(row).to_wire()
+        if "result" in job.target:  # a later word on it: a reservation we cancelled
+            body = cancellation_model(str(job.target["result"]), job.target.get("message"))
+        else:
+            body = command_result_model(row).to_wire()
         return Delivery(job, "POST", row.response_url, body, routing, target.partner)
 
     async def _send_all(self, deliveries: Sequence[Delivery]) -> list[Outcome]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,17 +25,20 @@ from hub.domain.commands import (
     NO_SESSION,
     SESSION_STARTED,
     TIMED_OUT,
+    UNKNOWN_RESERVATION,
     CommandKind,
     CommandState,
     Outcome,
     Response,
+    Result,
     Timeouts,
     command_of_alias,
 )
-from hub.domain.push import JobKind
+from hub.domain.push import JobKind, command_queue
+from hub.domain.reservations import RESERVABLE, ReservationState
 from hub.domain.sessions import SessionToken
 from hub.domain.tokens import TokenKey, TokenType
-from hub.errors import InvalidRequest, NotFound
+from hub.errors import InvalidRequest, InvalidState, NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.commands import CommandRepository
 from hub.persistence.repositories.locations import LocationFilter
@@ -46,6 +49,8 @@ from hub.persistence.tables import ChargingSession, Command, Evse
 from hub.services.authorizations import note_remote_authorization
 from hub.services.locations import LocationService, LocationView
 from hub.services.push import Change, PushService
+from hub.services.reservations import ReservationService
+from hub.services.sessions import TariffCodec
 
 START_CAPABILITY = "REMOTE_START_STOP_CAPABLE"
 UNLOCK_CAPABILITY = "UNLOCK_CAPABLE"
@@ -77,6 +82,8 @@ class CommandRequest:
     token: CommandToken | None = None
     authorization_reference: str | None = None
     session_id: str | None = None
+    reservation_id: str | None = None
+    expiry_date: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +96,6 @@ class Caller:
     receiver: tuple[str, str] | None = None
 
 
-def result_queue(command_pk: int) -> str:
-    return f"commands/{command_pk}"
-
-
 class CommandService:
     """Commands' use cases (see the module docstring)."""
 
@@ -103,12 +106,19 @@ class CommandService:
         timeouts: Timeouts | None = None,
         clock: Callable[[], datetime] = utc_now,
         push: PushService | None = None,
+        codec: TariffCodec | None = None,
     ) -> None:
         self.session = session
         self.repository = CommandRepository(session)
         self.timeouts = timeouts or Timeouts()
         self.clock = clock
         self.push = push or PushService(session, clock=clock)
+        self.codec = codec
+
+    def _reservations(self) -> ReservationService:
+        if self.codec is None:  # pragma: no cover - wiring: every caller that reserves has one
+            raise RuntimeError("reservations need a TariffCodec (their sessions are priced)")
+        return ReservationService(self.session, codec=self.codec, clock=self.clock, push=self.push)
 
     # --- arrival ------------------------------------------------------------------------------
 
@@ -119,6 +129,10 @@ class CommandService:
         ``InvalidRequest`` for a START_SESSION without the connector its EVSE requires.
         """
         now = self.clock()
+        if request.kind is CommandKind.RESERVE_NOW and (
+            request.expiry_date is None or request.expiry_date <= now
+        ):
+            raise InvalidRequest(f"expiry_date {_iso(request.expiry_date)} is not in the future")
         row = Command(
             partner_id=caller.partner_id,
             kind=request.kind.value,
@@ -142,17 +156,24 @@ class CommandService:
             row.contract_id = request.token.contract_id
         if request.kind is CommandKind.STOP_SESSION:
             await self._stop_target(row, caller, request)
-        elif request.kind in (CommandKind.RESERVE_NOW, CommandKind.CANCEL_RESERVATION):
-            _refuse(row, Response.NOT_SUPPORTED, "reservations are not offered yet")
+        elif request.kind is CommandKind.CANCEL_RESERVATION:
+            await self._cancel_target(row, caller, request)
         else:
             await self._at_location(row, caller, request)
         if row.response == Response.ACCEPTED.value and row.station_id is not None:
             await self._check_online(row)
+        if row.response == Response.ACCEPTED.value and request.kind is CommandKind.RESERVE_NOW:
+            await self._reserve(row, request)
         if row.response != Response.ACCEPTED.value:
             row.state = CommandState.FINISHED.value
             row.finished_at = now
         await self.repository.add(row)
-        if row.response == Response.ACCEPTED.value and request.kind is CommandKind.START_SESSION:
+        unknown = request.kind is CommandKind.CANCEL_RESERVATION and row.reservation_ref is None
+        if unknown and row.response == Response.ACCEPTED.value:
+            # Nothing of the eMSP's holds under that id: no charger to ask.
+            await self.finish(row, UNKNOWN_RESERVATION)
+        reserving = (CommandKind.START_SESSION, CommandKind.RESERVE_NOW)
+        if row.response == Response.ACCEPTED.value and request.kind in reserving:
             assert request.token is not None  # noqa: S101 - the OCPI model requires it
             await note_remote_authorization(
                 self.session,
@@ -195,6 +216,12 @@ class CommandService:
                 _refuse(row, Response.REJECTED, f"no EVSE of location {location_id} is free")
                 return
             row.evse_uid = evse.uid
+        elif request.kind is CommandKind.RESERVE_NOW and request.evse_uid is None:
+            evse = _reservable_evse(view)
+            if evse is None:
+                _refuse(row, Response.NOT_SUPPORTED, f"no EVSE of {location_id} is {RESERVABLE}")
+                return
+            row.evse_uid = evse.uid
         else:
             evse = next((e for e in view.evses if e.uid == request.evse_uid), None)
             if evse is None:
@@ -210,6 +237,7 @@ class CommandService:
         needed = {
             CommandKind.START_SESSION: START_CAPABILITY,
             CommandKind.UNLOCK_CONNECTOR: UNLOCK_CAPABILITY,
+            CommandKind.RESERVE_NOW: RESERVABLE,
         }.get(request.kind)
         if needed is not None and needed not in capabilities:
             _refuse(row, Response.NOT_SUPPORTED, f"EVSE {evse.uid} is not {needed}")
@@ -220,6 +248,29 @@ class CommandService:
         row.station_id = evse.charging_station_id
         row.ocpp_evse_id = evse.ocpp_evse_id
         row.ocpp_connector_id = _ocpp_connector(evse, request.connector_id)
+
+    async def _reserve(self, row: Command, request: CommandRequest) -> None:
+        """RESERVE_NOW: its reservation, made or replaced (``hub.domain.reservations``)."""
+        why = await self._reservations().request(
+            row,
+            request.reservation_id or "",
+            request.expiry_date or row.deadline,
+            any_evse=request.evse_uid is None,
+        )
+        if why is not None:
+            _refuse(row, Response.REJECTED, why)
+
+    async def _cancel_target(self, row: Command, caller: Caller, request: CommandRequest) -> None:
+        """CANCEL_RESERVATION: the caller's own reservation of that id (an unknown one is
+        accepted and answered UNKNOWN_RESERVATION without asking a charger)."""
+        held = await self._reservations().live_of(caller.partner_id, request.reservation_id or "")
+        if held is None:
+            row.country_code, row.party_id = _any_party(caller)
+            return
+        row.reservation_ref = held.id
+        row.country_code, row.party_id = held.country_code, held.party_id
+        row.location_id, row.evse_uid = held.location_id, held.evse_uid
+        row.station_id = held.station_id
 
     async def _stop_target(self, row: Command, caller: Caller, request: CommandRequest) -> None:
         sessions = SessionRepository(self.session)
@@ -280,6 +331,16 @@ class CommandService:
         row.claimed_by = row.claimed_until = None
         if row.state == CommandState.FINISHED.value:
             return  # timed out meanwhile (the result is sent already)
+        if row.kind == CommandKind.RESERVE_NOW.value:
+            if outcome.result is Result.ACCEPTED:
+                expiry = _parse_time(row.request.get("expiry_date")) or row.deadline
+                await self._reservations().accepted_by_charger(row, session_token(row), expiry)
+            else:
+                await self._reservations().refused_by_charger(row, outcome.message)
+        elif row.kind == CommandKind.CANCEL_RESERVATION.value:
+            # Accepted: cancelled there; Rejected: the charger no longer held it. Either way
+            # it holds nothing for the driver any more.
+            await self._reservations().cancelled(row, outcome.message)
         if outcome.waits_for_session:
             if row.session_ref is not None:  # the transaction began before the answer came
                 await self.finish(row, SESSION_STARTED)
@@ -305,12 +366,14 @@ class CommandService:
         row.result_message = outcome.message[:255]
         row.finished_at = self.clock()
         row.claimed_by = row.claimed_until = None
+        if row.operator:
+            return  # the operator's own: its result is in `hub commands show`, for nobody else
         pk = row.require_id()
         await self.push.fanout(
             [
                 Change(
                     JobKind.COMMAND_RESULT,
-                    result_queue(pk),
+                    command_queue(pk),
                     {"command": pk, "country_code": row.country_code, "party_id": row.party_id},
                     recipients=frozenset({row.partner_id}),
                 )
@@ -373,6 +436,38 @@ class CommandService:
         row.session_ref = session.id
         if row.state == CommandState.WAITING.value:
             await self.finish(row, SESSION_STARTED)
+
+    async def cancel_reservation_as_operator(self, reservation_pk: int, why: str) -> Command:
+        """``hub reservations cancel``: the eMSP is told CANCELED_RESERVATION and the charger
+        gets CancelReservation (an operator command, whose result goes to nobody).
+
+        Raises ``NotFound`` for an unknown reservation, ``InvalidState`` for one that ended.
+        """
+        reservations = self._reservations()
+        held = await reservations.get(reservation_pk)
+        if held is None:
+            raise NotFound(f"no reservation {reservation_pk}")
+        if not ReservationState(held.state).live:
+            raise InvalidState(f"reservation {reservation_pk} is {held.state} already")
+        await reservations.cancel_by_cpo(held, f"by the operator: {why}")
+        now = self.clock()
+        row = Command(
+            partner_id=held.partner_id,
+            kind=CommandKind.CANCEL_RESERVATION.value,
+            response=Response.ACCEPTED.value,
+            response_url="",
+            request={"reservation_id": held.reservation_id, "operator_reason": why},
+            country_code=held.country_code,
+            party_id=held.party_id,
+            location_id=held.location_id,
+            evse_uid=held.evse_uid,
+            station_id=held.station_id,
+            reservation_ref=held.id,
+            operator=True,
+            received_at=now,
+            deadline=now + self.timeouts.call,
+        )
+        return await self.repository.add(row)
 
     async def described(self, pk: int) -> tuple[Command, str] | None:
         """One command and the name of the eMSP that sent it (``hub commands show``)."""
@@ -457,3 +552,32 @@ def _ocpp_connector(evse: Evse, connector_id: str | None) -> int | None:
         if str(connector.get("id")) == connector_id:
             return index
     return None
+
+
+def _reservable_evse(view: LocationView) -> Evse | None:
+    """The EVSE a reservation for any EVSE of the location holds (README "Reservations"): the
+    first AVAILABLE reservable one with a charger, else the first reservable one."""
+    reservable = [e for e in view.evses if RESERVABLE in _capabilities(e) and e.charging_station_id]
+    free = [e for e in reservable if e.status in FREE_STATUSES]
+    chosen = free or reservable
+    return chosen[0] if chosen else None
+
+
+def _any_party(caller: Caller) -> tuple[str, str]:
+    """Our party to answer from when the command names none we can find: the one the caller
+    addressed, else any (the result's routing headers only)."""
+    return caller.receiver or ("", "")
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else "(none)"
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.domain import metering
 from hub.domain.access import PartyScope
 from hub.domain.pricing import PricingResult, Tariff, price_session
+from hub.domain.pricing import Reservation as PricedReservation
 from hub.domain.pricing import Session as PricedTimeline
 from hub.domain.push import JobKind, session_queue
 from hub.domain.sessions import (
@@ -42,6 +43,7 @@ from hub.domain.sessions import (
     payment_method,
     session_error,
 )
+from hub.errors import NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.sessions import PageWindow, SessionRepository
 from hub.persistence.repositories.tariffs import TariffRepository
@@ -93,6 +95,17 @@ class TransactionStart:
     meter_start_kwh: Decimal | None = None
     remote_start_id: int | None = None
     meter_id: str | None = None
+    reservation_session: int | None = None
+    """The RESERVATION session the charger says this transaction uses (its reservation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationStart:
+    """A reservation the charger accepted: where, and the driver's token (``cdr_token``)."""
+
+    station_id: str
+    evse_uid: str
+    token: SessionToken
 
 
 @dataclass(slots=True)
@@ -162,6 +175,7 @@ class SessionService:
         platform). A session still open at the same EVSE is closed first: its connector
         cannot run two transactions."""
         evse, location = await self._place(start)
+        reserved = await self._reserved(start)
         if evse is not None:
             for stale in await self.repository.open_at(start.station_id, evse.uid):
                 if _same_start(stale, start):
@@ -171,6 +185,8 @@ class SessionService:
                 await self.close(stale, CloseReason.REPLACED, at=start.started_at)
         now = self.clock()
         token = start.token
+        if reserved is not None:
+            return await self._use_reservation(reserved, start, evse, location)
         row = ChargingSession(
             country_code=location.country_code if location else _cpo_party(token)[0],
             party_id=location.party_id if location else _cpo_party(token)[1],
@@ -215,6 +231,94 @@ class SessionService:
         await self.session.flush()
         await self._publish(row, status_changed=True)
         return row
+
+    async def _reserved(self, start: TransactionStart) -> ChargingSession | None:
+        if start.reservation_session is None:
+            return None
+        row = await self.repository.get(start.reservation_session)
+        if (
+            row is None
+            or row.status != SessionStatus.RESERVATION.value
+            or row.station_id != start.station_id
+        ):
+            return None
+        return row
+
+    async def _use_reservation(
+        self,
+        row: ChargingSession,
+        start: TransactionStart,
+        evse: Evse | None,
+        location: Location | None,
+    ) -> ChargingSession:
+        """The driver started where they reserved: the reservation's session is this
+        transaction's from now on (its tariff stays the one locked at the reservation)."""
+        row.transaction_id = start.transaction_id or str(row.id)
+        row.ocpp_version = start.ocpp_version
+        row.ocpp_evse_id, row.ocpp_connector_id = start.ocpp_evse_id, start.ocpp_connector_id
+        if evse is not None and location is not None:
+            row.evse_uid = evse.uid
+            row.connector_id = _connector_id(evse, start)
+            row.cdr_location = _cdr_location(location, evse, row.connector_id)
+        row.start_date_time = start.started_at
+        row.meter_start_kwh = start.meter_start_kwh
+        row.remote_start_id = start.remote_start_id
+        row.meter_id = start.meter_id or row.meter_id
+        row.last_event_at = row.last_updated = self.clock()
+        if start.token is not None:
+            reference = row.authorization_reference
+            _apply_token(row, start.token)
+            row.authorization_reference = row.authorization_reference or reference
+        await self.session.flush()
+        await self._publish(row, status_changed=True)
+        return row
+
+    async def reserve(self, reservation: ReservationStart) -> ChargingSession:
+        """A Session in status RESERVATION for a reservation the charger accepted."""
+        candidates = await self.repository.station_evses(reservation.station_id)
+        evse, location = next(
+            ((e, loc) for e, loc in candidates if e.uid == reservation.evse_uid),
+            (None, None),
+        )
+        if evse is None or location is None:
+            raise NotFound(f"EVSE {reservation.evse_uid} is not at {reservation.station_id}")
+        now = self.clock()
+        connector_id = str((evse.connectors or [{"id": "1"}])[0]["id"])
+        row = ChargingSession(
+            country_code=location.country_code,
+            party_id=location.party_id,
+            session_id=uuid.uuid4().hex,
+            station_id=reservation.station_id,
+            ocpp_version="",
+            location_id=location.location_id,
+            evse_uid=evse.uid,
+            connector_id=connector_id,
+            status=SessionStatus.RESERVATION.value,
+            start_date_time=now,
+            reserved_from=now,
+            currency=DEFAULT_CURRENCY,
+            time_zone=location.time_zone,
+            last_event_at=now,
+            last_updated=now,
+        )
+        row.cdr_location = _cdr_location(location, evse, connector_id)
+        await self._lock_tariff(row, evse)
+        _apply_token(row, reservation.token)
+        row.status = SessionStatus.RESERVATION.value  # the token does not make it ACTIVE yet
+        await self.repository.add(row)
+        await self._publish(row, status_changed=True)
+        return row
+
+    async def end_reservation(
+        self, row: ChargingSession, *, at: datetime, expired: bool
+    ) -> ChargeDetailRecord | None:
+        """A reservation that was not used: expired or cancelled at ``at``. Its reservation
+        time is billed when the tariff prices it (RESERVATION_EXPIRES when it expired)."""
+        if row.status != SessionStatus.RESERVATION.value:
+            return None
+        row.reservation_expired = expired
+        reason = CloseReason.RESERVATION_EXPIRED if expired else CloseReason.RESERVATION_CANCELLED
+        return await self.end(row, at=at, reason=reason)
 
     async def get(self, pk: int) -> ChargingSession | None:
         return await self.repository.get(pk)
@@ -432,7 +536,19 @@ class SessionService:
             meter_stop_kwh=row.meter_stop_kwh,
             charging_changes=_charging_changes(messages),
         )
-        timeline = PricedTimeline(start=row.start_date_time, end=end, periods=periods)
+        reservation = None
+        if row.reserved_from is not None:
+            used = row.transaction_id is not None
+            until = row.start_date_time if used else end
+            reservation = PricedReservation(
+                row.reserved_from, max(until, row.reserved_from), expired=row.reservation_expired
+            )
+        if reservation is not None and row.transaction_id is None:
+            timeline = PricedTimeline(start=end, end=end, periods=(), reservation=reservation)
+        else:
+            timeline = PricedTimeline(
+                start=row.start_date_time, end=end, periods=periods, reservation=reservation
+            )
         try:
             return price_session(self.codec.tariff(row.tariff), timeline, row.time_zone)
         except (ValueError, ArithmeticError) as error:
@@ -519,7 +635,9 @@ class SessionService:
             "country_code": row.country_code,
             "party_id": row.party_id,
             "id": row.session_id,
-            "start_date_time": _iso(row.start_date_time),
+            # mod_cdrs: "or in-case of a reservation (before the start of a session) the start
+            # of the reservation".
+            "start_date_time": _iso(row.reserved_from or row.start_date_time),
             "end_date_time": _iso(row.end_date_time),
             "session_id": row.session_id,
             "cdr_token": cdr_token(row),
@@ -651,6 +769,8 @@ class SessionService:
                 )
             ],
             only=row.partner_id,
+            # The session's first push: nothing of it is queued yet, nothing to supersede.
+            fresh=first,
         )
 
 

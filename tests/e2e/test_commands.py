@@ -47,7 +47,7 @@ def site() -> dict:
         "SITE", [("CS-16", None, 1), ("CS-16", None, 2), ("CS-201", 1, None)]
     )
     for evse in location["evses"]:
-        evse["capabilities"] = ["REMOTE_START_STOP_CAPABLE", "UNLOCK_CAPABLE"]
+        evse["capabilities"] = ["REMOTE_START_STOP_CAPABLE", "UNLOCK_CAPABLE", "RESERVABLE"]
     return location
 
 

@@ -171,7 +171,14 @@ class World:
         # No grace for a charger not connected: its answer is the result at once here (the
         # retries within the grace are tests/hub/test_commands.py's).
         settings = CommandSettings(offline_grace_seconds=0)
-        runner = CommandRunner(self.sessions, self.stations, settings, clock=self.clock, name="t")
+        runner = CommandRunner(
+            self.sessions,
+            self.stations,
+            settings,
+            clock=self.clock,
+            name="t",
+            codec=OcpiTariffCodec(),
+        )
         await runner.run_once()
         await runner.drain()
 

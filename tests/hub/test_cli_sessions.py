@@ -734,7 +734,7 @@ def test_readme_lists_every_sessions_and_cdrs_command():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     commands = readme[readme.index("```sh\nhub db upgrade") :]
     commands = commands[: commands.index("```", 3)]
-    for group in ("sessions", "cdrs"):
+    for group in ("sessions", "cdrs", "commands", "reservations"):
         assert group in COMMAND_GROUPS
         for command in importlib.import_module(f"hub.cli.{group}").app.registered_commands:
             name = command.name or (command.callback.__name__ if command.callback else "")

@@ -92,7 +92,12 @@ class World:
 
     def runner(self, **settings: Any) -> CommandRunner:
         return CommandRunner(
-            self.sessions, self.stations, CommandSettings(**settings), clock=self.clock, name="t"
+            self.sessions,
+            self.stations,
+            CommandSettings(**settings),
+            clock=self.clock,
+            name="t",
+            codec=OcpiTariffCodec(),
         )
 
     def transactions(self) -> Transactions:
@@ -106,7 +111,7 @@ class World:
 
     async def accept(self, request: CommandRequest, partner: str = "a") -> Command:
         async with session_scope(self.sessions) as session:
-            return await CommandService(session, clock=self.clock).accept(
+            return await CommandService(session, clock=self.clock, codec=OcpiTariffCodec()).accept(
                 self.caller(partner), request
             )
 

@@ -221,4 +221,7 @@ async def test_version_details_offer_every_module_we_implement(world):
         ("sessions", "SENDER"),
         ("cdrs", "SENDER"),
         ("tokens", "RECEIVER"),
+        ("commands", "RECEIVER"),
+        ("chargingprofiles", "RECEIVER"),
+        ("hubclientinfo", "RECEIVER"),
     }

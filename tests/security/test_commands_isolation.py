@@ -118,3 +118,40 @@ async def test_a_result_goes_only_to_the_emsp_that_sent_the_command(world: World
         commands = {c.id: c.partner_id for c in (await session.execute(select(Command))).scalars()}
         for job in jobs:
             assert job.partner_id == commands[job.target["command"]]
+
+
+async def test_another_emsp_cannot_cancel_or_replace_a_drivers_reservation(world: World):
+    async with charger(world, "CS-16", "ocpp1.6") as station:
+        body = {
+            "response_url": world.emsp_a.command_url("RESERVE_NOW", "a-res"),
+            "token": app_token(),
+            "expiry_date": "2026-11-24T12:00:00Z",
+            "reservation_id": "SAME-ID",
+            "location_id": "SITE",
+            "evse_uid": "SITE-E1",
+        }
+        assert (await world.command("a", "RESERVE_NOW", body))["data"]["result"] == "ACCEPTED"
+        frame = await world.carry_out(station, {"status": "Accepted"})
+        theirs = {
+            "response_url": world.emsp_b.command_url("CANCEL_RESERVATION", "b-cancel"),
+            "reservation_id": "SAME-ID",
+        }
+        assert (await world.command("b", "CANCEL_RESERVATION", theirs))["data"]["result"] == (
+            "ACCEPTED"
+        )
+        assert await carry_out(world.runner) == 0  # no CancelReservation reached the charger
+        # B's RESERVE_NOW with the same reservation_id is B's own reservation, a new id.
+        b_body = {
+            **body,
+            "response_url": world.emsp_b.command_url("RESERVE_NOW", "b-res"),
+            "token": app_token(("US", "EMB")),
+            "evse_uid": "SITE-E2",
+        }
+        assert (await world.command("b", "RESERVE_NOW", b_body))["data"]["result"] == "ACCEPTED"
+        b_frame = await world.carry_out(station, {"status": "Accepted"})
+        assert b_frame[3]["reservationId"] != frame[3]["reservationId"]
+    await world.deliver()
+    assert results(world.emsp_b, "b-cancel") == ["UNKNOWN_RESERVATION"]
+    assert results(world.emsp_a, "a-res") == ["ACCEPTED"]
+    (a_session,) = world.emsp_a.sessions.values()
+    assert a_session["status"] == "RESERVATION"  # untouched by B

@@ -12,6 +12,7 @@ import httpx
 from hub.ocpp.command_runner import CommandRunner
 from hub.ocpp.commands import StationCommands
 from hub.ocpp.server import StationRegistry
+from hub.roaming.pricing import OcpiTariffCodec
 from tests.support.inprocess_hub import InProcessHub
 
 
@@ -30,7 +31,12 @@ async def command_runner(hub: InProcessHub) -> AsyncIterator[CommandRunner]:
             # The one-time call tokens expire by the wall clock: the hub redeems them by it.
         )
         yield CommandRunner(
-            hub.sessions, stations, hub.settings.commands, clock=hub.clock, name="test-runner"
+            hub.sessions,
+            stations,
+            hub.settings.commands,
+            clock=hub.clock,
+            name="test-runner",
+            codec=OcpiTariffCodec(),
         )
 
 

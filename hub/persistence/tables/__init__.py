@@ -14,6 +14,7 @@ from hub.persistence.tables.locations import Evse, Location, LocationVisibility,
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
 from hub.persistence.tables.partners import EmaidPrefix, Partner, PartnerParty, PartnerRole
+from hub.persistence.tables.reservations import Reservation
 from hub.persistence.tables.sessions import ChargeDetailRecord, ChargingSession, SessionMessage
 from hub.persistence.tables.stations import ChargingStation, EvseStatusChange
 from hub.persistence.tables.tariffs import Tariff
@@ -40,6 +41,7 @@ __all__ = [
     "Party",
     "PushJob",
     "RemoteAuthorization",
+    "Reservation",
     "SessionChargingProfile",
     "SessionMessage",
     "StationCallToken",

@@ -65,6 +65,17 @@ class Command(SQLModel, table=True):
         ),
     )
     """STOP_SESSION: the session to stop; START_SESSION: the session it started."""
+    reservation_ref: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.ForeignKey("reservations.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
+    )
+    """RESERVE_NOW / CANCEL_RESERVATION: the reservation."""
+    operator: bool = Field(default=False)
+    """Issued by the operator (``hub reservations cancel``): its result goes to nobody."""
     received_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     deadline: datetime = Field(sa_type=UtcDateTime)
     claimed_by: str | None = Field(default=None, max_length=128)

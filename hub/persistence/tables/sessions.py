@@ -63,6 +63,10 @@ class ChargingSession(SQLModel, table=True):
     meter_id: str | None = Field(default=None, max_length=255)
     status: str = Field(max_length=12, default=SessionStatus.PENDING.value)
     start_date_time: datetime = Field(sa_type=UtcDateTime)
+    reserved_from: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """When the reservation this session began as was accepted (None: no reservation); its
+    reservation time runs until ``start_date_time`` when used, else until the end."""
+    reservation_expired: bool = Field(default=False)
     end_date_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
     meter_start_kwh: Decimal | None = Field(default=None, sa_type=KWH)
     meter_stop_kwh: Decimal | None = Field(default=None, sa_type=KWH)
