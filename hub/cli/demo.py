@@ -105,6 +105,9 @@ class DemoState:
     """The charges, once they are under way (the view then shows them)."""
     speed: float = 1.0
     """How much faster than real time the charges are replayed."""
+    references: dict[int, str] = field(default_factory=dict)
+    """The ``authorization_reference`` of the app's charges, by charge number: their session
+    and CDR are found by it (a reservation's begin when the reservation was accepted)."""
 
     def update_hub_statuses(self, statuses: dict[str, str], at: float) -> None:
         for uid, status in statuses.items():
@@ -343,20 +346,16 @@ def _charges_table(state: DemoState, emsp: DemoEmsp, room: int) -> Table:
 
     rows = sorted(state.charges, key=running_ended_waiting)[:room]
     finished = sum(1 for c in state.charges if c.state is ChargeState.DONE)
-    billed = sum(1 for c in state.charges if c.started_at and _cdr_of(emsp, c))
+    billed = sum(1 for c in state.charges if _cdr_of(emsp, c, state.references))
     table = _table("Charges", "#", "EVSE", "OCPP", "state", "kWh", "eMSP session", "CDR")
     table.caption = (
         f"{len(rows)} of {len(state.charges)} charges; {finished} finished, {billed} billed"
     )
     table.caption_justify = "left"
     for charge in rows:
-        session = (
-            emsp.session_of_charge(charge.evse_uid, charge.started_at)
-            if charge.started_at
-            else None
-        )
+        session = _session_of(emsp, charge, state.references)
         seen = f"{session.get('status')} {session.get('kwh')}" if session else "-"
-        cdr = _cdr_of(emsp, charge)
+        cdr = _cdr_of(emsp, charge, state.references)
         total = (
             f"{Decimal(str(cdr['total_cost']['excl_vat'])):.2f} {cdr['currency']}" if cdr else "-"
         )
@@ -377,10 +376,30 @@ def _kwh(kwh: Decimal) -> str:
     return f"{kwh.normalize():f}" if kwh else "0"
 
 
-def _cdr_of(emsp: DemoEmsp, charge: Charge) -> dict[str, Any] | None:
+def _cdrs_of(emsp: DemoEmsp, charge: Charge, references: dict[int, str]) -> list[dict[str, Any]]:
+    """The CDRs the eMSP received for a charge: by its app's reference, else by where and when
+    it started."""
+    if charge.number in references:
+        return emsp.cdrs_of_reference(references[charge.number])
+    if charge.started_at is None:
+        return []
+    return emsp.cdr_of_charge(charge.evse_uid, charge.started_at)
+
+
+def _session_of(
+    emsp: DemoEmsp, charge: Charge, references: dict[int, str]
+) -> dict[str, Any] | None:
+    if charge.number in references:
+        return emsp.session_of_reference(references[charge.number])
     if charge.started_at is None:
         return None
-    found = emsp.cdr_of_charge(charge.evse_uid, charge.started_at)
+    return emsp.session_of_charge(charge.evse_uid, charge.started_at)
+
+
+def _cdr_of(
+    emsp: DemoEmsp, charge: Charge, references: dict[int, str] | None = None
+) -> dict[str, Any] | None:
+    found = _cdrs_of(emsp, charge, references or {}) if charge.started_at else []
     return found[0] if len(found) == 1 else None
 
 
@@ -507,7 +526,9 @@ def demo_charges(
     return plans
 
 
-def check_charges(charges: list[Charge], emsp: DemoEmsp) -> tuple[list[dict[str, Any]], list[str]]:
+def check_charges(
+    charges: list[Charge], emsp: DemoEmsp, references: dict[int, str] | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Per charge, what the eMSP got and whether it adds up; and every problem found: a
     charge that did not finish, a finished one without exactly one CDR (or POSTed twice), a CDR
     whose total or energy differs from the recomputation or from what the charger delivered, a
@@ -515,6 +536,7 @@ def check_charges(charges: list[Charge], emsp: DemoEmsp) -> tuple[list[dict[str,
     from hub.sim.cdrs import check_cdr
     from hub.sim.chargers import ChargeState
 
+    references = references or {}
     rows, problems, matched = [], [], set()
     duplicates = {
         (d.get("country_code"), d.get("party_id"), d.get("id")) for d in emsp.duplicate_cdrs
@@ -536,7 +558,7 @@ def check_charges(charges: list[Charge], emsp: DemoEmsp) -> tuple[list[dict[str,
             reason = charge.error or f"the hub answered {charge.authorization} for the token"
             problems.append(f"{where} did not finish ({charge.state}): {reason}")
             continue
-        found = emsp.cdr_of_charge(charge.evse_uid, charge.started_at)
+        found = _cdrs_of(emsp, charge, references)
         if len(found) != 1:
             problems.append(f"{where}: the eMSP received {len(found)} CDRs for it, not 1")
             continue
@@ -557,7 +579,7 @@ def check_charges(charges: list[Charge], emsp: DemoEmsp) -> tuple[list[dict[str,
             )
         if key in duplicates:
             found_problems.append(f"CDR {cdr['id']} was POSTed more than once")
-        session = emsp.session_of_charge(charge.evse_uid, charge.started_at)
+        session = _session_of(emsp, charge, references)
         if session is None or session.get("status") != "COMPLETED":
             status = session.get("status") if session else "no session"
             found_problems.append(f"the eMSP's session is {status}, not COMPLETED")
@@ -644,6 +666,9 @@ async def app_session(
     sent = emsp.stop_session(http, stop_ref, app.session_id)
     if await _command(app, emsp, "STOP_SESSION", stop_ref, sent) != "ACCEPTED":
         app.problems.append(f"STOP_SESSION: {app.results['STOP_SESSION']}")
+        return app
+    # The result says the charger took the stop; the app then sees its session end.
+    await _until(lambda: (emsp.session_of_reference(app.ref) or {}).get("status") == "COMPLETED")
     return app
 
 
@@ -673,7 +698,7 @@ async def app_reservation(
         http, app.ref, token, app.location_id, app.evse_uid, "DEMO-RES-1", expiry
     )
     result = await _command(app, emsp, "RESERVE_NOW", app.ref, sent)
-    if app.results["RESERVE_NOW"] != "ACCEPTED":
+    if app.results["RESERVE_NOW"].split("/")[0] != "ACCEPTED":
         app.skipped = f"the hub answered RESERVE_NOW {app.results['RESERVE_NOW']}"
         return app, None
     if result != "ACCEPTED":
@@ -735,13 +760,16 @@ def _minutes(charge: Charge) -> float:
 
 
 def delivered(state: DemoState, emsp: DemoEmsp) -> bool:
-    """The eMSP has the hub's EVSE statuses and a CDR for every finished charge."""
+    """The eMSP has the hub's EVSE statuses and a CDR for every finished charge, and no charge
+    is under way."""
     from hub.sim.chargers import ChargeState
 
     if any(emsp.evse_statuses().get(u) != s for u, s in state.hub_statuses.items()):
         return False
+    if any(c.state in {ChargeState.CHARGING, ChargeState.IDLE} for c in state.charges):
+        return False  # an app's charge still stopping
     return all(
-        _cdr_of(emsp, charge) is not None
+        _cdr_of(emsp, charge, state.references) is not None
         for charge in state.charges
         if charge.state is ChargeState.DONE
     )
@@ -886,6 +914,10 @@ async def run_demo(
             _, app, (reservation, reserved_charge) = await watch(asyncio.ensure_future(together))
             if reserved_charge is not None:
                 app_charge(reserved_charge)
+                state.references[reserved_charge.number] = reservation.ref
+            for charge in state.charges:
+                if app.session_id and charge.evse_uid == app.evse_uid:
+                    state.references[charge.number] = app.ref
             # Let the last pushes arrive, then compare both sides.
             deadline = time.monotonic() + DELIVERY_DEADLINE_SECONDS
             while time.monotonic() < deadline:
@@ -902,7 +934,7 @@ async def run_demo(
     mismatched = {
         u: (s, at_emsp.get(u)) for u, s in state.hub_statuses.items() if at_emsp.get(u) != s
     }
-    rows, problems = check_charges(state.charges, emsp)
+    rows, problems = check_charges(state.charges, emsp, state.references)
     app_problems = check_app(app, emsp) + check_app(reservation, emsp)
     finished = [c for c in state.charges if c.state is ChargeState.DONE]
     return {

@@ -792,7 +792,7 @@ class SimulatedCharger:
                 stopped.cancel()
         return not run.stop.is_set()
 
-    def _stopped_at(
+    async def _stopped_at(
         self,
         plan: ChargePlan,
         clock: FastForwardClock,
@@ -801,8 +801,11 @@ class SimulatedCharger:
         end: MeterPoint,
     ) -> MeterPoint:
         """The meter when a remote stop ends the charge: now on the charge's clock (whole
-        seconds), never before the last point sent nor after the planned end."""
-        at = min(max(clock.now().replace(microsecond=0), after.at), end.at)
+        seconds), after the last point sent (at least a second: two readings of one moment
+        that differ would be conflicting samples), never after the planned end. A stop due
+        within the second of the last point waits for the next second."""
+        at = min(max(clock.now().replace(microsecond=0), after.at + timedelta(seconds=1)), end.at)
+        await clock.wait_until(at)
         assert run.charge.started_at is not None  # noqa: S101 - set before the first message
         return meter_point(
             plan, run.charge.started_at, run.charge.meter_start_wh, at, PointKind.STOP
@@ -854,7 +857,10 @@ class SimulatedCharger:
             await self._stop_16(charge, last, plan.token_uid, "EVDisconnected")
         else:
             await self._stop_16(
-                charge, self._stopped_at(plan, clock, run, sent, last), plan.token_uid, "Remote"
+                charge,
+                await self._stopped_at(plan, clock, run, sent, last),
+                plan.token_uid,
+                "Remote",
             )
         charge.state = ChargeState.DONE
 
@@ -944,7 +950,7 @@ class SimulatedCharger:
         if await self._reach(clock, last.at, run):
             end, trigger, state, reason = last, "EVCommunicationLost", "Idle", "EVDisconnected"
         else:
-            end = self._stopped_at(plan, clock, run, sent, last)
+            end = await self._stopped_at(plan, clock, run, sent, last)
             trigger, state, reason = "RemoteStop", "EVConnected", "Remote"
         await event("Ended", trigger, end, charging_state=state, stopped_reason=reason)
         charge.stopped_at, charge.stop_reason = end.at, reason

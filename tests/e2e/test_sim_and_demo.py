@@ -1,7 +1,7 @@
 """The simulators against a real hub process (status changes and charges), and ``hub demo`` end
 to end: every finished charge reaches the demo eMSP as exactly one CDR with the recomputed
 total, the app's charge (START_SESSION, STOP_SESSION) as a COMMAND session whose CDR carries
-its authorization_reference."""
+its authorization_reference, and the app's reservation used by the driver's card."""
 
 from __future__ import annotations
 
@@ -165,8 +165,8 @@ def test_hub_demo_runs_end_to_end(tmp_path: Path):
     # The live view owns the terminal: no log line of any component (warnings only, and none).
     logged = [line for line in (done.stdout + done.stderr).splitlines() if "INFO" in line]
     assert not logged, logged[:5]
-    # The six replayed charges and the app's.
-    assert_every_charge_billed_once(tmp_path / "demo" / "demo.db", done.stdout, charges=7)
+    # The six replayed charges, the app's and the one a card started on the app's reservation.
+    assert_every_charge_billed_once(tmp_path / "demo" / "demo.db", done.stdout, charges=8)
     assert "app_commands_ok     │ True" in done.stdout
     flat = " ".join(done.stdout.replace("│", " ").split())
     assert "The app's START_SESSION at" in flat
@@ -174,7 +174,12 @@ def test_hub_demo_runs_end_to_end(tmp_path: Path):
     with sqlite3.connect(tmp_path / "demo" / "demo.db") as connection:
         commands = connection.execute(
             "SELECT kind, response, result, result_sent_at IS NOT NULL FROM commands"
-            " WHERE kind IN ('START_SESSION', 'STOP_SESSION') ORDER BY id"
+            " WHERE kind IN ('START_SESSION', 'STOP_SESSION', 'RESERVE_NOW') ORDER BY kind"
+        ).fetchall()
+        reserved = connection.execute(
+            "SELECT s.status, s.auth_method, s.token_uid, s.reserved_from IS NOT NULL"
+            " FROM charging_sessions s JOIN charge_detail_records c ON c.session_ref = s.id"
+            " WHERE s.authorization_reference = 'DEMO-APP-RESERVE'"
         ).fetchall()
         app = connection.execute(
             "SELECT s.status, s.auth_method, c.body FROM charging_sessions s"
@@ -182,9 +187,13 @@ def test_hub_demo_runs_end_to_end(tmp_path: Path):
             " WHERE s.authorization_reference = 'DEMO-APP-START'"
         ).fetchall()
     assert commands == [
+        ("RESERVE_NOW", "ACCEPTED", "ACCEPTED", 1),
         ("START_SESSION", "ACCEPTED", "ACCEPTED", 1),
         ("STOP_SESSION", "ACCEPTED", "ACCEPTED", 1),
     ]
+    # The reservation's session became the charge's, billed to the driver's card.
+    assert reserved == [("COMPLETED", "COMMAND", "DMO0000001", 1)]
+    assert "made it RESERVED; the driver's card started the charge there" in flat
     ((status, auth_method, body),) = app
     assert (status, auth_method) == ("COMPLETED", "COMMAND")
     cdr = json.loads(body)

@@ -195,8 +195,9 @@ def test_the_demo_says_what_it_does_before_the_live_view(tmp_path: Path):
     after = "\n".join(lines[first_view_line:])
     assert "PATCHes delivered for" in after
     assert "Charges and their CDRs" in after
-    # The two replayed charges and the app's (START_SESSION, STOP_SESSION).
-    assert "3 of 3 charges finished, and each reached the eMSP as exactly one CDR" in after
+    # The two replayed charges, the app's (START_SESSION, STOP_SESSION) and the one a card
+    # started on the app's reservation.
+    assert "4 of 4 charges finished, and each reached the eMSP as exactly one CDR" in after
 
 
 def test_the_first_progress_line_needs_none_of_the_heavy_modules():

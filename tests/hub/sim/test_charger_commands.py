@@ -168,6 +168,24 @@ async def test_a_remote_start_runs_a_charge_until_the_remote_stop(version: str):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+async def test_a_stop_within_the_second_of_the_last_reading_ends_a_second_later(version: str):
+    # Two readings of one moment that differ (power 150 kW, then 0 at the stop) would be
+    # conflicting samples: the stop waits for the next second.
+    async with station(version) as (charger, csms, time):
+        assert await csms.call(*start_call(version)) == {"status": "Accepted"}
+        transaction_id = await transaction_of(version, charger, csms)
+        assert await csms.call(*stop_call(version, transaction_id)) == {"status": "Accepted"}
+        time.advance(1)
+        action, test = ended(version)
+        (end,) = await csms.until(action, test)
+        await charger.wait_remote_charges()
+    stamp = end["timestamp"]
+    assert stamp == "2026-11-24T12:00:01Z"
+    (charge,) = charger.remote_charges
+    assert (charge.stopped_at, charge.delivered_wh) == (WALL + timedelta(seconds=1), 16)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 async def test_a_remote_start_takes_a_free_connector_or_is_rejected(version: str):
     async with station(version) as (charger, csms, _):
         await charger.status(2, "Faulted")
