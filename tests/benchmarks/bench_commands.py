@@ -2,7 +2,7 @@
 not a test).
 
     .venv/bin/python -m tests.benchmarks.bench_commands [--engine sqlite|postgresql|both]
-        [--rate 100] [--duration 60] [--hold 5] [--quick]
+        [--rate 100] [--duration 60] [--hold 5] [--start-timeout 30] [--quick]
 
 Per engine, in a migrated database of its own (created and dropped here; PostgreSQL from
 ``HUB_TEST_DATABASE_URL``, default the local cluster):
@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from hub.persistence.session import (
@@ -53,7 +53,7 @@ from hub.persistence.session import (
     dispose_engine,
     session_scope,
 )
-from hub.persistence.tables import Evse, Location
+from hub.persistence.tables import Command, Evse, Location
 from hub.roaming.importer import parse_tariffs_json
 from hub.services.tariffs import TariffService
 from tests.benchmarks.bench_authorize import database
@@ -68,10 +68,14 @@ QUICK = {"rate": 10.0, "duration": 10.0}
 FULL = {"rate": 100.0, "duration": 60.0}
 PARTY = ("US", "EMA")
 RESULT_TARGET_S = 1.0
-RESULT_LIMIT_S = 240.0
-"""How long the eMSP waits for the last results (START_SESSION's own timeout is 180 s)..."""
-RESULT_QUIET_S = 60.0
-"""...or until none came for this long."""
+START_TIMEOUT_S = 30.0
+"""Default ``HUB_COMMANDS__START_SESSION_TIMEOUT_SECONDS`` of the hub (``--start-timeout``):
+the chargers start at once, so a START_SESSION not answered by then was not carried out in
+time, or not matched with its transaction (it comes as TIMEOUT, not lost)."""
+RESULT_LIMIT_S = 600.0
+"""How long the eMSP waits for the last results, at most..."""
+RESULT_QUIET_MARGIN_S = 15.0
+"""...or until none came for the START_SESSION timeout plus this."""
 
 
 def stations_for(rate: float, hold: float) -> int:
@@ -132,7 +136,10 @@ def stop(process: subprocess.Popen[Any] | None, *, polite: bool) -> None:
 def drive(url: str, args: argparse.Namespace, stations: int, token: str, evses: list) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="hub-bench-commands-"))
     env = hub_environment(url, free_port())
-    env.update(HUB_LOG_LEVEL="WARNING")
+    env.update(
+        HUB_LOG_LEVEL="WARNING",
+        HUB_COMMANDS__START_SESSION_TIMEOUT_SECONDS=str(args.start_timeout),
+    )
     hub_url = f"http://127.0.0.1:{env['HUB_SERVER__PORT']}"
     log_path = workdir / "hub.log"
     evses_path = workdir / "evses.json"
@@ -201,12 +208,14 @@ def measure(
 
     print(
         f"  {args.rate:g} START_SESSION/s for {args.duration:g} s from the eMSP (open loop); the"
-        f" chargers start at once and stop {args.hold:g} s later"
+        f" chargers start at once and stop {args.hold:g} s later (START_SESSION timeout"
+        f" {args.start_timeout:g} s)"
     )
     cpu = CpuMeter(processes)
     _, sent, window, errors = ask(emsp, f"run {args.rate} {args.duration}")
     sending = cpu.line()
-    _, results, waited = ask(emsp, f"wait {RESULT_LIMIT_S} {RESULT_QUIET_S}")
+    quiet = args.start_timeout + RESULT_QUIET_MARGIN_S
+    _, results, waited = ask(emsp, f"wait {RESULT_LIMIT_S} {quiet}")
     print(
         f"    {sent} POSTed in {window} s ({int(sent) / float(window):.0f}/s, {errors} failed);"
         f" results received {waited} s after the last response; while sending: {sending}"
@@ -225,7 +234,8 @@ def measure(
     to_result: list[float] = []
     to_accepted: list[float] = []
     lost = duplicates = 0
-    for _, posted, _, response, results in rows:
+    queued = [row[5] - row[1] for row in rows if row[5] is not None]
+    for _, posted, _, response, results, _ in rows:
         for result, _ in results:
             by_result[result] += 1
         if len(results) > 1:
@@ -239,7 +249,12 @@ def measure(
                 to_accepted.append(arrived - posted)
     answers = chargers["answer_times"]
     charger_p99 = percentile(answers, 0.99) if answers else 0.0
-    print(f"  POST -> CommandResponse ({len(response_times)}): {spread_ms(response_times)}")
+    print(
+        f"  POST -> CommandResponse ({len(response_times)}, from the due time):"
+        f" {spread_ms(response_times)}"
+    )
+    if queued and max(queued) > 0.01:
+        print(f"    (of which waiting for one of the eMSP's connections: {spread_ms(queued)})")
     print(f"    responses: {dict(responses)}")
     target = RESULT_TARGET_S + charger_p99
     verdict = ""
@@ -280,6 +295,34 @@ async def bench_engine(engine: str, args: argparse.Namespace) -> None:
             f" 2.0.1) and the eMSP in {time.perf_counter() - began:.1f} s"
         )
         await asyncio.to_thread(drive, url, args, stations, token, evses)
+        print(await stored_commands(url))
+
+
+async def stored_commands(url: str) -> str:
+    """The commands as the hub stored them: by state and result, and the TIMEOUTs whose
+    transaction did begin (matched to the command, which was not finished)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(col(Command.state), col(Command.result), func.count()).group_by(
+                    col(Command.state), col(Command.result)
+                )
+            )
+            by_state = {f"{state} {result or '-'}": count for state, result, count in rows}
+            matched = (
+                await connection.execute(
+                    select(func.count())
+                    .select_from(Command)
+                    .where(col(Command.result) == "TIMEOUT", col(Command.session_ref).is_not(None))
+                )
+            ).scalar_one()
+    finally:
+        await dispose_engine(engine)
+    return (
+        f"  stored commands: {by_state}; TIMEOUT although their transaction began (and was"
+        f" matched to them): {matched}"
+    )
 
 
 def main() -> None:
@@ -290,6 +333,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="START_SESSION per second (100)")
     parser.add_argument("--duration", type=float, help="seconds of sending (60)")
     parser.add_argument("--hold", type=float, default=5.0, help="seconds a car stays (5)")
+    parser.add_argument(
+        "--start-timeout",
+        type=float,
+        default=START_TIMEOUT_S,
+        help=f"the hub's START_SESSION timeout, seconds ({START_TIMEOUT_S:g}; production 180)",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: " + str(QUICK))
     args = parser.parse_args()
     for name, value in (QUICK if args.quick else FULL).items():
