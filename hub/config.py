@@ -183,6 +183,22 @@ class SessionSettings(BaseModel):
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
 
+class PublicFeedSettings(BaseModel):
+    """The free public data feed (23 CFR 680.116(c)): /public/2.2.1/locations[/{id}] and
+    /public/2.2.1/tariffs, without a token."""
+
+    enabled: bool = True
+    # Cache-Control max-age of its answers: a client honouring it sees a status or price change
+    # at most this late. At most 15: dynamic data within 15 s (DOE/DOT real-time API guidance).
+    max_age_seconds: int = Field(default=10, ge=0, le=15)
+    # Requests per client address (token bucket, in each process's memory): on average
+    # rate_limit_per_hour, at most rate_limit_burst in a row; beyond that HTTP 429.
+    rate_limit_per_hour: int = Field(default=1000, ge=1)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    # NACS connectors: "omit" (left out, as for partners by default) or "SAE_J3400" (2.3.0 value).
+    nacs_mode: Literal["omit", "SAE_J3400"] = "omit"
+
+
 class CommandSettings(BaseModel):
     # Whether the hub offers the Commands module to eMSPs...
     enabled: bool = True
@@ -227,6 +243,7 @@ class Settings(BaseSettings):
     local_list: LocalListSettings = LocalListSettings()
     sessions: SessionSettings = SessionSettings()
     commands: CommandSettings = CommandSettings()
+    public_feed: PublicFeedSettings = PublicFeedSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs
