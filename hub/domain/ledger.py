@@ -256,13 +256,16 @@ def monthly_windows(as_of: datetime, count: int = 12) -> list[tuple[datetime, da
 
 
 def calendar_months(as_of: datetime, count: int = 12) -> list[tuple[datetime, datetime]]:
-    """The last ``count`` calendar months before ``as_of``'s month plus that month up to
-    ``as_of`` (``count`` in all, oldest first), each [start, end)."""
+    """The last ``count`` calendar months up to ``as_of``, oldest first, each [start, end): the
+    current month up to ``as_of`` is the last of them, unless ``as_of`` is the first instant
+    of a month (then the ``count`` whole months before it)."""
     current = month_start(as_of)
-    months = [
+    if current == as_of:
+        return [(add_months(current, -k), add_months(current, -k + 1)) for k in range(count, 0, -1)]
+    whole = [
         (add_months(current, -k), add_months(current, -k + 1)) for k in range(count - 1, 0, -1)
     ]
-    return [*months, (current, as_of)]
+    return [*whole, (current, as_of)]
 
 
 def window_totals(

@@ -22,10 +22,12 @@ from hub.domain.ledger import (
     PortHistory,
     WindowOutage,
     as_duration,
+    calendar_months,
     minutes,
     port_outages,
     port_uptime,
     window_totals,
+    year_window,
 )
 from hub.domain.uptime import ExclusionReason, Outage, OutageCause, PortUptime
 from hub.errors import Conflict, InvalidRequest, InvalidState, NotFound
@@ -70,6 +72,22 @@ class RebuildSummary:
     withdrawn: int = 0
     revived: int = 0
     maintenance_events: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PortReport:
+    """One port in a compliance report: the rule's year to the report's instant, its months,
+    and the outages of that year."""
+
+    history: PortHistory
+    year: PortUptime
+    months: list[PortUptime]
+    outages: list[Outage]
+
+    @property
+    def first_year(self) -> bool:
+        begin = self.history.commissioned_at
+        return begin is not None and begin > self.year.window_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +453,25 @@ class UptimeService:
             ]
             result.append((history, per_window[0], per_window))
         return result
+
+    async def report(
+        self, *, stations: Sequence[str] = (), port: str | None = None
+    ) -> list[PortReport]:
+        """Every port in scope over the rule's year ending at the ledger's clock (twelve
+        calendar months), with its twelve calendar months (the current one up to now) and the
+        outages of the year, rebuilt first."""
+        as_of = self.clock()
+        year = year_window(as_of)
+        months = calendar_months(as_of)
+        rows = await self.port_windows([year, *months], stations=stations, port=port, rebuild=True)
+        details = await self.details(stations, port, since=year[0], until=as_of, rebuild=False)
+        by_port: dict[str, list[Outage]] = {}
+        for detail in details:
+            by_port.setdefault(detail.outage.port_id, []).append(detail.outage)
+        return [
+            PortReport(history, uptime, windows[1:], by_port.get(history.port_id, []))
+            for history, uptime, windows in rows
+        ]
 
     # -- the operator's exclusions -----------------------------------------------------------------
 

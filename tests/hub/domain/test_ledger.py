@@ -138,6 +138,8 @@ def test_months_and_windows():
     assert len(windows) == 12
     months = calendar_months(t(15, 10), count=3)
     assert months == [(t(1, month=1), t(1, month=2)), (t(1, month=2), t(1)), (t(1), t(15, 10))]
+    whole = calendar_months(t(1), count=2)  # at a month's first instant: whole months only
+    assert whole == [(t(1, month=1), t(1, month=2)), (t(1, month=2), t(1))]
 
 
 PORT = PortHistory("LOC-1", "EVSE-1", commissioned_at=datetime(2024, 1, 1, tzinfo=UTC))
