@@ -60,15 +60,22 @@ def uptime(
         from hub.services.uptime import UptimeService
 
         settings = context.settings.uptime
-        moment = as_of or utc_now()
+        now = utc_now()
+        moment = as_of or now
+        if moment > now:
+            exit_with_error("--at is in the future: the ledger knows nothing after now")
         async with session_scope(context.sessions) as session:
+            # Rebuilt as of now (what the trail records happens now), reported as of --at.
+            await UptimeService(
+                session, rule=settings.rule(), history_since=settings.history_since
+            ).rebuild(stations=stations or [])
             service = UptimeService(
                 session,
                 rule=settings.rule(),
                 clock=lambda: moment,
                 history_since=settings.history_since,
             )
-            reports = await service.report(stations=stations or [])
+            reports = await service.report(stations=stations or [], rebuild=False)
         return moment, [ReportRow(r) for r in reports]
 
     moment, rows = run(work)

@@ -455,15 +455,17 @@ class UptimeService:
         return result
 
     async def report(
-        self, *, stations: Sequence[str] = (), port: str | None = None
+        self, *, stations: Sequence[str] = (), port: str | None = None, rebuild: bool = True
     ) -> list[PortReport]:
         """Every port in scope over the rule's year ending at the ledger's clock (twelve
         calendar months), with its twelve calendar months (the current one up to now) and the
-        outages of the year, rebuilt first."""
+        outages of the year (rebuilt first unless ``rebuild`` is False)."""
         as_of = self.clock()
         year = year_window(as_of)
         months = calendar_months(as_of)
-        rows = await self.port_windows([year, *months], stations=stations, port=port, rebuild=True)
+        rows = await self.port_windows(
+            [year, *months], stations=stations, port=port, rebuild=rebuild
+        )
         details = await self.details(stations, port, since=year[0], until=as_of, rebuild=False)
         by_port: dict[str, list[Outage]] = {}
         for detail in details:

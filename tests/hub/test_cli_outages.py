@@ -242,6 +242,7 @@ def test_the_uptime_report(world):
     assert "13878.00" in table
     assert "missing history" in table
     world("reports", "uptime", "--station", "NOWHERE", expect=1)
+    assert "future" in world("reports", "uptime", "--at", "2999-01-01", expect=1).output
 
 
 def chromium_or_skip() -> Path:
