@@ -11,10 +11,11 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.domain.commands import Timeouts
+from hub.domain.ledger import NoEnergyRule
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./hub.db"
 
@@ -228,6 +229,20 @@ class CommandSettings(BaseModel):
         )
 
 
+class UptimeSettings(BaseModel):
+    # The no-energy detector (README "NEVI uptime"): a port whose `no_energy_sessions`
+    # consecutive ended sessions each delivered less than `no_energy_kwh` is out from the first
+    # of them until the next session that delivered at least that much (0 sessions: off).
+    no_energy_sessions: int = Field(default=3, ge=0)
+    no_energy_kwh: Decimal = Field(default=Decimal(1), ge=0)
+    # The platform's status history is complete only from this instant (e.g. when it took over
+    # the ports from another network): a window that starts earlier has missing history.
+    history_since: AwareDatetime | None = None
+
+    def rule(self) -> NoEnergyRule:
+        return NoEnergyRule(sessions=self.no_energy_sessions, min_kwh=self.no_energy_kwh)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -244,6 +259,7 @@ class Settings(BaseSettings):
     sessions: SessionSettings = SessionSettings()
     commands: CommandSettings = CommandSettings()
     public_feed: PublicFeedSettings = PublicFeedSettings()
+    uptime: UptimeSettings = UptimeSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs

@@ -19,6 +19,7 @@ from hub.persistence.tables.sessions import ChargeDetailRecord, ChargingSession,
 from hub.persistence.tables.stations import ChargingStation, EvseStatusChange
 from hub.persistence.tables.tariffs import Tariff
 from hub.persistence.tables.tokens import Token, TokenPullCursor
+from hub.persistence.tables.uptime import MaintenanceWindow, OutageExclusionEvent, PortOutage
 
 __all__ = [
     "AuthorizationDecisionRecord",
@@ -34,11 +35,14 @@ __all__ = [
     "LocalAuthListEntry",
     "Location",
     "LocationVisibility",
+    "MaintenanceWindow",
     "OperatorTokenBlock",
+    "OutageExclusionEvent",
     "Partner",
     "PartnerParty",
     "PartnerRole",
     "Party",
+    "PortOutage",
     "PushJob",
     "RemoteAuthorization",
     "Reservation",
