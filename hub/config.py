@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -243,6 +244,16 @@ class UptimeSettings(BaseModel):
         return NoEnergyRule(sessions=self.no_energy_sessions, min_kwh=self.no_energy_kwh)
 
 
+class NeviSettings(BaseModel):
+    """NEVI reporting (EV-ChART): the platform's default ``network_provider`` (a value of
+    EV-ChART's provider list; a location's NEVI registration may name another) and the JSON
+    file of the ``payment_method``/``session_error`` vocabularies (None: the built-in one,
+    ``hub.domain.evchart.DEFAULT_VOCABULARY``)."""
+
+    network_provider: str | None = Field(default=None, min_length=1, max_length=30)
+    vocabulary_file: Path | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -260,6 +271,7 @@ class Settings(BaseSettings):
     commands: CommandSettings = CommandSettings()
     public_feed: PublicFeedSettings = PublicFeedSettings()
     uptime: UptimeSettings = UptimeSettings()
+    nevi: NeviSettings = NeviSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs

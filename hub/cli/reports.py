@@ -1,11 +1,14 @@
 """``hub reports``: compliance reports. ``uptime``: every port's NEVI uptime at a glance
-(README "NEVI uptime"); its records and HTML page are built in ``hub.cli.uptime_report``."""
+(README "NEVI uptime"); its records and HTML page are built in ``hub.cli.uptime_report``.
+``evchart`` writes the quarterly EV-ChART files of NEVI (Modules 2, 3 and 4, 23 CFR
+680.112(a)) with their SHA-256 checksum, and checks a file against EV-ChART's rules before it
+is submitted."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -15,12 +18,19 @@ from hub.cli.common import (
     console,
     exit_with_error,
     print_json,
+    print_record,
     print_table,
     run,
     warn,
 )
+from hub.domain import evchart
 
-app = typer.Typer(help="Compliance reports (NEVI uptime).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.services.evchart import UptimeSource
+
+app = typer.Typer(help="Compliance reports: NEVI uptime, EV-ChART exports.", no_args_is_help=True)
 
 
 @app.command("uptime")
@@ -123,3 +133,132 @@ def uptime(
     )
     if html is not None:
         console.print(f"wrote {html}")
+
+
+def uptime_source(session: AsyncSession) -> UptimeSource:
+    """Where Modules 3 and 4 take their uptimes and outages: the uptime ledger."""
+    from hub.config import get_settings
+    from hub.services.evchart import LedgerUptimeSource
+    from hub.services.uptime import UptimeService
+
+    settings = get_settings().uptime
+    return LedgerUptimeSource(
+        UptimeService(session, rule=settings.rule(), history_since=settings.history_since)
+    )
+
+
+def _quarter(value: str | None) -> evchart.Quarter:
+    if value is None:
+        raise typer.BadParameter("required to write a report", param_hint="--quarter")
+    try:
+        return evchart.Quarter.parse(value)
+    except evchart.EvchartError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--quarter") from exc
+
+
+@app.command("evchart")
+def evchart_report(
+    module: int | None = typer.Option(
+        None, "--module", min=2, max=4, help="EV-ChART module: 2 sessions, 3 uptime, 4 outages"
+    ),
+    quarter: str | None = typer.Option(None, "--quarter", help="The quarter, e.g. 2026Q3"),
+    station: list[str] | None = typer.Option(
+        None, "--station", help="Only this NEVI station (location id); repeatable"
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", dir_okay=False, help="The CSV to write (FILE.sha256 is written beside it)"
+    ),
+    check: Path | None = typer.Option(
+        None,
+        "--check",
+        exists=True,
+        dir_okay=False,
+        help="Check this CSV against EV-ChART's rules instead (its module from the header "
+        "unless --module)",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write an EV-ChART Module 2, 3 or 4 CSV for a quarter, or --check one."""
+    if check is not None:
+        check_file(check, module, as_json=as_json)
+        return
+    if module is None:
+        raise typer.BadParameter("2, 3 or 4", param_hint="--module")
+    period = _quarter(quarter)
+    if out is None:
+        raise typer.BadParameter("the CSV to write", param_hint="--out")
+    if not out.parent.is_dir():
+        raise typer.BadParameter(f"no directory {out.parent}", param_hint="--out")
+    if out.is_dir():
+        raise typer.BadParameter(f"{out} is a directory", param_hint="--out")
+
+    from hub.persistence.session import session_scope
+    from hub.services.evchart import EvchartService, load_vocabulary
+
+    async def work(context: CommandContext) -> dict[str, Any]:
+        nevi = context.settings.nevi
+        async with session_scope(context.sessions) as session:
+            service = EvchartService(
+                session,
+                network_provider=nevi.network_provider,
+                vocabulary=load_vocabulary(nevi.vocabulary_file),
+                source=uptime_source(session),
+            )
+            report = await service.report(module, period, station)
+            written = await service.write(report, out)
+        return {
+            "module": module,
+            "quarter": str(period),
+            "stations": len(report.stations),
+            "rows": written.rows,
+            "file": str(written.path),
+            "sha256": written.sha256,
+            "checksum_file": str(written.checksum_path),
+            "notes_file": str(written.notes_path) if written.notes_path else None,
+            "notes": report.notes,
+        }
+
+    record = run(work)
+    if as_json:
+        print_json(record)
+        return
+    for note in record["notes"]:
+        warn(note)
+    shown = {key: value for key, value in record.items() if key != "notes"}
+    print_record(f"EV-ChART Module {module} ({evchart.MODULES[module].title}), {period}", shown)
+
+
+def check_file(path: Path, module: int | None, *, as_json: bool) -> None:
+    """Run the validator on a file; exit 1 listing the problems."""
+    import csv
+
+    try:
+        with path.open(encoding="utf-8", newline="") as stream:
+            header = next(csv.reader(stream), [])
+            number = module or evchart.detect_module(header)
+            if number is None:
+                exit_with_error(
+                    f"{path}: its header is not that of Module 2, 3 or 4; name it with --module"
+                )
+            stream.seek(0)
+            problems = evchart.check(number, stream)
+    except UnicodeDecodeError as exc:
+        exit_with_error(f"{path} is not UTF-8 text: {exc}")
+    if as_json:
+        print_json(
+            {
+                "file": str(path),
+                "module": number,
+                "problems": [
+                    {"row": p.row, "column": p.column, "message": p.message} for p in problems
+                ],
+            }
+        )
+    elif not problems:
+        console.print(f"{path}: Module {number}, no problems", highlight=False, soft_wrap=True)
+    else:
+        for problem in problems:
+            console.print(f"{path}: {problem}", highlight=False, soft_wrap=True)
+        console.print(f"{len(problems)} problem(s)", highlight=False)
+    if problems:
+        raise typer.Exit(1)

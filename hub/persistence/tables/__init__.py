@@ -11,6 +11,7 @@ from hub.persistence.tables.commands import Command
 from hub.persistence.tables.hub_client_info import HubClientInfo
 from hub.persistence.tables.local_lists import LocalAuthList, LocalAuthListEntry
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
+from hub.persistence.tables.nevi import NeviStation
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
 from hub.persistence.tables.partners import EmaidPrefix, Partner, PartnerParty, PartnerRole
@@ -36,6 +37,7 @@ __all__ = [
     "Location",
     "LocationVisibility",
     "MaintenanceWindow",
+    "NeviStation",
     "OperatorTokenBlock",
     "OutageExclusionEvent",
     "Partner",
