@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub import logs
-from hub.config import Settings
+from hub.config import PublicFeedSettings, Settings
+from hub.domain.assets import NacsMode
 from hub.domain.contract_certificates import NoContractCertificateValidation
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.ocpp.bridge import Bridge
@@ -37,6 +38,7 @@ from hub.roaming.handshake import CredentialsHandshake
 from hub.roaming.http import partner_http_client
 from hub.roaming.ports import build_ports
 from hub.roaming.pricing import OcpiTariffCodec
+from hub.roaming.public_feed import build_public_feed
 from hub.roaming.push import PushWorker
 from hub.roaming.token_pull import TokenPuller
 from ocpi.auth import TokenEncoding
@@ -44,6 +46,7 @@ from ocpi.headers import X_REQUEST_ID, new_message_id
 from ocpi.v221.ports import AuthenticationPort, ClientIdentity, OcpiPorts
 from ocpi.v221.server.common import ServerConfig, exception_handlers
 from ocpi.v221.server.openapi import DescribedOpenAPIJson, describe_interfaces
+from ocpi.v221.server.public import PublicFeedConfig, RateLimit, RateLimiter, build_public_router
 from ocpi.v221.server.router import build_router
 
 OPENAPI_TITLE = "OCPI hub: OCPI 2.2.1 CPO interfaces"
@@ -100,6 +103,30 @@ class LoggedAuthentication:
 
 def _logged(ports: OcpiPorts) -> OcpiPorts:
     return dataclasses.replace(ports, authentication=LoggedAuthentication(ports.authentication))
+
+
+def public_feed_router(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Callable[[], datetime],
+) -> Router:
+    """The free public data feed (``ocpi.v221.server.public``) at ``/public``: the OCPI package
+    serves it through the same Sender ports and mappers as the partners' GETs, answered for the
+    public (``hub.roaming.public_feed``); rate-limited on ``clock``."""
+    feed: PublicFeedSettings = settings.public_feed
+    limiter = RateLimiter(
+        RateLimit(per_hour=feed.rate_limit_per_hour, burst=feed.rate_limit_burst),
+        clock=lambda: clock().timestamp(),
+    )
+    return build_public_router(
+        build_public_feed(sessions, NacsMode(feed.nacs_mode)),
+        PublicFeedConfig(
+            base_url=f"{settings.public_url}/public",
+            max_page_limit=settings.ocpi.max_page_limit,
+            max_age_seconds=feed.max_age_seconds,
+        ),
+        limiter=limiter,
+    )
 
 
 def create_app(
@@ -196,6 +223,7 @@ def create_app(
         sessions, handshake, commands=partner_commands, charging_profiles=partner_profiles
     )
     ocpi_router = build_router(_logged(ports), server_config)
+    public = [public_feed_router(settings, sessions, clock)] if settings.public_feed.enabled else []
     if settings.local_list.enabled:
         bridge.on_boot = local_lists.wake
 
@@ -228,6 +256,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             ocpi_router,
+            *public,
             health,
             ocpp_endpoint(bridge, registry),
             internal_calls_endpoint(commands),

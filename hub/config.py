@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.domain.commands import Timeouts
+from hub.domain.ledger import NoEnergyRule
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./hub.db"
 
@@ -183,6 +185,22 @@ class SessionSettings(BaseModel):
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
 
+class PublicFeedSettings(BaseModel):
+    """The free public data feed (23 CFR 680.116(c)): /public/2.2.1/locations[/{id}] and
+    /public/2.2.1/tariffs, without a token."""
+
+    enabled: bool = True
+    # Cache-Control max-age of its answers: a client honouring it sees a status or price change
+    # at most this late. At most 15: dynamic data within 15 s (DOE/DOT real-time API guidance).
+    max_age_seconds: int = Field(default=10, ge=0, le=15)
+    # Requests per client address (token bucket, in each process's memory): on average
+    # rate_limit_per_hour, at most rate_limit_burst in a row; beyond that HTTP 429.
+    rate_limit_per_hour: int = Field(default=1000, ge=1)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    # NACS connectors: "omit" (left out, as for partners by default) or "SAE_J3400" (2.3.0 value).
+    nacs_mode: Literal["omit", "SAE_J3400"] = "omit"
+
+
 class CommandSettings(BaseModel):
     # Whether the hub offers the Commands module to eMSPs...
     enabled: bool = True
@@ -212,6 +230,30 @@ class CommandSettings(BaseModel):
         )
 
 
+class UptimeSettings(BaseModel):
+    # The no-energy detector (README "NEVI uptime"): a port whose `no_energy_sessions`
+    # consecutive ended sessions each delivered less than `no_energy_kwh` is out from the first
+    # of them until the next session that delivered at least that much (0 sessions: off).
+    no_energy_sessions: int = Field(default=3, ge=0)
+    no_energy_kwh: Decimal = Field(default=Decimal(1), ge=0)
+    # The platform's status history is complete only from this instant (e.g. when it took over
+    # the ports from another network): a window that starts earlier has missing history.
+    history_since: AwareDatetime | None = None
+
+    def rule(self) -> NoEnergyRule:
+        return NoEnergyRule(sessions=self.no_energy_sessions, min_kwh=self.no_energy_kwh)
+
+
+class NeviSettings(BaseModel):
+    """NEVI reporting (EV-ChART): the platform's default ``network_provider`` (a value of
+    EV-ChART's provider list; a location's NEVI registration may name another) and the JSON
+    file of the ``payment_method``/``session_error`` vocabularies (None: the built-in one,
+    ``hub.domain.evchart.DEFAULT_VOCABULARY``)."""
+
+    network_provider: str | None = Field(default=None, min_length=1, max_length=30)
+    vocabulary_file: Path | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -227,6 +269,9 @@ class Settings(BaseSettings):
     local_list: LocalListSettings = LocalListSettings()
     sessions: SessionSettings = SessionSettings()
     commands: CommandSettings = CommandSettings()
+    public_feed: PublicFeedSettings = PublicFeedSettings()
+    uptime: UptimeSettings = UptimeSettings()
+    nevi: NeviSettings = NeviSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs

@@ -19,7 +19,8 @@ Hierarchy::
     │   ├── Unauthorized                       2000  (HTTP 401)
     │   ├── UnknownObject                      2000  (HTTP 404)
     │   ├── MethodNotAllowed                   2000  (HTTP 405)
-    │   └── PayloadTooLarge                    2000  (HTTP 413)
+    │   ├── PayloadTooLarge                    2000  (HTTP 413)
+    │   └── TooManyRequests                    2000  (HTTP 429: public feed rate limit)
     ├── OcpiServerSideError                    3xxx  the server failed
     │   ├── UnableToUseClientApi               3001
     │   ├── UnsupportedVersion                 3002
@@ -68,6 +69,7 @@ __all__ = [
     "PartnerUnreachable",
     "PayloadTooLarge",
     "TokenNotFound",
+    "TooManyRequests",
     "UnableToUseClientApi",
     "Unauthorized",
     "UnknownLocation",
@@ -219,6 +221,22 @@ class PayloadTooLarge(OcpiClientSideError):
 
     http_status = 413
     default_message = "Request body too large"
+
+
+class TooManyRequests(OcpiClientSideError):
+    """The client sent more requests than its rate allows: HTTP 429 (RFC 6585 §4).
+
+    OCPI names no code for it; the public data feed limits anonymous clients per address.
+    ``retry_after`` is the whole number of seconds until the next request is accepted, sent in
+    the ``Retry-After`` header.
+    """
+
+    http_status = 429
+    default_message = "Too many requests"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(message)
 
 
 class OcpiServerSideError(OcpiError):

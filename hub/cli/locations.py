@@ -405,3 +405,101 @@ def set_tariffs(
         print_json(record)
     else:
         print_record(f"Connector {evse_uid}/{connector_id}", record)
+
+
+def _port_setting(value: str, option: str) -> tuple[str, str]:
+    uid, sep, setting = value.partition("=")
+    if not sep or not uid or not setting.strip():
+        raise typer.BadParameter("UID=VALUE", param_hint=option)
+    return uid, setting.strip()
+
+
+@app.command("nevi")
+def nevi(
+    location_id: str = typer.Argument(..., help="The location (its id is the NEVI station_id)"),
+    network_provider: str | None = typer.Option(
+        None, help="EV-ChART network_provider of the station (default: HUB_NEVI__NETWORK_PROVIDER)"
+    ),
+    nickname: str | None = typer.Option(None, help="Module 1 nickname (at most 50 characters)"),
+    project_type: str | None = typer.Option(None, help="Module 1 project_type"),
+    operational_date: str | None = typer.Option(
+        None, help="Module 1 operational_date (YYYY-MM-DD): when the station opened"
+    ),
+    funding: list[str] | None = typer.Option(
+        None, help="A funding program (NEVI, CFI, EVC_RAA, CMAQ, CRP, OTHER, AFC); repeat for each"
+    ),
+    fed_funded_ports: int | None = typer.Option(None, help="Module 1 num_fed_funded_ports"),
+    non_fed_funded_ports: int | None = typer.Option(None, help="Module 1 num_non_fed_funded_ports"),
+    port_type: list[str] | None = typer.Option(
+        None, help="EVSE_UID=TYPE (e.g. DCFC, L2): a port's Module 1 port_type; repeatable"
+    ),
+    federally_funded: list[str] | None = typer.Option(
+        None, help="EVSE_UID=yes|no: whether a port is federally funded; repeatable"
+    ),
+    remove: bool = typer.Option(False, "--remove", help="Stop reporting this location to NEVI"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Register a location for NEVI (EV-ChART) reporting, change or show its registration.
+
+    Without options: shows it. The address, city, state, zip and coordinates of Module 1 are
+    the location's own (what we publish is what we register).
+    """
+    from datetime import date
+
+    from hub.persistence.session import session_scope
+    from hub.services.evchart import (
+        NeviRegistrationService,
+        PortSetting,
+        Registration,
+        registration_record,
+    )
+
+    opened = None
+    if operational_date is not None:
+        try:
+            opened = date.fromisoformat(operational_date)
+        except ValueError as exc:
+            raise typer.BadParameter("YYYY-MM-DD", param_hint="--operational-date") from exc
+    ports: dict[str, PortSetting] = {}
+    for value in port_type or []:
+        uid, setting = _port_setting(value, "--port-type")
+        ports[uid] = PortSetting(uid, setting, ports.get(uid, PortSetting(uid)).federally_funded)
+    for value in federally_funded or []:
+        uid, setting = _port_setting(value, "--federally-funded")
+        if setting.lower() not in ("yes", "no", "true", "false"):
+            raise typer.BadParameter("EVSE_UID=yes or EVSE_UID=no", param_hint="--federally-funded")
+        funded = setting.lower() in ("yes", "true")
+        ports[uid] = PortSetting(uid, ports.get(uid, PortSetting(uid)).port_type, funded)
+    changes = Registration(
+        network_provider=network_provider,
+        nickname=nickname,
+        project_type=project_type,
+        operational_date=opened,
+        funding=funding,
+        num_fed_funded_ports=fed_funded_ports,
+        num_non_fed_funded_ports=non_fed_funded_ports,
+        ports=tuple(ports.values()),
+    )
+    changing = changes != Registration()
+
+    async def work(context: CommandContext) -> dict[str, Any] | None:
+        async with session_scope(context.sessions) as session:
+            service = NeviRegistrationService(session)
+            if remove:
+                await service.unregister(location_id)
+                return None
+            if changing:
+                await service.register(location_id, changes)
+            location, row = await service.get(location_id)
+            return registration_record(location, row, context.settings.nevi.network_provider)
+
+    if remove and changing:
+        raise typer.BadParameter("--remove takes no other option", param_hint="--remove")
+    record = run(work)
+    if record is None:
+        common.console.print(f"{location_id} is no longer reported to NEVI")
+        return
+    if as_json:
+        print_json(record)
+        return
+    print_record(f"NEVI registration of {location_id}", record)

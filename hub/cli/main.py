@@ -23,7 +23,7 @@ from hub.cli.common import (
 
 COMMAND_GROUPS = (
     "db", "parties", "partners", "locations", "tariffs", "tokens", "sessions", "cdrs", "commands",
-    "reservations", "push", "chargers", "sim",
+    "reservations", "push", "chargers", "sim", "outages", "reports",
 )  # fmt: skip
 """``hub NAME ...`` is the ``app`` of module ``hub.cli.NAME``, imported only when NAME is run
 (or listed by ``hub --help``): ``hub partners list`` does not import the other groups."""

@@ -10,7 +10,8 @@ nothing. Visibility is then decided here, and only here:
 - a tariff is visible when at least one location referencing it is visible, or when no location
   references it (a public tariff published ahead of use).
 
-Later modules (tokens, sessions, CDRs, commands) ask :meth:`PartyScope.owns`.
+Later modules (tokens, sessions, CDRs, commands) ask :meth:`PartyScope.owns`. The public data
+feed asks with :data:`PUBLIC`, the scope of nobody.
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ class PartyScope:
         if audience.location is not None:
             return self.may_see_location(audience.location)
         return self.may_see_tariff(audience.referenced_by)
+
+
+PUBLIC = PartyScope(frozenset())
+"""Anyone at all (the free public data feed, 23 CFR 680.116(c)): owns no party, so it sees the
+published locations, and the tariffs that a published location or no location references."""
 
 
 @dataclass(frozen=True, slots=True)

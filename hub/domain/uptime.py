@@ -61,6 +61,7 @@ class Outage:
     excluded: bool = False
     reason: ExclusionReason | None = None
     notes: str | None = None
+    excluded_minutes: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,7 +284,7 @@ class CommandRunner:
                 outcome = call_problem_outcome(CallProblem.REFUSED, call.action, str(exc))
             async with session_scope(self.sessions) as session:
                 service = self._service(session)
-                row = await service.get(call.command)
+                row = await service.get(call.command, for_update=True)
                 if row is None:
                     return
                 grace = timedelta(seconds=self.settings.offline_grace_seconds)

@@ -371,7 +371,7 @@ class Transactions:
 
     async def _answered(self, session: AsyncSession, command_pk: int, row: ChargingSession) -> None:
         commands = CommandService(session, clock=self.clock)
-        command = await commands.get(command_pk)
+        command = await commands.get(command_pk, for_update=True)
         if command is not None:
             await commands.session_started(command, row)
 

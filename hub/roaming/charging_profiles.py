@@ -22,9 +22,8 @@ from hub.persistence.base import utc_now
 from hub.persistence.repositories.sessions import SessionRepository
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Command, Partner
-from hub.roaming.sessions import scope_of
+from hub.roaming.sessions import caller_of
 from hub.services.charging_profiles import ChargingProfileService, ProfileRequest
-from hub.services.commands import Caller
 from ocpi.errors import InvalidOrMissingParameters
 from ocpi.headers import PartyRef
 from ocpi.v221 import models as v221
@@ -111,11 +110,7 @@ class PartnerChargingProfiles:
     async def _accept(
         self, client: ClientIdentity, receiver: PartyRef | None, request: ProfileRequest
     ) -> v221.ChargingProfileResponse:
-        caller = Caller(
-            partner_id=int(client.client_id),
-            scope=scope_of(client),
-            receiver=(receiver.country_code, receiver.party_id) if receiver else None,
-        )
+        caller = caller_of(client, receiver)
         try:
             async with session_scope(self._sessions) as session:
                 service = ChargingProfileService(

@@ -17,8 +17,8 @@ from hub.persistence.session import session_scope
 from hub.persistence.tables import Command
 from hub.roaming.charging_profiles import ProfileResultModel, profile_result_model
 from hub.roaming.pricing import OcpiTariffCodec
-from hub.roaming.sessions import scope_of
-from hub.services.commands import Caller, CommandRequest, CommandService, CommandToken
+from hub.roaming.sessions import caller_of
+from hub.services.commands import CommandRequest, CommandService, CommandToken
 from ocpi.errors import InvalidOrMissingParameters, LocationNotFound
 from ocpi.headers import PartyRef
 from ocpi.types import DisplayText
@@ -120,11 +120,7 @@ class PartnerCommands:
         request: OcpiCommand,
         receiver: PartyRef | None,
     ) -> v221.CommandResponse:
-        caller = Caller(
-            partner_id=int(client.client_id),
-            scope=scope_of(client),
-            receiver=(receiver.country_code, receiver.party_id) if receiver else None,
-        )
+        caller = caller_of(client, receiver)
         try:
             async with session_scope(self._sessions) as session:
                 service = CommandService(

@@ -16,10 +16,18 @@ CSV layout: one row per connector, header row required, rows of one location/EVS
     location_id,country_code,party_id,name,address,city,postal_code,state,country,latitude,
     longitude,time_zone,publish,evse_uid,evse_id,connector_id,standard,format,power_type,
     max_voltage,max_amperage,max_electric_power,tariff_ids,charging_station_id,ocpp_evse_id,
-    ocpp_connector_id
+    ocpp_connector_id,parking_type,facilities,opening_times,is_green_energy,energy_sources,
+    energy_supplier_name,energy_product_name,parking_restrictions
 
-``publish`` is true/false; ``tariff_ids`` is ``;``-separated; empty cells mean absent. New EVSEs
-from CSV start as UNKNOWN until their charger reports.
+``publish`` and ``is_green_energy`` are true/false; ``tariff_ids``, ``facilities`` and
+``parking_restrictions`` are ``;``-separated; empty cells mean absent. The location's columns
+(``parking_type`` to ``energy_product_name``) are read from its first row, the EVSE's
+(``parking_restrictions`` and the OCPP link) from the EVSE's first row. ``opening_times`` is
+``24/7`` or ``;``-separated weekly periods ``WEEKDAYS HH:MM-HH:MM`` with ISO weekdays 1
+(Monday) to 7, alone or as a range (``1-5 06:00-22:00;6-7 08:00-20:00``). ``energy_sources``
+is ``;``-separated ``SOURCE:PERCENT`` (``SOLAR:60;WIND:40``); any energy column makes an
+``energy_mix``, which needs ``is_green_energy``. New EVSEs from CSV start as UNKNOWN until their
+charger reports.
 """
 
 from __future__ import annotations
@@ -27,8 +35,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +48,15 @@ from hub.domain.assets import LocationSpec, StationLink, TariffSpec
 from hub.errors import HubError
 from hub.roaming import mappers
 from ocpi.v221 import models as v221
+from ocpi.v221.enums import Facility, ParkingRestriction, ParkingType
 
 CSV_COLUMNS = (
     "location_id", "country_code", "party_id", "name", "address", "city", "postal_code", "state",
     "country", "latitude", "longitude", "time_zone", "publish", "evse_uid", "evse_id",
     "connector_id", "standard", "format", "power_type", "max_voltage", "max_amperage",
     "max_electric_power", "tariff_ids", "charging_station_id", "ocpp_evse_id", "ocpp_connector_id",
+    "parking_type", "facilities", "opening_times", "is_green_energy", "energy_sources",
+    "energy_supplier_name", "energy_product_name", "parking_restrictions",
 )  # fmt: skip
 REQUIRED_CSV_COLUMNS = {
     "location_id", "country_code", "party_id", "address", "city", "country", "latitude",
@@ -106,6 +119,9 @@ def parse_locations_json(text: str) -> list[LocationSpec]:
             ]
         except ValidationError as exc:
             raise InvalidImportFile(f"{label}: {_describe(exc)}") from exc
+        unknown = _not_in_ocpi_221(location)
+        if unknown:
+            raise InvalidImportFile(f"{label}: {unknown}")
         visible_to = raw.get("hub_visible_to") or []
         if not isinstance(visible_to, list) or not all(
             isinstance(p, str) and len(p.split("*")) == 2 for p in visible_to
@@ -113,6 +129,29 @@ def parse_locations_json(text: str) -> list[LocationSpec]:
             raise InvalidImportFile(f"{label}: hub_visible_to must be a list like ['US*EMS']")
         specs.append(mappers.location_spec(location, visible_to=visible_to, stations=stations))
     return specs
+
+
+def _not_in_ocpi_221(location: v221.Location) -> str | None:
+    """The first value of a 2.3.0-extensible enum that 2.2.1 does not know, described.
+
+    The models accept such values from peers; a location we publish must not carry one, since
+    a 2.2.1 receiver validating the closed lists would refuse the whole location.
+    """
+    checks: list[tuple[str, list[Any], type[StrEnum]]] = [
+        ("parking_type", [location.parking_type] if location.parking_type else [], ParkingType),
+        ("facilities", list(location.facilities or []), Facility),
+    ]
+    for index, evse in enumerate(location.evses or []):
+        checks.append(
+            (f"evses.{index}.parking_restrictions", list(evse.parking_restrictions or []),
+             ParkingRestriction)
+        )  # fmt: skip
+    for field, values, enum in checks:
+        for value in values:
+            if str(value) not in {member.value for member in enum}:
+                allowed = ", ".join(member.value for member in enum)
+                return f"{field}: {str(value)!r} is not an OCPI 2.2.1 value ({allowed})"
+    return None
 
 
 def _station(raw: Any) -> StationLink | None:
@@ -137,6 +176,80 @@ def parse_tariffs_json(text: str) -> list[TariffSpec]:
 def _cell(row: dict[str, str], column: str) -> str | None:
     value = (row.get(column) or "").strip()
     return value or None
+
+
+def _listed(row: dict[str, str], column: str) -> list[str] | None:
+    value = _cell(row, column)
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(";") if item.strip()]
+
+
+_PERIOD = re.compile(r"^([1-7])(?:-([1-7]))?\s+(\d{2}:\d{2})-(\d{2}:\d{2})$")
+
+
+def _opening_times(value: str) -> dict[str, Any]:
+    """``24/7``, or weekly periods ``1-5 06:00-22:00;6 08:00-20:00`` (OCPI ``Hours``)."""
+    if value.lower() in {"24/7", "twentyfourseven"}:
+        return {"twentyfourseven": True}
+    regular_hours = []
+    for period in value.split(";"):
+        match = _PERIOD.match(period.strip())
+        if match is None:
+            raise ValueError(
+                f"opening_times: {period.strip()!r} is not '24/7' nor 'WEEKDAYS HH:MM-HH:MM'"
+                " (e.g. '1-5 06:00-22:00')"
+            )
+        first, last, begin, end = match.groups()
+        if last is not None and int(last) < int(first):
+            raise ValueError(f"opening_times: weekdays {first}-{last} run backwards")
+        for weekday in range(int(first), int(last or first) + 1):
+            regular_hours.append({"weekday": weekday, "period_begin": begin, "period_end": end})
+    return {"twentyfourseven": False, "regular_hours": regular_hours}
+
+
+def _energy_mix(row: dict[str, str]) -> dict[str, Any] | None:
+    columns = ("is_green_energy", "energy_sources", "energy_supplier_name", "energy_product_name")
+    if not any(_cell(row, column) for column in columns):
+        return None
+    mix: dict[str, Any] = {}
+    green = _cell(row, "is_green_energy")
+    if green is not None:
+        if green.lower() not in {"true", "false"}:
+            raise ValueError(f"is_green_energy: {green!r} is not true or false")
+        mix["is_green_energy"] = green.lower() == "true"
+    sources = []
+    for item in _listed(row, "energy_sources") or []:
+        source, separator, percentage = item.partition(":")
+        if not separator:
+            raise ValueError(f"energy_sources: {item!r} is not SOURCE:PERCENT (e.g. SOLAR:60)")
+        sources.append({"source": source.strip(), "percentage": percentage.strip()})
+    if sources:
+        mix["energy_sources"] = sources
+    for column, key in (
+        ("energy_supplier_name", "supplier_name"),
+        ("energy_product_name", "energy_product_name"),
+    ):
+        if _cell(row, column):
+            mix[key] = _cell(row, column)
+    return mix
+
+
+def _location_details(row: dict[str, str]) -> dict[str, Any]:
+    """The optional location fields drivers and route planners look for."""
+    details: dict[str, Any] = {}
+    if _cell(row, "parking_type"):
+        details["parking_type"] = _cell(row, "parking_type")
+    facilities = _listed(row, "facilities")
+    if facilities:
+        details["facilities"] = facilities
+    opening_times = _cell(row, "opening_times")
+    if opening_times:
+        details["opening_times"] = _opening_times(opening_times)
+    energy_mix = _energy_mix(row)
+    if energy_mix is not None:
+        details["energy_mix"] = energy_mix
+    return details
 
 
 def locations_json_from_csv(text: str, *, now: datetime | None = None) -> str:
@@ -170,6 +283,7 @@ def locations_json_from_csv(text: str, *, now: datetime | None = None) -> str:
                 for optional in ("name", "postal_code", "state"):
                     if _cell(row, optional):
                         location[optional] = _cell(row, optional)
+                location.update(_location_details(row))
                 locations[row["location_id"]] = location
             evses: list[dict[str, Any]] = location["evses"]
             if not evses or evses[-1]["uid"] != _cell(row, "evse_uid"):
@@ -181,6 +295,9 @@ def locations_json_from_csv(text: str, *, now: datetime | None = None) -> str:
                 }
                 if _cell(row, "evse_id"):
                     evse["evse_id"] = _cell(row, "evse_id")
+                restrictions = _listed(row, "parking_restrictions")
+                if restrictions:
+                    evse["parking_restrictions"] = restrictions
                 if _cell(row, "charging_station_id"):
                     evse["hub_ocpp"] = {
                         "charging_station_id": _cell(row, "charging_station_id"),
@@ -204,6 +321,8 @@ def locations_json_from_csv(text: str, *, now: datetime | None = None) -> str:
             evses[-1]["connectors"].append(connector)
         except KeyError as exc:
             raise InvalidImportFile(f"CSV line {line}: missing {exc}") from exc
+        except ValueError as exc:
+            raise InvalidImportFile(f"CSV line {line}: {exc}") from exc
     return json.dumps(list(locations.values()))
 
 

@@ -12,6 +12,7 @@ from hub.persistence import tables
 from hub.persistence.repositories.sessions import PageWindow
 from hub.persistence.session import session_scope
 from hub.roaming.pricing import OcpiTariffCodec
+from hub.services.commands import Caller
 from hub.services.sessions import SessionService, cdr_token
 from ocpi.errors import ChargingPreferencesNotSupported, UnknownObject
 from ocpi.headers import PartyRef
@@ -23,6 +24,16 @@ from ocpi.v221.ports import ClientIdentity, Page, SenderQuery
 def scope_of(client: ClientIdentity) -> PartyScope:
     """What the authenticated partner owns."""
     return PartyScope.of((p.country_code, p.party_id) for p in client.parties)
+
+
+def caller_of(client: ClientIdentity, receiver: PartyRef | None) -> Caller:
+    """The partner behind a request as the commands services see it: its id, the parties it
+    owns (the one ownership rule, ``scope_of``), and the party of ours it addressed."""
+    return Caller(
+        partner_id=int(client.client_id),
+        scope=scope_of(client),
+        receiver=(receiver.country_code, receiver.party_id) if receiver else None,
+    )
 
 
 def _session_fields(row: tables.ChargingSession) -> dict[str, Any]:

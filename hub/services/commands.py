@@ -311,8 +311,11 @@ class CommandService:
             await self.session.refresh(row)
         return row
 
-    async def get(self, pk: int) -> Command | None:
-        return await self.repository.get(pk)
+    async def get(self, pk: int, *, for_update: bool = False) -> Command | None:
+        """``for_update``: locked until the unit of work ends. The charger's answer and the
+        transaction a START_SESSION began come in concurrently; each takes the lock, so the
+        second sees what the first wrote (else both read CALLING, and nobody finishes it)."""
+        return await self.repository.get(pk, for_update=for_update)
 
     async def called(
         self,

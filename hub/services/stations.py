@@ -265,7 +265,7 @@ class StationService:
         for evse in evses:
             status = self._status_of(evse, station)
             if await self.locations.set_evse_status(
-                evse.uid, status, reason="ocpp", ocpp_status=ocpp_status, evse=evse
+                evse.uid, status, at=self.clock(), reason="ocpp", ocpp_status=ocpp_status, evse=evse
             ):
                 changed[evse.uid] = status
         return StatusOutcome(changed)
@@ -315,7 +315,7 @@ class StationService:
             if status is EvseStatus.UNKNOWN and evse.status != EvseStatus.UNKNOWN.value:
                 continue  # nothing reported yet: keep what we had until the station tells us
             if await self.locations.set_evse_status(
-                evse.uid, status, reason=reason, ocpp_status=ocpp, evse=evse
+                evse.uid, status, at=self.clock(), reason=reason, ocpp_status=ocpp, evse=evse
             ):
                 changed[evse.uid] = status
         return changed
@@ -323,7 +323,9 @@ class StationService:
     async def _set_all(self, station_id: str, status: EvseStatus, *, reason: str) -> None:
         for evse in await self.stations.evses_of(station_id):
             if evse.status != EvseStatus.REMOVED.value:
-                await self.locations.set_evse_status(evse.uid, status, reason=reason, evse=evse)
+                await self.locations.set_evse_status(
+                    evse.uid, status, at=self.clock(), reason=reason, evse=evse
+                )
 
     async def history(self, evse: Evse, limit: int = 20) -> list[tuple[datetime, str, str]]:
         rows = await self.stations.history(evse.id or 0, limit)

@@ -18,6 +18,15 @@ OCPP 1.6 (each 1.6 connector is its own OCPI EVSE), the others 2.0.1; the ``hub_
 on each EVSE tells the importer which station serves it. About 2% of the sites are unpublished
 fleet depots. Hawaii is left out: no highway reaches it.
 
+What drivers and route planners look for is on every site: ``opening_times`` 24/7 (NEVI
+sites), the ``parking_type``, ``facilities`` by site (motorway services or town amenities; none
+at depots; OCPI 2.2.1 has no value for restrooms), ``parking_restrictions`` on every EVSE
+(EV_ONLY; PLUGGED where idle cars are towed, CUSTOMERS at some mall and supermarket lots) and an
+``energy_mix`` that is 100% renewable everywhere, its sources weighted by region (hydro in the
+Pacific Northwest, Quebec, Manitoba, British Columbia; solar in the Southwest and Florida; wind
+on the Plains and Prairies; a blend elsewhere) with its supplier and product. These draws come
+from a generator of their own per site, so they leave every other value of a seed unchanged.
+
 Output is deterministic for a seed, ``last_updated`` included. Nothing here imports the OCPI
 models; the tests validate every object against them.
 """
@@ -80,6 +89,23 @@ BASE_CAPABILITIES = [
 CARD_CAPABILITIES = ["CREDIT_CARD_PAYABLE", "DEBIT_CARD_PAYABLE"]
 MOTORWAY_FACILITIES = ["CAFE", "FUEL_STATION", "HOTEL", "RESTAURANT", "WIFI"]
 TOWN_FACILITIES = ["CAFE", "MALL", "RESTAURANT", "SUPERMARKET", "WIFI"]
+MOTORWAY_NEARBY = ["NATURE", "RECREATION_AREA"]
+TOWN_NEARBY = ["BUS_STOP", "SPORT", "TRAIN_STATION"]
+NEARBY_SHARE = 0.25
+PLUGGED_SHARE = 0.5
+CUSTOMERS_SHARE = 0.5
+
+# Renewable supply by region (postal abbreviations): the dominant source and its share range.
+HYDRO_REGIONS = {"WA", "OR", "ID", "MT", "QC", "BC", "MB", "NL", "YT"}
+SOLAR_REGIONS = {"CA", "AZ", "NV", "NM", "UT", "FL"}
+WIND_REGIONS = {"TX", "OK", "KS", "NE", "IA", "SD", "ND", "MN", "WY", "AB", "SK"}
+_SUPPLY: Mapping[str, tuple[str, str, tuple[int, int], str]] = {
+    # region: (dominant source, supplier, dominant share range, product)
+    "hydro": ("WATER", "Cascade Hydro Supply", (70, 90), "100% Renewable Hydro"),
+    "solar": ("SOLAR", "Sunbelt Solar Supply", (55, 75), "100% Renewable Solar"),
+    "wind": ("WIND", "Prairie Wind Supply", (60, 80), "100% Renewable Wind"),
+    "blend": ("WIND", "Continental Renewables", (40, 60), "100% Renewable Blend"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +355,38 @@ def _tariffs(seed: int, party: _Party, stamp: str) -> list[dict[str, Any]]:
     ]
 
 
+def _region(state: str | None) -> str:
+    if state in HYDRO_REGIONS:
+        return "hydro"
+    if state in SOLAR_REGIONS:
+        return "solar"
+    if state in WIND_REGIONS:
+        return "wind"
+    return "blend"
+
+
+def _energy_mix(rng: random.Random, state: str | None) -> dict[str, Any]:
+    """A 100% renewable mix: the region's dominant source, the rest split between two others
+    (whole percentages summing to 100), no CO2 and no nuclear waste."""
+    dominant, supplier, (low, high), product = _SUPPLY[_region(state)]
+    share = rng.randint(low, high)
+    others = [source for source in ("WIND", "SOLAR", "WATER") if source != dominant]
+    second = rng.randint(0, 100 - share)
+    shares = [(dominant, share), (others[0], second), (others[1], 100 - share - second)]
+    return {
+        "is_green_energy": True,
+        "energy_sources": [
+            {"source": source, "percentage": percent} for source, percent in shares if percent > 0
+        ],
+        "environ_impact": [
+            {"category": "CARBON_DIOXIDE", "amount": 0},
+            {"category": "NUCLEAR_WASTE", "amount": 0},
+        ],
+        "supplier_name": supplier,
+        "energy_product_name": product,
+    }
+
+
 def _connector(
     connector_id: str, standard: str, tariff_id: str, power: int, stamp: str
 ) -> dict[str, Any]:
@@ -348,6 +406,7 @@ def _connector(
 class _Builder:
     def __init__(self, seed: int, parties: Mapping[str, _Party], nacs_share: float) -> None:
         self.rng = random.Random(seed)
+        self.seed = seed
         self.parties = parties
         self.nacs_share = nacs_share
         self.network_time = _network_time(seed)
@@ -367,6 +426,11 @@ class _Builder:
         stamp = _stamp(self.network_time - timedelta(seconds=rng.randrange(180 * 24 * 3600)))
 
         depot = rng.random() < DEPOT_SHARE
+        # Its own generator: what was added later leaves the older draws of a seed unchanged.
+        amenities = random.Random(f"amenities:{self.seed}:{location_id}")
+        restrictions = ["EV_ONLY"]
+        if amenities.random() < PLUGGED_SHARE:
+            restrictions.append("PLUGGED")
         power = rng.choice([150000, 350000, 350000])
         if power == 150000:
             tariff_id = party.tariff_id("DC-150")
@@ -417,6 +481,14 @@ class _Builder:
             )
             pool = MOTORWAY_FACILITIES if motorway else TOWN_FACILITIES
             facilities = sorted(rng.sample(pool, rng.randint(2, 3)))
+            if amenities.random() < NEARBY_SHARE:
+                nearby = MOTORWAY_NEARBY if motorway else TOWN_NEARBY
+                facilities = sorted([*facilities, amenities.choice(nearby)])
+            shops = {"MALL", "SUPERMARKET"} & set(facilities)
+            if shops and amenities.random() < CUSTOMERS_SHARE:
+                restrictions.append("CUSTOMERS")
+        for evse in evses:
+            evse["parking_restrictions"] = list(restrictions)
         location: dict[str, Any] = {
             "country_code": party.country_code,
             "party_id": party.party_id,
@@ -431,6 +503,7 @@ class _Builder:
             "evses": evses,
             "time_zone": time_zone,
             "opening_times": {"twentyfourseven": True},
+            "energy_mix": _energy_mix(amenities, city.state),
             "last_updated": stamp,
         }
         if city.state:

@@ -19,24 +19,22 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from hub.config import PushSettings
 from hub.domain.tokens import TokenKey, TokenRecord, TokenType, WhitelistType
 from hub.ocpp.command_runner import CommandRunner
 from hub.persistence.session import session_scope
 from hub.persistence.tables import ChargingSession, Command, Partner, SessionChargingProfile
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
-from hub.roaming.push import PushWorker
 from hub.services.locations import LocationService
 from hub.services.stations import StationService
 from hub.services.tariffs import TariffService
 from hub.services.tokens import TokenService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
-from tests.support.commands import carry_out, command_runner
+from tests.support.commands import booted_charger, carry_out, deliver_everything, hub_with_runner
 from tests.support.emsp import EmspPeer, token_header
-from tests.support.inprocess_hub import InProcessHub, running_hub
+from tests.support.inprocess_hub import InProcessHub
 from tests.support.ocpp_raw import RawStation
-from tests.support.servers import asgi_server, free_port
+from tests.support.servers import asgi_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
@@ -115,13 +113,7 @@ class World:
         return frame
 
     async def deliver(self) -> None:
-        async with httpx.AsyncClient(timeout=10) as http:
-            worker = PushWorker(self.hub.sessions, http, PushSettings(node="test"))
-            try:
-                while await worker.run_once():
-                    pass
-            finally:
-                worker.close()
+        await deliver_everything(self.hub.sessions)
 
     async def newest_session(self) -> ChargingSession:
         async with session_scope(self.hub.sessions) as session:
@@ -165,18 +157,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
             peer.base_url = stack.enter_context(asgi_server(peer.app()))
             peer.issued[f"token-for-emsp-{name}"] = "C"
             peers[name] = peer
-        port = free_port()
-        # The node URL recorded on the station rows must be where this hub listens: the test's
-        # runner forwards its calls there.
-        async with (
-            running_hub(
-                database_url,
-                uvicorn={"port": port},
-                node_url=f"http://127.0.0.1:{port}",
-                sweep_interval_seconds=3600,
-            ) as hub,
-            command_runner(hub) as runner,
-        ):
+        async with hub_with_runner(database_url) as (hub, runner):
             await add_parties(hub.sessions)
             world = World(hub, runner, peers["a"], peers["b"])
             async with session_scope(hub.sessions) as session:
@@ -209,19 +190,10 @@ async def world(database_url: str) -> AsyncIterator[World]:
             yield world
 
 
-@contextlib.asynccontextmanager
-async def charger(world: World, station_id: str, subprotocol: str) -> AsyncIterator[RawStation]:
-    station = await RawStation.connect(world.hub.ws_url, station_id, PASSWORD, [subprotocol])
-    try:
-        boot = (
-            {"chargePointVendor": "V", "chargePointModel": "M"}
-            if subprotocol == "ocpp1.6"
-            else {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
-        )
-        assert (await station.call("BootNotification", boot))[2]["status"] == "Accepted"
-        yield station
-    finally:
-        await station.close()
+def charger(
+    world: World, station_id: str, subprotocol: str
+) -> contextlib.AbstractAsyncContextManager[RawStation]:
+    return booted_charger(world.hub, station_id, PASSWORD, subprotocol)
 
 
 async def disconnected(hub: InProcessHub, station_id: str) -> None:

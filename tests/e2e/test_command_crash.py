@@ -11,7 +11,8 @@ Both engines."""
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -68,12 +69,16 @@ def start_session(setup: Setup, ref: str) -> dict[str, Any]:
     return dict(response.json()["data"])
 
 
-async def connect(setup: Setup) -> RawStation:
+@contextlib.asynccontextmanager
+async def connected(setup: Setup) -> AsyncIterator[RawStation]:
     station = await RawStation.connect(
         setup.hub.url.replace("http://", "ws://"), "CS-K", PASSWORD, ["ocpp1.6"]
     )
-    await station.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
-    return station
+    try:
+        await station.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        yield station
+    finally:
+        await station.close()
 
 
 def results(setup: Setup, ref: str) -> list[str]:
@@ -101,26 +106,24 @@ def test_a_command_taken_by_a_killed_hub_is_carried_out_by_the_next(setup: Setup
     setup.hub.start()
 
     async def scenario() -> None:
-        station = await connect(setup)
-        assert start_session(setup, "k1")["result"] == "ACCEPTED"
-        setup.hub.kill()  # the command is stored, nobody called the charger
-        await station.close()
+        async with connected(setup):
+            assert start_session(setup, "k1")["result"] == "ACCEPTED"
+            setup.hub.kill()  # the command is stored, nobody called the charger
         setup.hub.env = patient
         setup.hub.start()
-        station = await connect(setup)
-        frame = await station.answer_next_call({"status": "Accepted"})
-        assert frame[2:] == ["RemoteStartTransaction", {"idTag": "APP-K", "connectorId": 1}]
-        started = await station.call(
-            "StartTransaction",
-            {
-                "connectorId": 1,
-                "idTag": "APP-K",
-                "meterStart": 0,
-                "timestamp": "2026-11-24T10:00:00Z",
-            },
-        )
-        assert started[2]["idTagInfo"]["status"] == "Accepted"
-        await station.close()
+        async with connected(setup) as station:
+            frame = await station.answer_next_call({"status": "Accepted"})
+            assert frame[2:] == ["RemoteStartTransaction", {"idTag": "APP-K", "connectorId": 1}]
+            started = await station.call(
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": "APP-K",
+                    "meterStart": 0,
+                    "timestamp": "2026-11-24T10:00:00Z",
+                },
+            )
+            assert started[2]["idTagInfo"]["status"] == "Accepted"
 
     asyncio.run(scenario())
     eventually(lambda: results(setup, "k1") == ["ACCEPTED"], what="the real result")
@@ -132,12 +135,11 @@ def test_a_call_in_flight_when_the_hub_is_killed_ends_as_one_timeout(setup: Setu
     prepare(setup)
 
     async def scenario() -> None:
-        station = await connect(setup)
-        assert start_session(setup, "k2")["result"] == "ACCEPTED"
-        frame = json.loads(await asyncio.wait_for(station.socket.recv(), 10))
-        assert frame[2] == "RemoteStartTransaction"  # the charger has the call...
-        setup.hub.kill()  # ...and the hub dies before it answers
-        await station.close()
+        async with connected(setup) as station:
+            assert start_session(setup, "k2")["result"] == "ACCEPTED"
+            frame = await station.next_call()
+            assert frame[2] == "RemoteStartTransaction"  # the charger has the call...
+            setup.hub.kill()  # ...and the hub dies before it answers
 
     asyncio.run(scenario())
     setup.hub.start()

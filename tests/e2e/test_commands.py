@@ -18,22 +18,20 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from hub.config import PushSettings
 from hub.ocpp.command_runner import CommandRunner
 from hub.persistence.session import session_scope
 from hub.persistence.tables import PushJob
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
-from hub.roaming.push import PushWorker
 from hub.services.locations import LocationService
 from hub.services.stations import StationService
 from hub.services.tariffs import TariffService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
-from tests.support.commands import carry_out, command_runner
+from tests.support.commands import booted_charger, carry_out, deliver_everything, hub_with_runner
 from tests.support.emsp import EmspPeer, token_header
-from tests.support.inprocess_hub import InProcessHub, running_hub
+from tests.support.inprocess_hub import InProcessHub
 from tests.support.ocpp_raw import RawStation
-from tests.support.servers import asgi_server, free_port
+from tests.support.servers import asgi_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
@@ -99,13 +97,7 @@ class World:
         return await self.command(emsp, "START_SESSION", body)
 
     async def deliver(self) -> None:
-        async with httpx.AsyncClient(timeout=10) as http:
-            worker = PushWorker(self.hub.sessions, http, PushSettings(node="test"))
-            try:
-                while await worker.run_once():
-                    pass
-            finally:
-                worker.close()
+        await deliver_everything(self.hub.sessions)
 
     async def carry_out(self, station: RawStation | None = None, answer: Any = None) -> Any:
         """One runner round; ``station`` answers the call it gets with ``answer``. Returns the
@@ -119,7 +111,6 @@ class World:
 
 @pytest.fixture
 async def world(database_url: str) -> AsyncIterator[World]:
-    port = free_port()
     with contextlib.ExitStack() as stack:
         peers = {}
         for name in ("a", "b"):
@@ -127,16 +118,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
             peer.base_url = stack.enter_context(asgi_server(peer.app()))
             peer.issued[f"token-for-emsp-{name}"] = "C"
             peers[name] = peer
-        async with (
-            running_hub(
-                database_url,
-                uvicorn={"port": port},
-                node_url=f"http://127.0.0.1:{port}",
-                sweep_interval_seconds=3600,
-                call_timeout_seconds=2,
-            ) as hub,
-            command_runner(hub) as runner,
-        ):
+        async with hub_with_runner(database_url) as (hub, runner):
             await add_parties(hub.sessions)
             async with session_scope(hub.sessions) as session:
                 await TariffService(session).import_tariffs(
@@ -161,19 +143,10 @@ async def world(database_url: str) -> AsyncIterator[World]:
             yield world
 
 
-@contextlib.asynccontextmanager
-async def charger(world: World, station_id: str, subprotocol: str) -> AsyncIterator[RawStation]:
-    station = await RawStation.connect(world.hub.ws_url, station_id, PASSWORD, [subprotocol])
-    try:
-        boot = (
-            {"chargePointVendor": "V", "chargePointModel": "M"}
-            if subprotocol == "ocpp1.6"
-            else {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
-        )
-        assert (await station.call("BootNotification", boot))[2]["status"] == "Accepted"
-        yield station
-    finally:
-        await station.close()
+def charger(
+    world: World, station_id: str, subprotocol: str
+) -> contextlib.AbstractAsyncContextManager[RawStation]:
+    return booted_charger(world.hub, station_id, PASSWORD, subprotocol)
 
 
 def results(peer: EmspPeer, ref: str) -> list[str]:

@@ -152,9 +152,53 @@ def setup(database_url: str, tmp_path: Path, hub_env: dict[str, str]) -> Iterato
             hub.stop()
 
 
+FACILITIES = (["CAFE", "WIFI"], ["HOTEL", "RESTAURANT"], ["MALL", "SUPERMARKET", "WIFI"])
+SOURCES = ([("WIND", 70), ("SOLAR", 30)], [("WATER", 100)], [("SOLAR", 55), ("WIND", 45)])
+
+
+def for_drivers(location: dict, i: int) -> dict:
+    """What drivers and route planners look for (NEVI): varied per site."""
+    location.update(
+        parking_type=("ALONG_MOTORWAY", "PARKING_LOT", "PARKING_GARAGE")[i % 3],
+        facilities=FACILITIES[i % 3],
+        opening_times={"twentyfourseven": True},
+        energy_mix={
+            "is_green_energy": True,
+            "energy_sources": [{"source": s, "percentage": p} for s, p in SOURCES[i % 3]],
+            "supplier_name": f"Renewable Supplier {i % 3}",
+            "energy_product_name": "100% Renewable",
+        },
+    )
+    for n, evse in enumerate(location["evses"]):
+        evse["parking_restrictions"] = ["EV_ONLY", "PLUGGED"] if n % 2 else ["EV_ONLY"]
+        for connector in evse["connectors"]:
+            connector["max_electric_power"] = 150000 if i % 2 else 350000
+    return location
+
+
+DRIVER_FIELDS = ("parking_type", "facilities", "opening_times", "energy_mix")
+
+
 def sample_network(count: int = 20) -> tuple[list[dict], list[dict]]:
-    locations = [network.location(f"LOC{i:02d}", evses=2 + i % 3) for i in range(count)]
+    locations = [
+        for_drivers(network.location(f"LOC{i:02d}", evses=2 + i % 3), i) for i in range(count)
+    ]
     return locations, [network.tariff("T-DC"), network.tariff("T-IDLE", price="0.40")]
+
+
+def assert_arrived_for_drivers(sent: dict, held: dict) -> None:
+    """The fields drivers need are at the eMSP exactly as imported (NACS connectors are left
+    out for it: the partner's default)."""
+    for key in DRIVER_FIELDS:
+        assert held[key] == sent[key], (sent["id"], key)
+    evses = {evse["uid"]: evse for evse in held["evses"]}
+    for evse in sent["evses"]:
+        assert evses[evse["uid"]]["parking_restrictions"] == evse["parking_restrictions"]
+        connectors = {c["id"]: c for c in evses[evse["uid"]]["connectors"]}
+        for connector in evse["connectors"]:
+            if connector["standard"] != "SAE_J3400":
+                power = connectors[connector["id"]]["max_electric_power"]
+                assert power == connector["max_electric_power"]
 
 
 def statuses_at_emsp(emsp: EmspPeer) -> dict[str, str]:
@@ -169,8 +213,10 @@ def test_network_is_pushed_patched_and_pulled_back(setup: Setup):
     locations, tariffs = sample_network()
     setup.import_network(locations, tariffs)
     eventually(lambda: len(emsp.locations) == 20 and len(emsp.tariffs) == 2, what="every PUT")
+    sent = {location["id"]: location for location in locations}
     for received in emsp.pushes("PUT", "/ocpi/2.2.1/locations"):
         validate("Location", received.body)
+        assert_arrived_for_drivers(sent[received.body["id"]], received.body)
     for received in emsp.pushes("PUT", "/ocpi/2.2.1/tariffs"):
         validate("Tariff", received.body)
 
@@ -187,6 +233,7 @@ def test_network_is_pushed_patched_and_pulled_back(setup: Setup):
         held = emsp.locations[("US", "HPC", location["id"])]
         # The eMSP applied PUT + PATCH; only the parent's last_updated is not PATCHed to it.
         assert {**held, "last_updated": None} == {**location, "last_updated": None}
+        assert_arrived_for_drivers(sent[location["id"]], location)
     tariffs_pulled, _ = setup.pull("tariffs")
     assert {t["id"]: t for t in tariffs_pulled} == {k[2]: v for k, v in emsp.tariffs.items()}
     status = setup.cli("push", "status")

@@ -5,12 +5,14 @@ charger connection the test answers for (the OCPP exchange end to end is in test
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from hub.config import CommandSettings, SessionSettings
@@ -486,3 +488,57 @@ def test_answer_table(kind: CommandKind, action: str, status: str, result: Resul
     outcome = answer_outcome(kind, action, status)
     assert outcome.result is result
     assert outcome.waits_for_session is (kind is CommandKind.START_SESSION)
+
+
+async def test_the_chargers_answer_and_the_transaction_it_began_in_either_order_end_accepted(
+    world: World, db_engine_name: str
+):
+    """The runner records the answer to RemoteStartTransaction while the charger's
+    StartTransaction comes in: each takes the command's row lock, so the second sees what the
+    first wrote. Arranged: the runner's unit of work holds the lock (the row still CALLING)
+    while the transaction arrives, which must wait for it, not finish on what it read."""
+    if db_engine_name != "postgresql":
+        pytest.skip("SQLite runs one unit of work at a time: nothing to interleave")
+    row = await world.accept(start_session())
+    async with session_scope(world.sessions) as session:
+        await CommandService(session, clock=world.clock).claim(
+            row.require_id(), "t", timedelta(seconds=60)
+        )
+    arrived: asyncio.Task[Any] | None = None
+    async with session_scope(world.sessions) as session:
+        service = CommandService(session, clock=world.clock)
+        locked = await service.get(row.require_id(), for_update=True)
+        assert locked is not None
+        assert locked.state == "CALLING"
+        arrived = asyncio.create_task(
+            world.transactions().started_16(
+                "CS-16",
+                connector_id=1,
+                id_tag="APP-USER-1",
+                meter_start=0,
+                timestamp=T0.isoformat(),
+            )
+        )
+        await _until_a_lock_waits(session, arrived)
+        await service.called(
+            locked,
+            action="RemoteStartTransaction",
+            request={},
+            answer={"status": "Accepted"},
+            outcome=answer_outcome(CommandKind.START_SESSION, "RemoteStartTransaction", "Accepted"),
+        )
+    await arrived
+    done = await world.command(row.require_id())
+    assert (done.state, done.result) == ("FINISHED", "ACCEPTED")
+    assert done.session_ref is not None
+
+
+async def _until_a_lock_waits(session: Any, task: asyncio.Task[Any]) -> None:
+    """Until another PostgreSQL backend waits for a lock (the task reached our row), or the
+    task ended without waiting (which the test then shows as the wrong result)."""
+    for _ in range(1000):
+        waiting = await session.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+        if waiting.scalar_one() or task.done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the transaction neither waited for the lock nor finished")

@@ -165,7 +165,12 @@ OUR_DATA = {
         )
         for method in ("get", "put", "delete")
     },
+    # The free public data feed (23 CFR 680.116(c)): no token.
+    ("/public/2.2.1/locations", "get"): ("array", "Location"),
+    ("/public/2.2.1/locations/{location_id}", "get"): ("object", "Location"),
+    ("/public/2.2.1/tariffs", "get"): ("array", "Tariff"),
 }
+PUBLIC = {key for key in OUR_DATA if key[0].startswith("/public/")}
 
 
 def test_every_operation_answers_a_typed_envelope_or_an_error_envelope():
@@ -196,7 +201,7 @@ def test_every_operation_answers_a_typed_envelope_or_an_error_envelope():
             # A real object schema, with its required fields and limits, not {"type": "object"}.
             assert schemas[model]["required"]
             assert schemas[model]["properties"]
-        for status in ("400", "401"):
+        for status in ("400", "429") if (path, method) in PUBLIC else ("400", "401"):
             assert _resolve(document, operation["responses"][status])["content"][
                 "application/json"
             ]["schema"] == {"$ref": "#/components/schemas/OcpiErrorResponse"}
@@ -227,6 +232,32 @@ def test_paginated_gets_document_their_parameters_and_headers():
         )
     offset = document["components"]["parameters"]["offset"]["schema"]
     assert offset == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0}
+
+
+@pytest.mark.parametrize(("path", "method"), sorted(PUBLIC))
+def test_the_public_feed_needs_no_token_and_documents_its_caching_and_rate_limit(path, method):
+    document = _document()
+    operation = document["paths"][path][method]
+    assert operation["security"] == []
+    assert "401" not in operation["responses"]
+    names = {_resolve(document, p)["name"] for p in operation["parameters"]}
+    assert "If-None-Match" in names
+    assert not any(name.startswith("OCPI-") for name in names)
+    success = operation["responses"]["200"]["headers"]
+    assert {"ETag", "Cache-Control", "Access-Control-Allow-Origin"} <= set(success)
+    assert not any(name.startswith("OCPI-") for name in success)
+    not_modified = operation["responses"]["304"]
+    assert "content" not in not_modified
+    assert {"ETag", "Cache-Control"} <= set(not_modified["headers"])
+    limited = _resolve(document, operation["responses"]["429"])
+    assert "Retry-After" in limited["headers"]
+    if path.endswith("}"):
+        assert "404" in operation["responses"]
+    else:
+        assert {"offset", "limit", "date_from", "date_to"} <= names
+        assert {"X-Total-Count", "X-Limit", "Link"} <= set(success)
+    # The partners' interface still requires the token everywhere.
+    assert document["security"] == [{"OCPIToken": []}]
 
 
 def test_hub_client_info_is_a_configuration_module_with_the_official_parameters():

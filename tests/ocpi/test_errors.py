@@ -17,6 +17,7 @@ from ocpi import errors
         (errors.UnknownObject, 2000, 404),
         (errors.MethodNotAllowed, 2000, 405),
         (errors.PayloadTooLarge, 2000, 413),
+        (errors.TooManyRequests, 2000, 429),
         (errors.OcpiServerSideError, 3000, 200),
         (errors.UnableToUseClientApi, 3001, 200),
         (errors.UnsupportedVersion, 3002, 200),

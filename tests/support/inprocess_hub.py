@@ -18,13 +18,15 @@ from hub.config import (
     CommandSettings,
     DatabaseSettings,
     LocalListSettings,
+    OcpiSettings,
     OcppSettings,
+    PublicFeedSettings,
     PushSettings,
     Settings,
 )
 from hub.ocpp.transport import uvicorn_options
 from hub.persistence.session import create_engine, create_session_factory, dispose_engine
-from tests.support.servers import asgi_server
+from tests.support.servers import asgi_server, free_port
 
 
 class Clock:
@@ -72,27 +74,33 @@ async def running_hub(
     local_list: LocalListSettings | None = None,
     wall_clock: bool = False,
     commands: CommandSettings | None = None,
+    public_feed: PublicFeedSettings | None = None,
     **ocpp: Any,
 ) -> AsyncIterator[InProcessHub]:
     """``ocpp``: OcppSettings fields; ``uvicorn``: more uvicorn.Config arguments. The hub's own
     local authorization list pass is off unless ``local_list`` says otherwise: tests run the
     pass themselves, and the command runner is off unless ``commands`` says otherwise: tests
     drive a runner of their own (``command_runner``). ``wall_clock``: the hub's clock is the real
-    time (see :class:`Clock`)."""
+    time (see :class:`Clock`); the public feed's rate limit runs on the hub's clock too."""
+    port = int((uvicorn or {}).get("port") or free_port())
     settings = Settings(
         database=DatabaseSettings(url=database_url),
+        # Links (pagination) and versions URLs name the address the hub really listens on.
+        ocpi=OcpiSettings(public_url=f"http://127.0.0.1:{port}"),
         push=PushSettings(enabled=False),
         ocpp=OcppSettings(**ocpp),
         authorization=authorization or AuthorizationSettings(),
         local_list=local_list or LocalListSettings(enabled=False),
         commands=commands or CommandSettings(runner=False),
+        public_feed=public_feed or PublicFeedSettings(),
     )
     clock = Clock(wall=wall_clock)
     engine = create_engine(database_url)
     try:
         app = create_app(settings, clock=clock)
         options = {**uvicorn_options(settings.ocpp), **(uvicorn or {})}
-        with asgi_server(app, **options) as url:
+        options.pop("port", None)
+        with asgi_server(app, port, **options) as url:
             yield InProcessHub(url, clock, settings, create_session_factory(engine))
     finally:
         await dispose_engine(engine)

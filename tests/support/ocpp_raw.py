@@ -65,10 +65,18 @@ class RawStation:
         unique_id = f"m{next(_ids)}"
         return await self.send_raw(json.dumps([2, unique_id, action, payload]))
 
-    async def answer_next_call(self, payload: dict[str, Any]) -> list[Any]:
-        """Wait for a CALL from the CSMS and answer it with ``payload``."""
+    async def next_call(self) -> list[Any]:
+        """The next CALL from the CSMS, unanswered: one that came while this station waited
+        for an answer of its own (kept in ``calls_received``), else the next to come."""
+        if self.calls_received:
+            return self.calls_received.pop(0)
         frame = json.loads(await asyncio.wait_for(self.socket.recv(), 30))
         assert frame[0] == 2, frame
+        return list(frame)
+
+    async def answer_next_call(self, payload: dict[str, Any]) -> list[Any]:
+        """Answer the next CALL from the CSMS (``next_call``) with ``payload``."""
+        frame = await self.next_call()
         await self.socket.send(json.dumps([3, frame[1], payload]))
         return frame
 

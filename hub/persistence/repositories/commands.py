@@ -24,8 +24,8 @@ class CommandRepository:
         await self.session.flush()
         return row
 
-    async def get(self, pk: int) -> Command | None:
-        return await self.session.get(Command, pk)
+    async def get(self, pk: int, *, for_update: bool = False) -> Command | None:
+        return await self.session.get(Command, pk, with_for_update=for_update or None)
 
     async def pending(self, now: datetime, limit: int) -> list[int]:
         """Commands not sent yet and still in time, oldest first."""

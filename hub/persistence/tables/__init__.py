@@ -11,6 +11,7 @@ from hub.persistence.tables.commands import Command
 from hub.persistence.tables.hub_client_info import HubClientInfo
 from hub.persistence.tables.local_lists import LocalAuthList, LocalAuthListEntry
 from hub.persistence.tables.locations import Evse, Location, LocationVisibility, TariffReference
+from hub.persistence.tables.nevi import NeviStation
 from hub.persistence.tables.outbox import PushJob
 from hub.persistence.tables.parties import Party
 from hub.persistence.tables.partners import EmaidPrefix, Partner, PartnerParty, PartnerRole
@@ -19,6 +20,7 @@ from hub.persistence.tables.sessions import ChargeDetailRecord, ChargingSession,
 from hub.persistence.tables.stations import ChargingStation, EvseStatusChange
 from hub.persistence.tables.tariffs import Tariff
 from hub.persistence.tables.tokens import Token, TokenPullCursor
+from hub.persistence.tables.uptime import MaintenanceWindow, OutageExclusionEvent, PortOutage
 
 __all__ = [
     "AuthorizationDecisionRecord",
@@ -34,11 +36,15 @@ __all__ = [
     "LocalAuthListEntry",
     "Location",
     "LocationVisibility",
+    "MaintenanceWindow",
+    "NeviStation",
     "OperatorTokenBlock",
+    "OutageExclusionEvent",
     "Partner",
     "PartnerParty",
     "PartnerRole",
     "Party",
+    "PortOutage",
     "PushJob",
     "RemoteAuthorization",
     "Reservation",

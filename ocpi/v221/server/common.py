@@ -34,6 +34,7 @@ from ocpi.errors import (
     OcpiError,
     OcpiServerSideError,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     UnknownObject,
     quote_input,
@@ -209,6 +210,8 @@ def _error_response(
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Token"
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, MethodNotAllowed):
         # RFC 9110: a 405 lists the methods offered; a port that raised without knowing them
         # gets the methods of the route.

@@ -19,6 +19,10 @@ per operation id of the controllers:
   ``WWW-Authenticate``), 404 (unknown object), 405 (credentials call in the wrong registration
   state, with ``Allow``), 413 (body too large), each with the error envelope.
 
+The public data feed (``ocpi.v221.server.public``) is described from the same table: its
+operations (``public=True``) have no security requirement and no routing headers, and they
+document ``If-None-Match``, ``ETag``, ``Cache-Control``, HTTP 304 and HTTP 429.
+
 The document describes what the server does, which is sometimes more lenient than the spec:
 message ids are optional (one is generated when absent), ``limit`` may be 0. Each difference is
 stated in the parameter's description.
@@ -107,6 +111,8 @@ class Operation:
         query: Query parameters beyond pagination (described in the parameters table).
         path_parameters: (path parameter, entry of the parameters table) pairs for path
             parameters whose name another module uses with another meaning.
+        public: An operation of the public data feed (``ocpi.v221.server.public``): no token,
+            no routing headers, ``ETag``/``If-None-Match`` (304), ``Cache-Control``, HTTP 429.
     """
 
     description: str
@@ -120,12 +126,22 @@ class Operation:
     method_not_allowed: str | None = None
     query: tuple[str, ...] = ()
     path_parameters: tuple[tuple[str, str], ...] = ()
+    public: bool = False
 
 
 _LIST_NOTE = (
     " Only objects with `last_updated` in [`date_from`, `date_to`) are returned, `offset` and"
     " `limit` page through them in a stable order, and every page has `X-Total-Count`, `X-Limit`"
     " and, unless it is the last, a `Link` to the next one carrying every filter."
+)
+
+_PUBLIC_NOTE = (
+    " No token, no routing headers; GET only (any other method is HTTP 405). Every answer has"
+    " `Cache-Control: public, max-age=N` (N at most 15: a change of status or price is visible"
+    " within 15 s) and a weak `ETag`, a hash of the body without its `timestamp`; send it back"
+    " in `If-None-Match` to get HTTP 304 while nothing changed. Each client address may make a"
+    " limited number of requests per hour, with a burst; beyond it HTTP 429 with"
+    " `Retry-After`."
 )
 
 _COMMAND_NOTE = (
@@ -425,6 +441,42 @@ OPERATIONS: Mapping[str, Operation] = {
             ("party_id", "client_info_party_id"),
         ),
     ),
+    "getPublicLocations": Operation(
+        description=(
+            "The free public data feed (23 CFR 680.116(c)): every published Location with its"
+            " EVSEs (real-time `status`) and Connectors (their `tariff_ids`), exactly as the"
+            " Locations Sender interface serves them (`mod_locations.asciidoc`), to anyone,"
+            " without a token. Unpublished locations never appear." + _LIST_NOTE + _PUBLIC_NOTE
+        ),
+        data=Location,
+        many=True,
+        paginated=True,
+        public=True,
+    ),
+    "getPublicLocation": Operation(
+        description=(
+            "One published Location of the free public data feed, as the Locations Sender"
+            " interface serves it (`mod_locations.asciidoc`, GET Object), without a token."
+            + _PUBLIC_NOTE
+        ),
+        data=Location,
+        not_found="No such Location, or not published (status_code 2003).",
+        public=True,
+    ),
+    "getPublicTariffs": Operation(
+        description=(
+            "The real-time prices of the free public data feed: the Tariffs the published"
+            " Locations reference, and those no location references yet (published ahead of"
+            " use), as the Tariffs Sender interface serves them (`mod_tariffs.asciidoc`),"
+            " without a token. A tariff only unpublished locations reference never appears."
+            + _LIST_NOTE
+            + _PUBLIC_NOTE
+        ),
+        data=Tariff,
+        many=True,
+        paginated=True,
+        public=True,
+    ),
 }
 """Every OCPI operation of the server, by Litestar ``operation_id``."""
 
@@ -606,6 +658,33 @@ _HEADERS: dict[str, Any] = {
         "description": "The authentication scheme to use: `Token`.",
         "required": True,
         "schema": {"type": "string", "const": "Token"},
+    },
+    "ETag": {
+        "description": (
+            "Weak validator of the answer (RFC 9110 §8.8.3): a hash of the body without its"
+            " `timestamp`, and of the pagination headers. Send it in `If-None-Match`. On every"
+            " success (status_code 1000) and 304; not on errors."
+        ),
+        "schema": {"type": "string", "pattern": '^W/"[0-9a-f]{32}"$'},
+    },
+    "Cache-Control": {
+        "description": (
+            "`public, max-age=N`: the answer may be reused for N seconds (at most 15), by the"
+            " client and by shared caches; errors (also those answered with HTTP 200, such as"
+            " status_code 2001) are `no-store`."
+        ),
+        "required": True,
+        "schema": {"type": "string", "pattern": "^(public, max-age=[0-9]+|no-store)$"},
+    },
+    "Access-Control-Allow-Origin": {
+        "description": "`*`: browser applications of any origin may read the feed.",
+        "required": True,
+        "schema": {"type": "string", "const": "*"},
+    },
+    "Retry-After": {
+        "description": "Whole seconds until this client's next request is accepted.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
     },
 }
 for _name, _header in {
@@ -835,7 +914,19 @@ for _name, _limit, _words in (
         },
     }
 
+_PARAMETERS["If-None-Match"] = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "description": (
+        "The `ETag` of an answer the client holds (or a list of them, or `*`), compared weakly:"
+        " while it is still the current one, HTTP 304 without a body."
+    ),
+    "schema": {"type": "string"},
+}
+
 _MESSAGE_ID_HEADERS = (X_REQUEST_ID, X_CORRELATION_ID)
+_PUBLIC_SUCCESS_HEADERS = ("ETag", "Cache-Control", "Access-Control-Allow-Origin")
 _PAGINATION_PARAMETERS = ("date_from", "date_to", "offset", "limit")
 _PAGINATION_PARAMETERS_DATE_FROM_REQUIRED = ("date_from_required", "date_to", "offset", "limit")
 _ROUTING_PARAMETERS = (
@@ -887,6 +978,11 @@ _ERROR_RESPONSES: dict[str, Any] = {
     "PayloadTooLarge": _error_response(
         "The request body is larger than the server accepts (status_code 2001)."
     ),
+    "TooManyRequests": _error_response(
+        "This client address made more requests than the public feed's rate allows"
+        " (status_code 2000); `Retry-After` says when to try again.",
+        extra_header="Retry-After",
+    ),
 }
 
 
@@ -906,6 +1002,11 @@ of Locations and Tariffs, and the Receiver interface of Tokens.
 * `X-Request-ID` and `X-Correlation-ID` are echoed on every response.
 * Paginated GETs take `date_from`, `date_to`, `offset`, `limit` and answer with `X-Total-Count`,
   `X-Limit` and `Link`.
+
+The free public data feed (23 CFR 680.116(c)) under `/public/2.2.1/` (tag `public feed`) serves
+the published Locations and the Tariffs they reference in the same OCPI 2.2.1 terms, to anyone:
+no token (`security: []`), GET only, `ETag`/`If-None-Match` (304), `Cache-Control: public,
+max-age=N` with N at most 15, and a rate limit per client address (429 with `Retry-After`).
 """
 
 
@@ -916,6 +1017,8 @@ def _operation(
     refs: Mapping[_Key, dict[str, Any]],
 ) -> dict[str, Any]:
     names = list(_MESSAGE_ID_HEADERS)
+    if spec.public:
+        names.append("If-None-Match")
     if spec.functional:
         names += _ROUTING_PARAMETERS
     if spec.paginated:
@@ -943,6 +1046,9 @@ def _operation(
     if spec.functional:
         for name in _ROUTING_PARAMETERS:
             success_headers[name] = {"$ref": f"#/components/headers/{name}"}
+    if spec.public:
+        for name in _PUBLIC_SUCCESS_HEADERS:
+            success_headers[name] = {"$ref": f"#/components/headers/{name}"}
     responses: dict[str, Any] = {
         "200": {
             "description": (
@@ -965,6 +1071,18 @@ def _operation(
         "400": {"$ref": "#/components/responses/BadRequest"},
         "401": {"$ref": "#/components/responses/Unauthorized"},
     }
+    if spec.public:
+        del responses["401"]
+        responses["304"] = {
+            "description": (
+                "Not modified: the `ETag` in `If-None-Match` is still the current one. No body."
+            ),
+            "headers": {
+                name: {"$ref": f"#/components/headers/{name}"}
+                for name in (*_MESSAGE_ID_HEADERS, *_PUBLIC_SUCCESS_HEADERS)
+            },
+        }
+        responses["429"] = {"$ref": "#/components/responses/TooManyRequests"}
     if spec.not_found is not None:
         responses["404"] = _error_response(spec.not_found)
     if spec.method_not_allowed is not None:
@@ -980,7 +1098,7 @@ def _operation(
         "tags": generated.get("tags", []),
         "parameters": [{"$ref": f"#/components/parameters/{name}"} for name in names],
         "responses": responses,
-        "security": [{SECURITY_SCHEME: []}],
+        "security": [] if spec.public else [{SECURITY_SCHEME: []}],
     }
     if spec.body is not None:
         operation["requestBody"] = {
@@ -995,7 +1113,9 @@ def _envelope_name(operation_id: str) -> str:
     return f"{operation_id[0].upper()}{operation_id[1:]}Response"
 
 
-def describe_interfaces(generated: Mapping[str, Any], *, prefix: str = "/ocpi") -> dict[str, Any]:
+def describe_interfaces(
+    generated: Mapping[str, Any], *, prefix: str = "/ocpi", public_prefix: str = "/public"
+) -> dict[str, Any]:
     """The complete OpenAPI 3.1 document of the OCPI interfaces of an app.
 
     Args:
@@ -1003,15 +1123,19 @@ def describe_interfaces(generated: Mapping[str, Any], *, prefix: str = "/ocpi") 
             Its ``info`` and ``servers`` are kept; every operation under ``prefix`` must be one
             of :data:`OPERATIONS` (by ``operationId``) and is rewritten from it; the generated
             components are replaced by the JSON Schemas of the wire models and envelopes.
-        prefix: Path of the OCPI router; paths outside it are left out.
+        prefix: Path of the OCPI router; paths outside it and ``public_prefix`` are left out.
+        public_prefix: Path of the public data feed (``ocpi.v221.server.public``); its
+            operations are those of :data:`OPERATIONS` marked ``public``.
 
     Raises:
-        ValueError: An OCPI route has no (or an unknown) operation id.
+        ValueError: An OCPI route has no (or an unknown) operation id, or a public one is
+            described as a partner's (or the reverse).
     """
     paths: dict[str, Any] = {}
     schemas, refs = _model_schemas()
     for path, item in sorted(generated.get("paths", {}).items()):
-        if not path.startswith(f"{prefix}/"):
+        public = path.startswith(f"{public_prefix}/")
+        if not public and not path.startswith(f"{prefix}/"):
             continue
         described: dict[str, Any] = {}
         for method, operation in sorted(item.items()):
@@ -1022,6 +1146,11 @@ def describe_interfaces(generated: Mapping[str, Any], *, prefix: str = "/ocpi") 
                     " ocpi.v221.server.openapi.OPERATIONS"
                 )
             spec = OPERATIONS[operation_id]
+            if spec.public is not public:
+                raise ValueError(
+                    f"{method.upper()} {path}: {operation_id} is described as"
+                    f" {'public' if spec.public else 'an OCPI operation for partners'}"
+                )
             described[method] = _operation(operation_id, operation, spec, refs)
             data: dict[str, Any] | None = None
             if spec.data is not None:

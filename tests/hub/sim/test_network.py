@@ -227,6 +227,53 @@ def test_site_details(network):
         assert stamps.pop() <= network.tariffs[0]["last_updated"]
 
 
+HYDRO_SITES = {"WA", "OR", "ID", "MT", "QC", "BC", "MB", "NL", "YT"}
+
+
+def test_every_site_has_what_drivers_and_route_planners_need(network):
+    locations = network.locations
+    facility_sets: Counter[tuple[str, ...]] = Counter()
+    dominant: Counter[tuple[str, str]] = Counter()
+    for location in locations:
+        assert location["opening_times"] == {"twentyfourseven": True}
+        mix = location["energy_mix"]
+        assert mix["is_green_energy"] is True
+        sources = mix["energy_sources"]
+        assert {s["source"] for s in sources} <= {"SOLAR", "WIND", "WATER"}
+        assert sum(s["percentage"] for s in sources) == 100
+        assert mix["supplier_name"]
+        assert mix["energy_product_name"].startswith("100% Renewable")
+        assert {i["amount"] for i in mix["environ_impact"]} == {0}
+        top = max(sources, key=lambda s: s["percentage"])["source"]
+        dominant[("hydro" if location.get("state") in HYDRO_SITES else "other", top)] += 1
+        restrictions = {tuple(e["parking_restrictions"]) for e in location["evses"]}
+        assert len(restrictions) == 1  # one site, one set of signs
+        (signs,) = restrictions
+        assert signs[0] == "EV_ONLY"
+        if "CUSTOMERS" in signs:
+            assert {"MALL", "SUPERMARKET"} & set(location["facilities"])
+        if location["publish"]:
+            assert 2 <= len(location["facilities"]) <= 4
+            facility_sets[tuple(location["facilities"])] += 1
+        else:
+            assert "facilities" not in location  # a fleet depot: nothing for the public
+        for evse in location["evses"]:
+            for connector in evse["connectors"]:
+                # DC: the power a connector delivers is within what its voltage and current allow.
+                volts, amps = connector["max_voltage"], connector["max_amperage"]
+                assert connector["max_electric_power"] <= volts * amps
+    # Facilities vary by site, and the mix by region.
+    assert len(facility_sets) >= 30
+    assert max(facility_sets.values()) < 0.2 * len(locations)
+    assert dominant[("hydro", "WATER")] > 0.9 * sum(
+        count for (region, _), count in dominant.items() if region == "hydro"
+    )
+    assert {top for (_, top) in dominant} == {"SOLAR", "WIND", "WATER"}
+    signs = Counter(s for loc in locations for s in loc["evses"][0]["parking_restrictions"])
+    assert 0.3 < signs["PLUGGED"] / len(locations) < 0.7
+    assert signs["CUSTOMERS"] > 0
+
+
 def test_tariffs_per_party(network):
     by_key = {(t["country_code"], t["party_id"], t["id"]): t for t in network.tariffs}
     assert len(network.tariffs) == 6
