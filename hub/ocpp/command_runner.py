@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -165,6 +167,7 @@ class CommandRunner:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._wakeup = asyncio.Event()
         self._calls: set[asyncio.Task[None]] = set()
+        self._last_sweep = -math.inf
         self._limit = asyncio.Semaphore(settings.concurrency)
 
     def _service(self, session: AsyncSession) -> CommandService:
@@ -179,8 +182,14 @@ class CommandRunner:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wakeup.clear()
+            # A wake-up (a command just arrived) claims it at once; timeouts and reservation
+            # expiries are looked for once per poll interval, not at every wake-up as well.
+            now = time.monotonic()
+            sweep = now - self._last_sweep >= self.settings.poll_interval_seconds
             try:
-                await self.run_once()
+                await self.run_once(sweep=sweep)
+                if sweep:
+                    self._last_sweep = now
             except Exception:
                 logger.exception("command runner: round failed")
             await until_any(stop, self._wakeup, at_most=self.settings.poll_interval_seconds)
@@ -188,9 +197,26 @@ class CommandRunner:
             task.cancel()
         await asyncio.gather(*self._calls, return_exceptions=True)
 
-    async def run_once(self) -> int:
-        """Time out overdue commands and start calling the pending ones; returns how many
-        calls were started (they run on as tasks: ``drain`` waits for them)."""
+    async def run_once(self, *, sweep: bool = True) -> int:
+        """Time out overdue commands and end reservations (``sweep``), then claim the
+        pending commands in one unit of work and start calling them; returns how many calls
+        were started (they run on as tasks: ``drain`` waits for them)."""
+        if sweep:
+            await self._sweep()
+        async with session_scope(self.sessions) as session:
+            service = self._service(session)
+            calls = []
+            for pk in await service.pending(limit=self.settings.concurrency):
+                call = await self._claim(session, service, pk)
+                if call is not None:
+                    calls.append(call)
+        for call in calls:
+            task = asyncio.create_task(self._call(call), name=f"command-{call.command}")
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+        return len(calls)
+
+    async def _sweep(self) -> None:
         async with session_scope(self.sessions) as session:
             overdue = await self._service(session).time_out()
         for row in overdue:
@@ -212,18 +238,6 @@ class CommandRunner:
             )
         if overdue or ended:
             self.on_result()
-        async with session_scope(self.sessions) as session:
-            pending = await self._service(session).pending(limit=self.settings.concurrency)
-        started = 0
-        for pk in pending:
-            claimed = await self._claim(pk)
-            if claimed is None:
-                continue
-            task = asyncio.create_task(self._call(claimed), name=f"command-{pk}")
-            self._calls.add(task)
-            task.add_done_callback(self._calls.discard)
-            started += 1
-        return started
 
     async def _zero_supported(self, station_id: str) -> bool:
         """Whether a 1.6 charger takes reservations of connector 0 (any of its connectors):
@@ -243,25 +257,25 @@ class CommandRunner:
         """Wait for the calls started so far (tests)."""
         await asyncio.gather(*list(self._calls), return_exceptions=True)
 
-    async def _claim(self, pk: int) -> _Call | None:
+    async def _claim(self, session: AsyncSession, service: CommandService, pk: int) -> _Call | None:
+        """Claim ``pk`` (None: another process has it) and build its OCPP call."""
         lease = timedelta(seconds=self.settings.lease_seconds)
-        async with session_scope(self.sessions) as session:
-            row = await self._service(session).claim(pk, self.name, lease)
-            if row is None or row.station_id is None:
-                return None
-            station = await StationRepository(session).get(row.station_id)
-            version = (station.ocpp_version if station else None) or "1.6"
-            transaction_id, target = None, None
-            if row.session_ref is not None:
-                target = await SessionRepository(session).get(row.session_ref)
-                transaction_id = target.transaction_id if target else None
-            action, payload = ocpp_call(row, version, transaction_id, session=target)
-            any_connector = (
-                row.kind == CommandKind.RESERVE_NOW.value
-                and version == "1.6"
-                and row.request.get("evse_uid") is None
-            )
-            return _Call(pk, CommandKind(row.kind), row.station_id, action, payload, any_connector)
+        row = await service.claim(pk, self.name, lease)
+        if row is None or row.station_id is None:
+            return None
+        station = await StationRepository(session).get(row.station_id)
+        version = (station.ocpp_version if station else None) or "1.6"
+        transaction_id, target = None, None
+        if row.session_ref is not None:
+            target = await SessionRepository(session).get(row.session_ref)
+            transaction_id = target.transaction_id if target else None
+        action, payload = ocpp_call(row, version, transaction_id, session=target)
+        any_connector = (
+            row.kind == CommandKind.RESERVE_NOW.value
+            and version == "1.6"
+            and row.request.get("evse_uid") is None
+        )
+        return _Call(pk, CommandKind(row.kind), row.station_id, action, payload, any_connector)
 
     async def _call(self, call: _Call) -> None:
         async with self._limit:
