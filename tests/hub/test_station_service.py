@@ -218,6 +218,42 @@ async def test_silent_stations_go_unknown_and_come_back(world):
         ) == ["CS-201"]
 
 
+@pytest.mark.parametrize(
+    ("connected", "silent", "offline"),
+    [
+        (False, timedelta(minutes=2), ["CS-16"]),  # socket closed exactly the offline delay ago
+        (False, timedelta(minutes=2) - timedelta(microseconds=1), []),
+        (True, timedelta(minutes=15), ["CS-16"]),  # exactly the missed heartbeats
+        (True, timedelta(minutes=15) - timedelta(microseconds=1), []),
+    ],
+)
+async def test_a_station_silent_for_exactly_the_delay_is_offline(world, connected, silent, offline):
+    # The sweep's query and its own test agree at the boundary: silent for the whole delay is
+    # offline (a query with "<" left such a station online until a later sweep).
+    moment = datetime(2026, 7, 20, 14, tzinfo=UTC)
+
+    def clock() -> datetime:
+        return moment
+
+    async with session_scope(world) as session:
+        stations = StationService(session, clock=clock)
+        await stations.connected("CS-16", OcppVersion.V16, "node-a")
+        await stations.connector_status(
+            "CS-16", evse_id=None, connector_id=1, ocpp_status="Available"
+        )
+        if not connected:
+            await stations.disconnected("CS-16", "node-a")
+    moment += silent
+    async with session_scope(world) as session:
+        assert (
+            await StationService(session, clock=clock).mark_silent_offline(
+                disconnected_for=timedelta(minutes=2), silent_for=timedelta(minutes=15)
+            )
+            == offline
+        )
+    assert (await statuses(world))["E3"] == ("UNKNOWN" if offline else "AVAILABLE")
+
+
 async def test_every_change_is_history_and_pushed(world):
     await report(world, "CS-201", 1, 1, "Available")
     await report(world, "CS-201", 1, 1, "Occupied")

@@ -44,11 +44,12 @@ class StationRepository:
         return result.scalars().all()
 
     async def silent_since(self, cutoff: datetime) -> Sequence[ChargingStation]:
-        """Online stations not heard from since ``cutoff``."""
+        """Online stations not heard from after ``cutoff`` (one last heard at ``cutoff`` has
+        been silent for the whole delay: the caller counts it offline)."""
         result = await self.session.execute(
             select(ChargingStation).where(
                 col(ChargingStation.online).is_(True),
-                col(ChargingStation.last_seen_at) < cutoff,
+                col(ChargingStation.last_seen_at) <= cutoff,
             )
         )
         return result.scalars().all()
