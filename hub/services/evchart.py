@@ -18,7 +18,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -78,7 +78,19 @@ class LedgerUptimeSource:
         self, station_id: str, start: datetime, end: datetime
     ) -> AsyncIterator[Outage]:
         for outage in await self.ledger.outages(stations=[station_id], since=start, until=end):
-            yield outage
+            yield _fitting_notes(outage)
+
+
+_NOTES_LENGTH = evchart.MODULE_4.column("excluded_outage_notes").max_length or 255
+
+
+def _fitting_notes(outage: Outage) -> Outage:
+    """The outage with notes EV-ChART takes (at most 255 characters): an operator's note (up
+    to 1,000 characters) and evidence (500) are cut there, ending with an ellipsis; they stay
+    whole in the ledger's trail (``hub outages show``)."""
+    if outage.notes is None or len(outage.notes) <= _NOTES_LENGTH:
+        return outage
+    return replace(outage, notes=outage.notes[: _NOTES_LENGTH - 1] + "…")
 
 
 class LedgerNotAvailable:

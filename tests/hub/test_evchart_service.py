@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hub.domain import evchart
+from hub.domain.assets import EvseStatus
 from hub.domain.evchart import Quarter, Translation, Vocabulary
 from hub.domain.sessions import PushThrottle, SessionToken
 from hub.domain.tokens import TokenType
@@ -26,6 +27,7 @@ from hub.roaming.importer import parse_locations_json, parse_tariffs_json
 from hub.roaming.pricing import OcpiTariffCodec
 from hub.services.evchart import (
     EvchartService,
+    LedgerUptimeSource,
     NeviRegistrationService,
     PortSetting,
     Registration,
@@ -35,6 +37,7 @@ from hub.services.locations import LocationService
 from hub.services.sessions import MeterMessage, SessionService, TransactionStart
 from hub.services.stations import StationService
 from hub.services.tariffs import TariffService
+from hub.services.uptime import UptimeService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties
 from tests.support.emsp_authorize import register_emsp
@@ -595,3 +598,34 @@ async def test_unregistering_takes_the_station_out_of_reports(world):
 
 def test_months_of_the_quarter_end_where_the_ledger_windows_end():
     assert Q3.month_ends[0] - timedelta(days=31) == Q3.start
+
+
+async def test_module_4_from_the_real_ledger_keeps_long_exclusion_notes_to_255(world):
+    # The operator may write a note of 1,000 characters and evidence of 500 (hub outages
+    # exclude); EV-ChART's excluded_outage_notes takes 255. The file is still written: the note
+    # is shortened there, and kept whole in the ledger's trail.
+    sessions, _ = world
+    async with session_scope(sessions) as session:
+        locations = LocationService(session)
+        for moment, status in ((at(7, 1, 0), "AVAILABLE"), (at(8, 10, 14), "OUTOFORDER")):
+            await locations.set_evse_status("SITE-E1", EvseStatus(status), at=moment)
+        await locations.set_evse_status("SITE-E1", EvseStatus.AVAILABLE, at=at(8, 10, 16))
+    note, evidence = "storm " * 60, "ticket " * 40  # 360 and 280 characters
+    async with session_scope(sessions) as session:
+        ledger = UptimeService(session, clock=Clock(NOW))
+        (outage,) = await ledger.outages(stations=["SITE"])
+        await ledger.exclude(outage.outage_id, reason=5, note=note, evidence=evidence, by="ops")
+    async with session_scope(sessions) as session:
+        ledger = UptimeService(session, clock=Clock(NOW))
+        source = LedgerUptimeSource(ledger)
+        rows = await collect(await service(session, source=source).report(4, Q3))
+        (whole,) = await ledger.outages(stations=["SITE"])
+    written = rows[0]["excluded_outage_notes"]
+    assert len(written) == 255
+    assert written == whole.notes[:254] + "…"  # type: ignore[index]
+    assert whole.notes == f"{note.strip()} (evidence: {evidence.strip()})"
+    assert (rows[0]["outage_id"], rows[0]["excluded_outage_reason"]) == (
+        "2026-08-10T14:00:00Z",
+        "5",
+    )
+    assert evchart.check(4, rows) == []
