@@ -9,8 +9,10 @@ never reported. The report's instant is 2026-01-01T00:00:00Z: the rule's year is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -258,14 +260,28 @@ def chromium_or_skip() -> Path:
 
 
 def headless(chromium: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(chromium), "--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", f"--user-data-dir={profile}", *args,
-        ],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    """Chromium in a session of its own, its output in files, and the whole group killed after.
+
+    Chromium leaves helpers behind (the crashpad handler, zygotes) that inherit its stdout:
+    with pipes, waiting for their end can wait forever after the browser itself has exited.
+    """
+    command = [
+        str(chromium), "--headless", "--no-sandbox", "--disable-gpu",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-breakpad", "--no-first-run", f"--user-data-dir={profile}", *args,
+    ]  # fmt: skip
+    out, err = profile.with_suffix(".out"), profile.with_suffix(".err")
+    with out.open("w") as stdout, err.open("w") as stderr:
+        browser = subprocess.Popen(command, stdout=stdout, stderr=stderr, start_new_session=True)
+        try:
+            returncode = browser.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            returncode = -signal.SIGKILL
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(browser.pid, signal.SIGKILL)
+            browser.wait()
+    return subprocess.CompletedProcess(command, returncode, out.read_text(), err.read_text())
 
 
 def test_the_html_page_renders_in_headless_chromium(world, tmp_path):
