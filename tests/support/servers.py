@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from tests.support.cli_process import run_cli
+
 FIRST_PORT = 20000
 """Test servers listen below the kernel's ephemeral range (32768-60999 on Linux by default).
 A port the kernel hands out (``bind(0)``) is also what it gives the next outgoing connection
@@ -106,15 +108,9 @@ def hub_environment(database_url: str, port: int) -> dict[str, str]:
 
 
 def run_hub_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``hub ARGS`` as the operator would, in its own process."""
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """Run ``hub ARGS`` as the operator would, in its own process (forked from a server that
+    has the platform imported: tests.support.cli_process)."""
+    return run_cli(env, *args)
 
 
 @contextlib.contextmanager
