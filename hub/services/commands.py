@@ -42,6 +42,7 @@ from hub.errors import InvalidRequest, InvalidState, NotFound
 from hub.persistence.base import utc_now
 from hub.persistence.repositories.commands import CommandRepository
 from hub.persistence.repositories.locations import LocationFilter
+from hub.persistence.repositories.parties import PartyRepository
 from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.repositories.sessions import OPEN, SessionRepository
 from hub.persistence.repositories.stations import StationRepository
@@ -265,12 +266,21 @@ class CommandService:
         accepted and answered UNKNOWN_RESERVATION without asking a charger)."""
         held = await self._reservations().live_of(caller.partner_id, request.reservation_id or "")
         if held is None:
-            row.country_code, row.party_id = _any_party(caller)
+            row.country_code, row.party_id = await self._any_party(caller)
             return
         row.reservation_ref = held.id
         row.country_code, row.party_id = held.country_code, held.party_id
         row.location_id, row.evse_uid = held.location_id, held.evse_uid
         row.station_id = held.station_id
+
+    async def _any_party(self, caller: Caller) -> tuple[str, str]:
+        """Our party to answer from when the command names none we can find: the one the
+        caller addressed, else our first CPO party (the result's ``OCPI-from-*`` routing
+        headers must name a party; an empty one is no answer a hub can route)."""
+        if caller.receiver is not None:
+            return caller.receiver
+        ours = await PartyRepository(self.session).first_of_role("CPO")
+        return (ours.country_code, ours.party_id) if ours is not None else ("", "")
 
     async def _stop_target(self, row: Command, caller: Caller, request: CommandRequest) -> None:
         sessions = SessionRepository(self.session)
@@ -564,12 +574,6 @@ def _reservable_evse(view: LocationView) -> Evse | None:
     free = [e for e in reservable if e.status in FREE_STATUSES]
     chosen = free or reservable
     return chosen[0] if chosen else None
-
-
-def _any_party(caller: Caller) -> tuple[str, str]:
-    """Our party to answer from when the command names none we can find: the one the caller
-    addressed, else any (the result's routing headers only)."""
-    return caller.receiver or ("", "")
 
 
 def _iso(moment: datetime | None) -> str:

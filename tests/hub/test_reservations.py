@@ -232,6 +232,9 @@ async def test_cancel_reservation_known_and_unknown(world: World):
         "FINISHED",
         "UNKNOWN_RESERVATION",
     )
+    # No OCPI-to headers named our party: the result is sent from our first CPO party, never
+    # from an empty one.
+    assert (unknown.country_code, unknown.party_id) == ("US", "HPC")
     theirs = await world.accept(cancel("R-1"), partner="b")  # B cannot cancel A's
     assert theirs.result == "UNKNOWN_RESERVATION"
     mine = await world.accept(cancel("R-1"))

@@ -18,6 +18,13 @@ class PartyRepository:
         )
         return result.scalars().all()
 
+    async def first_of_role(self, role: str) -> Party | None:
+        """The party of ``role`` added first: a stable choice where any of ours will do."""
+        result = await self.session.execute(
+            select(Party).where(Party.role == role).order_by(col(Party.id)).limit(1)
+        )
+        return result.scalar_one_or_none()
+
     async def get_by_key(self, role: str, country_code: str, party_id: str) -> Party | None:
         result = await self.session.execute(
             select(Party).where(
