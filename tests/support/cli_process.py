@@ -89,6 +89,14 @@ def serve(path: str) -> None:
     events = selectors.DefaultSelector()
     events.register(listener, selectors.EVENT_READ)
     events.register(sys.stdin, selectors.EVENT_READ)  # end of file: the test process is gone
+    try:
+        _accept_until_stdin_ends(listener, events)
+    finally:
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
+
+
+def _accept_until_stdin_ends(listener: socket.socket, events: selectors.BaseSelector) -> None:
     while True:
         for key, _ in events.select():
             if key.fileobj is sys.stdin:
@@ -108,15 +116,14 @@ class CliServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
-        self._directory = tempfile.mkdtemp(prefix="hub-cli-server-")
-        self.path = os.path.join(self._directory, "socket")
+        self.path = ""
 
     def _ensure_running(self) -> None:
         with self._lock:
             if self._process is not None and self._process.poll() is None:
                 return
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
+            # A directory of its own per start: the server removes it when it ends.
+            self.path = os.path.join(tempfile.mkdtemp(prefix="hub-cli-server-"), "socket")
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "tests.support.cli_process", self.path],
                 cwd=REPOSITORY,
@@ -154,11 +161,8 @@ class CliServer:
             )
 
 
-_server = CliServer()
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return _server.run(env, *args)
+CLI_SERVER = CliServer()
+"""This test process's server, started by its first command."""
 
 
 if __name__ == "__main__":

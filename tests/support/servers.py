@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from tests.support.cli_process import run_cli
+from tests.support.cli_process import CLI_SERVER
 
 FIRST_PORT = 20000
 """Test servers listen below the kernel's ephemeral range (32768-60999 on Linux by default).
@@ -110,7 +110,7 @@ def hub_environment(database_url: str, port: int) -> dict[str, str]:
 def run_hub_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``hub ARGS`` as the operator would, in its own process (forked from a server that
     has the platform imported: tests.support.cli_process)."""
-    return run_cli(env, *args)
+    return CLI_SERVER.run(env, *args)
 
 
 @contextlib.contextmanager
