@@ -127,6 +127,8 @@ def test_a_command_taken_by_a_killed_hub_is_carried_out_by_the_next(setup: Setup
 
     asyncio.run(scenario())
     eventually(lambda: results(setup, "k1") == ["ACCEPTED"], what="the real result")
+    # The result and the session are separate deliveries: neither waits for the other.
+    eventually(lambda: len(setup.emsp.sessions) == 1, what="the session at the eMSP")
     (session,) = setup.emsp.sessions.values()
     assert session["auth_method"] == "COMMAND"
 
