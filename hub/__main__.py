@@ -2,4 +2,7 @@
 
 from hub.cli.main import main
 
-main()
+# Guarded: `hub serve --workers N` starts its workers by importing this module again (the
+# "spawn" start method), and they must not run the command line a second time.
+if __name__ == "__main__":
+    main()

@@ -29,6 +29,17 @@ class DatabaseSettings(BaseModel):
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+    # Processes `hub serve` runs (each holding its share of the station sockets on the same
+    # port); None: one per core on PostgreSQL, one on SQLite (its only possible value there).
+    workers: int | None = Field(default=None, ge=1)
+    # With several workers each one also listens on an address of its own, where the other hub
+    # processes forward calls for the stations it holds: the address other processes and nodes
+    # reach this machine at, and the first port (worker i takes worker_ports_from + i; 0: any
+    # free port).
+    worker_host: str = "127.0.0.1"
+    worker_ports_from: int = Field(default=0, ge=0, le=65535)
+    # How long a stopping worker lets its connections finish before it is killed.
+    graceful_shutdown_seconds: float = Field(default=30.0, gt=0)
 
 
 class OcpiSettings(BaseModel):

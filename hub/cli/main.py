@@ -91,6 +91,12 @@ OPENAPI_PATH = Path("openapi/hub-ocpi-2.2.1.json")
 def serve(
     host: str | None = typer.Option(None, help="Bind address (default: HUB_SERVER__HOST)"),
     port: int | None = typer.Option(None, help="Port (default: HUB_SERVER__PORT)"),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="Processes sharing the port (default: HUB_SERVER__WORKERS, else one per core on "
+        "PostgreSQL; SQLite runs one)",
+    ),
     migrate: bool = typer.Option(True, help="Apply database migrations before starting"),
 ) -> None:
     """Run the OCPI server (migrations applied first)."""
@@ -100,34 +106,34 @@ def serve(
     # Before migrations and before uvicorn: alembic's and uvicorn's lines come out in our format.
     logs.configure_logging(current.log_level, current.log_format)
 
-    import uvicorn
-
-    from hub.app import create_app
-    from hub.ocpp.transport import uvicorn_options
+    from hub.cli import serving
     from hub.persistence import migrations
 
-    if host or port:
-        current = current.model_copy(
-            update={
-                "server": current.server.model_copy(
-                    update={
-                        "host": host or current.server.host,
-                        "port": port or current.server.port,
-                    }
-                )
-            }
-        )
+    server = current.server.model_copy(
+        update={
+            "host": host or current.server.host,
+            "port": port or current.server.port,
+            "workers": workers or current.server.workers,
+        }
+    )
+    current = current.model_copy(update={"server": server})
+    try:
+        processes = serving.worker_count(current)
+    except ValueError as problem:
+        exit_with_error(str(problem))
     warn_if_public_url_assumed(current)
     if migrate:
         migrating(current.database.url, lambda: migrations.upgrade(current.database.url))
     console.print(f"OCPI versions endpoint: {current.versions_url}")
-    uvicorn.run(
-        create_app(current),
-        host=current.server.host,
-        port=current.server.port,
-        **logs.uvicorn_log_options(current.log_level),
-        **uvicorn_options(current.ocpp),
-    )
+    if processes == 1:
+        if serving.is_sqlite(current.database.url) and workers is None:
+            console.print("SQLite: one process (its single writer); PostgreSQL runs several")
+        serving.serve_in_this_process(current)
+        return
+    try:
+        serving.supervise(current, processes)
+    except (OSError, serving.WorkerCannotStart) as problem:
+        exit_with_error(f"cannot serve on {server.host}:{server.port}: {problem}")
 
 
 @app.command("openapi")

@@ -99,8 +99,10 @@ def test_a_cdr_in_flight_when_the_hub_is_killed_arrives_once_after_the_restart(s
     assert emsp.duplicate_cdrs == [cdr]  # the same CDR, not a second bill
     # The session's last PATCH is a delivery of its own: the kill may have caught it too.
     eventually(
-        lambda: [(s["status"], s["id"]) for s in emsp.sessions.values()]
-        == [("COMPLETED", cdr["session_id"])],
+        lambda: (
+            [(s["status"], s["id"]) for s in emsp.sessions.values()]
+            == [("COMPLETED", cdr["session_id"])]
+        ),
         what="the completed session at the eMSP",
     )
     jobs = setup.cli("push", "status")

@@ -103,6 +103,8 @@ def hub_environment(database_url: str, port: int) -> dict[str, str]:
         # raw stations answer calls one by one would read its frames (tests/e2e/
         # test_ocpp_local_lists.py drives the pass itself).
         HUB_LOCAL_LIST__ENABLED="false",
+        # One process, as on SQLite, unless a test asks for workers (tests/e2e/test_workers.py).
+        HUB_SERVER__WORKERS="1",
     )
     return env
 
