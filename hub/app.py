@@ -30,6 +30,11 @@ from hub.ocpp.local_lists import LocalListSync
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
 from hub.ocpp.transactions import Transactions
 from hub.persistence.base import utc_now
+from hub.persistence.notifications import (
+    COMMANDS_CHANNEL,
+    PUSH_CHANNEL,
+    DatabaseNotifications,
+)
 from hub.persistence.session import create_engine, create_session_factory, dispose_engine
 from hub.roaming.authorization import RealTimeAuthorizer
 from hub.roaming.charging_profiles import PartnerChargingProfiles
@@ -227,10 +232,24 @@ def create_app(
     if settings.local_list.enabled:
         bridge.on_boot = local_lists.wake
 
+    # Work queued by other processes wakes this one's worker and runner (PostgreSQL).
+    woken: dict[str, Callable[[], None]] = {}
+    if worker is not None:
+        woken[PUSH_CHANNEL] = worker.wake
+    if settings.commands.enabled and settings.commands.runner:
+        woken[COMMANDS_CHANNEL] = runner.wake
+    notifications = (
+        DatabaseNotifications(engine, woken)
+        if woken and DatabaseNotifications.applies_to(engine)
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(sweep_forever(bridge, stop), name="ocpp-offline-sweep")]
+        if notifications is not None:
+            tasks.append(asyncio.create_task(notifications.run(stop), name="db-notifications"))
         if worker is not None:
             tasks.append(asyncio.create_task(worker.run(stop), name="push-worker"))
         if puller is not None:
@@ -286,6 +305,7 @@ def create_app(
         token_puller=puller,
         local_lists=local_lists,
         command_runner=runner,
+        notifications=notifications,
     )
     return app
 

@@ -30,7 +30,7 @@ LOCATION = ("US", "HPC", "NODES")
 CHANGES = [("Charging", "CHARGING"), ("Available", "AVAILABLE"), ("Faulted", "OUTOFORDER")] * 2
 
 
-def second_node(setup: Setup, tmp: Path) -> HubProcess:
+def second_node(setup: Setup, tmp: Path, **settings: str) -> HubProcess:
     port = free_port()
     return HubProcess(
         {
@@ -39,7 +39,7 @@ def second_node(setup: Setup, tmp: Path) -> HubProcess:
             # Behind a load balancer both nodes answer at one public URL: node A's here.
             "HUB_OCPI__PUBLIC_URL": setup.hub.url,
             "HUB_OCPP__NODE_URL": f"http://127.0.0.1:{port}",
-            "HUB_COMMANDS__RUNNER": "false",
+            **settings,
         },
         tmp / "node-b.log",
     )
@@ -56,11 +56,11 @@ async def boot(url: str, station_id: str) -> RawStation:
     return station
 
 
-def unlock(setup: Setup, evse_uid: str) -> dict:
+def unlock(setup: Setup, evse_uid: str, ref: str = "u-b") -> dict:
     response = httpx.post(
         f"{setup.hub.url}/ocpi/2.2.1/commands/UNLOCK_CONNECTOR",
         json={
-            "response_url": setup.emsp.command_url("UNLOCK_CONNECTOR", "u-b"),
+            "response_url": setup.emsp.command_url("UNLOCK_CONNECTOR", ref),
             "location_id": "NODES",
             "evse_uid": evse_uid,
             "connector_id": "1",
@@ -87,7 +87,7 @@ def test_two_nodes_share_one_database_forward_calls_and_deliver_each_change_once
     for station_id in ("CS-A", "CS-B"):
         setup.cli("chargers", "add", station_id, "--password", PASSWORD)
     eventually(lambda: len(status_at_emsp(setup)) == 2, what="the location at the eMSP")
-    node_b = second_node(setup, tmp_path)
+    node_b = second_node(setup, tmp_path, HUB_COMMANDS__RUNNER="false")
     node_b.start()
     try:
 
@@ -146,5 +146,50 @@ def test_two_nodes_share_one_database_forward_calls_and_deliver_each_change_once
             remaining = iter(reported)
             assert all(status in remaining for status in seen), (seen, reported)
         assert len(setup.emsp.command_results["u-b"]) == 1  # one result, from one node
+    finally:
+        node_b.stop()
+
+
+NEVER_POLL = {
+    "HUB_PUSH__POLL_INTERVAL_SECONDS": "3600",
+    "HUB_COMMANDS__POLL_INTERVAL_SECONDS": "3600",
+}
+
+
+@pytest.mark.parametrize("db_engine_name", ["postgresql"])
+@pytest.mark.parametrize("hub_env", [{**NEVER_POLL, "HUB_COMMANDS__RUNNER": "false"}])
+def test_work_queued_by_another_process_is_picked_up_at_once_without_polling(
+    setup: Setup, tmp_path: Path
+):
+    """No process polls within the test: only the database's notifications can wake them."""
+    location = network.linked_location("NODES", [("CS-A", None, 1)])
+    location["evses"][0]["capabilities"] = ["UNLOCK_CAPABLE"]
+    # Queued by the operator's command, a process of its own: node A's worker is told.
+    setup.import_network([location], [network.tariff("T-DC", price="0.40")])
+    setup.cli("chargers", "add", "CS-A", "--password", PASSWORD)
+    eventually(lambda: len(status_at_emsp(setup)) == 1, what="the location at the eMSP")
+    node_b = second_node(setup, tmp_path, **NEVER_POLL, HUB_COMMANDS__RUNNER="true")
+    node_b.start()
+    try:
+
+        async def scenario() -> None:
+            station = await boot(setup.hub.url, "CS-A")
+            try:
+                # Node A takes the command but runs no runner: node B's runner is told, and
+                # calls the station through node A, which holds its socket.
+                answer = unlock(setup, "NODES-E1", "u-n")
+                assert (answer["status_code"], answer["data"]["result"]) == (1000, "ACCEPTED")
+                frame = await station.answer_next_call({"status": "Unlocked"})
+                assert frame[2:] == ["UnlockConnector", {"connectorId": 1}]
+            finally:
+                await station.close()
+
+        asyncio.run(scenario())
+        eventually(
+            lambda: (
+                [r["result"] for r in setup.emsp.command_results.get("u-n", [])] == ["ACCEPTED"]
+            ),
+            what="the unlock's result",
+        )
     finally:
         node_b.stop()
