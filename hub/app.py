@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import httpx
-from litestar import Litestar, Router, get
+from litestar import Litestar, Response, Router, get
 from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -46,6 +48,8 @@ from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.public_feed import build_public_feed
 from hub.roaming.push import PushWorker
 from hub.roaming.token_pull import TokenPuller
+from hub.services import metrics
+from hub.services.overview import Overview, OverviewService
 from ocpi.auth import TokenEncoding
 from ocpi.headers import X_REQUEST_ID, new_message_id
 from ocpi.v221.ports import AuthenticationPort, ClientIdentity, OcpiPorts
@@ -54,6 +58,8 @@ from ocpi.v221.server.openapi import DescribedOpenAPIJson, describe_interfaces
 from ocpi.v221.server.public import PublicFeedConfig, RateLimit, RateLimiter, build_public_router
 from ocpi.v221.server.router import build_router
 
+logger = logging.getLogger(__name__)
+
 OPENAPI_TITLE = "OCPI hub: OCPI 2.2.1 CPO interfaces"
 OPENAPI_VERSION = "2.2.1"
 
@@ -61,6 +67,31 @@ OPENAPI_VERSION = "2.2.1"
 @get("/health", include_in_schema=False, sync_to_thread=False)
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+def metrics_endpoint(
+    sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+) -> HTTPRouteHandler:
+    """``GET /metrics``: Prometheus text of this process's metrics (all processes' in
+    multiprocess mode) and the database gauges read now (``hub.services.metrics``). Without
+    authentication: operators keep it off the public listener (``HUB_METRICS__ENABLED``)."""
+
+    @get("/metrics", include_in_schema=False, name="metrics")
+    async def prometheus_metrics() -> Response[bytes]:
+        overview: Overview | None
+        try:
+            async with sessions() as session:
+                overview = await OverviewService(session, clock=clock).overview()
+        except Exception:
+            # The process metrics are what an operator needs most when the database is down.
+            logger.exception("/metrics: the database gauges could not be read")
+            overview = None
+        return Response(
+            metrics.exposition(metrics.database_collector(overview)),
+            media_type=metrics.CONTENT_TYPE,
+        )
+
+    return prometheus_metrics
 
 
 _REQUEST_ID_HEADER = X_REQUEST_ID.lower().encode("latin-1")
@@ -231,6 +262,7 @@ def create_app(
     public = [public_feed_router(settings, sessions, clock)] if settings.public_feed.enabled else []
     if settings.local_list.enabled:
         bridge.on_boot = local_lists.wake
+    observability = [metrics_endpoint(sessions, clock)] if settings.metrics.enabled else []
 
     # Work queued by other processes wakes this one's worker and runner (PostgreSQL).
     woken: dict[str, Callable[[], None]] = {}
@@ -277,6 +309,7 @@ def create_app(
             ocpi_router,
             *public,
             health,
+            *observability,
             ocpp_endpoint(bridge, registry),
             internal_calls_endpoint(commands),
         ],

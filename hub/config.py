@@ -265,6 +265,12 @@ class NeviSettings(BaseModel):
     vocabulary_file: Path | None = None
 
 
+class MetricsSettings(BaseModel):
+    # Serve Prometheus metrics at GET /metrics, without authentication: keep the path off the
+    # public listener (or refuse it at the proxy).
+    enabled: bool = True
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -283,6 +289,7 @@ class Settings(BaseSettings):
     public_feed: PublicFeedSettings = PublicFeedSettings()
     uptime: UptimeSettings = UptimeSettings()
     nevi: NeviSettings = NeviSettings()
+    metrics: MetricsSettings = MetricsSettings()
     # Lowest level `hub serve` logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
     # One line per record for every logger (ours, uvicorn's, alembic's): key=value pairs

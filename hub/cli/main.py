@@ -84,6 +84,17 @@ def demo_command(
     )
 
 
+@app.command("status")
+def status_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """The hub at a glance, from the database: stations connected per node and in total, push
+    queue depth and oldest job per partner, the CDR backlog, and the degraded partners."""
+    from hub.cli.status import status
+
+    status(as_json=as_json)
+
+
 OPENAPI_PATH = Path("openapi/hub-ocpi-2.2.1.json")
 
 

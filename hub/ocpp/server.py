@@ -36,6 +36,7 @@ from hub.ocpp.station import StationMixin
 from hub.ocpp.transport import LIVENESS_EXTENSION, Liveness
 from hub.ocpp.v16 import StationV16
 from hub.ocpp.v201 import StationV201
+from hub.services import metrics
 from hub.services.stations import AuthOutcome, AuthResult
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ class SocketConnection:
 
 
 class StationRegistry:
-    """The stations whose socket this process holds."""
+    """The stations whose socket this process holds (``hub_ocpp_stations_connected`` counts
+    them)."""
 
     def __init__(self) -> None:
         self._held: dict[str, tuple[StationMixin, WebSocket[Any, Any, Any]]] = {}
@@ -80,12 +82,15 @@ class StationRegistry:
         """Hold ``station``; returns the socket of an older connection of it, to be closed."""
         previous = self._held.get(station_id)
         self._held[station_id] = (station, socket)
+        if previous is None:
+            metrics.OCPP_STATIONS_CONNECTED.inc()
         return previous[1] if previous else None
 
     def detach(self, station_id: str, station: StationMixin) -> bool:
         held = self._held.get(station_id)
         if held is not None and held[0] is station:
             del self._held[station_id]
+            metrics.OCPP_STATIONS_CONNECTED.dec()
             return True
         return False
 

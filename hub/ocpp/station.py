@@ -34,6 +34,7 @@ from hub.ocpp.frames import (
     schema_error_code,
 )
 from hub.ocpp.throttle import LogThrottle
+from hub.services import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class StationMixin:
         # Our calls waiting for their answer, by message id.
         self._pending = {}
         self._warnings = LogThrottle(bridge.settings.warning_interval_seconds, clock)
+        self._answer_seconds = metrics.OCPP_MESSAGE_SECONDS.labels(self.version)
 
     def _warn(self, kind: str, message: str, *args: Any) -> None:
         """A warning the station can repeat at will: at most one per kind and interval."""
@@ -234,6 +236,7 @@ class StationMixin:
         )
 
     async def route_message(self, raw_msg: str) -> None:
+        received = time.perf_counter()
         limit = self.bridge.settings.max_frame_bytes
         if len(raw_msg) > limit // 4 and (size := utf8_size(raw_msg)) > limit:
             await self._refuse_oversize(raw_msg, size)
@@ -246,6 +249,14 @@ class StationMixin:
         if msg.message_type_id != MessageType.Call:
             self._answer_received(msg)
             return
+        # Known actions only as label values: a station must not create series at will.
+        action = msg.action if msg.action in self.known_actions else "unknown"
+        metrics.OCPP_MESSAGES.labels(action, self.version).inc()
+        await self._answer_call(msg)
+        self._answer_seconds.observe(time.perf_counter() - received)
+
+    async def _answer_call(self, msg: Any) -> None:
+        """Answer a CALL: exactly one CALLRESULT or CALLERROR is sent when this returns."""
         await self.bridge.seen(self.id)
         if msg.action not in self.route_map:
             code = "NotSupported" if msg.action in self.known_actions else "NotImplemented"

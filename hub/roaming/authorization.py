@@ -52,6 +52,7 @@ from hub.persistence.repositories.locations import LocationRepository
 from hub.persistence.repositories.partners import PartnerRepository
 from hub.persistence.session import session_scope
 from hub.persistence.tables import Partner
+from hub.services import metrics
 from ocpi.auth import TokenEncoding
 from ocpi.headers import PartyRef, RoutingHeaders
 from ocpi.v221.client import PartnerClient
@@ -164,7 +165,7 @@ class RealTimeAuthorizer:
                 loop.time() - started,
                 reason=self._over_budget(),
             )
-        self._log(token.uid, token.type, answer)
+        self._report(token.uid, token.type, answer)
         return answer
 
     async def authorize_unknown(
@@ -202,7 +203,7 @@ class RealTimeAuthorizer:
             answer = RealTimeAnswer(
                 RealTimeOutcome.UNREACHABLE, loop.time() - started, reason=self._over_budget()
             )
-            self._log(uid, token_type, answer)
+            self._report(uid, token_type, answer)
             return answer
         if not emsps:
             answer = RealTimeAnswer(
@@ -210,11 +211,11 @@ class RealTimeAuthorizer:
                 loop.time() - started,
                 reason="no partner pushed this token and no eMSP offers real-time authorization",
             )
-            self._log(uid, token_type, answer)
+            self._report(uid, token_type, answer)
             return answer
         answers = await self._ask_all(emsps, uid, token_type, place, started, deadline)
         answer = _most_telling(answers, loop.time() - started)
-        self._log(uid, token_type, answer, asked=len(emsps))
+        self._report(uid, token_type, answer, asked=len(emsps))
         self._remember(key, place, answer)
         return answer
 
@@ -344,10 +345,12 @@ class RealTimeAuthorizer:
             self._cache.popitem(last=False)
 
     @staticmethod
-    def _log(
+    def _report(
         uid: str, token_type: TokenType, answer: RealTimeAnswer, asked: int | None = None
     ) -> None:
+        """Log the answer and count its latency (``hub_authorization_seconds``)."""
         verdict = answer.allowed.value if answer.allowed else answer.outcome.value
+        metrics.AUTHORIZATION_SECONDS.labels(verdict).observe(answer.latency_seconds)
         logger.info(
             "real-time authorization of token %s (%s)%s: %s in %.0f ms%s",
             uid_digest(uid),

@@ -48,6 +48,7 @@ from hub.roaming.charging_profiles import active_profile_put
 from hub.roaming.commands import cancellation_model, command_result_model
 from hub.roaming.pricing import OcpiTariffCodec
 from hub.roaming.sessions import cdr_model, session_model, session_patch
+from hub.services import metrics
 from hub.services.commands import CommandService
 from hub.services.hub_client_info import HubClientInfoService
 from hub.services.locations import LocationService, LocationView
@@ -669,6 +670,20 @@ class PushWorker:
         self.totals.failed += failures[Failure.TRANSIENT]
         self.totals.rejected += failures[Failure.REJECTED]
         self.totals.sent_as_put += failures[Failure.UNKNOWN_OBJECT]
+        self._measure(outcomes, names)
+
+    def _measure(self, outcomes: Sequence[Outcome], names: dict[int, str]) -> None:
+        now = self.clock()
+        for outcome in outcomes:
+            job = outcome.job
+            partner = names.get(job.partner_id, f"#{job.partner_id}")
+            if outcome.error is None:
+                result = "delivered"
+                seconds = (now - job.enqueued_at).total_seconds()
+                metrics.PUSH_DELIVERY_SECONDS.labels(partner).observe(max(0.0, seconds))
+            else:
+                result = "failed" if outcome.failure is Failure.TRANSIENT else "rejected"
+            metrics.PUSH_DELIVERIES.labels(partner, job.kind.module, result).inc()
 
     async def _put_instead(
         self, session: AsyncSession, service: PushService, job: ClaimedJob, partner: str

@@ -81,6 +81,7 @@ class ClaimedJob:
     kind: JobKind
     target: dict[str, Any]
     attempts: int
+    enqueued_at: datetime
 
 
 def _receiver_modules(partner: Partner) -> frozenset[str]:
@@ -223,6 +224,7 @@ class PushService:
                 kind=JobKind(job.kind),
                 target=dict(job.target),
                 attempts=job.attempts,
+                enqueued_at=job.enqueued_at,
             )
             for job in claimed
         ]

@@ -13,6 +13,7 @@ import logging
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from hub.config import AuthorizationSettings
 from hub.domain.realtime import RealTimeOutcome
@@ -429,3 +430,35 @@ async def test_owner_hanging_up_without_an_answer_is_unreachable(sessions, http)
     assert answer.outcome is RealTimeOutcome.UNREACHABLE
     assert "emsp-mute" in (answer.reason or "")
     assert "the connection broke off" in (answer.reason or "")
+
+
+# --- hub_authorization_seconds ----------------------------------------------------------------
+
+
+def timed(outcome: str) -> tuple[float, float]:
+    labels = {"outcome": outcome}
+    return (
+        REGISTRY.get_sample_value("hub_authorization_seconds_count", labels) or 0.0,
+        REGISTRY.get_sample_value("hub_authorization_seconds_sum", labels) or 0.0,
+    )
+
+
+async def test_each_answer_is_timed_under_its_verdict_and_a_cached_one_is_not(
+    sessions, http, world
+):
+    world["emsp-a"].verdict(CARD, "BLOCKED")
+    clock = FakeClock()
+    rta = authorizer(sessions, http, clock, unknown_answer_cache_seconds=300)
+    blocked, unknown = timed("BLOCKED"), timed("UNKNOWN")
+    answer = await rta.authorize(card_of(A), location_id="PUB")
+    assert answer.allowed is AllowedType.BLOCKED
+    count, total = timed("BLOCKED")
+    assert count == blocked[0] + 1
+    assert total == pytest.approx(blocked[1] + answer.latency_seconds)
+
+    first = await rta.authorize_unknown("0BAD0BAD", TokenType.RFID)
+    assert first.outcome is RealTimeOutcome.UNKNOWN
+    assert timed("UNKNOWN")[0] == unknown[0] + 1
+    again = await rta.authorize_unknown("0BAD0BAD", TokenType.RFID)
+    assert again.cached
+    assert timed("UNKNOWN")[0] == unknown[0] + 1  # from the cache: no eMSP was asked
