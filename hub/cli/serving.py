@@ -25,13 +25,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 
 from hub.config import Settings
@@ -151,9 +154,16 @@ class Supervisor:
 
     ``start_worker`` makes and starts the process of a slot (injected by tests)."""
 
-    def __init__(self, workers: int, start_worker: Callable[[int], BaseProcess]) -> None:
+    def __init__(
+        self,
+        workers: int,
+        start_worker: Callable[[int], BaseProcess],
+        on_ended: Callable[[int], None] = lambda _pid: None,
+    ) -> None:
+        """``on_ended(pid)`` is called for every worker that ended, stopped ones included."""
         self.workers = workers
         self._start_worker = start_worker
+        self._on_ended = on_ended
         self.processes: dict[int, BaseProcess] = {}
         self._started_at: dict[int, float] = {}
         self._quick_deaths: dict[int, int] = {}
@@ -175,6 +185,7 @@ class Supervisor:
             if process.is_alive() or self.stopping:
                 continue
             process.join()
+            self._ended(process)
             lived = time.monotonic() - self._started_at[slot]
             quick = self._quick_deaths[slot] = (
                 self._quick_deaths.get(slot, 0) + 1 if lived < QUICK_DEATH_SECONDS else 0
@@ -207,6 +218,11 @@ class Supervisor:
                 logger.warning("worker %d (pid %s) did not stop in time: killed", slot, process.pid)
                 process.kill()
                 process.join()
+            self._ended(process)
+
+    def _ended(self, process: BaseProcess) -> None:
+        if process.pid is not None:
+            self._on_ended(process.pid)
 
 
 class WorkerCannotStart(RuntimeError):
@@ -225,6 +241,19 @@ def supervise(settings: Settings, workers: int) -> None:
             workers,
             server.worker_host,
         )
+    # The workers' metrics are summed from files in one directory (hub.services.metrics): a
+    # fresh one per run, named before the workers start and import prometheus_client.
+    from hub.services import metrics
+
+    own_directory = not os.environ.get(metrics.MULTIPROCESS_DIRECTORY)
+    directory = Path(
+        tempfile.mkdtemp(prefix="hub-metrics-")
+        if own_directory
+        else os.environ[metrics.MULTIPROCESS_DIRECTORY]
+    )
+    for stale in directory.glob("*.db"):
+        stale.unlink()  # an operator's directory: what an earlier run left would be summed
+    os.environ[metrics.MULTIPROCESS_DIRECTORY] = str(directory)
     context = multiprocessing.get_context("spawn")
 
     def start_worker(slot: int) -> BaseProcess:
@@ -234,7 +263,7 @@ def supervise(settings: Settings, workers: int) -> None:
         process.start()
         return process
 
-    supervisor = Supervisor(workers, start_worker)
+    supervisor = Supervisor(workers, start_worker, on_ended=metrics.process_ended)
     signals: list[int] = []
 
     def on_signal(number: int, _frame: FrameType | None) -> None:
@@ -251,3 +280,5 @@ def supervise(settings: Settings, workers: int) -> None:
         supervisor.stop(server.graceful_shutdown_seconds + 5)
         for number, handler in previous.items():
             signal.signal(number, handler)
+        if own_directory:
+            shutil.rmtree(directory, ignore_errors=True)

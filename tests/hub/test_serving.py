@@ -53,7 +53,8 @@ def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_worker_that_ends_is_replaced_in_its_slot_and_the_others_are_left_alone():
     starts = Starts(end_at_once, live)
-    supervisor = Supervisor(2, starts)
+    ended_pids: list[int] = []
+    supervisor = Supervisor(2, starts, on_ended=ended_pids.append)
     supervisor.start()
     try:
         ended = starts.started[0][1]
@@ -64,9 +65,11 @@ def test_a_worker_that_ends_is_replaced_in_its_slot_and_the_others_are_left_alon
         assert supervisor.processes[0] is starts.started[2][1]
         assert supervisor.processes[1] is starts.started[1][1]
         assert all(p.is_alive() for p in supervisor.processes.values())
+        assert ended_pids == [ended.pid]  # its metrics are forgotten
     finally:
         supervisor.stop(grace=5)
     assert not any(p.is_alive() for _, p in starts.started)
+    assert sorted(ended_pids) == sorted(p.pid for _, p in starts.started)
 
 
 def test_a_worker_that_cannot_start_is_given_up_after_a_few_quick_deaths():
