@@ -1,7 +1,7 @@
 """Benchmark of the OCPP bridge (prints figures; not a test).
 
     .venv/bin/python -m tests.benchmarks.bench_ocpp [--stations 19000] [--swarms 4]
-        [--load-stations 1000] [--load-seconds 10] [--database-url URL]
+        [--load-stations 1000] [--load-seconds 10] [--database-url URL] [--workers N]
 
 1. Creates ``--stations`` stations, each serving one EVSE (8 per location), in a fresh database.
 2. Starts ``hub serve`` (pushes off, to measure the OCPP side alone) and connects every station
@@ -12,7 +12,9 @@
 4. Load: ``--load-stations`` stations send Heartbeats back to back for ``--load-seconds``
    (payload schema validation on, as in production): prints messages/s.
 
-The machine's open-file limit caps the connections one process can hold (``ulimit -n``).
+The machine's open-file limit caps the connections one process can hold (``ulimit -n``):
+``--workers N`` (PostgreSQL) runs ``hub serve --workers N``, whose workers share the port and
+the stations; the hub's RSS is then that of the supervisor and all its workers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -98,10 +101,15 @@ async def available_count(url: str) -> tuple[int, int]:
 
 
 def rss_mb(pid: int) -> float:
+    """RSS of ``pid`` and of its descendants (the workers of ``hub serve --workers``)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            total += int(line.split()[1]) / 1024
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += rss_mb(int(child))
+    return total
 
 
 def command(swarms: list[subprocess.Popen[str]], line: str) -> list[list[str]]:
@@ -123,6 +131,7 @@ def main() -> None:
     parser.add_argument("--load-stations", type=int, default=1000)
     parser.add_argument("--load-seconds", type=float, default=10.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--workers", type=int, default=1, help="hub serve --workers (PostgreSQL)")
     args = parser.parse_args()
     print(f"open-file limit of this machine: {resource.getrlimit(resource.RLIMIT_NOFILE)}")
 
@@ -135,7 +144,10 @@ def main() -> None:
 
     env = hub_environment(url, free_port())
     env.update(
-        HUB_PUSH__ENABLED="false", HUB_LOG_LEVEL="WARNING", HUB_OCPP__SWEEP_INTERVAL_SECONDS="60"
+        HUB_PUSH__ENABLED="false",
+        HUB_LOG_LEVEL="WARNING",
+        HUB_OCPP__SWEEP_INTERVAL_SECONDS="60",
+        HUB_SERVER__WORKERS=str(args.workers),
     )
     log = (workdir / "hub.log").open("wb")
     hub = subprocess.Popen(
@@ -145,6 +157,8 @@ def main() -> None:
     swarms: list[subprocess.Popen[str]] = []
     try:
         wait_until_up(f"http://127.0.0.1:{env['HUB_SERVER__PORT']}/health", process=hub)
+        time.sleep(5 * (args.workers - 1))  # /health answers once the first worker is up
+        print(f"hub serve: {args.workers} worker(s); this machine has {os.cpu_count()} cores")
         base_rss = rss_mb(hub.pid)
         per = args.stations // args.swarms
         started = time.perf_counter()

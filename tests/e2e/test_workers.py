@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import InvalidMessage
 
 from tests.e2e.test_locations_push import Setup, eventually, setup
 from tests.fixtures import network
@@ -91,6 +92,15 @@ def connected_in_metrics(setup: Setup) -> float:
     return sum(sample.value for sample in family.samples)
 
 
+async def reconnect(setup: Setup, station_id: str, attempts: int = 5) -> RawStation:
+    for _ in range(attempts - 1):
+        try:
+            return await boot(setup, station_id)
+        except (OSError, InvalidMessage):
+            await asyncio.sleep(0.5)
+    return await boot(setup, station_id)
+
+
 def has_exited(pid: int) -> bool:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -156,8 +166,9 @@ def test_two_workers_share_the_stations_and_a_killed_one_loses_only_its_sockets(
             for station_id in by_node[victim_node]:
                 with contextlib.suppress(Exception):
                     await connected[station_id].close()
-                # Its station reconnects, as a charger does, to whichever worker listens.
-                connected[station_id] = await boot(setup, station_id)
+                # Its station reconnects, as a charger does, to whichever worker listens (and
+                # tries again, as chargers do, if the connection is reset on the way).
+                connected[station_id] = await reconnect(setup, station_id)
             # The other worker's stations kept their sockets: the same connection still answers.
             survivor = by_node[survivor_node][0]
             await reset_through_the_cli(setup, connected[survivor], survivor)
