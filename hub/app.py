@@ -178,7 +178,12 @@ def create_app(
     not sleep."""
     own_engine = engine is None
     own_http = http is None
-    engine = engine or create_engine(settings.database.url, echo=settings.database.echo)
+    engine = engine or create_engine(
+        settings.database.url,
+        echo=settings.database.echo,
+        pool_size=settings.database.pool_size,
+        max_overflow=settings.database.max_overflow,
+    )
     http = http or partner_http_client(settings)
     sessions: async_sessionmaker[AsyncSession] = create_session_factory(engine)
     puller = (

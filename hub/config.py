@@ -24,6 +24,12 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./hub.db"
 class DatabaseSettings(BaseModel):
     url: str = DEFAULT_DATABASE_URL
     echo: bool = False
+    # Connections each hub process keeps open to a server database, and how many more it may
+    # open at peaks; it has two such pools (units of work, hot reads). None: 20 and 10 for one
+    # process, divided among the workers of `hub serve --workers N`, so that N processes fit in
+    # PostgreSQL's max_connections (100 by default).
+    pool_size: int | None = Field(default=None, ge=1)
+    max_overflow: int | None = Field(default=None, ge=0)
 
 
 class ServerSettings(BaseModel):

@@ -149,6 +149,23 @@ def _end_with_the_supervisor(supervisor_pid: int) -> None:
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
+def with_shared_pools(settings: Settings, workers: int) -> Settings:
+    """``settings`` whose database pools, unless set, are the one-process sizes divided among
+    ``workers`` (each process has two pools: see ``DatabaseSettings``)."""
+    from hub.persistence.session import POOL_OVERFLOW, POOL_SIZE
+
+    database = settings.database
+    sizes = {
+        "pool_size": database.pool_size or max(4, POOL_SIZE // workers),
+        "max_overflow": (
+            max(2, POOL_OVERFLOW // workers)
+            if database.max_overflow is None
+            else database.max_overflow
+        ),
+    }
+    return settings.model_copy(update={"database": database.model_copy(update=sizes)})
+
+
 class Supervisor:
     """Keeps ``workers`` worker processes running until told to stop (see module docstring).
 
@@ -254,6 +271,7 @@ def supervise(settings: Settings, workers: int) -> None:
     for stale in directory.glob("*.db"):
         stale.unlink()  # an operator's directory: what an earlier run left would be summed
     os.environ[metrics.MULTIPROCESS_DIRECTORY] = str(directory)
+    settings = with_shared_pools(settings, workers)
     context = multiprocessing.get_context("spawn")
 
     def start_worker(slot: int) -> BaseProcess:

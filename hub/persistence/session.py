@@ -19,8 +19,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys, WAL and a busy timeout for several processes."""
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
+    """An async engine; SQLite gets foreign keys, WAL and a busy timeout for several processes.
+    ``pool_size``/``max_overflow`` of a server database default to :data:`POOL_SIZE` and
+    :data:`POOL_OVERFLOW` (its hot-read engine, :class:`HotReads`, takes the same sizes)."""
     if url.startswith("sqlite"):
         # The pool's reset rolls back only a connection returned inside a transaction (see
         # _rollback_if_in_transaction), not after every commit. A file gets a pool as large as a
@@ -58,7 +62,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         return engine
     return create_async_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size or POOL_SIZE,
+        max_overflow=POOL_OVERFLOW if max_overflow is None else max_overflow,
     )
 
 
@@ -154,8 +162,12 @@ class HotReads:
             if url.database not in (None, "", ":memory:"):
                 self._sync = _sqlite_reader(url.database)
         else:
+            pool: Any = engine.sync_engine.pool
             self._server = create_async_engine(
-                url, isolation_level="AUTOCOMMIT", pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+                url,
+                isolation_level="AUTOCOMMIT",
+                pool_size=pool.size() if hasattr(pool, "size") else POOL_SIZE,
+                max_overflow=getattr(pool, "_max_overflow", POOL_OVERFLOW),
             )
 
     async def all(self, statement: Any, parameters: dict[str, Any]) -> Sequence[Row[Any]]:

@@ -6,6 +6,7 @@ the credentials handshake and receives pushes on its Locations and Tariffs recei
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -87,6 +88,26 @@ class HubProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextlib.contextmanager
+def serving_registered(env: dict[str, str], emsp: EmspPeer, log: Path) -> Iterator[HubProcess]:
+    """``hub serve`` with ``emsp`` served on loopback, registered with it, and its sites'
+    initial PUT (of the location ``SITE``) received; the hub is stopped after."""
+    hub = HubProcess(env, log)
+    with asgi_server(emsp.app()) as emsp_url:
+        emsp.base_url = emsp_url
+        hub.start()
+        try:
+            token_a = json.loads(
+                run_hub_cli(env, "partners", "invite", "emsp", "--party", "US*EMS", "--json").stdout
+            )
+            registered = emsp.register_with_hub(f"{hub.url}/ocpi/versions", token_a["token_a"])
+            assert registered.json()["status_code"] == 1000, registered.text
+            eventually(lambda: ("US", "HPC", "SITE") in emsp.locations, what="initial PUT")
+            yield hub
+        finally:
+            hub.stop()
 
 
 @dataclass

@@ -24,11 +24,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.services import metrics
-from tests.e2e.test_locations_push import FAST_PUSH, HubProcess, eventually
+from tests.e2e.test_locations_push import FAST_PUSH, HubProcess, serving_registered
 from tests.fixtures import network
 from tests.support.emsp import EmspPeer
 from tests.support.ocpp_raw import RawStation
-from tests.support.servers import asgi_server, free_port, hub_environment, run_hub_cli
+from tests.support.servers import free_port, hub_environment, run_hub_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
@@ -124,20 +124,8 @@ def bench(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
     added = run_hub_cli(env, "chargers", "add", "CS-16", "--json")
     assert added.returncode == 0, added.stderr
     emsp = EmspPeer()
-    hub = HubProcess(env, tmp_path / "hub.log")
-    with asgi_server(emsp.app()) as emsp_url:
-        emsp.base_url = emsp_url
-        hub.start()
-        try:
-            token_a = json.loads(
-                run_hub_cli(env, "partners", "invite", "emsp", "--party", "US*EMS", "--json").stdout
-            )
-            registered = emsp.register_with_hub(f"{hub.url}/ocpi/versions", token_a["token_a"])
-            assert registered.json()["status_code"] == 1000
-            eventually(lambda: ("US", "HPC", "SITE") in emsp.locations, what="initial PUT")
-            yield Bench(hub, emsp, env, json.loads(added.stdout)["password"], shared)
-        finally:
-            hub.stop()
+    with serving_registered(env, emsp, tmp_path / "hub.log") as hub:
+        yield Bench(hub, emsp, env, json.loads(added.stdout)["password"], shared)
 
 
 async def test_a_station_and_the_pushes_it_causes_move_the_metrics(bench: Bench):

@@ -16,11 +16,16 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.test_locations_push import FAST_PUSH, HubProcess, eventually, statuses_at_emsp
+from tests.e2e.test_locations_push import (
+    FAST_PUSH,
+    HubProcess,
+    serving_registered,
+    statuses_at_emsp,
+)
 from tests.fixtures import network
 from tests.support.emsp import EmspPeer
 from tests.support.ocpp_raw import RawStation
-from tests.support.servers import asgi_server, free_port, hub_environment, run_hub_cli
+from tests.support.servers import free_port, hub_environment, run_hub_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
@@ -102,24 +107,8 @@ def bench(database_url: str, tmp_path: Path) -> Iterator[Bench]:
         added = run_hub_cli(env, "chargers", "add", station_id, "--json")
         assert added.returncode == 0, added.stderr
         passwords[station_id] = json.loads(added.stdout)["password"]
-    hub = HubProcess(env, tmp_path / "hub.log")
-    with asgi_server(emsp.app()) as emsp_url:
-        emsp.base_url = emsp_url
-        hub.start()
-        try:
-            token_a = json.loads(
-                run_hub_cli(env, "partners", "invite", "emsp", "--party", "US*EMS", "--json").stdout
-            )
-            assert (
-                emsp.register_with_hub(f"{hub.url}/ocpi/versions", token_a["token_a"]).json()[
-                    "status_code"
-                ]
-                == 1000
-            )
-            eventually(lambda: ("US", "HPC", "SITE") in emsp.locations, what="initial PUT")
-            yield Bench(hub, emsp, env, passwords)
-        finally:
-            hub.stop()
+    with serving_registered(env, emsp, tmp_path / "hub.log") as hub:
+        yield Bench(hub, emsp, env, passwords)
 
 
 def emsp_statuses(bench: Bench) -> dict[str, str]:

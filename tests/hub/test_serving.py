@@ -26,8 +26,12 @@ def end_at_once() -> None:
     sys.exit(3)
 
 
+SIGTERM_IGNORED = FORK.Event()
+
+
 def ignore_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    SIGTERM_IGNORED.set()
     time.sleep(60)
 
 
@@ -77,9 +81,11 @@ def test_a_worker_that_cannot_start_is_given_up_after_a_few_quick_deaths():
     supervisor = Supervisor(1, starts)
     supervisor.start()
     for _ in range(serving.QUICK_DEATHS_TOLERATED - 1):
-        supervisor.watch(timeout=5)  # ended at once: started again
+        starts.started[-1][1].join()  # ended at once...
+        supervisor.watch(timeout=0)  # ...and started again
+    starts.started[-1][1].join()
     with pytest.raises(WorkerCannotStart, match="ended 5 times within 10 s of its start"):
-        supervisor.watch(timeout=5)
+        supervisor.watch(timeout=0)
     assert len(starts.started) == serving.QUICK_DEATHS_TOLERATED
     supervisor.stop(grace=1)
 
@@ -88,7 +94,8 @@ def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace():
     starts = Starts(ignore_sigterm)
     supervisor = Supervisor(1, starts)
     supervisor.start()
-    time.sleep(0.5)  # let it install its handler (a SIGTERM before that would just end it)
+    # Its handler installed first (a SIGTERM before that would just end it).
+    assert SIGTERM_IGNORED.wait(30)
     supervisor.stop(grace=0.5)
     ((_, process),) = starts.started
     assert process.exitcode == -signal.SIGKILL
@@ -115,3 +122,22 @@ def test_several_workers_on_sqlite_are_refused_with_the_reason():
     settings = Settings(database=DatabaseSettings(url=SQLITE), server=ServerSettings(workers=2))
     with pytest.raises(ValueError, match="SQLite is the single-process embedded database"):
         worker_count(settings, cores=4)
+
+
+@pytest.mark.parametrize(
+    ("workers", "pool_size", "max_overflow", "expected"),
+    [
+        (1, None, None, (20, 10)),
+        (2, None, None, (10, 5)),
+        (8, None, None, (4, 2)),
+        (2, 7, 0, (7, 0)),
+    ],
+)
+def test_the_database_pools_are_shared_among_the_workers_unless_set(
+    workers: int, pool_size: int | None, max_overflow: int | None, expected: tuple[int, int]
+):
+    settings = Settings(
+        database=DatabaseSettings(url=POSTGRES, pool_size=pool_size, max_overflow=max_overflow)
+    )
+    database = serving.with_shared_pools(settings, workers).database
+    assert (database.pool_size, database.max_overflow) == expected
