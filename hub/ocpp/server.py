@@ -194,7 +194,15 @@ def ocpp_endpoint(bridge: Bridge, registry: StationRegistry) -> WebsocketRouteHa
         # Every line logged for this connection names the station: its handlers, the bridge
         # and the tasks they start inherit the connection task's context.
         with logs.bound(logs.station_id, station_id):
-            await _serve(socket, station_id)
+            try:
+                await _serve(socket, station_id)
+            except Exception:
+                # The database unreachable or overloaded, say: logged, and a station still in
+                # its handshake is told to come back (503) instead of being refused (403).
+                logger.exception("station %s: its connection failed", station_id)
+                if socket.connection_state != "init":
+                    raise
+                await _refuse_http(socket, 503, "temporarily unavailable; connect again")
 
     async def _serve(socket: WebSocket[Any, Any, Any], station_id: str) -> None:
         credentials = _basic_credentials(socket.headers.get("authorization"))

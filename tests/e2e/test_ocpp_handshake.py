@@ -219,3 +219,21 @@ async def test_a_16_authorization_key_given_in_hex_is_the_raw_basic_password(hub
     assert await answer(hub, "CS-KEY", AUTHORIZATION_KEY.upper()) == 101
     assert await answer(hub, "CS-KEY", key[:-1] + b"\x00") == 401
     assert await answer(hub, "CS-KEY", key[:-1]) == 401
+
+
+async def test_a_failure_during_the_handshake_is_logged_and_asks_the_station_to_come_back(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from hub.ocpp.bridge import Bridge
+
+    await hub.add("CS-DOWN")
+
+    async def database_gone(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionRefusedError("the database is restarting")
+
+    monkeypatch.setattr(Bridge, "authenticate", database_gone)
+    assert await answer(hub, "CS-DOWN", PASSWORD) == 503  # not 403: a charger tries again
+    assert "station CS-DOWN: its connection failed" in caplog.text
+    assert "the database is restarting" in caplog.text
+    monkeypatch.undo()
+    assert await answer(hub, "CS-DOWN", PASSWORD) == 101
