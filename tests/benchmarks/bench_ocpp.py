@@ -214,6 +214,9 @@ def main() -> None:
                 swarm.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 swarm.kill()
+        if sys.exc_info()[0] is not None:  # failed before the load phase: the hub ends too
+            hub.terminate()
+            hub.wait()
 
     try:
         load = subprocess.Popen(
