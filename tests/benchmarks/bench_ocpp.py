@@ -155,6 +155,7 @@ def main() -> None:
     )
     ws_url = f"ws://127.0.0.1:{env['HUB_SERVER__PORT']}"
     swarms: list[subprocess.Popen[str]] = []
+    stormed = False
     try:
         wait_until_up(f"http://127.0.0.1:{env['HUB_SERVER__PORT']}/health", process=hub)
         time.sleep(5 * (args.workers - 1))  # /health answers once the first worker is up
@@ -204,6 +205,7 @@ def main() -> None:
             f"answered in {storm_s:.1f} s ({messages / storm_s:.0f} msg/s), {errors} errors; "
             f"persisted: {booted} boots, {available} EVSEs AVAILABLE"
         )
+        stormed = True
     finally:
         for swarm in swarms:
             if swarm.poll() is None and swarm.stdin is not None:
@@ -214,7 +216,7 @@ def main() -> None:
                 swarm.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 swarm.kill()
-        if sys.exc_info()[0] is not None:  # failed before the load phase: the hub ends too
+        if not stormed:  # failed before the load phase: the hub ends too
             hub.terminate()
             hub.wait()
 
