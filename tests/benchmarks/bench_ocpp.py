@@ -181,16 +181,18 @@ def main() -> None:
                     text=True,
                 )
             )
-        held = 0
+        held = retried = 0
         for swarm in swarms:
             assert swarm.stdout is not None
             reply = swarm.stdout.readline().split()
             held += int(reply[1])
+            retried += int(reply[3])
         connect_s = time.perf_counter() - started
         time.sleep(2)
         rss = rss_mb(hub.pid)
         print(
-            f"connections held: {held} (connected in {connect_s:.1f} s); hub RSS {rss:.0f} MB "
+            f"connections held: {held} (connected in {connect_s:.1f} s; {retried} stations were "
+            f"told to come back (503/429) first and retried); hub RSS {rss:.0f} MB "
             f"(idle {base_rss:.0f} MB): {(rss - base_rss) * 1024 / held:.1f} KB per connection"
         )
 

@@ -15,15 +15,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
 import sys
 import time
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 BOOT_16 = {"chargePointVendor": "Bench", "chargePointModel": "Swarm"}
 BOOT_201 = {"reason": "PowerUp", "chargingStation": {"vendorName": "Bench", "model": "Swarm"}}
+
+
+CONNECT_ATTEMPTS = 20
 
 
 def is_v16(number: int) -> bool:
@@ -31,9 +36,12 @@ def is_v16(number: int) -> bool:
 
 
 class Station:
-    def __init__(self, number: int, socket: ClientConnection, *, v16: bool | None = None) -> None:
+    def __init__(
+        self, number: int, socket: ClientConnection, *, v16: bool | None = None, attempts: int = 1
+    ) -> None:
         self.number = number
         self.socket = socket
+        self.attempts = attempts  # connection attempts it took (refusals to come back first)
         self.v16 = is_v16(number) if v16 is None else v16
         self.sent = 0
 
@@ -82,16 +90,25 @@ async def open_station(
     auth = base64.b64encode(f"{station_id}:{password}".encode()).decode()
     v16 = is_v16(number) if v16 is None else v16
     protocol = "ocpp1.6" if v16 else "ocpp2.0.1"
-    async with gate:
-        socket = await connect(
-            f"{url}/ocpp/{station_id}",
-            subprotocols=[Subprotocol(protocol)],
-            additional_headers={"Authorization": f"Basic {auth}"},
-            open_timeout=120,
-            ping_interval=None,
-            max_queue=4,
-        )
-    return Station(number, socket, v16=v16)
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        async with gate:
+            try:
+                socket = await connect(
+                    f"{url}/ocpp/{station_id}",
+                    subprotocols=[Subprotocol(protocol)],
+                    additional_headers={"Authorization": f"Basic {auth}"},
+                    open_timeout=120,
+                    ping_interval=None,
+                    max_queue=4,
+                )
+                return Station(number, socket, v16=v16, attempts=attempt)
+            except InvalidStatus as refused:
+                # Told to come back (503: the hub's database was busy; 429): as chargers do,
+                # after a random pause, so that the retries do not arrive together.
+                if refused.response.status_code not in (429, 503) or attempt == CONNECT_ATTEMPTS:
+                    raise
+        await asyncio.sleep(random.uniform(1.0, 5.0))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def main(url: str, password: str, first: int, count: int) -> None:
@@ -100,7 +117,8 @@ async def main(url: str, password: str, first: int, count: int) -> None:
     stations = await asyncio.gather(
         *(open_station(url, password, n, gate) for n in range(first, first + count))
     )
-    print(f"connected {len(stations)} {time.monotonic() - started:.2f}", flush=True)
+    retried = sum(1 for s in stations if s.attempts > 1)
+    print(f"connected {len(stations)} {time.monotonic() - started:.2f} {retried}", flush=True)
     loop = asyncio.get_running_loop()
     while True:
         line = (await loop.run_in_executor(None, sys.stdin.readline)).split()
