@@ -175,6 +175,7 @@ def main() -> None:
                         PASSWORD,
                         str(per * k),
                         str(count),
+                        f"127.0.0.{k + 2}",  # a source address per swarm (ephemeral ports)
                     ],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,

@@ -83,7 +83,13 @@ class Station:
 
 
 async def open_station(
-    url: str, password: str, number: int, gate: asyncio.Semaphore, *, v16: bool | None = None
+    url: str,
+    password: str,
+    number: int,
+    gate: asyncio.Semaphore,
+    *,
+    v16: bool | None = None,
+    source: str | None = None,
 ) -> Station:
     """Station ``BS{number}`` connected; ``v16`` picks its protocol (default: :func:`is_v16`)."""
     station_id = f"BS{number:05d}"
@@ -100,6 +106,9 @@ async def open_station(
                     open_timeout=120,
                     ping_interval=None,
                     max_queue=4,
+                    # One source address has some 28,000 ephemeral ports towards one server
+                    # address: more stations need more (loopback has 127.0.0.0/8).
+                    **({"local_addr": (source, 0)} if source else {}),
                 )
                 return Station(number, socket, v16=v16, attempts=attempt)
             except InvalidStatus as refused:
@@ -111,11 +120,11 @@ async def open_station(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def main(url: str, password: str, first: int, count: int) -> None:
+async def main(url: str, password: str, first: int, count: int, source: str | None) -> None:
     gate = asyncio.Semaphore(200)
     started = time.monotonic()
     stations = await asyncio.gather(
-        *(open_station(url, password, n, gate) for n in range(first, first + count))
+        *(open_station(url, password, n, gate, source=source) for n in range(first, first + count))
     )
     retried = sum(1 for s in stations if s.attempts > 1)
     print(f"connected {len(stations)} {time.monotonic() - started:.2f} {retried}", flush=True)
@@ -139,4 +148,5 @@ async def main(url: str, password: str, first: int, count: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    source = sys.argv[5] if len(sys.argv) > 5 else None  # the source address of its sockets
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), source))
