@@ -257,7 +257,14 @@ class StationMixin:
 
     async def _answer_call(self, msg: Any) -> None:
         """Answer a CALL: exactly one CALLRESULT or CALLERROR is sent when this returns."""
-        await self.bridge.seen(self.id)
+        try:
+            await self.bridge.seen(self.id)
+        except Exception:
+            # The database overloaded or down: the station is told (it retries) and keeps its
+            # socket; closing it would turn a slow database into a reconnect storm.
+            logger.exception("station %s: %.60r %r failed", self.id, msg.action, msg.unique_id)
+            await self.call_error(msg.unique_id, "InternalError", "Internal error")
+            return
         if msg.action not in self.route_map:
             code = "NotSupported" if msg.action in self.known_actions else "NotImplemented"
             self._warn(

@@ -9,7 +9,7 @@ import pytest
 from litestar.exceptions import WebSocketDisconnect
 from uvicorn.protocols.utils import ClientDisconnected
 
-from tests.hub.ocpp.fakes import station
+from tests.hub.ocpp.fakes import FakeBridge, station
 
 BOOTS = {
     "1.6": {"chargePointVendor": "Acme", "chargePointModel": "M"},
@@ -46,3 +46,34 @@ async def test_a_closed_socket_while_answering_a_bad_frame_is_quiet_too(caplog):
         await handler.start()
     assert connection.attempts == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+class SlowDatabaseBridge(FakeBridge):
+    """Its first sign of life cannot be recorded (the pool timed out), the next ones can."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def seen(self, station_id: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise TimeoutError("QueuePool limit reached, connection timed out")
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_database_failure_before_the_handler_is_an_internal_error_not_a_closed_socket(
+    version, caplog
+):
+    bridge = SlowDatabaseBridge()
+    handler, connection = station(version, bridge=bridge)
+    connection.incoming.put_nowait(json.dumps([2, "b-1", "BootNotification", BOOTS[version]]))
+    connection.incoming.put_nowait(json.dumps([2, "b-2", "BootNotification", BOOTS[version]]))
+    connection.incoming.put_nowait(WebSocketDisconnect(detail="done"))
+    with pytest.raises(WebSocketDisconnect):
+        await handler.start()  # the loop went on to the station's next frame
+    first, second = connection.frames()
+    assert first[:3] == [4, "b-1", "InternalError"]
+    assert second[:2] == [3, "b-2"]
+    assert len(bridge.boots) == 1
+    assert "QueuePool limit reached" in caplog.text
