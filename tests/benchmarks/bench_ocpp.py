@@ -6,9 +6,11 @@
 1. Creates ``--stations`` stations, each serving one EVSE (8 per location), in a fresh database.
 2. Starts ``hub serve`` (pushes off, to measure the OCPP side alone) and connects every station
    from ``--swarms`` client processes: prints connections held and the hub's RSS per connection.
-3. Reconnect storm: every station sends BootNotification and StatusNotification at once; each
-   answer comes after the status is committed; prints the time until all are answered and checks
-   the database.
+3. Reconnect storm: every station sends BootNotification and two StatusNotifications at once;
+   each answer comes after its data is committed; prints the time until all are answered, checks
+   the database, and gives the rate as a ratio to the ``ocpp`` package's own: the same messages
+   routed by a bare ``ocpp.v201.ChargePoint`` whose handlers only answer (validation on, no
+   socket, no database, one core), measured in the same run.
 4. Load: ``--load-stations`` stations send Heartbeats back to back for ``--load-seconds``
    (payload schema validation on, as in production): prints messages/s.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -31,6 +34,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import RegistrationStatusEnumType
 from sqlalchemy import func, select
 
 from hub.domain.stations import hash_password
@@ -44,12 +50,64 @@ from hub.persistence.session import (
 from hub.persistence.tables import ChargingStation, Evse
 from hub.roaming.importer import parse_locations_json
 from hub.services.locations import LocationService
-from tests.benchmarks.station_swarm import is_v16
+from tests.benchmarks.station_swarm import BOOT_201, is_v16
 from tests.fixtures import network
 from tests.hub.conftest import add_parties
 from tests.support.servers import free_port, hub_environment, wait_until_up
 
 PASSWORD = "bench-password-0123456789abcdef"
+STATUS_201 = {
+    "timestamp": "2026-11-24T00:00:00Z",
+    "connectorStatus": "Available",
+    "evseId": 1,
+    "connectorId": 1,
+}
+
+
+class _Replay:
+    """The ``recv``/``send`` pair of a socket that replays ``frames`` and counts answers."""
+
+    def __init__(self, frames: list[str]) -> None:
+        self.frames = iter(frames)
+        self.answers = 0
+
+    async def recv(self) -> str:
+        try:
+            return next(self.frames)
+        except StopIteration:
+            raise ConnectionError("replay ended") from None
+
+    async def send(self, _message: str) -> None:
+        self.answers += 1
+
+
+class _BareStation(ChargePoint):
+    @on("BootNotification")
+    async def boot(self, **_fields: object) -> call_result.BootNotification:
+        return call_result.BootNotification(
+            current_time="2026-11-24T00:00:00Z",
+            interval=300,
+            status=RegistrationStatusEnumType.accepted,
+        )
+
+    @on("StatusNotification")
+    async def status(self, **_fields: object) -> call_result.StatusNotification:
+        return call_result.StatusNotification()
+
+
+def ocpp_package_rate(messages: int = 30_000) -> float:
+    """Messages/s the ``ocpp`` package routes alone (see the module docstring, step 3)."""
+    boot = json.dumps(BOOT_201)
+    status = json.dumps(STATUS_201)
+    frames = []
+    for n in range(messages // 3):
+        frames.append(f'[2,"b{n}","BootNotification",{boot}]')
+        frames += [f'[2,"s{n}.{k}","StatusNotification",{status}]' for k in (1, 2)]
+    replay = _Replay(frames)
+    started = time.perf_counter()
+    with contextlib.suppress(ConnectionError):
+        asyncio.run(_BareStation("bare", replay).start())
+    return replay.answers / (time.perf_counter() - started)
 
 
 async def seed(url: str, stations: int, *, v16: Callable[[int], bool] = is_v16) -> None:
@@ -203,10 +261,12 @@ def main() -> None:
         messages = sum(int(r[1]) for r in replies)
         errors = sum(int(r[3]) for r in replies)
         available, booted = asyncio.run(available_count(url))
+        bare = ocpp_package_rate()
         print(
-            f"reconnect storm: {messages} messages (Boot + StatusNotification per station) "
+            f"reconnect storm: {messages} messages (Boot + 2 StatusNotifications per station) "
             f"answered in {storm_s:.1f} s ({messages / storm_s:.0f} msg/s), {errors} errors; "
-            f"persisted: {booted} boots, {available} EVSEs AVAILABLE"
+            f"persisted: {booted} boots, {available} EVSEs AVAILABLE; the ocpp package alone "
+            f"routes {bare:.0f} msg/s on one core: ratio {messages / storm_s / bare:.2f}"
         )
         stormed = True
     finally:

@@ -4,8 +4,8 @@
 ``BS{FIRST}`` .. ``BS{FIRST+COUNT-1}`` (every fifth one on OCPP 1.6, the rest on 2.0.1), prints
 ``connected N SECONDS``, then obeys commands read from stdin, one per line:
 
-* ``storm``: every station sends BootNotification then StatusNotification(Available) at once;
-  prints ``storm MESSAGES SECONDS ERRORS``;
+* ``storm``: every station sends BootNotification then two StatusNotifications of its connector
+  (Unavailable while it starts, then Available) at once; prints ``storm MESSAGES SECONDS ERRORS``;
 * ``load SECONDS``: every station sends Heartbeats back to back; prints ``load ANSWERED SECONDS``;
 * ``quit``.
 """
@@ -63,17 +63,20 @@ class Station:
         errors = 0
         if self.v16:
             errors += not await self.call("BootNotification", BOOT_16)
-            status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
         else:
             errors += not await self.call("BootNotification", BOOT_201)
-            status = {
-                "timestamp": "2026-11-24T00:00:00Z",
-                "connectorStatus": "Available",
-                "evseId": 1,
-                "connectorId": 1,
-            }
-        errors += not await self.call("StatusNotification", status)
-        return 2, errors
+        for state in ("Unavailable", "Available"):
+            if self.v16:
+                status = {"connectorId": 1, "errorCode": "NoError", "status": state}
+            else:
+                status = {
+                    "timestamp": "2026-11-24T00:00:00Z",
+                    "connectorStatus": state,
+                    "evseId": 1,
+                    "connectorId": 1,
+                }
+            errors += not await self.call("StatusNotification", status)
+        return 3, errors
 
     async def load(self, until: float) -> int:
         answered = 0
