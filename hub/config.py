@@ -147,6 +147,13 @@ class OcppSettings(BaseModel):
     auth_source_free_attempts: int = Field(default=20, ge=1)
     auth_backoff_base_seconds: float = Field(default=1.0, gt=0)
     auth_backoff_cap_seconds: float = Field(default=300.0, gt=0)
+    # Group commit of what stations report (hub.persistence.group_commit): at most this many
+    # messages share a transaction (1: each its own), committed by this many concurrent lanes
+    # per process; on PostgreSQL a group waits this long for a row lock before its messages
+    # are stored one by one.
+    group_commit_units: int = Field(default=100, ge=1, le=10_000)
+    group_commit_lanes: int = Field(default=4, ge=1, le=64)
+    group_commit_lock_timeout_ms: int = Field(default=250, ge=0)
 
 
 class AuthorizationSettings(BaseModel):

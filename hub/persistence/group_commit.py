@@ -1,0 +1,194 @@
+"""Group commit: many small units of work of many callers in one transaction.
+
+Under a reconnect storm every charger sends its BootNotification and StatusNotifications at
+once; each is a few statements, and a transaction of its own costs more than they do (a pool
+checkout, its pre-ping, BEGIN, COMMIT and the WAL flush, the session's setup). Here a caller
+hands its unit of work to :meth:`GroupCommit.run` and waits: ``lanes`` tasks each take every
+unit queued (up to ``max_units``), run them one after the other in one transaction, commit, and
+only then give each caller its result, so an answer a caller sends afterwards still means "this
+is stored". Idle, a unit runs at once, alone; the busier the process, the larger the groups.
+
+Failures stay each caller's own. A group in which any unit raises, or whose commit fails, is
+rolled back and its units are run again each in a transaction of its own: the failing one fails
+alone (with its own exception) and the others are stored. Units must therefore touch nothing but
+the session (whatever they do outside it, such as caching what they stored, belongs after
+``run`` returns) and must not commit.
+
+Locks: a group holds the row locks of all its units until its commit. Units are run in the
+order of their ``key`` (the charging station), so that two groups (of two lanes, or two
+processes) that touch rows shared by neighbouring stations, such as their location, take those
+locks in the same order instead of deadlocking; and on PostgreSQL a group waits at most
+``lock_timeout_ms`` for a lock before it falls back to single units, which bounds what an
+unforeseen cycle costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.persistence.session import session_scope
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[AsyncSession], Awaitable[Any]]
+
+
+@dataclass(slots=True)
+class _Unit:
+    key: str
+    work: Work
+    context: contextvars.Context
+    outcome: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass
+class GroupCommitStats:
+    """What the groups did, for tests and the benchmark."""
+
+    groups: int = 0
+    units: int = 0
+    largest: int = 0
+    fallbacks: int = 0
+
+
+class GroupCommit:
+    """Runs units of work in shared transactions (see the module docstring).
+
+    ``max_units`` 1 gives every unit a transaction of its own (no grouping). Start the lanes with
+    :meth:`start` (or let the first :meth:`run` do it) and end them with :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        max_units: int = 100,
+        lanes: int = 4,
+        lock_timeout_ms: int = 250,
+    ) -> None:
+        if max_units < 1 or lanes < 1:
+            raise ValueError("max_units and lanes must be at least 1")
+        self.sessions = sessions
+        self.max_units = max_units
+        self.lanes = lanes
+        self.lock_timeout_ms = lock_timeout_ms
+        self.stats = GroupCommitStats()
+        self._queue: asyncio.Queue[_Unit] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        engine = sessions.kw.get("bind")
+        self._postgresql = getattr(getattr(engine, "dialect", None), "name", "") == "postgresql"
+
+    @property
+    def queued(self) -> int:
+        """Units waiting for a lane."""
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._lane(), name=f"group-commit-{n}")
+                for n in range(self.lanes)
+            ]
+
+    async def close(self) -> None:
+        """Stop the lanes; units queued or running are committed first."""
+        if self._tasks:
+            await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def run(self, key: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """``work(session)``'s result once it is committed; its exception if it raised (the
+        unit is then not stored), or the commit's if that failed."""
+        self.start()
+        unit = _Unit(key, work, contextvars.copy_context())
+        # Read by nobody if the caller gave up: retrieved here so that it is not logged.
+        unit.outcome.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._queue.put_nowait(unit)
+        # Shielded: a caller that gives up (its socket closed) does not cancel a group that
+        # others share; its unit is stored or not with the rest.
+        result: T = await asyncio.shield(unit.outcome)
+        return result
+
+    async def _lane(self) -> None:
+        while True:
+            units = [await self._queue.get()]
+            while len(units) < self.max_units and not self._queue.empty():
+                units.append(self._queue.get_nowait())
+            try:
+                await self._commit(units)
+            except Exception:  # never expected: _commit reports to every unit
+                logger.exception("group commit lane failed")
+            finally:
+                for unit in units:
+                    if not unit.outcome.done():  # cancelled: nobody waits in vain
+                        unit.outcome.cancel()
+                    self._queue.task_done()
+
+    async def _commit(self, units: list[_Unit]) -> None:
+        units.sort(key=lambda unit: unit.key)  # stable: one key's units keep their order
+        self.stats.groups += 1
+        self.stats.units += len(units)
+        self.stats.largest = max(self.stats.largest, len(units))
+        if len(units) > 1:
+            try:
+                results = await self._together(units)
+            except Exception as problem:
+                self.stats.fallbacks += 1
+                logger.info(
+                    "a group of %d units failed (%s: %s); running them one by one",
+                    len(units),
+                    type(problem).__name__,
+                    problem,
+                )
+            else:
+                for unit, result in zip(units, results, strict=True):
+                    _settle(unit.outcome, result=result)
+                return
+        for unit in units:
+            try:
+                async with session_scope(self.sessions) as session:
+                    result = await _in_context(unit, session)
+            except Exception as problem:
+                _settle(unit.outcome, error=problem)
+            else:
+                _settle(unit.outcome, result=result)
+
+    async def _together(self, units: list[_Unit]) -> list[Any]:
+        async with session_scope(self.sessions) as session:
+            if self._postgresql and self.lock_timeout_ms:
+                await session.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
+            return [await _in_context(unit, session) for unit in units]
+
+
+async def _in_context(unit: _Unit, session: AsyncSession) -> Any:
+    """Run the unit in its caller's context (its log lines name the caller's station)."""
+    return await asyncio.create_task(_call(unit.work, session), context=unit.context.copy())
+
+
+async def _call(work: Work, session: AsyncSession) -> Any:
+    return await work(session)
+
+
+def _settle(
+    outcome: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None
+) -> None:
+    if outcome.done():
+        return
+    if error is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(result)
