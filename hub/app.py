@@ -32,9 +32,11 @@ from hub.ocpp.local_lists import LocalListSync
 from hub.ocpp.server import StationRegistry, ocpp_endpoint, sweep_forever
 from hub.ocpp.transactions import Transactions
 from hub.persistence.base import utc_now
+from hub.persistence.group_commit import GroupCommit
 from hub.persistence.notifications import (
     COMMANDS_CHANNEL,
     PUSH_CHANNEL,
+    STATION_CREDENTIALS_CHANNEL,
     DatabaseNotifications,
 )
 from hub.persistence.session import create_engine, create_session_factory, dispose_engine
@@ -227,6 +229,12 @@ def create_app(
         clock=clock,
         authorizer=authorizer,
         transactions=transactions,
+        group=GroupCommit(
+            sessions,
+            max_units=settings.ocpp.group_commit_units,
+            lanes=settings.ocpp.group_commit_lanes,
+            lock_timeout_ms=settings.ocpp.group_commit_lock_timeout_ms,
+        ),
     )
     commands = StationCommands(
         registry,
@@ -269,17 +277,18 @@ def create_app(
         bridge.on_boot = local_lists.wake
     observability = [metrics_endpoint(sessions, clock)] if settings.metrics.enabled else []
 
-    # Work queued by other processes wakes this one's worker and runner (PostgreSQL).
-    woken: dict[str, Callable[[], None]] = {}
+    # Work queued by other processes wakes this one's worker and runner, and a station's
+    # password changed anywhere is forgotten here (PostgreSQL).
+    woken: dict[str, Callable[[str], None]] = {STATION_CREDENTIALS_CHANNEL: bridge.passwords.forget}
     if worker is not None:
-        woken[PUSH_CHANNEL] = worker.wake
+        woken[PUSH_CHANNEL] = _ignoring_payload(worker.wake)
     if settings.commands.enabled and settings.commands.runner:
-        woken[COMMANDS_CHANNEL] = runner.wake
+        woken[COMMANDS_CHANNEL] = _ignoring_payload(runner.wake)
     notifications = (
-        DatabaseNotifications(engine, woken)
-        if woken and DatabaseNotifications.applies_to(engine)
-        else None
+        DatabaseNotifications(engine, woken) if DatabaseNotifications.applies_to(engine) else None
     )
+    if notifications is not None:
+        bridge.passwords.live = notifications.listening.is_set
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -304,6 +313,8 @@ def create_app(
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+            if bridge.group is not None:
+                await bridge.group.close()
             if own_http:
                 await http.aclose()
             if own_engine:
@@ -346,6 +357,13 @@ def create_app(
         notifications=notifications,
     )
     return app
+
+
+def _ignoring_payload(wake: Callable[[], None]) -> Callable[[str], None]:
+    def woken(_payload: str) -> None:
+        wake()
+
+    return woken
 
 
 def openapi_document(settings: Settings) -> dict[str, Any]:

@@ -3,28 +3,77 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import OcppSettings
 from hub.domain.assets import EvseStatus
-from hub.domain.stations import AuthBackoff, OcppVersion, SourceThrottle
+from hub.domain.stations import AuthBackoff, OcppVersion, SourceThrottle, password_matches
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.ocpp.transactions import Transactions
 from hub.persistence.base import utc_now
+from hub.persistence.group_commit import GroupCommit
 from hub.persistence.session import session_scope
 from hub.services.local_lists import LocalListService
 from hub.services.stations import AuthOutcome, AuthResult, StationService, StatusOutcome
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 SEEN_WRITE_INTERVAL = timedelta(seconds=30)
 """Time between two ``last_seen_at`` writes for heartbeats of one station."""
 SOURCE_MEMORY = timedelta(hours=1)
 """A source address quiet for this long (or for the backoff cap, if longer) is forgotten."""
+
+
+class KnownPasswords:
+    """The password hashes that let each station in at its last login to this process, so that
+    the next login (every station at once, after a network outage) is checked without the
+    database.
+
+    Trusted only while ``live()`` says every change of a station's password or its removal
+    reaches :meth:`forget` (PostgreSQL notifications, ``hub.persistence.notifications``:
+    a trigger notifies the station id on commit, whichever process or command made the change,
+    and a lost listening connection forgets everything when it is back). Without that (SQLite,
+    or the listening connection down) every login reads the database, as before.
+
+    A hash read from the database is kept only if nothing was forgotten since the read began
+    (``generation``): a change committed while a login was being checked is never undone by it.
+    A station let in from here leaves its failed-login count as it is (the next login that
+    reaches the database resets it), and is let in even while guesses at its password made
+    elsewhere make other attempts wait: whoever knows the password is not locked out by them.
+    """
+
+    def __init__(self, live: Callable[[], bool] = lambda: False) -> None:
+        self.live = live
+        self.generation = 0
+        self._hashes: dict[str, str] = {}
+
+    def accepts(self, station_id: str, password: str | bytes | None) -> bool:
+        stored = self._hashes.get(station_id)
+        if password is None or stored is None or not self.live():
+            return False
+        return password_matches(password, stored)
+
+    def remember(self, station_id: str, password_hash: str, generation: int) -> None:
+        if generation == self.generation and self.live():
+            self._hashes[station_id] = password_hash
+
+    def forget(self, station_id: str) -> None:
+        """Forget the station's hash; ``""``: every station's."""
+        self.generation += 1
+        if station_id:
+            self._hashes.pop(station_id, None)
+        else:
+            self._hashes.clear()
+
+    def __len__(self) -> int:
+        return len(self._hashes)
 
 
 @dataclass
@@ -49,6 +98,10 @@ class Bridge:
     # Turns transactions into charging sessions; None: transactions are answered (ids
     # assigned, id tags decided) but not recorded.
     transactions: Transactions | None = None
+    # Commits what stations report (connections, boots, statuses, signs of life) in groups
+    # (``hub.persistence.group_commit``); None: each in a transaction of its own.
+    group: GroupCommit | None = None
+    passwords: KnownPasswords = field(default_factory=KnownPasswords)
     _seen_written: dict[str, datetime] = field(default_factory=dict)
     _sources: SourceThrottle = field(init=False)
 
@@ -77,24 +130,40 @@ class Bridge:
             session, preparing=EvseStatus(self.settings.preparing_status), clock=self.clock
         )
 
+    async def _stored(self, station_id: str, work: Callable[[StationService], Awaitable[T]]) -> T:
+        """``work`` on the station service, committed (in a group when there is one)."""
+        if self.group is not None:
+            return await self.group.run(station_id, lambda session: work(self._service(session)))
+        async with session_scope(self.sessions) as session:
+            return await work(self._service(session))
+
     async def authenticate(
         self, station_id: str, password: str | bytes | None, source: str
     ) -> AuthOutcome:
         """Check a login: first the source address's backoff (in memory, no database access
-        while it waits), then the station's (in the database)."""
+        while it waits), then the password this process last let the station in with
+        (:class:`KnownPasswords`), else the station's backoff and password in the database."""
         now = self.clock()
         source_retry_at = self._sources.retry_at(source, now)
         if source_retry_at is not None:
             return AuthOutcome(
                 AuthResult.THROTTLED, source_retry_at, self._sources.failures(source, now)
             )
+        if self.passwords.accepts(station_id, password):
+            self._sources.succeeded(source)
+            return AuthOutcome(AuthResult.ACCEPTED)
+        generation = self.passwords.generation
         async with session_scope(self.sessions) as session:
             outcome = await self._service(session).authenticate(
                 station_id, password, source=source, backoff=self.station_backoff
             )
         if outcome.accepted:
             self._sources.succeeded(source)
-        elif outcome.result is not AuthResult.THROTTLED:
+            if outcome.password_hash is not None:
+                self.passwords.remember(station_id, outcome.password_hash, generation)
+            return outcome
+        self.passwords.forget(station_id)
+        if outcome.result is not AuthResult.THROTTLED:
             failures = self._sources.failed(source, now)
             source_retry_at = self._sources.retry_at(source, now)
             if source_retry_at is not None:
@@ -107,23 +176,22 @@ class Bridge:
         return outcome
 
     async def connected(self, station_id: str, version: OcppVersion) -> None:
-        async with session_scope(self.sessions) as session:
-            await self._service(session).connected(station_id, version, self.node)
+        await self._stored(
+            station_id, lambda service: service.connected(station_id, version, self.node)
+        )
         self._seen_written[station_id] = self.clock()
         self.on_change()
 
     async def disconnected(self, station_id: str) -> None:
         self._seen_written.pop(station_id, None)
-        async with session_scope(self.sessions) as session:
-            await self._service(session).disconnected(station_id, self.node)
+        await self._stored(station_id, lambda service: service.disconnected(station_id, self.node))
 
     async def seen(self, station_id: str) -> None:
         """The station is alive (a message, or a pong): written at most every 30 seconds."""
         last = self._seen_written.get(station_id)
         if last is not None and self.clock() - last < SEEN_WRITE_INTERVAL:
             return
-        async with session_scope(self.sessions) as session:
-            await self._service(session).seen(station_id)
+        await self._stored(station_id, lambda service: service.seen(station_id))
         self._seen_written[station_id] = self.clock()
         self.on_change()
 
@@ -147,25 +215,30 @@ class Bridge:
         await self.seen(station_id)
 
     async def booted(self, station_id: str, **info: str | None) -> None:
-        async with session_scope(self.sessions) as session:
-            await self._service(session).booted(
+
+        async def record(service: StationService) -> None:
+            await service.booted(
                 station_id,
                 vendor=info.get("vendor") or "",
                 model=info.get("model") or "",
                 serial_number=info.get("serial_number"),
                 firmware_version=info.get("firmware_version"),
             )
-            await LocalListService(session).station_booted(station_id)
+            await LocalListService(service.session).station_booted(station_id)
+
+        await self._stored(station_id, record)
         self._seen_written[station_id] = self.clock()
         self.on_boot(station_id)
 
     async def connector_status(
         self, station_id: str, *, evse_id: int | None, connector_id: int, ocpp_status: str
     ) -> StatusOutcome:
-        async with session_scope(self.sessions) as session:
-            outcome = await self._service(session).connector_status(
+        outcome = await self._stored(
+            station_id,
+            lambda service: service.connector_status(
                 station_id, evse_id=evse_id, connector_id=connector_id, ocpp_status=ocpp_status
-            )
+            ),
+        )
         self._seen_written[station_id] = self.clock()
         if outcome.unmapped:
             logger.warning(

@@ -1,13 +1,16 @@
 """Wake-ups across processes through PostgreSQL ``LISTEN/NOTIFY``.
 
 A trigger notifies ``hub_push`` when push jobs are inserted and ``hub_commands`` when commands
-are (migration 7c1d4e2f9a30), on commit, whichever process made them: a ``hub serve`` worker,
+are (migration 7c1d4e2f9a30), and ``hub_station_credentials`` with the station id when a
+station's password changes or the station is removed (migration 9d2e6f1a7b40), on commit,
+whichever process made them: a ``hub serve`` worker,
 another node, or an operator's command (``hub locations import``, ``hub push resync``). Each
 process listens on one connection of its own and wakes its push worker or command runner, so
-work queued anywhere is picked up at once instead of at the next poll. Polling stays as the
-safety net: for work that becomes due later (retries) and for whatever was committed while the
-listening connection was down; after every (re)connection each listener is woken once for that
-reason.
+work queued anywhere is picked up at once instead of at the next poll, and forgets the
+password it remembered for that station (``hub.ocpp.bridge.KnownPasswords``). Polling stays as
+the safety net: for work that becomes due later (retries) and for whatever was committed while
+the listening connection was down; after every (re)connection each listener is called once
+with the payload ``""`` for that reason ("anything may have changed").
 
 Chosen over an internal HTTP endpoint per process for the wake-ups: the database already
 connects every process, and a notification needs no address, credentials or knowledge of which
@@ -30,15 +33,17 @@ logger = logging.getLogger(__name__)
 
 PUSH_CHANNEL = "hub_push"
 COMMANDS_CHANNEL = "hub_commands"
+STATION_CREDENTIALS_CHANNEL = "hub_station_credentials"
 
 
 class DatabaseNotifications:
-    """Calls ``listeners[channel]()`` on every notification of ``channel`` (PostgreSQL)."""
+    """Calls ``listeners[channel](payload)`` on every notification of ``channel``
+    (PostgreSQL)."""
 
     def __init__(
         self,
         engine: AsyncEngine,
-        listeners: Mapping[str, Callable[[], None]],
+        listeners: Mapping[str, Callable[[str], None]],
         *,
         retry_seconds: float = 1.0,
         check_seconds: float = 30.0,
@@ -82,7 +87,7 @@ class DatabaseNotifications:
             self.listening.set()
             logger.info("listening for database notifications on %s", ", ".join(callbacks))
             for wake in self.listeners.values():
-                wake()  # whatever was committed while nobody listened
+                wake("")  # whatever was committed while nobody listened
             try:
                 while not stop.is_set() and not lost.is_set():
                     await until_any(stop, lost, at_most=self.check_seconds)
@@ -99,8 +104,9 @@ class DatabaseNotifications:
                 raise ConnectionError("the listening connection was closed")
 
 
-def _callback(wake: Callable[[], None]) -> Callable[..., None]:
-    def on_notification(*_details: Any) -> None:
-        wake()
+def _callback(wake: Callable[[str], None]) -> Callable[..., None]:
+    # asyncpg calls (connection, pid, channel, payload).
+    def on_notification(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        wake(payload)
 
     return on_notification

@@ -57,11 +57,13 @@ class AuthResult(StrEnum):
 @dataclass(frozen=True, slots=True)
 class AuthOutcome:
     """The verdict on one login. ``retry_at``: when the next attempt will be checked (set when
-    throttled, or when this failure started a wait); ``failures``: consecutive failures now."""
+    throttled, or when this failure started a wait); ``failures``: consecutive failures now;
+    ``password_hash``: the stored hash the password matched (accepted logins)."""
 
     result: AuthResult
     retry_at: datetime | None = None
     failures: int = 0
+    password_hash: str | None = None
 
     @property
     def accepted(self) -> bool:
@@ -82,6 +84,7 @@ class StationService:
         preparing: EvseStatus = EvseStatus.CHARGING,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self.session = session
         self.stations = StationRepository(session)
         self.call_tokens = StationCallTokenRepository(session)
         self.locations = LocationService(session)
@@ -185,7 +188,7 @@ class StationService:
         if password is not None and password_matches(password, station.password_hash):
             if station.auth_failures:
                 station.auth_failures = 0
-            return AuthOutcome(AuthResult.ACCEPTED)
+            return AuthOutcome(AuthResult.ACCEPTED, password_hash=station.password_hash)
         station.auth_failures += 1
         station.auth_failures_total += 1
         station.last_auth_failure_at = now

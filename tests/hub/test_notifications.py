@@ -32,7 +32,7 @@ class Wakes:
         self.changed = asyncio.Event()
 
     def of(self, channel: str):
-        def wake() -> None:
+        def wake(_payload: str) -> None:
             self.counts[channel] += 1
             self.changed.set()
 
