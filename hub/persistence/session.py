@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 
 def create_engine(
@@ -76,6 +77,23 @@ are closed when returned, so a pool smaller than the usual number of concurrent 
 opens a new connection for most of them: with SQLAlchemy's default of 5, 16 concurrent
 authorization decisions on PostgreSQL ran at a quarter of the rate they reach with 20."""
 POOL_OVERFLOW = 10
+
+
+_MEMO = "hub.transaction_memo"
+
+
+def transaction_memo(session: AsyncSession) -> dict[str, Any]:
+    """A dict that lives as long as the session's current transaction, for what its units of
+    work read again and again and do not change (the partners a push reaches: under group
+    commit one transaction stores the statuses of many stations)."""
+    memo: dict[str, Any] = session.sync_session.info.setdefault(_MEMO, {})
+    return memo
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_memo(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_MEMO, None)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -27,6 +27,7 @@ from hub.persistence.repositories.outbox import (
     QueueStats,
 )
 from hub.persistence.repositories.partners import PartnerRepository
+from hub.persistence.session import transaction_memo
 from hub.persistence.tables import Partner, PushJob
 
 RECEIVER = "RECEIVER"
@@ -115,13 +116,16 @@ class PushService:
         self.policy = policy or RetryPolicy()
         self.clock = clock
         self._subscribers: list[Subscriber] | None = None
+        self._memo = transaction_memo(session)
         self._dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
 
     async def subscribers(self) -> list[Subscriber]:
         """Registered (not suspended) partners with a Locations or Tariffs receiver endpoint.
 
-        Cached for the life of this service object, i.e. one transaction.
+        Read once per transaction (:func:`transaction_memo`).
         """
+        if self._subscribers is None:
+            self._subscribers = self._memo.get("push_subscribers")
         if self._subscribers is None:
             partners = await self.partners.registered()
             scopes = await self.access.scopes_of([p.require_id() for p in partners])
@@ -131,7 +135,7 @@ class PushService:
                 if modules:
                     partner_id = partner.require_id()
                     found.append(Subscriber(partner_id, modules, scopes[partner_id]))
-            self._subscribers = found
+            self._subscribers = self._memo["push_subscribers"] = found
         return self._subscribers
 
     async def _named(self, partner_id: int) -> list[Subscriber]:

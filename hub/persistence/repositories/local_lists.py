@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement, delete, func, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -29,6 +31,7 @@ from hub.persistence.tables import (
 class LocalListRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
 
     async def get(self, station_id: str) -> LocalAuthList | None:
         return await self.session.get(LocalAuthList, station_id, populate_existing=True)
@@ -61,15 +64,16 @@ class LocalListRepository:
         return row
 
     async def mark_booted(self, station_id: str) -> None:
-        """The station booted: its version and limits are asked again by the next pass."""
-        updated = await self.session.execute(
-            update(LocalAuthList)
-            .where(col(LocalAuthList.station_id) == station_id)
-            .values(needs_check=True)
-            .execution_options(synchronize_session=False)
+        """The station booted: its version and limits are asked again by the next pass (its
+        row created if missing, in one statement: every station boots at once after an
+        outage)."""
+        insert = postgresql_insert if self._dialect == "postgresql" else sqlite_insert
+        statement = insert(LocalAuthList).values(station_id=station_id)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[col(LocalAuthList.station_id)], set_={"needs_check": True}
+            ).execution_options(synchronize_session=False)
         )
-        if not updated.rowcount:  # type: ignore[attr-defined]
-            await self.ensure(station_id)
 
     async def held(self, station_id: str) -> dict[str, str]:
         """Entry key → item of the entries the station holds, per our records."""
