@@ -67,6 +67,28 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class _Round:
+    """Jobs a worker claimed together: what it sends, what needs no request, whose they are."""
+
+    jobs: list[ClaimedJob]
+    deliveries: list[Delivery]
+    nothing_to_send: list[ClaimedJob]
+    partners: frozenset[int]
+
+    def per_partner(self) -> list[_Round]:
+        """The round split by partner: each part is sent and recorded on its own."""
+        return [
+            _Round(
+                [j for j in self.jobs if j.partner_id == partner],
+                [d for d in self.deliveries if d.job.partner_id == partner],
+                [j for j in self.nothing_to_send if j.partner_id == partner],
+                frozenset({partner}),
+            )
+            for partner in sorted(self.partners)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One HTTP request to make for a job."""
 
@@ -231,9 +253,6 @@ class PushWorker:
         self._name = worker_id
         self._started = False
         self._wakeup = asyncio.Event()
-        # The last round was full (a partner at its in-flight cap, or batch_size reached): more
-        # may be due, so the next round starts at once instead of after the poll interval.
-        self._more_due = False
         self.totals = WorkerTotals()
 
     @property
@@ -274,27 +293,51 @@ class PushWorker:
         self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; errors are logged and the loop goes on."""
+        """Deliver until ``stop`` is set; errors are logged and the loop goes on.
+
+        Each partner's part of a round is sent and recorded on its own, and rounds overlap:
+        while one partner's part waits for its answers, the next round is claimed for the others
+        (a partner with a part in flight is left out of new claims), so one partner's latency
+        never holds back the deliveries to the rest. Order within a queue is kept by
+        the claims themselves (a queue's next job is not due while its head is claimed).
+        """
+        rounds: dict[asyncio.Task[None], frozenset[int]] = {}
+        finished = asyncio.Event()
+
+        def ended(task: asyncio.Task[None]) -> None:
+            rounds.pop(task, None)
+            finished.set()
+
         try:
             await self.start()
             logger.info("push worker %s started", self.worker_id)
             while not stop.is_set():
-                self._wakeup.clear()  # a wake-up from now on means work after this round
+                self._wakeup.clear()  # a wake-up from now on means work after this claim
+                finished.clear()
+                busy = frozenset().union(*rounds.values())
                 try:
-                    await self.run_once()
+                    claimed = await self._claim(exclude=busy)
                 except Exception:
-                    logger.exception("push worker %s: delivery round failed", self.worker_id)
-                    self._more_due = False
-                if not self._more_due:
-                    await self._idle(stop)
+                    logger.exception("push worker %s: claiming a round failed", self.worker_id)
+                    claimed = None
+                if claimed is not None:
+                    for part in claimed.per_partner():
+                        task = asyncio.create_task(self._complete_logged(part))
+                        rounds[task] = part.partners
+                        task.add_done_callback(ended)
+                    continue  # more may be due for partners without a round in flight
+                await self._idle(stop, finished)
             logger.info("push worker %s stopped", self.worker_id)
         finally:
+            if rounds:
+                await asyncio.gather(*rounds, return_exceptions=True)
             self.close()
 
-    async def _idle(self, stop: asyncio.Event) -> None:
-        """Wait for the poll interval, a wake-up or the stop signal, whichever comes first; after
-        a wake-up, ``wake_delay_seconds`` more (see there)."""
-        await until_any(stop, self._wakeup, at_most=self.settings.poll_interval_seconds)
+    async def _idle(self, stop: asyncio.Event, finished: asyncio.Event) -> None:
+        """Wait for the poll interval, a wake-up, the end of a round in flight (its partners
+        may have more due) or the stop signal, whichever comes first; after a wake-up,
+        ``wake_delay_seconds`` more (see there)."""
+        await until_any(stop, self._wakeup, finished, at_most=self.settings.poll_interval_seconds)
         if self._wakeup.is_set() and self.settings.wake_delay_seconds > 0:
             await until_any(stop, at_most=self.settings.wake_delay_seconds)
 
@@ -303,33 +346,53 @@ class PushWorker:
 
         Returns the number of jobs handled.
         """
+        claimed = await self._claim()
+        if claimed is None:
+            return 0
+        await self._complete(claimed)
+        return len(claimed.jobs)
+
+    async def _claim(self, exclude: frozenset[int] = frozenset()) -> _Round | None:
+        """Claim and plan a round (in one short transaction: a failed plan claims nothing),
+        leaving out the partners in ``exclude``; None when nothing is due for the others."""
         await self.start()
-        # Claimed and planned in one short transaction (a failed plan claims nothing).
         async with session_scope(self.sessions) as session:
             jobs = await self._service(session).claim(
                 self.worker_id,
                 limit=self.settings.batch_size,
                 per_partner=self.settings.max_in_flight_per_partner,
                 lease=self.lease,
-            )
-            per_partner = Counter(job.partner_id for job in jobs)
-            self._more_due = len(jobs) >= self.settings.batch_size or any(
-                n >= self.settings.max_in_flight_per_partner for n in per_partner.values()
+                exclude_partners=exclude,
             )
             if not jobs:
-                return 0
+                return None
             deliveries, nothing_to_send = await self._plan(session, jobs)
             deliveries = await self._hold(session, deliveries)
         self.totals.rounds += 1
         self.totals.jobs += len(jobs)
         ours = self._sent(deliveries, nothing_to_send)
-        jobs = [job for job in jobs if job.id in ours]
+        return _Round(
+            [job for job in jobs if job.id in ours],
+            deliveries,
+            nothing_to_send,
+            frozenset(job.partner_id for job in jobs),
+        )
+
+    async def _complete_logged(self, claimed: _Round) -> None:
+        try:
+            await self._complete(claimed)
+        except Exception:
+            logger.exception("push worker %s: delivery round failed", self.worker_id)
+
+    async def _complete(self, claimed: _Round) -> None:
+        """Send a claimed round while renewing its claims, and record the outcomes."""
+        jobs, deliveries = claimed.jobs, claimed.deliveries
         done = asyncio.Event()
         renewer = asyncio.create_task(self._renew_until(done, [job.id for job in jobs]))
         try:
             outcomes = await self._send_all(deliveries)
             names = {d.job.partner_id: d.partner.name for d in deliveries}
-            await self._record(nothing_to_send, outcomes, names)
+            await self._record(claimed.nothing_to_send, outcomes, names)
         except BaseException:
             done.set()
             await asyncio.shield(renewer)
@@ -338,7 +401,6 @@ class PushWorker:
             raise
         done.set()
         await renewer
-        return len(jobs)
 
     @staticmethod
     def _sent(deliveries: Sequence[Delivery], nothing: Sequence[ClaimedJob]) -> set[int]:

@@ -8,7 +8,7 @@ worker (``hub.roaming.push``) claims due jobs, sends them and reports back here.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -201,10 +201,16 @@ class PushService:
         return len(jobs)
 
     async def claim(
-        self, worker: str, *, limit: int, lease: timedelta, per_partner: int | None = None
+        self,
+        worker: str,
+        *,
+        limit: int,
+        lease: timedelta,
+        per_partner: int | None = None,
+        exclude_partners: Collection[int] = (),
     ) -> list[ClaimedJob]:
-        """Claim up to ``limit`` due queue heads (at most ``per_partner`` of each partner) for
-        ``worker`` until the lease expires.
+        """Claim up to ``limit`` due queue heads (at most ``per_partner`` of each partner, none
+        of ``exclude_partners``) for ``worker`` until the lease expires.
 
         The caller claims only what it sends at once and renews the claims while it sends
         (:meth:`renew`), so a worker that dies holds few jobs, briefly.
@@ -215,6 +221,7 @@ class PushService:
             limit,
             per_partner=per_partner or limit,
             skip_locked=self._dialect == "postgresql",
+            exclude_partners=exclude_partners,
         )
         if not heads:
             return []

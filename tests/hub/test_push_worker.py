@@ -515,3 +515,51 @@ async def test_a_job_with_nothing_to_send_does_not_recover_a_degraded_partner(se
     ]
     partner = await partner_row(sessions, partner_id)
     assert (partner.push_degraded, partner.push_failures) == (False, 0)
+
+
+async def test_a_slow_partner_does_not_hold_back_the_others(sessions, emsp):
+    """The running worker keeps delivering to a partner while another one's reply is held:
+    rounds overlap, a partner with a round in flight is left out of the next claims."""
+    await add_parties(sessions)
+    await register_partner(sessions, "slow", ("US", "EMA"), base_url=f"{emsp.base_url}/ocpi/2.2.1")
+    emsp.issued["token-for-slow"] = "C"
+    fast = EmspPeer()
+    with asgi_server(fast.app()) as fast_url:
+        fast.base_url = fast_url
+        await register_partner(sessions, "fast", ("US", "EMB"), base_url=f"{fast_url}/ocpi/2.2.1")
+        fast.issued["token-for-fast"] = "C"
+        emsp.hold = True
+        await import_(sessions, network.location("LOC1"))
+        # A timeout longer than the test: the held request is never given up and retried.
+        http = httpx.AsyncClient(timeout=120)
+        worker = PushWorker(sessions, http, FAST, worker_id="both")
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        try:
+            await held(emsp, 1)  # the slow partner's PUT waits for the test
+
+            async def fast_has(count: int) -> bool:
+                return len(fast.pushes()) == count
+
+            await until(lambda: fast_has(1))
+            for sent, status in enumerate((EvseStatus.CHARGING, EvseStatus.AVAILABLE), start=2):
+                async with session_scope(sessions) as session:
+                    await LocationService(session).set_evse_status("LOC1-E1", status)
+                worker.wake()
+                await until(lambda sent=sent: fast_has(sent))  # type: ignore[misc]
+            assert [p.body["status"] for p in fast.pushes("PATCH")] == ["CHARGING", "AVAILABLE"]
+            assert emsp.holding() == ["/ocpi/2.2.1/locations/US/HPC/LOC1"]
+            assert emsp.pushes() == []  # nothing overtook the held PUT
+            emsp.hold = False
+
+            async def slow_caught_up() -> bool:
+                patches = emsp.pushes("PATCH")
+                return bool(patches) and patches[-1].body["status"] == "AVAILABLE"
+
+            await until(slow_caught_up)
+            assert emsp.pushes()[0].method == "PUT"
+        finally:
+            emsp.hold = False
+            stop.set()
+            await running
+            await http.aclose()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,12 +71,18 @@ class PushJobRepository:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def due_heads(
-        self, now: datetime, limit: int, *, per_partner: int, skip_locked: bool
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        per_partner: int,
+        skip_locked: bool,
+        exclude_partners: Collection[int] = (),
     ) -> Sequence[PushJob]:
-        """Jobs that may be sent now: due, not claimed (or claim expired), partner registered,
-        and first undelivered job of their (partner, queue); at most ``per_partner`` of each
-        partner (the oldest) and ``limit`` in all. Locked ``FOR UPDATE SKIP LOCKED`` on
-        PostgreSQL so concurrent workers claim disjoint jobs."""
+        """Jobs that may be sent now: due, not claimed (or claim expired), partner registered
+        and not in ``exclude_partners``, and first undelivered job of their (partner, queue); at
+        most ``per_partner`` of each partner (the oldest) and ``limit`` in all. Locked
+        ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so concurrent workers claim disjoint jobs."""
         earlier = aliased(PushJob)
         rank = (
             func.row_number()
@@ -92,6 +98,11 @@ class PushJobRepository:
                 col(PushJob.held_for).is_(None),
                 or_(col(PushJob.claimed_until).is_(None), col(PushJob.claimed_until) < now),
                 col(Partner.status) == PartnerStatus.REGISTERED.value,
+                *(
+                    [col(PushJob.partner_id).not_in(list(exclude_partners))]
+                    if exclude_partners
+                    else []
+                ),
                 ~exists().where(
                     and_(
                         col(earlier.partner_id) == col(PushJob.partner_id),
