@@ -56,6 +56,9 @@ class OcpiSettings(BaseModel):
     # Largest OCPI request body accepted; larger ones get HTTP 413 with an OCPI envelope.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     partner_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A PEM file of certificate authorities trusted for partners' TLS endpoints besides the
+    # public ones (a partner on a private PKI); empty: the public ones only.
+    partner_ca_file: str = ""
     # Module identifiers a partner must offer for us to accept its registration (else OCPI 3003).
     required_partner_modules: list[str] = Field(default_factory=lambda: ["credentials"])
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
+
+import certifi
 import httpx
 
 from hub.config import Settings
@@ -14,7 +17,18 @@ retry backoff."""
 
 
 def partner_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The client for every partner. httpx pools connections per origin and, with these limits
+    (only the idle expiry set), caps neither the pool nor the connections kept alive, so the
+    requests a push worker sends to a partner at once keep their connections. HTTP/2 is used
+    with a partner whose TLS endpoint offers it (ALPN): all requests to it then share one
+    connection; plain ``http://`` partners get HTTP/1.1."""
+    verify: ssl.SSLContext | bool = True
+    if settings.ocpi.partner_ca_file:
+        verify = ssl.create_default_context(cafile=certifi.where())
+        verify.load_verify_locations(cafile=settings.ocpi.partner_ca_file)
     return httpx.AsyncClient(
         timeout=settings.ocpi.partner_timeout_seconds,
         limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+        http2=True,
+        verify=verify,
     )

@@ -6,11 +6,30 @@ connections round after round instead of opening new ones."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import json
+import socket
 import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from hub.config import Settings
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+
+from hub.config import OcpiSettings, Settings
 from hub.roaming.http import partner_http_client
-from tests.support.servers import asgi_server
+from ocpi.auth import TokenEncoding
+from ocpi.errors import PartnerUnreachable
+from ocpi.v221.client import PartnerClient
+from tests.support.servers import asgi_server, free_port
 
 AT_ONCE = 30
 
@@ -51,3 +70,125 @@ async def test_concurrent_requests_to_a_partner_reuse_their_connections() -> Non
                 assert {a.status_code for a in answers} == {200}
     assert len(partner.ports) == 3 * AT_ONCE
     assert len(set(partner.ports)) == AT_ONCE  # every connection served every round
+
+
+def tls_files(directory: Path) -> tuple[Path, Path, Path]:
+    """A certificate authority and a certificate for 127.0.0.1 signed by it: (CA, cert, key)."""
+    now = datetime.now(UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test partner CA"))
+        .issuer_name(name("test partner CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+class EnvelopePartner:
+    """An OCPI endpoint that records the HTTP version of each request it is sent."""
+
+    def __init__(self) -> None:
+        self.versions: list[str] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        self.versions.append(scope["http_version"])
+        body = json.dumps(
+            {"status_code": 1000, "timestamp": "2026-12-03T00:00:00Z", "data": []}
+        ).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextlib.contextmanager
+def tls_partner(app, ca_dir: Path) -> Iterator[tuple[str, Path]]:
+    """``app`` served over TLS by hypercorn (HTTP/2 and HTTP/1.1 offered by ALPN) in a thread;
+    yields its base URL and the CA file its certificate chains to."""
+    ca, cert, key = tls_files(ca_dir)
+    port = free_port()
+    config = HypercornConfig()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.certfile, config.keyfile = str(cert), str(key)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    started = threading.Event()
+
+    async def run() -> None:
+        started.set()
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+    thread.start()
+    started.wait(10)
+    wait_until_listening(port)
+    try:
+        yield f"https://127.0.0.1:{port}", ca
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+
+
+def wait_until_listening(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+async def test_a_partner_offering_http2_is_called_over_http2_on_one_connection(tmp_path) -> None:
+    partner = EnvelopePartner()
+    with tls_partner(partner, tmp_path) as (url, ca):
+        settings = Settings(ocpi=OcpiSettings(partner_ca_file=str(ca)))
+        async with partner_http_client(settings) as http:
+            client = PartnerClient(http, token="t", encoding=TokenEncoding.BASE64)
+            calls = [client.call("GET", f"{url}/ocpi/2.2.1/tokens") for _ in range(10)]
+            answers = await asyncio.gather(*calls)
+    assert {response.http_version for _, response in answers} == {"HTTP/2"}
+    assert partner.versions == ["2"] * 10
+
+
+async def test_an_untrusted_partner_certificate_is_refused(tmp_path) -> None:
+    with tls_partner(EnvelopePartner(), tmp_path) as (url, _):
+        async with partner_http_client(Settings()) as http:
+            client = PartnerClient(http, token="t", encoding=TokenEncoding.BASE64)
+            with pytest.raises(PartnerUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.call("GET", f"{url}/ocpi/2.2.1/tokens")
