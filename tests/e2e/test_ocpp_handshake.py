@@ -195,6 +195,23 @@ async def test_the_station_s_preferred_subprotocol_wins(hub: Hub):
         await socket.close()
 
 
+@pytest.mark.parametrize("hub", [NO_BACKOFF], indirect=True)
+async def test_permessage_deflate_offered_by_a_station_is_declined(hub: Hub):
+    """A compressor per socket costs more memory than the rest of a connection; OCPP frames
+    are small. The websockets client offers the extension by default."""
+    await hub.add("CS-1")
+    socket = await open_socket(hub, "CS-1")
+    assert socket.request is not None
+    assert socket.response is not None
+    assert "permessage-deflate" in socket.request.headers["Sec-WebSocket-Extensions"]
+    assert "Sec-WebSocket-Extensions" not in socket.response.headers
+    boot = {"chargePointVendor": "V", "chargePointModel": "M"}
+    await socket.send(json.dumps([2, "b-1", "BootNotification", boot]))
+    answer = json.loads(await socket.recv())
+    assert answer[:2] == [3, "b-1"]  # uncompressed frames work as before
+    await socket.close()
+
+
 # An AuthorizationKey whose raw bytes hold a colon, a NUL and bytes that are not UTF-8.
 AUTHORIZATION_KEY = "3a00ff80" + "0123456789abcdef" * 2
 
