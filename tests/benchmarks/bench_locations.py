@@ -10,6 +10,12 @@
    ``--changes`` EVSE status changes from this process, first paced at ``--rate`` per second,
    then all at once, and measures for every PATCH the time from the change's commit to its
    arrival: prints throughput and p50/p99 latency of each phase.
+4. The ceiling of this machine: a bare httpx client in this process sends the burst's number of
+   PATCHes to the same receivers, as many at once as the hub's push worker may
+   (``max_in_flight_per_partner`` per receiver): prints PATCH/s, beside which the hub's figures
+   read as ratios.
+
+Each side's processes are named in the output; they share this machine's cores.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from hub.config import PushSettings
 from hub.domain.assets import EvseStatus
 from hub.persistence import migrations
 from hub.persistence.session import (
@@ -41,6 +49,27 @@ from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
 from tests.support.emsp import token_header
 from tests.support.servers import free_port, hub_environment, wait_until_up
+
+
+async def bare_ceiling(ports: list[int], uids: list[str], at_once: int) -> float:
+    """PATCH/s of a bare httpx client sending one status PATCH per uid to every receiver, at
+    most ``at_once`` in flight per receiver (the hub's push concurrency)."""
+    body = {"status": "INOPERATIVE", "last_updated": "2026-12-03T00:00:00Z"}
+    async with httpx.AsyncClient(limits=httpx.Limits(keepalive_expiry=4.0)) as http:
+
+        async def receiver(port: int) -> None:
+            gate = asyncio.Semaphore(at_once)
+
+            async def one(uid: str) -> None:
+                async with gate:
+                    url = f"http://127.0.0.1:{port}/ocpi/2.2.1/locations/US/HPC/{uid[:6]}/{uid}"
+                    (await http.patch(url, json=body)).raise_for_status()
+
+            await asyncio.gather(*(one(uid) for uid in uids))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(receiver(port) for port in ports))
+        return len(uids) * len(ports) / (time.perf_counter() - started)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -207,6 +236,16 @@ def main() -> None:
                 f"latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
                 f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms"
             )
+        at_once = PushSettings().max_in_flight_per_partner
+        ceiling = asyncio.run(bare_ceiling(receiver_ports, uids, at_once))
+        print(
+            f"ceiling: a bare httpx client sends the same {len(uids) * args.receivers} PATCHes "
+            f"({at_once} at once per receiver) at {ceiling:.0f} PATCH/s"
+        )
+        print(
+            f"processes: hub serve (1), the receivers (1), PostgreSQL or SQLite, this driver "
+            f"(1); all on this machine's {os.cpu_count()} cores"
+        )
     finally:
         hub.terminate()
         receivers.terminate()
