@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from hub.persistence.session import create_engine, dispose_engine
-from tests.e2e.test_locations_push import Setup, eventually, hub_env, setup
+from tests.e2e.test_locations_push import HubProcess, Setup, eventually, hub_env, setup
 from tests.e2e.test_nodes import second_node
 from tests.fixtures import network
 from tests.support.ocpp_raw import RawStation
@@ -200,39 +200,41 @@ def check_views(setup: Setup, run: Run) -> None:
         assert history.get(evse_of(station_id)) == reported, station_id
 
 
-@pytest.mark.parametrize("db_engine_name", ["postgresql"])
-def test_a_node_killed_under_load_loses_no_answered_status(setup: Setup, tmp_path: Path):
+@contextlib.contextmanager
+def two_nodes(setup: Setup, tmp_path: Path) -> Iterator[tuple[HubProcess, Run]]:
+    """The sites imported, node B started beside node A, and the chargers' run: every other
+    charger on node A first, the rest on node B."""
     prepare(setup)
     node_b = second_node(setup, tmp_path)
     node_b.start()
     a, b = setup.hub.url, node_b.url
     try:
-        run = Run({s: [a, b] if n % 2 == 0 else [b, a] for n, s in enumerate(CHARGERS)})
+        yield node_b, Run({s: [a, b] if n % 2 == 0 else [b, a] for n, s in enumerate(CHARGERS)})
+    finally:
+        node_b.stop()
+
+
+@pytest.mark.parametrize("db_engine_name", ["postgresql"])
+def test_a_node_killed_under_load_loses_no_answered_status(setup: Setup, tmp_path: Path):
+    with two_nodes(setup, tmp_path) as (node_b, run):
 
         async def kill_node_b(run: Run) -> None:
             node_b.kill()
 
         asyncio.run(run_with_fault(run, kill_node_b))
-    finally:
-        node_b.stop()
     assert run.reconnects >= 1  # node B's chargers lost their sockets and came back on A
     check_views(setup, run)
     held = {r["station_id"]: r["node"] for r in setup.cli("chargers", "list")}  # type: ignore[index]
-    assert all(held[s] is None or held[s] == a for s in CHARGERS), held
+    assert all(held[s] in (None, setup.hub.url) for s in CHARGERS), held
     # A node lost for a moment is no outage: no EVSE went UNKNOWN at the eMSP.
     assert "UNKNOWN" not in {str(p.body.get("status")) for p in setup.emsp.pushes("PATCH")}
 
 
 @pytest.mark.parametrize("db_engine_name", ["postgresql"])
 def test_the_database_lost_under_load_is_retried_and_caught_up(setup: Setup, tmp_path: Path):
-    prepare(setup)
-    node_b = second_node(setup, tmp_path)
-    node_b.start()
-    a, b = setup.hub.url, node_b.url
     database = setup.env["HUB_DATABASE__URL"].rsplit("/", 1)[1]
     admin_url = setup.env["HUB_DATABASE__URL"].rsplit("/", 1)[0] + "/postgres"
-    try:
-        run = Run({s: [a, b] if n % 2 == 0 else [b, a] for n, s in enumerate(CHARGERS)})
+    with two_nodes(setup, tmp_path) as (node_b, run):
 
         async def lose_the_database(run: Run) -> None:
             admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -266,5 +268,3 @@ def test_the_database_lost_under_load_is_retried_and_caught_up(setup: Setup, tmp
         assert node_b.process is not None
         assert node_b.process.poll() is None
         check_views(setup, run)
-    finally:
-        node_b.stop()

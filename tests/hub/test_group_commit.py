@@ -51,12 +51,18 @@ class Gate:
         await self.opened.wait()
         return "gate"
 
+    @classmethod
+    async def occupying(cls, group: GroupCommit, key: str = "gate") -> tuple[Gate, asyncio.Task]:
+        """A gate occupying the group's (one) lane, and its unit's task."""
+        gate = cls()
+        task = asyncio.create_task(group.run(key, gate.work))
+        await gate.entered.wait()
+        return gate, task
+
 
 async def test_units_queued_together_share_one_commit_in_key_order(sessions) -> None:
     group = GroupCommit(sessions, lanes=1)
-    gate = Gate()
-    first = asyncio.create_task(group.run("gate", gate.work))
-    await gate.entered.wait()
+    gate, first = await Gate.occupying(group)
     order: list[str] = []
     keys = ["S3", "S1", "S2"]
 
@@ -84,9 +90,7 @@ async def test_units_queued_together_share_one_commit_in_key_order(sessions) -> 
 
 async def test_a_unit_that_fails_fails_alone(sessions) -> None:
     group = GroupCommit(sessions, lanes=1)
-    gate = Gate()
-    first = asyncio.create_task(group.run("gate", gate.work))
-    await gate.entered.wait()
+    gate, first = await Gate.occupying(group)
 
     async def add_then_fail(session: AsyncSession) -> None:
         session.add(ChargingStation(station_id="B", password_hash="x"))
@@ -116,9 +120,7 @@ async def test_a_unit_that_fails_fails_alone(sessions) -> None:
 
 async def test_a_caller_that_gives_up_does_not_undo_its_unit(sessions) -> None:
     group = GroupCommit(sessions, lanes=1)
-    gate = Gate()
-    first = asyncio.create_task(group.run("gate", gate.work))
-    await gate.entered.wait()
+    gate, first = await Gate.occupying(group)
     gone = asyncio.create_task(group.run("G", add_station("G")))
     stays = asyncio.create_task(group.run("H", add_station("H")))
     await asyncio.sleep(0)  # every task created so far has queued its unit
@@ -166,9 +168,7 @@ async def test_a_group_blocked_on_a_lock_gives_up_and_stores_the_others(
         await holder.execute(
             text("SELECT 1 FROM charging_stations WHERE station_id = 'LOCKED' FOR UPDATE")
         )
-        gate = Gate()
-        first = asyncio.create_task(group.run("0", gate.work))
-        await gate.entered.wait()
+        gate, first = await Gate.occupying(group, "0")
         blocked = asyncio.create_task(group.run("LOCKED", touch_locked))
         free = asyncio.create_task(group.run("A", add_station("A")))
         await asyncio.sleep(0)  # every task created so far has queued its unit
