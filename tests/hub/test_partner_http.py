@@ -163,6 +163,7 @@ def tls_partner(app, ca_dir: Path) -> Iterator[tuple[str, Path]]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=10)
+        loop.close()
 
 
 def wait_until_listening(port: int) -> None:
