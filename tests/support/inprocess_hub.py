@@ -4,6 +4,7 @@ sleeping."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -101,6 +102,13 @@ async def running_hub(
         options = {**uvicorn_options(settings.ocpp), **(uvicorn or {})}
         options.pop("port", None)
         with asgi_server(app, port, **options) as url:
+            # Up means listening for database notifications too (PostgreSQL): the line it logs
+            # then would otherwise land in whatever a test captures next.
+            notifications = app.state.notifications
+            if notifications is not None:
+                async with asyncio.timeout(30):
+                    while not notifications.listening.is_set():  # noqa: ASYNC110 - set in the server's thread
+                        await asyncio.sleep(0.01)
             yield InProcessHub(url, clock, settings, create_session_factory(engine))
     finally:
         await dispose_engine(engine)
