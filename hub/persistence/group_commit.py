@@ -54,7 +54,7 @@ class _Unit:
 
 @dataclass
 class GroupCommitStats:
-    """What the groups did, for tests and the benchmark."""
+    """What the groups did (counted for the tests, which check how units were grouped)."""
 
     groups: int = 0
     units: int = 0
