@@ -1141,9 +1141,14 @@ class SimulatedCharger:
             pending = [t for t in self._background if t not in self._expiries.values()]
 
     async def close(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        # Cancelled again until done: on Python 3.11 ``asyncio.wait_for`` (inside every
+        # ``ocpp`` call) drops a cancellation that lands as the answer arrives, and the charge
+        # would then wait for the next meter reading for ever.
+        pending = set(self._background)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.05)
         if self._socket is not None:
             await self._socket.close()
         if self._task is not None:
