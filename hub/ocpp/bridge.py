@@ -19,7 +19,13 @@ from hub.persistence.base import utc_now
 from hub.persistence.group_commit import GroupCommit
 from hub.persistence.session import session_scope
 from hub.services.local_lists import LocalListService
-from hub.services.stations import AuthOutcome, AuthResult, StationService, StatusOutcome
+from hub.services.stations import (
+    AuthOutcome,
+    AuthResult,
+    StationService,
+    StatusOutcome,
+    StatusReport,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +143,12 @@ class Bridge:
         async with session_scope(self.sessions) as session:
             return await work(self._service(session))
 
+    async def _record_statuses(
+        self, session: AsyncSession, reports: list[StatusReport]
+    ) -> list[StatusOutcome]:
+        """The group commit's batch of StatusNotifications (one for all the group's stations)."""
+        return await self._service(session).connector_statuses(reports)
+
     async def authenticate(
         self, station_id: str, password: str | bytes | None, source: str
     ) -> AuthOutcome:
@@ -233,12 +245,12 @@ class Bridge:
     async def connector_status(
         self, station_id: str, *, evse_id: int | None, connector_id: int, ocpp_status: str
     ) -> StatusOutcome:
-        outcome = await self._stored(
-            station_id,
-            lambda service: service.connector_status(
-                station_id, evse_id=evse_id, connector_id=connector_id, ocpp_status=ocpp_status
-            ),
-        )
+        report = StatusReport(station_id, evse_id, connector_id, ocpp_status)
+        if self.group is not None:
+            outcome = await self.group.run_batched(station_id, self._record_statuses, report)
+        else:
+            async with session_scope(self.sessions) as session:
+                (outcome,) = await self._record_statuses(session, [report])
         self._seen_written[station_id] = self.clock()
         if outcome.unmapped:
             logger.warning(

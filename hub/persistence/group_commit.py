@@ -14,6 +14,12 @@ alone (with its own exception) and the others are stored. Units must therefore t
 the session (whatever they do outside it, such as caching what they stored, belongs after
 ``run`` returns) and must not commit.
 
+Batches: a unit may name a :data:`Batch`, a function that does many units of one kind at
+once (:meth:`GroupCommit.run_batched`). A group then hands all its units of that batch to it in
+one call, which can load and write their rows with a few set-based statements instead of a few
+statements each. A batch call never gets two units of one key: the second waits for a later
+call in the same transaction, so one station's units still run in the order they came.
+
 Locks: a group holds the row locks of all its units until its commit. Units are run in the
 order of their ``key`` (the charging station), so that two groups (of two lanes, or two
 processes) that touch rows shared by neighbouring stations, such as their location, take those
@@ -39,7 +45,11 @@ from hub.persistence.session import session_scope
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 (an item of a batch)
+R = TypeVar("R")
 Work = Callable[[AsyncSession], Awaitable[Any]]
+Batch = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
+"""Many units of one kind at once: their items in, one result per item out, in that order."""
 
 
 @dataclass(slots=True)
@@ -47,6 +57,8 @@ class _Unit:
     key: str
     work: Work
     context: contextvars.Context
+    batch: Batch | None = None
+    item: Any = None
     outcome: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -113,15 +125,31 @@ class GroupCommit:
     async def run(self, key: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """``work(session)``'s result once it is committed; its exception if it raised (the
         unit is then not stored), or the commit's if that failed."""
+        result: T = await self._queued(_Unit(key, work, contextvars.copy_context()))
+        return result
+
+    async def run_batched(
+        self, key: str, batch: Callable[[AsyncSession, list[I]], Awaitable[list[R]]], item: I
+    ) -> R:
+        """Like :meth:`run` for a unit done by ``batch`` together with the group's other units
+        of that batch (``batch`` is compared by equality: pass the same function each time).
+        Alone (and when a group falls back to single units) it gets a list of one item."""
+
+        async def alone(session: AsyncSession) -> R:
+            (result,) = await batch(session, [item])
+            return result
+
+        answer: R = await self._queued(_Unit(key, alone, contextvars.copy_context(), batch, item))
+        return answer
+
+    async def _queued(self, unit: _Unit) -> Any:
         self.start()
-        unit = _Unit(key, work, contextvars.copy_context())
         # Read by nobody if the caller gave up: retrieved here so that it is not logged.
         unit.outcome.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._queue.put_nowait(unit)
         # Shielded: a caller that gives up (its socket closed) does not cancel a group that
         # others share; its unit is stored or not with the rest.
-        result: T = await asyncio.shield(unit.outcome)
-        return result
+        return await asyncio.shield(unit.outcome)
 
     async def _lane(self) -> None:
         while True:
@@ -171,7 +199,45 @@ class GroupCommit:
         async with session_scope(self.sessions) as session:
             if self._postgresql and self.lock_timeout_ms:
                 await session.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
-            return [await _in_context(unit, session) for unit in units]
+            results: dict[int, Any] = {}
+            for call in _calls(units):
+                batch = call[0].batch
+                if batch is None or len(call) == 1:
+                    (unit,) = call
+                    results[id(unit)] = await _in_context(unit, session)
+                    continue
+                # In the lane's context: the batch speaks for several callers.
+                answers = await batch(session, [unit.item for unit in call])
+                results.update(
+                    (id(unit), answer) for unit, answer in zip(call, answers, strict=True)
+                )
+            return [results[id(unit)] for unit in units]
+
+
+def _calls(units: list[_Unit]) -> list[list[_Unit]]:
+    """The calls that do ``units`` (sorted by key): in rounds, the n-th unit of every key in
+    round n; in a round, one call per batch with all its units (in key order), and one per
+    unit without a batch. A key's units thus run in their order, each in a later call."""
+    rounds: list[list[_Unit]] = []
+    seen: dict[str, int] = {}
+    for unit in units:
+        n = seen.get(unit.key, 0)
+        seen[unit.key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(unit)
+    calls: list[list[_Unit]] = []
+    for round_units in rounds:
+        batched: dict[Batch, list[_Unit]] = {}
+        for unit in round_units:
+            if unit.batch is None:
+                calls.append([unit])
+            elif unit.batch in batched:
+                batched[unit.batch].append(unit)
+            else:
+                batched[unit.batch] = [unit]
+                calls.append(batched[unit.batch])
+    return calls
 
 
 async def _in_context(unit: _Unit, session: AsyncSession) -> Any:

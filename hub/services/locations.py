@@ -65,6 +65,17 @@ def _same_connectors(stored: list[dict[str, Any]], specs: Sequence[ConnectorSpec
     return [strip(r) for r in stored] == [strip(connector_record(s, utc_now())) for s in specs]
 
 
+@dataclass(frozen=True, slots=True)
+class EvseStatusUpdate:
+    """One EVSE's new status for :meth:`LocationService.set_evse_statuses`."""
+
+    evse: Evse
+    status: EvseStatus
+    at: datetime
+    reason: str
+    ocpp_status: str | None = None
+
+
 def location_audience(location: Location, visible_to: Sequence[str]) -> Audience:
     return Audience.of_location(LocationAccess(location.publish, frozenset(_parties(visible_to))))
 
@@ -351,37 +362,58 @@ class LocationService:
             evse = await self.locations.evse_by_uid(uid, for_update=True)
         if evse is None:
             raise NotFound(f"no EVSE with uid {uid!r}")
-        if evse.status == status.value:
-            return False
-        now = at or utc_now()
-        self.locations.session.add(
-            EvseStatusChange(
-                evse_ref=evse.id or 0,
-                status=status.value,
-                previous_status=evse.status,
-                ocpp_status=ocpp_status,
-                reason=reason,
-                changed_at=now,
-            )
-        )
-        evse.status = status.value
-        evse.last_updated = now
-        location = await self.locations.by_id(evse.location_ref)
-        if location is None:
-            raise NotFound(f"EVSE {uid!r} has no location")
-        location.last_updated = max(location.last_updated, now)
-        visible = await self._visible_to(location)
-        await self.locations.session.flush()
-        await self.push.fanout(
-            [location_change(location, visible, JobKind.EVSE_PATCH, evse_uid=uid)]
-        )
-        return True
+        update = EvseStatusUpdate(evse, status, at or utc_now(), reason, ocpp_status)
+        (changed,) = await self.set_evse_statuses([update])
+        return changed
 
-    async def _visible_to(self, location: Location) -> list[str]:
-        """Parties an unpublished location is shared with (a published one needs no list)."""
-        if location.publish:
-            return []
-        return (await self.locations.visible_to_of([location.id or 0])).get(location.id or 0, [])
+    async def set_evse_statuses(self, updates: Sequence[EvseStatusUpdate]) -> list[bool]:
+        """:meth:`set_evse_status` for many EVSEs the caller has loaded (and locked): the same
+        history, parent rule and pushes, in order, with one query for their locations, one for
+        who may see the unpublished ones, one flush and one fan-out for all. One flag per update:
+        whether it changed the status.
+
+        Raises:
+            NotFound: an EVSE without its location.
+        """
+        flags: list[bool] = []
+        changed: list[EvseStatusUpdate] = []
+        for update in updates:
+            evse = update.evse
+            if evse.status == update.status.value:
+                flags.append(False)
+                continue
+            self.locations.session.add(
+                EvseStatusChange(
+                    evse_ref=evse.id or 0,
+                    status=update.status.value,
+                    previous_status=evse.status,
+                    ocpp_status=update.ocpp_status,
+                    reason=update.reason,
+                    changed_at=update.at,
+                )
+            )
+            evse.status = update.status.value
+            evse.last_updated = update.at
+            changed.append(update)
+            flags.append(True)
+        if not changed:
+            return flags
+        locations = await self.locations.by_ids({u.evse.location_ref for u in changed})
+        unpublished = [ref for ref, location in locations.items() if not location.publish]
+        visible = await self.locations.visible_to_of(unpublished)
+        pushed = []
+        for update in changed:
+            location = locations.get(update.evse.location_ref)
+            if location is None:
+                raise NotFound(f"EVSE {update.evse.uid!r} has no location")
+            location.last_updated = max(location.last_updated, update.at)
+            audience = [] if location.publish else visible.get(location.id or 0, [])
+            pushed.append(
+                location_change(location, audience, JobKind.EVSE_PATCH, evse_uid=update.evse.uid)
+            )
+        await self.locations.session.flush()
+        await self.push.fanout(pushed)
+        return flags
 
     async def set_connector_tariffs(
         self, uid: str, connector_id: str, tariff_ids: Sequence[str]

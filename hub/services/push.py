@@ -7,6 +7,7 @@ worker (``hub.roaming.push``) claims due jobs, sends them and reports back here.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -169,24 +170,28 @@ class PushService:
         if not subscribers:
             return 0
         now = self.clock()
-        jobs: list[PushJob] = []
+        # A job that only replaces the same job of the same object (a PATCH) is keyed by
+        # (partner, coalesce key): the earlier ones are superseded in one statement for all the
+        # changes, and of two such changes in this call only the later is written.
+        jobs: dict[tuple[int, str] | int, PushJob] = {}
+        replaced: set[tuple[int, str]] = set()
+        serial = itertools.count()
         for change in changes:
             reached = [s.partner_id for s in subscribers if change.reaches(s)]
             if not reached:
                 continue
             key = coalesce_key(change.kind, change.queue_key, *change.coalesce_parts)
-            if fresh or not change.kind.supersedes:
-                pass
-            elif change.kind.supersedes_queue:
+            by_key = bool(change.kind.supersedes) and not change.kind.supersedes_queue
+            if by_key and not fresh:
+                replaced.update((partner_id, key) for partner_id in reached)
+            elif change.kind.supersedes and not fresh:
                 await self.jobs.supersede(
                     reached,
                     queue_key=change.queue_key,
                     kinds=[k.value for k in change.kind.supersedes],
                 )
-            else:
-                await self.jobs.supersede(reached, coalesce_key=key)
-            jobs.extend(
-                PushJob(
+            for partner_id in reached:
+                job = PushJob(
                     partner_id=partner_id,
                     queue_key=change.queue_key,
                     coalesce_key=key,
@@ -195,9 +200,11 @@ class PushService:
                     next_attempt_at=now,
                     enqueued_at=now,
                 )
-                for partner_id in reached
-            )
-        await self.jobs.add_all(jobs)
+                slot = (partner_id, key) if by_key else next(serial)
+                jobs.pop(slot, None)  # the later change's job goes last, as it came
+                jobs[slot] = job
+        await self.jobs.supersede_pairs(sorted(replaced))
+        await self.jobs.add_all(jobs.values())
         return len(jobs)
 
     async def claim(

@@ -28,7 +28,7 @@ from hub.persistence.base import utc_now
 from hub.persistence.repositories.call_tokens import StationCallTokenRepository
 from hub.persistence.repositories.stations import StationRepository
 from hub.persistence.tables import ChargingStation, Evse, EvseStatusChange
-from hub.services.locations import LocationService
+from hub.services.locations import EvseStatusUpdate, LocationService
 
 STATION_CONNECTOR = 0
 """OCPP 1.6 ``connectorId`` 0 addresses the whole charging station."""
@@ -68,6 +68,16 @@ class AuthOutcome:
     @property
     def accepted(self) -> bool:
         return self.result is AuthResult.ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """One StatusNotification (see :meth:`StationService.connector_status`)."""
+
+    station_id: str
+    evse_id: int | None
+    connector_id: int
+    ocpp_status: str
 
 
 def connector_key(evse_id: int | None, connector_id: int) -> str:
@@ -248,30 +258,67 @@ class StationService:
         ``evse_id`` is None for OCPP 1.6, where ``connector_id`` 0 is the station itself; in
         OCPP 2.0.1 ``evse_id`` 0 is. A station-level Unavailable or Faulted overrides every EVSE
         of the station until the station reports another station-level status.
+
+        Raises:
+            NotFound: no such station.
         """
-        station = await self.get_for_update(station_id)
-        station.last_seen_at = self.clock()
-        station.online = True
-        if evse_id == STATION_EVSE or (evse_id is None and connector_id == STATION_CONNECTOR):
-            station.station_status = ocpp_status
-            changed = await self._recompute(station, reason="station status", ocpp=ocpp_status)
-            return StatusOutcome(changed)
-        statuses = dict(station.connector_statuses)
-        statuses[connector_key(evse_id, connector_id)] = ocpp_status
-        station.connector_statuses = statuses
-        evses = [
-            e for e in await self.stations.evses_of(station_id) if _feeds(e, evse_id, connector_id)
-        ]
-        if not evses:
-            return StatusOutcome({}, unmapped=True)
-        changed = {}
-        for evse in evses:
-            status = self._status_of(evse, station)
-            if await self.locations.set_evse_status(
-                evse.uid, status, at=self.clock(), reason="ocpp", ocpp_status=ocpp_status, evse=evse
-            ):
-                changed[evse.uid] = status
-        return StatusOutcome(changed)
+        report = StatusReport(station_id, evse_id, connector_id, ocpp_status)
+        (outcome,) = await self.connector_statuses([report])
+        return outcome
+
+    async def connector_statuses(self, reports: Sequence[StatusReport]) -> list[StatusOutcome]:
+        """:meth:`connector_status` for many reports, in order, with a few queries for all: the
+        stations (locked, in id order), their EVSEs, and what :meth:`LocationService.
+        set_evse_statuses` needs. One outcome per report.
+
+        Raises:
+            NotFound: a report's station does not exist (none of them is then stored).
+        """
+        outcomes: list[StatusOutcome] = []
+        for distinct in _runs_of_distinct_stations(reports):
+            outcomes.extend(await self._distinct_statuses(distinct))
+        return outcomes
+
+    async def _distinct_statuses(self, reports: Sequence[StatusReport]) -> list[StatusOutcome]:
+        """:meth:`connector_statuses` for reports of different stations each."""
+        wanted = [report.station_id for report in reports]
+        stations = await self.stations.get_many(wanted, for_update=True)
+        missing = next((s for s in wanted if s not in stations), None)
+        if missing is not None:
+            raise NotFound(f"no charging station {missing!r}")
+        evses_of = await self.stations.evses_of_many(wanted)
+        now = self.clock()
+        planned: list[tuple[StatusReport, list[EvseStatusUpdate]]] = []
+        for report in reports:
+            station = stations[report.station_id]
+            station.last_seen_at = now
+            station.online = True
+            evses = evses_of.get(report.station_id, [])
+            if _is_station_level(report):
+                station.station_status = report.ocpp_status
+                updates = self._recomputed(
+                    station, evses, reason="station status", ocpp=report.ocpp_status
+                )
+                planned.append((report, updates))
+                continue
+            statuses = dict(station.connector_statuses)
+            statuses[connector_key(report.evse_id, report.connector_id)] = report.ocpp_status
+            station.connector_statuses = statuses
+            fed = [e for e in evses if _feeds(e, report.evse_id, report.connector_id)]
+            updates = [
+                EvseStatusUpdate(e, self._status_of(e, station), now, "ocpp", report.ocpp_status)
+                for e in fed
+            ]
+            planned.append((report, updates))
+        flags = iter(
+            await self.locations.set_evse_statuses([u for _, updates in planned for u in updates])
+        )
+        outcomes = []
+        for report, updates in planned:
+            changed = {u.evse.uid: u.status for u in updates if next(flags)}
+            unmapped = not updates and not _is_station_level(report)
+            outcomes.append(StatusOutcome(changed, unmapped=unmapped))
+        return outcomes
 
     async def mark_silent_offline(
         self, *, disconnected_for: timedelta, silent_for: timedelta
@@ -312,16 +359,24 @@ class StationService:
     async def _recompute(
         self, station: ChargingStation, *, reason: str, ocpp: str | None = None
     ) -> dict[str, EvseStatus]:
-        changed = {}
-        for evse in await self.stations.evses_of(station.station_id):
+        evses = await self.stations.evses_of(station.station_id)
+        updates = self._recomputed(station, evses, reason=reason, ocpp=ocpp)
+        flags = await self.locations.set_evse_statuses(updates)
+        return {u.evse.uid: u.status for u, changed in zip(updates, flags, strict=True) if changed}
+
+    def _recomputed(
+        self, station: ChargingStation, evses: Sequence[Evse], *, reason: str, ocpp: str | None
+    ) -> list[EvseStatusUpdate]:
+        """The status each of the station's EVSEs should have now (before a station's first
+        report of an EVSE, the EVSE keeps what it had rather than become UNKNOWN)."""
+        now = self.clock()
+        updates = []
+        for evse in evses:
             status = self._status_of(evse, station)
             if status is EvseStatus.UNKNOWN and evse.status != EvseStatus.UNKNOWN.value:
-                continue  # nothing reported yet: keep what we had until the station tells us
-            if await self.locations.set_evse_status(
-                evse.uid, status, at=self.clock(), reason=reason, ocpp_status=ocpp, evse=evse
-            ):
-                changed[evse.uid] = status
-        return changed
+                continue
+            updates.append(EvseStatusUpdate(evse, status, now, reason, ocpp))
+        return updates
 
     async def _set_all(self, station_id: str, status: EvseStatus, *, reason: str) -> None:
         for evse in await self.stations.evses_of(station_id):
@@ -340,6 +395,25 @@ class StationService:
         """The latest ``limit`` status changes of the station's EVSEs, newest first, each with
         its EVSE uid."""
         return await self.stations.station_history(station_id, limit)
+
+
+def _is_station_level(report: StatusReport) -> bool:
+    if report.evse_id is not None:
+        return report.evse_id == STATION_EVSE
+    return report.connector_id == STATION_CONNECTOR
+
+
+def _runs_of_distinct_stations(reports: Sequence[StatusReport]) -> list[list[StatusReport]]:
+    """``reports`` cut, in order, into runs in which no station comes twice."""
+    runs: list[list[StatusReport]] = []
+    current: set[str] = set()
+    for report in reports:
+        if not runs or report.station_id in current:
+            runs.append([])
+            current = set()
+        runs[-1].append(report)
+        current.add(report.station_id)
+    return runs
 
 
 def _feeds(evse: Evse, evse_id: int | None, connector_id: int) -> bool:

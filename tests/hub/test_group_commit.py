@@ -182,3 +182,74 @@ async def test_a_group_blocked_on_a_lock_gives_up_and_stores_the_others(
     await group.close()
     assert group.stats.fallbacks == 1
     assert await stored_ids(sessions) == {"LOCKED", "A"}
+
+
+class StationBatch:
+    """A batch that adds the stations of its items, recording each call's items."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    async def __call__(self, session: AsyncSession, items: list[str]) -> list[str]:
+        self.calls.append(list(items))
+        if "BAD" in items:
+            raise ValueError("a bad item")
+        session.add_all(ChargingStation(station_id=item, password_hash="x") for item in items)
+        await session.flush()
+        return [f"batched {item}" for item in items]
+
+
+async def test_units_of_one_batch_are_done_in_one_call_and_a_key_twice_in_a_later_one(
+    sessions,
+) -> None:
+    group = GroupCommit(sessions, lanes=1)
+    batch = StationBatch()
+    gate, first = await Gate.occupying(group)
+    order: list[str] = []
+    queued = [
+        group.run_batched("S2", batch, "S2"),
+        group.run("S1", add_station("S1", order)),
+        group.run_batched("S3", batch, "S3"),
+        group.run_batched("S2", batch, "S2-again"),  # the same key: after the first S2
+        group.run_batched("S0", batch, "S0"),
+    ]
+    waiting = [asyncio.ensure_future(unit) for unit in queued]
+    await asyncio.sleep(0)
+    assert group.queued == 5
+    gate.opened.set()
+    await first
+    answers = await asyncio.gather(*waiting)
+    await group.close()
+
+    assert answers == [
+        "batched S2",
+        "added S1 for nobody",
+        "batched S3",
+        "batched S2-again",
+        "batched S0",
+    ]
+    assert batch.calls == [["S0", "S2", "S3"], ["S2-again"]]
+    assert order == ["S1"]
+    assert await stored_ids(sessions) == {"S0", "S1", "S2", "S3", "S2-again"}
+    assert (group.stats.groups, group.stats.largest, group.stats.fallbacks) == (2, 5, 0)
+
+
+async def test_a_batch_that_fails_is_done_again_one_item_at_a_time(sessions) -> None:
+    group = GroupCommit(sessions, lanes=1)
+    batch = StationBatch()
+    gate, first = await Gate.occupying(group)
+    good = asyncio.ensure_future(group.run_batched("A", batch, "A"))
+    bad = asyncio.ensure_future(group.run_batched("B", batch, "BAD"))
+    other = asyncio.ensure_future(group.run("C", add_station("C")))
+    await asyncio.sleep(0)
+    gate.opened.set()
+    await first
+
+    assert await good == "batched A"
+    assert await other == "added C for nobody"
+    with pytest.raises(ValueError, match="a bad item"):
+        await bad
+    await group.close()
+    assert batch.calls == [["A", "BAD"], ["A"], ["BAD"]]
+    assert await stored_ids(sessions) == {"A", "C"}
+    assert group.stats.fallbacks == 1

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.domain.assets import EvseStatus
-from hub.domain.push import JobKind
+from hub.domain.push import JobKind, JobState
 from hub.domain.stations import (
     AuthBackoff,
     OcppVersion,
@@ -20,12 +20,12 @@ from hub.domain.stations import (
     parse_authorization_key,
     password_matches,
 )
-from hub.errors import Conflict
+from hub.errors import Conflict, NotFound
 from hub.persistence.session import session_scope
 from hub.persistence.tables import EvseStatusChange, PushJob
 from hub.roaming.importer import parse_locations_json
-from hub.services.locations import LocationService
-from hub.services.stations import AuthResult, StationService
+from hub.services.locations import EvseStatusUpdate, LocationService
+from hub.services.stations import AuthResult, StationService, StatusReport
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
 
@@ -274,6 +274,77 @@ async def test_every_change_is_history_and_pushed(world):
         ("AVAILABLE", "CHARGING", "Occupied", "ocpp"),
     ]
     assert {j.target["evse_uid"] for j in jobs} == {"SITE-E1"}
+
+
+async def pending_patches(sessions) -> list[str]:
+    async with sessions() as session:
+        jobs = await session.scalars(
+            select(PushJob)
+            .where(
+                PushJob.kind == JobKind.EVSE_PATCH.value, PushJob.state == JobState.PENDING.value
+            )
+            .order_by(PushJob.id)
+        )
+        return [job.target["evse_uid"] for job in jobs]
+
+
+async def test_reports_of_many_stations_at_once_store_what_one_by_one_would(world):
+    reports = [
+        StatusReport("CS-201", 1, 1, "Available"),
+        StatusReport("CS-16", None, 1, "Available"),
+        StatusReport("CS-201", 1, 1, "Occupied"),  # the same station again, later
+        StatusReport("CS-16", None, 0, "Unavailable"),  # the whole station
+        StatusReport("CS-201", 9, 1, "Available"),  # no EVSE 9
+    ]
+    async with session_scope(world) as session:
+        outcomes = await StationService(session).connector_statuses(reports)
+    assert [(o.changed, o.unmapped) for o in outcomes] == [
+        ({"SITE-E1": EvseStatus.AVAILABLE}, False),
+        ({"SITE-E3": EvseStatus.AVAILABLE}, False),
+        ({"SITE-E1": EvseStatus.CHARGING}, False),
+        ({"SITE-E3": EvseStatus.INOPERATIVE, "SITE-E4": EvseStatus.INOPERATIVE}, False),
+        ({}, True),
+    ]
+    assert await statuses(world) == {"E1": "CHARGING", "E2": "UNKNOWN"} | {
+        "E3": "INOPERATIVE",
+        "E4": "INOPERATIVE",
+    }
+    async with world() as session:
+        history = await session.scalars(select(EvseStatusChange).order_by(EvseStatusChange.id))
+        changes = [(h.evse_ref, h.previous_status, h.status) for h in history]
+    assert [c[1:] for c in changes] == [
+        ("UNKNOWN", "AVAILABLE"),
+        ("UNKNOWN", "AVAILABLE"),
+        ("AVAILABLE", "CHARGING"),
+        ("AVAILABLE", "INOPERATIVE"),
+        ("UNKNOWN", "INOPERATIVE"),
+    ]
+    # One pending PATCH per EVSE: a later change supersedes the earlier one of the batch.
+    assert sorted(await pending_patches(world)) == ["SITE-E1", "SITE-E3", "SITE-E4"]
+
+
+async def test_a_batch_naming_an_unknown_station_stores_none_of_its_reports(world):
+    reports = [StatusReport("CS-201", 1, 1, "Available"), StatusReport("CS-X", 1, 1, "Available")]
+    with pytest.raises(NotFound, match="CS-X"):
+        async with session_scope(world) as session:
+            await StationService(session).connector_statuses(reports)
+    assert (await statuses(world))["E1"] == "UNKNOWN"
+    assert await pending_patches(world) == []
+
+
+async def test_two_changes_of_one_evse_in_one_fanout_write_one_job(world):
+    async with session_scope(world) as session:
+        evse = (await StationService(session).evses("CS-201"))[0]
+        changed = await LocationService(session).set_evse_statuses(
+            [
+                EvseStatusUpdate(evse, EvseStatus.AVAILABLE, T0, "ocpp"),
+                EvseStatusUpdate(evse, EvseStatus.AVAILABLE, T0, "ocpp"),  # no change
+                EvseStatusUpdate(evse, EvseStatus.CHARGING, T0 + timedelta(seconds=1), "ocpp"),
+            ]
+        )
+    assert changed == [True, False, True]
+    assert await pending_patches(world) == ["SITE-E1"]
+    assert (await statuses(world))["E1"] == "CHARGING"
 
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

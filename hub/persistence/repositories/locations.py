@@ -85,6 +85,24 @@ class LocationRepository:
     async def by_id(self, location_ref: int) -> Location | None:
         return await self.session.get(Location, location_ref)
 
+    async def by_ids(self, location_refs: Iterable[int]) -> dict[int, Location]:
+        """The locations of ``location_refs``, by id: those this session holds already without
+        a query, the others in one."""
+        wanted = set(location_refs)
+        found: dict[int, Location] = {}
+        for ref in wanted:
+            held = self.session.identity_key(Location, ref)
+            location = self.session.identity_map.get(held)
+            if isinstance(location, Location):
+                found[ref] = location
+        missing = sorted(wanted - found.keys())
+        if missing:
+            result = await self.session.execute(
+                select(Location).where(col(Location.id).in_(missing))
+            )
+            found.update((location.id or 0, location) for location in result.scalars())
+        return found
+
     async def visible_to_of(self, location_refs: Iterable[int]) -> dict[int, list[str]]:
         refs = list(location_refs)
         grouped: dict[int, list[str]] = defaultdict(list)

@@ -4,7 +4,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -65,6 +65,23 @@ class PushJobRepository:
         result = await self.session.execute(
             update(PushJob)
             .where(*conditions)
+            .values(state=JobState.SUPERSEDED.value)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def supersede_pairs(self, pairs: Sequence[tuple[int, str]]) -> int:
+        """Mark the undelivered, unclaimed jobs of these (partner, coalesce key) pairs
+        superseded, in one statement."""
+        if not pairs:
+            return 0
+        result = await self.session.execute(
+            update(PushJob)
+            .where(
+                tuple_(col(PushJob.partner_id), col(PushJob.coalesce_key)).in_(list(pairs)),
+                col(PushJob.state) == JobState.PENDING.value,
+                col(PushJob.claimed_by).is_(None),
+            )
             .values(state=JobState.SUPERSEDED.value)
             .execution_options(synchronize_session=False)
         )

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +21,24 @@ class StationRepository:
             statement = statement.with_for_update()
         result = await self.session.execute(statement.execution_options(populate_existing=True))
         return result.scalar_one_or_none()
+
+    async def get_many(
+        self, station_ids: Iterable[str], *, for_update: bool = False
+    ) -> dict[str, ChargingStation]:
+        """The stations of ``station_ids`` that exist, by id; locked in id order (``for_update``)
+        so that two callers locking overlapping sets wait for each other, not deadlock."""
+        wanted = sorted(set(station_ids))
+        if not wanted:
+            return {}
+        statement = (
+            select(ChargingStation)
+            .where(col(ChargingStation.station_id).in_(wanted))
+            .order_by(col(ChargingStation.station_id))
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        result = await self.session.execute(statement.execution_options(populate_existing=True))
+        return {station.station_id: station for station in result.scalars()}
 
     async def add(self, station: ChargingStation) -> ChargingStation:
         self.session.add(station)
@@ -42,6 +62,21 @@ class StationRepository:
             .order_by(col(Evse.ocpp_evse_id), col(Evse.ocpp_connector_id), col(Evse.id))
         )
         return result.scalars().all()
+
+    async def evses_of_many(self, station_ids: Iterable[str]) -> dict[str, Sequence[Evse]]:
+        """:meth:`evses_of` for many stations in one query (a station without EVSEs: absent)."""
+        wanted = sorted(set(station_ids))
+        grouped: defaultdict[str, builtins.list[Evse]] = defaultdict(builtins.list)
+        if not wanted:
+            return {}
+        result = await self.session.execute(
+            select(Evse)
+            .where(col(Evse.charging_station_id).in_(wanted))
+            .order_by(col(Evse.ocpp_evse_id), col(Evse.ocpp_connector_id), col(Evse.id))
+        )
+        for evse in result.scalars():
+            grouped[evse.charging_station_id or ""].append(evse)
+        return dict(grouped)
 
     async def silent_since(self, cutoff: datetime) -> Sequence[ChargingStation]:
         """Online stations not heard from after ``cutoff`` (one last heard at ``cutoff`` has
