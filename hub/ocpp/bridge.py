@@ -22,6 +22,7 @@ from hub.services.local_lists import LocalListService
 from hub.services.stations import (
     AuthOutcome,
     AuthResult,
+    BootReport,
     StationService,
     StatusOutcome,
     StatusReport,
@@ -30,6 +31,7 @@ from hub.services.stations import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 (an item of a batch)
 
 SEEN_WRITE_INTERVAL = timedelta(seconds=30)
 """Time between two ``last_seen_at`` writes for heartbeats of one station."""
@@ -143,11 +145,32 @@ class Bridge:
         async with session_scope(self.sessions) as session:
             return await work(self._service(session))
 
+    async def _batched(
+        self,
+        station_id: str,
+        batch: Callable[[AsyncSession, list[I]], Awaitable[list[T]]],
+        item: I,
+    ) -> T:
+        """``batch`` for ``item``, committed: with the other items of its group when there is
+        a group commit, else alone in a transaction of its own."""
+        if self.group is not None:
+            return await self.group.run_batched(station_id, batch, item)
+        async with session_scope(self.sessions) as session:
+            (result,) = await batch(session, [item])
+            return result
+
     async def _record_statuses(
         self, session: AsyncSession, reports: list[StatusReport]
     ) -> list[StatusOutcome]:
         """The group commit's batch of StatusNotifications (one for all the group's stations)."""
         return await self._service(session).connector_statuses(reports)
+
+    async def _record_boots(self, session: AsyncSession, reports: list[BootReport]) -> list[None]:
+        """The group commit's batch of BootNotifications; a boot also has the station's local
+        list checked again."""
+        done = await self._service(session).boots(reports)
+        await LocalListService(session).stations_booted([r.station_id for r in reports])
+        return done
 
     async def authenticate(
         self, station_id: str, password: str | bytes | None, source: str
@@ -228,17 +251,14 @@ class Bridge:
 
     async def booted(self, station_id: str, **info: str | None) -> None:
 
-        async def record(service: StationService) -> None:
-            await service.booted(
-                station_id,
-                vendor=info.get("vendor") or "",
-                model=info.get("model") or "",
-                serial_number=info.get("serial_number"),
-                firmware_version=info.get("firmware_version"),
-            )
-            await LocalListService(service.session).station_booted(station_id)
-
-        await self._stored(station_id, record)
+        report = BootReport(
+            station_id,
+            vendor=info.get("vendor") or "",
+            model=info.get("model") or "",
+            serial_number=info.get("serial_number"),
+            firmware_version=info.get("firmware_version"),
+        )
+        await self._batched(station_id, self._record_boots, report)
         self._seen_written[station_id] = self.clock()
         self.on_boot(station_id)
 
@@ -246,11 +266,7 @@ class Bridge:
         self, station_id: str, *, evse_id: int | None, connector_id: int, ocpp_status: str
     ) -> StatusOutcome:
         report = StatusReport(station_id, evse_id, connector_id, ocpp_status)
-        if self.group is not None:
-            outcome = await self.group.run_batched(station_id, self._record_statuses, report)
-        else:
-            async with session_scope(self.sessions) as session:
-                (outcome,) = await self._record_statuses(session, [report])
+        outcome = await self._batched(station_id, self._record_statuses, report)
         self._seen_written[station_id] = self.clock()
         if outcome.unmapped:
             logger.warning(

@@ -129,9 +129,9 @@ class LocalListService:
         self.access = AccessRepository(session)
         self.stations = StationRepository(session)
 
-    async def station_booted(self, station_id: str) -> None:
-        """Record that the station booted: the next pass asks its list version and limits."""
-        await self.lists.mark_booted(station_id)
+    async def stations_booted(self, station_ids: Sequence[str]) -> None:
+        """Record that the stations booted: the next pass asks their list version and limits."""
+        await self.lists.mark_booted(station_ids)
 
     async def fingerprint(self) -> str:
         """A digest of every list input, compared with each station's at the next pass."""

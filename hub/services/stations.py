@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,6 +79,25 @@ class StatusReport:
     evse_id: int | None
     connector_id: int
     ocpp_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class BootReport:
+    """One BootNotification (see :meth:`StationService.booted`)."""
+
+    station_id: str
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+
+
+class _OfStation(Protocol):
+    @property
+    def station_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_OfStation)
 
 
 def connector_key(evse_id: int | None, connector_id: int) -> str:
@@ -243,12 +263,42 @@ class StationService:
         serial_number: str | None = None,
         firmware_version: str | None = None,
     ) -> None:
-        station = await self.get_for_update(station_id)
-        station.vendor, station.model = vendor[:50], model[:50]
-        station.serial_number = serial_number[:50] if serial_number else None
-        station.firmware_version = firmware_version[:50] if firmware_version else None
-        station.booted_at = station.last_seen_at = self.clock()
-        station.touch()
+        """A BootNotification: what the station says it is; it booted now."""
+        await self.boots([BootReport(station_id, vendor, model, serial_number, firmware_version)])
+
+    async def boots(self, reports: Sequence[BootReport]) -> list[None]:
+        """:meth:`booted` for many stations, with one query (locking them in id order) per
+        run of distinct stations. One None per report.
+
+        Raises:
+            NotFound: a report's station does not exist (none of them is then stored).
+        """
+        now = self.clock()
+        for distinct in _runs_of_distinct_stations(reports):
+            stations = await self._locked(distinct)
+            for report in distinct:
+                station = stations[report.station_id]
+                station.vendor, station.model = report.vendor[:50], report.model[:50]
+                station.serial_number = report.serial_number[:50] if report.serial_number else None
+                station.firmware_version = (
+                    report.firmware_version[:50] if report.firmware_version else None
+                )
+                station.booted_at = station.last_seen_at = now
+                station.touch()
+        return [None for _ in reports]
+
+    async def _locked(self, reports: Sequence[_OfStation]) -> dict[str, ChargingStation]:
+        """The reports' stations, locked.
+
+        Raises:
+            NotFound: one of them does not exist.
+        """
+        wanted = [report.station_id for report in reports]
+        stations = await self.stations.get_many(wanted, for_update=True)
+        missing = next((s for s in wanted if s not in stations), None)
+        if missing is not None:
+            raise NotFound(f"no charging station {missing!r}")
+        return stations
 
     async def connector_status(
         self, station_id: str, *, evse_id: int | None, connector_id: int, ocpp_status: str
@@ -281,12 +331,8 @@ class StationService:
 
     async def _distinct_statuses(self, reports: Sequence[StatusReport]) -> list[StatusOutcome]:
         """:meth:`connector_statuses` for reports of different stations each."""
-        wanted = [report.station_id for report in reports]
-        stations = await self.stations.get_many(wanted, for_update=True)
-        missing = next((s for s in wanted if s not in stations), None)
-        if missing is not None:
-            raise NotFound(f"no charging station {missing!r}")
-        evses_of = await self.stations.evses_of_many(wanted)
+        stations = await self._locked(reports)
+        evses_of = await self.stations.evses_of_many(stations)
         now = self.clock()
         planned: list[tuple[StatusReport, list[EvseStatusUpdate]]] = []
         for report in reports:
@@ -403,9 +449,9 @@ def _is_station_level(report: StatusReport) -> bool:
     return report.connector_id == STATION_CONNECTOR
 
 
-def _runs_of_distinct_stations(reports: Sequence[StatusReport]) -> list[list[StatusReport]]:
+def _runs_of_distinct_stations(reports: Sequence[R]) -> list[list[R]]:
     """``reports`` cut, in order, into runs in which no station comes twice."""
-    runs: list[list[StatusReport]] = []
+    runs: list[list[R]] = []
     current: set[str] = set()
     for report in reports:
         if not runs or report.station_id in current:

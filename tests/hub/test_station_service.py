@@ -22,10 +22,11 @@ from hub.domain.stations import (
 )
 from hub.errors import Conflict, NotFound
 from hub.persistence.session import session_scope
-from hub.persistence.tables import EvseStatusChange, PushJob
+from hub.persistence.tables import EvseStatusChange, LocalAuthList, PushJob
 from hub.roaming.importer import parse_locations_json
+from hub.services.local_lists import LocalListService
 from hub.services.locations import EvseStatusUpdate, LocationService
-from hub.services.stations import AuthResult, StationService, StatusReport
+from hub.services.stations import AuthResult, BootReport, StationService, StatusReport
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
 
@@ -330,6 +331,38 @@ async def test_a_batch_naming_an_unknown_station_stores_none_of_its_reports(worl
             await StationService(session).connector_statuses(reports)
     assert (await statuses(world))["E1"] == "UNKNOWN"
     assert await pending_patches(world) == []
+
+
+async def test_boots_of_many_stations_at_once_are_each_stored_and_ask_for_a_list_check(world):
+    at = T0 + timedelta(hours=1)
+    async with session_scope(world) as session:
+        await LocalListService(session).stations_booted(["CS-16"])  # a row there already
+        service = StationService(session, clock=lambda: at)
+        await service.boots(
+            [
+                BootReport("CS-201", "V1", "M1", "SN-1", "FW-1"),
+                BootReport("CS-16", "V2", "M2"),
+                BootReport("CS-201", "V1", "M1", "SN-1", "FW-2"),  # booted again: the later wins
+            ]
+        )
+        await LocalListService(session).stations_booted(["CS-201", "CS-16", "CS-201"])
+    async with world() as session:
+        stations = {s.station_id: s for s in await StationService(session).list_all()}
+        checks = {
+            row.station_id: row.needs_check for row in await session.scalars(select(LocalAuthList))
+        }
+    seen = {k: (s.vendor, s.serial_number, s.firmware_version) for k, s in stations.items()}
+    assert seen == {"CS-201": ("V1", "SN-1", "FW-2"), "CS-16": ("V2", None, None)}
+    assert {s.booted_at for s in stations.values()} == {at}
+    assert checks == {"CS-201": True, "CS-16": True}
+
+    with pytest.raises(NotFound, match="CS-X"):
+        async with session_scope(world) as session:
+            await StationService(session).boots(
+                [BootReport("CS-16", "other", "other"), BootReport("CS-X", "V", "M")]
+            )
+    async with world() as session:
+        assert (await StationService(session).get("CS-16")).vendor == "V2"
 
 
 async def test_two_changes_of_one_evse_in_one_fanout_write_one_job(world):

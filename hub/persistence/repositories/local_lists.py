@@ -63,12 +63,16 @@ class LocalListRepository:
             raise LookupError(station_id)
         return row
 
-    async def mark_booted(self, station_id: str) -> None:
-        """The station booted: its version and limits are asked again by the next pass (its
-        row created if missing, in one statement: every station boots at once after an
+    async def mark_booted(self, station_ids: Sequence[str]) -> None:
+        """The stations booted: their version and limits are asked again by the next pass
+        (rows created where missing, in one statement: every station boots at once after an
         outage)."""
+        if not station_ids:
+            return
         insert = postgresql_insert if self._dialect == "postgresql" else sqlite_insert
-        statement = insert(LocalAuthList).values(station_id=station_id)
+        statement = insert(LocalAuthList).values(
+            [{"station_id": station_id} for station_id in sorted(set(station_ids))]
+        )
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[col(LocalAuthList.station_id)], set_={"needs_check": True}
