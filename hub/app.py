@@ -213,6 +213,13 @@ def create_app(
         certificates=NoContractCertificateValidation(),
     )
     wake_worker = worker.wake if worker is not None else (lambda: None)
+    # One group commit for everything stations report, transactions included.
+    group = GroupCommit(
+        sessions,
+        max_units=settings.ocpp.group_commit_units,
+        lanes=settings.ocpp.group_commit_lanes,
+        lock_timeout_ms=settings.ocpp.group_commit_lock_timeout_ms,
+    )
     transactions = Transactions(
         sessions,
         settings.sessions,
@@ -220,6 +227,7 @@ def create_app(
         authorizer=authorizer,
         clock=clock,
         on_change=wake_worker,
+        group=group,
     )
     bridge = Bridge(
         sessions,
@@ -229,12 +237,7 @@ def create_app(
         clock=clock,
         authorizer=authorizer,
         transactions=transactions,
-        group=GroupCommit(
-            sessions,
-            max_units=settings.ocpp.group_commit_units,
-            lanes=settings.ocpp.group_commit_lanes,
-            lock_timeout_ms=settings.ocpp.group_commit_lock_timeout_ms,
-        ),
+        group=group,
     )
     commands = StationCommands(
         registry,

@@ -15,11 +15,11 @@ authorizes the session then; ``evse`` is taken from the first event that has it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,6 +28,7 @@ from hub.config import SessionSettings
 from hub.domain.sessions import PushThrottle, SessionStatus, SessionToken
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.persistence.base import utc_now
+from hub.persistence.group_commit import GroupCommit
 from hub.persistence.session import read_scope, session_scope
 from hub.persistence.tables import ChargingSession, Command, Reservation
 from hub.services.commands import CommandService, session_token
@@ -35,6 +36,8 @@ from hub.services.reservations import LIVE, ReservationService
 from hub.services.sessions import MeterMessage, SessionService, TariffCodec, TransactionStart
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 INVALID = {"status": "Invalid"}
 ACCEPTED = {"status": "Accepted"}
@@ -66,8 +69,12 @@ class Transactions:
         authorizer: IdTokenAuthorizer | None,
         clock: Callable[[], datetime] = utc_now,
         on_change: Callable[[], None] = lambda: None,
+        group: GroupCommit | None = None,
     ) -> None:
         self.sessions = sessions
+        # Meter values and TransactionEvents are committed in groups with the station's other
+        # messages (``hub.persistence.group_commit``); None: each in a transaction of its own.
+        self.group = group
         self.settings = settings
         self.codec = codec
         self.authorizer = authorizer
@@ -79,6 +86,13 @@ class Transactions:
 
     def _service(self, session: AsyncSession) -> SessionService:
         return SessionService(session, codec=self.codec, clock=self.clock, throttle=self.throttle)
+
+    async def _committed(self, station_id: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """``work`` in a transaction, committed: the group's when there is a group commit."""
+        if self.group is not None:
+            return await self.group.run(station_id, work)
+        async with session_scope(self.sessions) as session:
+            return await work(session)
 
     # --- OCPP 1.6 -----------------------------------------------------------------------------
 
@@ -142,18 +156,12 @@ class Transactions:
         """MeterValues of a transaction (values outside one are not a session's)."""
         if transaction_id is None:
             return
-        async with session_scope(self.sessions) as session:
+
+        async def record(session: AsyncSession) -> bool:
             service = self._service(session)
             row = await service.transaction(station_id, str(transaction_id))
             if row is None:
-                logger.warning(
-                    "station %s sent meter values of connector %s for transaction %s, which we "
-                    "never issued",
-                    station_id,
-                    connector_id,
-                    transaction_id,
-                )
-                return
+                return False
             await service.record(
                 row,
                 MeterMessage(
@@ -162,7 +170,18 @@ class Transactions:
                     [dict(value) for value in meter_value],
                 ),
             )
-        self.on_change()
+            return True
+
+        if await self._committed(station_id, record):
+            self.on_change()
+        else:
+            logger.warning(
+                "station %s sent meter values of connector %s for transaction %s, which we never "
+                "issued",
+                station_id,
+                connector_id,
+                transaction_id,
+            )
 
     async def stopped_16(
         self,
@@ -239,23 +258,26 @@ class Transactions:
                 info, _, token = await self.authorizer.id_token_decision(
                     station_id, id_token, action="TransactionEvent", evse_id=evse_id
                 )
+
+        async def record(session: AsyncSession) -> None:
+            await self._event(
+                session,
+                station_id,
+                event_type=event_type,
+                moment=moment,
+                seq_no=seq_no,
+                transaction_id=transaction_id,
+                transaction_info=transaction_info,
+                evse=evse,
+                token=token,
+                meter_value=meter_value,
+                command=started.require_id() if started is not None else None,
+                reserved=reserved,
+            )
+
         for attempt in (1, 2):
             try:
-                async with session_scope(self.sessions) as session:
-                    await self._event(
-                        session,
-                        station_id,
-                        event_type=event_type,
-                        moment=moment,
-                        seq_no=seq_no,
-                        transaction_id=transaction_id,
-                        transaction_info=transaction_info,
-                        evse=evse,
-                        token=token,
-                        meter_value=meter_value,
-                        command=started.require_id() if started is not None else None,
-                        reserved=reserved,
-                    )
+                await self._committed(station_id, record)
                 break
             except IntegrityError:
                 # Two first events of one transaction at once (another process opened the

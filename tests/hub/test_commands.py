@@ -22,6 +22,7 @@ from hub.errors import InvalidRequest, NotFound
 from hub.ocpp.command_runner import CommandRunner
 from hub.ocpp.commands import CallFailure, StationCallFailed
 from hub.ocpp.transactions import Transactions
+from hub.persistence.group_commit import GroupCommit
 from hub.persistence.session import session_scope
 from hub.persistence.tables import ChargingSession, ChargingStation, Command, PushJob
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
@@ -32,6 +33,7 @@ from hub.services.stations import StationService
 from hub.services.tariffs import TariffService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties
+from tests.hub.test_group_commit import Gate
 from tests.support.emsp_authorize import register_emsp
 
 pytestmark = pytest.mark.db
@@ -542,3 +544,50 @@ async def _until_a_lock_waits(session: Any, task: asyncio.Task[Any]) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the transaction neither waited for the lock nor finished")
+
+
+async def test_meter_values_and_transaction_events_of_several_stations_share_a_commit(world):
+    group = GroupCommit(world.sessions, lanes=1)
+    transactions = Transactions(
+        world.sessions, SessionSettings(), codec=OcpiTariffCodec(), authorizer=None, group=group
+    )
+    transaction_id, _ = await transactions.started_16(
+        "CS-16", connector_id=1, id_tag="CARD-1", meter_start=1000, timestamp=T0.isoformat()
+    )
+    later = (T0 + timedelta(minutes=5)).isoformat()
+    register = {"value": "5000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+    gate, first = await Gate.occupying(group)
+    metered = asyncio.ensure_future(
+        transactions.meter_values_16(
+            "CS-16",
+            connector_id=1,
+            transaction_id=transaction_id,
+            meter_value=[{"timestamp": later, "sampled_value": [register]}],
+        )
+    )
+    event = asyncio.ensure_future(
+        transactions.event_201(
+            "CS-201",
+            event_type="Started",
+            timestamp=later,
+            seq_no=0,
+            transaction_info={"transaction_id": "TX-9"},
+            evse={"id": 1, "connector_id": 1},
+            id_token=None,
+            meter_value=None,
+        )
+    )
+    # Both read the database before they queue; the group signals nothing, so look until both
+    # wait for the lane the gate holds (no timing: the lane stays shut until then).
+    while group.queued < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    gate.opened.set()
+    await asyncio.gather(first, metered, event)
+    await group.close()
+
+    # The gate's group, then one for both (the 1.6 start was a transaction of its own).
+    assert (group.stats.groups, group.stats.largest, group.stats.fallbacks) == (2, 2, 0)
+    async with session_scope(world.sessions) as session:
+        rows = {row.station_id: row for row in await session.scalars(select(ChargingSession))}
+    assert rows["CS-16"].kwh == 4
+    assert rows["CS-201"].transaction_id == "TX-9"
