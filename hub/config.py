@@ -46,6 +46,11 @@ class ServerSettings(BaseModel):
     worker_ports_from: int = Field(default=0, ge=0, le=65535)
     # How long a stopping worker lets its connections finish before it is killed.
     graceful_shutdown_seconds: float = Field(default=30.0, gt=0)
+    # Allocations between two collections of Python's youngest garbage generation in a serving
+    # process (Python's default: 700; 0 keeps it). Tens of thousands of sockets make every
+    # full collection seconds long, and at 700 the messages in flight during a storm live long
+    # enough to be promoted and trigger them (see hub.cli.serving.tune_garbage_collector).
+    gc_threshold: int = Field(default=50_000, ge=0)
 
 
 class OcpiSettings(BaseModel):

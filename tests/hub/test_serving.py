@@ -3,6 +3,7 @@ that do nothing but live, end or ignore SIGTERM; and how many workers a database
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 import sys
@@ -12,7 +13,7 @@ from multiprocessing.process import BaseProcess
 import pytest
 
 from hub.cli import serving
-from hub.cli.serving import Supervisor, WorkerCannotStart, worker_count
+from hub.cli.serving import Supervisor, WorkerCannotStart, tune_garbage_collector, worker_count
 from hub.config import DatabaseSettings, ServerSettings, Settings
 
 FORK = multiprocessing.get_context("fork")
@@ -141,3 +142,15 @@ def test_the_database_pools_are_shared_among_the_workers_unless_set(
     )
     database = serving.with_shared_pools(settings, workers).database
     assert (database.pool_size, database.max_overflow) == expected
+
+
+def test_the_garbage_collector_is_tuned_as_configured_and_left_alone_at_zero():
+    before = gc.get_threshold()
+    try:
+        tune_garbage_collector(0)
+        assert gc.get_threshold() == before
+        tune_garbage_collector(50_000)
+        assert gc.get_threshold() == (50_000, 20, 10)
+        assert Settings().server.gc_threshold == 50_000  # what `hub serve` applies by default
+    finally:
+        gc.set_threshold(*before)
