@@ -23,6 +23,7 @@ from hub.services.stations import (
     AuthOutcome,
     AuthResult,
     BootReport,
+    Disconnection,
     StationService,
     StatusOutcome,
     StatusReport,
@@ -165,6 +166,12 @@ class Bridge:
         """The group commit's batch of StatusNotifications (one for all the group's stations)."""
         return await self._service(session).connector_statuses(reports)
 
+    async def _record_disconnections(
+        self, session: AsyncSession, reports: list[Disconnection]
+    ) -> list[None]:
+        """The group commit's batch of closed sockets."""
+        return await self._service(session).disconnections(reports)
+
     async def _record_boots(self, session: AsyncSession, reports: list[BootReport]) -> list[None]:
         """The group commit's batch of BootNotifications; a boot also has the station's local
         list checked again."""
@@ -219,7 +226,8 @@ class Bridge:
 
     async def disconnected(self, station_id: str) -> None:
         self._seen_written.pop(station_id, None)
-        await self._stored(station_id, lambda service: service.disconnected(station_id, self.node))
+        report = Disconnection(station_id, self.node)
+        await self._batched(station_id, self._record_disconnections, report)
 
     async def seen(self, station_id: str) -> None:
         """The station is alive (a message, or a pong): written at most every 30 seconds."""

@@ -92,6 +92,14 @@ class BootReport:
     firmware_version: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Disconnection:
+    """A station's socket on ``node`` closed (see :meth:`StationService.disconnected`)."""
+
+    station_id: str
+    node: str
+
+
 class _OfStation(Protocol):
     @property
     def station_id(self) -> str: ...
@@ -241,10 +249,23 @@ class StationService:
     async def disconnected(self, station_id: str, node: str) -> None:
         """The socket closed. The EVSEs stay as they are until the station has been silent for
         the offline delay (:meth:`mark_silent_offline`): short network blips do not flap."""
-        station = await self.stations.get(station_id, for_update=True)
-        if station is not None and station.connected_node == node:
-            station.connected_node = None
-            station.last_seen_at = self.clock()  # the offline delay counts from the disconnect
+        await self.disconnections([Disconnection(station_id, node)])
+
+    async def disconnections(self, reports: Sequence[Disconnection]) -> list[None]:
+        """:meth:`disconnected` for many sockets (all of a worker's stations leave at once when
+        it stops or a network link fails), with one query per run of distinct stations. A
+        station that reconnected to another node meanwhile, or no longer exists, is left as it
+        is. One None per report."""
+        now = self.clock()
+        for distinct in _runs_of_distinct_stations(reports):
+            wanted = [report.station_id for report in distinct]
+            stations = await self.stations.get_many(wanted, for_update=True)
+            for report in distinct:
+                station = stations.get(report.station_id)
+                if station is not None and station.connected_node == report.node:
+                    station.connected_node = None
+                    station.last_seen_at = now  # the offline delay counts from the disconnect
+        return [None for _ in reports]
 
     async def seen(self, station_id: str) -> None:
         """Any message proves the station alive (heartbeats included)."""

@@ -26,7 +26,13 @@ from hub.persistence.tables import EvseStatusChange, LocalAuthList, PushJob
 from hub.roaming.importer import parse_locations_json
 from hub.services.local_lists import LocalListService
 from hub.services.locations import EvseStatusUpdate, LocationService
-from hub.services.stations import AuthResult, BootReport, StationService, StatusReport
+from hub.services.stations import (
+    AuthResult,
+    BootReport,
+    Disconnection,
+    StationService,
+    StatusReport,
+)
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
 
@@ -363,6 +369,28 @@ async def test_boots_of_many_stations_at_once_are_each_stored_and_ask_for_a_list
             )
     async with world() as session:
         assert (await StationService(session).get("CS-16")).vendor == "V2"
+
+
+async def test_sockets_closed_at_once_are_each_recorded_unless_the_station_moved_on(world):
+    at = T0 + timedelta(hours=2)
+    async with session_scope(world) as session:
+        service = StationService(session, clock=lambda: T0)
+        await service.connected("CS-201", OcppVersion.V201, "node-a")
+        await service.connected("CS-16", OcppVersion.V16, "node-b")  # now on another node
+    async with session_scope(world) as session:
+        await StationService(session, clock=lambda: at).disconnections(
+            [
+                Disconnection("CS-201", "node-a"),
+                Disconnection("CS-16", "node-a"),
+                Disconnection("CS-GONE", "node-a"),  # removed meanwhile: nothing to record
+                Disconnection("CS-201", "node-a"),  # a second close of the same socket
+            ]
+        )
+    async with world() as session:
+        stations = {s.station_id: s for s in await StationService(session).list_all()}
+    assert (stations["CS-201"].connected_node, stations["CS-201"].last_seen_at) == (None, at)
+    assert (stations["CS-16"].connected_node, stations["CS-16"].last_seen_at) == ("node-b", T0)
+    assert stations["CS-201"].online  # online until silent for the offline delay
 
 
 async def test_two_changes_of_one_evse_in_one_fanout_write_one_job(world):
