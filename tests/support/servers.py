@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -67,12 +68,49 @@ def wait_until_up(
     raise TimeoutError(f"{url} not up after {timeout}s")
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, which stops as soon as it is told to: uvicorn's own main loop looks
+    at ``should_exit`` every 0.1 s, and the suite starts and stops some thousand servers."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864_000  # as uvicorn counts its ticks
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.server_state.connections or self.server_state.tasks or sockets:
+            await super().shutdown(sockets)
+            return
+        # Nothing to let finish (uvicorn would still give the connections 0.1 s): close the
+        # listening sockets and end the application.
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+    def stop(self) -> None:
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # its loop closed already
+                loop.call_soon_threadsafe(wake.set)
+
+
 @contextlib.contextmanager
 def asgi_server(app: Any, port: int | None = None, **config: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a background thread; yields its base URL. ``config``: more
     ``uvicorn.Config`` arguments (``hub serve``'s websocket protocol, ping interval)."""
     port = port or free_port()
-    server = uvicorn.Server(
+    server = _PromptServer(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config
         )
@@ -87,7 +125,7 @@ def asgi_server(app: Any, port: int | None = None, **config: Any) -> Iterator[st
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(timeout=10)
 
 
