@@ -16,7 +16,7 @@ from hub.domain.stations import AuthBackoff, OcppVersion, SourceThrottle, passwo
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.ocpp.transactions import Transactions
 from hub.persistence.base import utc_now
-from hub.persistence.group_commit import GroupCommit
+from hub.persistence.group_commit import GroupCommit, committed, committed_batched
 from hub.persistence.session import session_scope
 from hub.services.local_lists import LocalListService
 from hub.services.stations import (
@@ -32,7 +32,6 @@ from hub.services.stations import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-I = TypeVar("I")  # noqa: E741 (an item of a batch)
 
 SEEN_WRITE_INTERVAL = timedelta(seconds=30)
 """Time between two ``last_seen_at`` writes for heartbeats of one station."""
@@ -141,24 +140,9 @@ class Bridge:
 
     async def _stored(self, station_id: str, work: Callable[[StationService], Awaitable[T]]) -> T:
         """``work`` on the station service, committed (in a group when there is one)."""
-        if self.group is not None:
-            return await self.group.run(station_id, lambda session: work(self._service(session)))
-        async with session_scope(self.sessions) as session:
-            return await work(self._service(session))
-
-    async def _batched(
-        self,
-        station_id: str,
-        batch: Callable[[AsyncSession, list[I]], Awaitable[list[T]]],
-        item: I,
-    ) -> T:
-        """``batch`` for ``item``, committed: with the other items of its group when there is
-        a group commit, else alone in a transaction of its own."""
-        if self.group is not None:
-            return await self.group.run_batched(station_id, batch, item)
-        async with session_scope(self.sessions) as session:
-            (result,) = await batch(session, [item])
-            return result
+        return await committed(
+            self.group, self.sessions, station_id, lambda session: work(self._service(session))
+        )
 
     async def _record_statuses(
         self, session: AsyncSession, reports: list[StatusReport]
@@ -227,7 +211,9 @@ class Bridge:
     async def disconnected(self, station_id: str) -> None:
         self._seen_written.pop(station_id, None)
         report = Disconnection(station_id, self.node)
-        await self._batched(station_id, self._record_disconnections, report)
+        await committed_batched(
+            self.group, self.sessions, station_id, self._record_disconnections, report
+        )
 
     async def seen(self, station_id: str) -> None:
         """The station is alive (a message, or a pong): written at most every 30 seconds."""
@@ -266,7 +252,7 @@ class Bridge:
             serial_number=info.get("serial_number"),
             firmware_version=info.get("firmware_version"),
         )
-        await self._batched(station_id, self._record_boots, report)
+        await committed_batched(self.group, self.sessions, station_id, self._record_boots, report)
         self._seen_written[station_id] = self.clock()
         self.on_boot(station_id)
 
@@ -274,7 +260,9 @@ class Bridge:
         self, station_id: str, *, evse_id: int | None, connector_id: int, ocpp_status: str
     ) -> StatusOutcome:
         report = StatusReport(station_id, evse_id, connector_id, ocpp_status)
-        outcome = await self._batched(station_id, self._record_statuses, report)
+        outcome = await committed_batched(
+            self.group, self.sessions, station_id, self._record_statuses, report
+        )
         self._seen_written[station_id] = self.clock()
         if outcome.unmapped:
             logger.warning(

@@ -15,11 +15,11 @@ authorizes the session then; ``evse`` is taken from the first event that has it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,7 +28,7 @@ from hub.config import SessionSettings
 from hub.domain.sessions import PushThrottle, SessionStatus, SessionToken
 from hub.ocpp.authorization import IdTokenAuthorizer
 from hub.persistence.base import utc_now
-from hub.persistence.group_commit import GroupCommit
+from hub.persistence.group_commit import GroupCommit, committed
 from hub.persistence.session import read_scope, session_scope
 from hub.persistence.tables import ChargingSession, Command, Reservation
 from hub.services.commands import CommandService, session_token
@@ -36,8 +36,6 @@ from hub.services.reservations import LIVE, ReservationService
 from hub.services.sessions import MeterMessage, SessionService, TariffCodec, TransactionStart
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 INVALID = {"status": "Invalid"}
 ACCEPTED = {"status": "Accepted"}
@@ -86,13 +84,6 @@ class Transactions:
 
     def _service(self, session: AsyncSession) -> SessionService:
         return SessionService(session, codec=self.codec, clock=self.clock, throttle=self.throttle)
-
-    async def _committed(self, station_id: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """``work`` in a transaction, committed: the group's when there is a group commit."""
-        if self.group is not None:
-            return await self.group.run(station_id, work)
-        async with session_scope(self.sessions) as session:
-            return await work(session)
 
     # --- OCPP 1.6 -----------------------------------------------------------------------------
 
@@ -172,7 +163,7 @@ class Transactions:
             )
             return True
 
-        if await self._committed(station_id, record):
+        if await committed(self.group, self.sessions, station_id, record):
             self.on_change()
         else:
             logger.warning(
@@ -277,7 +268,7 @@ class Transactions:
 
         for attempt in (1, 2):
             try:
-                await self._committed(station_id, record)
+                await committed(self.group, self.sessions, station_id, record)
                 break
             except IntegrityError:
                 # Two first events of one transaction at once (another process opened the

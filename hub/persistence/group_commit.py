@@ -135,10 +135,7 @@ class GroupCommit:
         of that batch (``batch`` is compared by equality: pass the same function each time).
         Alone (and when a group falls back to single units) it gets a list of one item."""
 
-        async def alone(session: AsyncSession) -> R:
-            (result,) = await batch(session, [item])
-            return result
-
+        alone = _alone(batch, item)
         answer: R = await self._queued(_Unit(key, alone, contextvars.copy_context(), batch, item))
         return answer
 
@@ -212,6 +209,45 @@ class GroupCommit:
                     (id(unit), answer) for unit, answer in zip(call, answers, strict=True)
                 )
             return [results[id(unit)] for unit in units]
+
+
+async def committed(
+    group: GroupCommit | None,
+    sessions: async_sessionmaker[AsyncSession],
+    key: str,
+    work: Callable[[AsyncSession], Awaitable[T]],
+) -> T:
+    """``work``'s result once committed: in ``group`` (see :meth:`GroupCommit.run`) when there
+    is one, else in a transaction of its own."""
+    if group is not None:
+        return await group.run(key, work)
+    async with session_scope(sessions) as session:
+        return await work(session)
+
+
+async def committed_batched(
+    group: GroupCommit | None,
+    sessions: async_sessionmaker[AsyncSession],
+    key: str,
+    batch: Callable[[AsyncSession, list[I]], Awaitable[list[R]]],
+    item: I,
+) -> R:
+    """:func:`committed` for one item of a batch (see :meth:`GroupCommit.run_batched`)."""
+    if group is not None:
+        return await group.run_batched(key, batch, item)
+    return await committed(None, sessions, key, _alone(batch, item))
+
+
+def _alone(
+    batch: Callable[[AsyncSession, list[I]], Awaitable[list[R]]], item: I
+) -> Callable[[AsyncSession], Awaitable[R]]:
+    """The unit of work that does ``item`` as a batch of one."""
+
+    async def alone(session: AsyncSession) -> R:
+        (result,) = await batch(session, [item])
+        return result
+
+    return alone
 
 
 def _calls(units: list[_Unit]) -> list[list[_Unit]]:
