@@ -16,11 +16,7 @@ class StationRepository:
         self.session = session
 
     async def get(self, station_id: str, *, for_update: bool = False) -> ChargingStation | None:
-        statement = select(ChargingStation).where(ChargingStation.station_id == station_id)
-        if for_update:
-            statement = statement.with_for_update()
-        result = await self.session.execute(statement.execution_options(populate_existing=True))
-        return result.scalar_one_or_none()
+        return (await self.get_many([station_id], for_update=for_update)).get(station_id)
 
     async def get_many(
         self, station_ids: Iterable[str], *, for_update: bool = False
@@ -56,19 +52,14 @@ class StationRepository:
         return result.scalars().all()
 
     async def evses_of(self, station_id: str) -> Sequence[Evse]:
-        result = await self.session.execute(
-            select(Evse)
-            .where(Evse.charging_station_id == station_id)
-            .order_by(col(Evse.ocpp_evse_id), col(Evse.ocpp_connector_id), col(Evse.id))
-        )
-        return result.scalars().all()
+        return (await self.evses_of_many([station_id])).get(station_id, [])
 
     async def evses_of_many(self, station_ids: Iterable[str]) -> dict[str, Sequence[Evse]]:
         """:meth:`evses_of` for many stations in one query (a station without EVSEs: absent)."""
         wanted = sorted(set(station_ids))
-        grouped: defaultdict[str, builtins.list[Evse]] = defaultdict(builtins.list)
         if not wanted:
             return {}
+        grouped: defaultdict[str, builtins.list[Evse]] = defaultdict(builtins.list)
         result = await self.session.execute(
             select(Evse)
             .where(col(Evse.charging_station_id).in_(wanted))
