@@ -10,10 +10,13 @@ from sqlalchemy import select
 from hub.domain.assets import EvseStatus
 from hub.domain.push import JobKind, JobState
 from hub.errors import Conflict, NotFound
+from hub.persistence.base import utc_now
+from hub.persistence.repositories import outbox
+from hub.persistence.repositories.locations import LocationRepository
 from hub.persistence.session import session_scope
 from hub.persistence.tables import PushJob
 from hub.roaming.importer import parse_locations_json, parse_tariffs_json
-from hub.services.locations import LocationService
+from hub.services.locations import EvseStatusUpdate, LocationService
 from hub.services.partners import PartnerService
 from hub.services.sync import SyncService
 from hub.services.tariffs import TariffService
@@ -151,6 +154,50 @@ async def test_status_changes_coalesce_and_a_location_put_supersedes_patches(wor
     await import_(world, network.location("LOC1", name="New name"))
     pending = await jobs(world, JobState.PENDING)
     assert [(j.partner_id, j.kind) for j in pending] == [(partner, JobKind.LOCATION_PUT)]
+
+
+async def test_a_burst_of_changes_supersedes_the_pending_patches_of_every_object(
+    world, monkeypatch
+):
+    """More objects than one statement carries (``KEYS_PER_STATEMENT``, made small here), for
+    two partners: every earlier PATCH superseded, every later one pending."""
+    monkeypatch.setattr(outbox, "KEYS_PER_STATEMENT", 5)
+    partners = [(await register_partner(world, f"emsp-{n}", ("US", f"EM{n}")))[0] for n in range(2)]
+    evses = 12
+    await import_(world, network.location("BIG", evses=evses))
+    uids = [f"BIG-E{n + 1}" for n in range(evses)]
+    for status in (EvseStatus.CHARGING, EvseStatus.AVAILABLE):
+        async with session_scope(world) as session:
+            found = await LocationRepository(session).evses_by_uid(uids)
+            now = utc_now()
+            await LocationService(session).set_evse_statuses(
+                [EvseStatusUpdate(found[uid], status, now, "test") for uid in uids]
+            )
+    pending = [j for j in await jobs(world, JobState.PENDING) if j.kind == JobKind.EVSE_PATCH]
+    superseded = await jobs(world, JobState.SUPERSEDED)
+    assert len(pending) == len(superseded) == evses * len(partners)
+    assert {(j.partner_id, j.target["evse_uid"]) for j in pending} == {
+        (p, uid) for p in partners for uid in uids
+    }
+    assert min(j.id for j in pending) > max(j.id for j in superseded)  # the later ones stay
+
+
+async def test_superseding_thousands_of_objects_is_one_call(world):
+    """A regional outage changes thousands of EVSEs in one transaction: PostgreSQL once refused
+    the superseding statement of 2,000 EVSEs at 7 partners as one row-value list ("stack depth
+    limit exceeded")."""
+    partners = [(await register_partner(world, f"emsp-{n}", ("US", f"EM{n}")))[0] for n in range(7)]
+    await import_(world, network.location("LOC1"))
+    puts = await jobs(world, JobState.PENDING)
+    assert len(puts) == len(partners)
+    keys = [f"EVSE_PATCH/locations/US/HPC/L{n:05d}/L{n:05d}-E1" for n in range(3000)]
+    async with session_scope(world) as session:
+        superseded = await outbox.PushJobRepository(session).supersede_pairs(
+            [(p, key) for p in partners for key in keys]
+            + [(j.partner_id, j.coalesce_key) for j in puts]
+        )
+    assert superseded == len(partners)  # the pending PUT of LOC1 at each partner
+    assert [j.id for j in await jobs(world, JobState.SUPERSEDED)] == [j.id for j in puts]
 
 
 async def test_status_change_moves_the_parent_last_updated(world):
