@@ -1,19 +1,21 @@
 """Benchmark of the Locations Sender GET and of the push pipeline (prints figures; not a test).
 
     .venv/bin/python -m tests.benchmarks.bench_locations [--evses 30000] [--receivers 7]
-        [--changes 1000] [--rate 25] [--database-url URL]
+        [--paced 2000] [--rate 200] [--burst 10000] [--database-url URL]
 
 1. Imports a network of ``--evses`` EVSEs (8 per location) into a fresh database.
 2. Starts ``hub serve`` in its own process and pulls every location through ``Link`` pages as a
    registered partner: prints pages/s and the time of the full pull.
 3. Registers ``--receivers`` eMSPs (receivers in one separate process), then commits
-   ``--changes`` EVSE status changes from this process, first paced at ``--rate`` per second,
-   then all at once, and measures for every PATCH the time from the change's commit to its
-   arrival: prints throughput and p50/p99 latency of each phase.
+   ``--paced`` EVSE status changes from this process at ``--rate`` per second, each in its own
+   transaction, then ``--burst`` changes in one transaction, and measures for every PATCH the
+   time from the change's commit to its arrival: prints throughput and p50/p99 latency of each
+   phase.
 4. The ceiling of this machine: a bare httpx client in this process sends the burst's number of
    PATCHes to the same receivers, as many at once as the hub's push worker may
-   (``max_in_flight_per_partner`` per receiver): prints PATCH/s, beside which the hub's figures
-   read as ratios.
+   (``max_in_flight_per_partner`` per receiver), and so does the hub's own partner client
+   (``hub.roaming.http``: httpx over aiohttp): prints PATCH/s of each, beside which the hub's
+   figures read as ratios.
 
 Each side's processes are named in the output; they share this machine's cores.
 """
@@ -33,17 +35,20 @@ from pathlib import Path
 
 import httpx
 
-from hub.config import PushSettings
+from hub.config import PushSettings, Settings
 from hub.domain.assets import EvseStatus
 from hub.persistence import migrations
+from hub.persistence.base import utc_now
+from hub.persistence.repositories.locations import LocationRepository
 from hub.persistence.session import (
     create_engine,
     create_session_factory,
     dispose_engine,
     session_scope,
 )
+from hub.roaming.http import partner_http_client
 from hub.roaming.importer import parse_locations_json
-from hub.services.locations import LocationService
+from hub.services.locations import EvseStatusUpdate, LocationService
 from hub.services.sync import SyncService
 from tests.fixtures import network
 from tests.hub.conftest import add_parties, register_partner
@@ -51,11 +56,13 @@ from tests.support.emsp import token_header
 from tests.support.servers import free_port, hub_environment, wait_until_up
 
 
-async def bare_ceiling(ports: list[int], uids: list[str], at_once: int) -> float:
-    """PATCH/s of a bare httpx client sending one status PATCH per uid to every receiver, at
-    most ``at_once`` in flight per receiver (the hub's push concurrency)."""
+async def bare_ceiling(
+    ports: list[int], uids: list[str], at_once: int, http: httpx.AsyncClient
+) -> float:
+    """PATCH/s of ``http`` sending one status PATCH per uid to every receiver, at most
+    ``at_once`` in flight per receiver (the hub's push concurrency)."""
     body = {"status": "INOPERATIVE", "last_updated": "2026-12-03T00:00:00Z"}
-    async with httpx.AsyncClient(limits=httpx.Limits(keepalive_expiry=4.0)) as http:
+    async with http:
 
         async def receiver(port: int) -> None:
             gate = asyncio.Semaphore(at_once)
@@ -119,8 +126,11 @@ async def push_run(
     committed: dict[str, float] = {}
     if rate is None:
         async with session_scope(sessions) as session:
-            for uid in uids:
-                await LocationService(session).set_evse_status(uid, status)
+            evses = await LocationRepository(session).evses_by_uid(uids)
+            now = utc_now()
+            await LocationService(session).set_evse_statuses(
+                [EvseStatusUpdate(evses[uid], status, now, "bench burst") for uid in uids]
+            )
         committed = dict.fromkeys(uids, time.time())
     else:
         next_at = time.perf_counter()
@@ -150,8 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--evses", type=int, default=30000)
     parser.add_argument("--receivers", type=int, default=7)
-    parser.add_argument("--changes", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=25.0)
+    parser.add_argument("--paced", type=int, default=2000, help="changes sent at --rate")
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--burst", type=int, default=10000, help="changes in one commit")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
 
@@ -219,12 +230,24 @@ def main() -> None:
 
         # Changes spread over the sites, as chargers report them: consecutive changes at
         # different locations, each EVSE once per phase (so none coalesce).
-        uids = [
-            f"L{i % location_count:05d}-E{i // location_count % 8 + 1}" for i in range(args.changes)
-        ]
-        for label, status, rate in (
-            (f"paced at {args.rate:.0f} changes/s", EvseStatus.CHARGING, args.rate),
-            ("burst (all changes in one commit)", EvseStatus.AVAILABLE, None),
+        def spread(count: int) -> list[str]:
+            return [
+                f"L{i % location_count:05d}-E{i // location_count % 8 + 1}" for i in range(count)
+            ]
+
+        for label, status, uids, rate in (
+            (
+                f"{args.paced} changes paced at {args.rate:.0f}/s",
+                EvseStatus.CHARGING,
+                spread(args.paced),
+                args.rate,
+            ),
+            (
+                f"burst of {args.burst} changes in one commit",
+                EvseStatus.AVAILABLE,
+                spread(args.burst),
+                None,
+            ),
         ):
             committed, arrivals = asyncio.run(push_run(url, receiver_ports, uids, status, rate))
             latencies = [at - committed[path.rsplit("/", 1)[-1]] for path, _, at in arrivals]
@@ -237,11 +260,15 @@ def main() -> None:
                 f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms"
             )
         at_once = PushSettings().max_in_flight_per_partner
-        ceiling = asyncio.run(bare_ceiling(receiver_ports, uids, at_once))
-        print(
-            f"ceiling: a bare httpx client sends the same {len(uids) * args.receivers} PATCHes "
-            f"({at_once} at once per receiver) at {ceiling:.0f} PATCH/s"
-        )
+        for name, client in (
+            ("a bare httpx client", httpx.AsyncClient(limits=httpx.Limits(keepalive_expiry=4))),
+            ("the hub's partner client", partner_http_client(Settings())),
+        ):
+            ceiling = asyncio.run(bare_ceiling(receiver_ports, uids, at_once, client))
+            print(
+                f"ceiling: {name} sends the burst's {len(uids) * args.receivers} PATCHes "
+                f"({at_once} at once per receiver) at {ceiling:.0f} PATCH/s"
+            )
         print(
             f"processes: hub serve (1), the receivers (1), PostgreSQL or SQLite, this driver "
             f"(1); all on this machine's {os.cpu_count()} cores"
