@@ -9,6 +9,10 @@ from sqlmodel import Field, SQLModel
 from hub.domain.push import JobState
 from hub.persistence.base import UtcDateTime, utc_now
 
+PENDING_ONLY = f"state = '{JobState.PENDING.value}'"
+"""The condition of the partial indexes on pending jobs; a query uses them only when it says
+the same with a literal (``pending_literal``), not a bound parameter."""
+
 
 class PushJob(SQLModel, table=True):
     """One change to push to one partner (the outbox).
@@ -27,6 +31,23 @@ class PushJob(SQLModel, table=True):
         sa.Index("ix_push_jobs_due", "state", "next_attempt_at"),
         sa.Index("ix_push_jobs_queue", "partner_id", "queue_key", "id"),
         sa.Index("ix_push_jobs_coalesce", "partner_id", "coalesce_key", "state"),
+        # Pending jobs only (delivered ones pile up, pending ones stay few): a claim walks a
+        # partner's pending jobs in id order and checks each is the head of its queue.
+        sa.Index(
+            "ix_push_jobs_pending",
+            "partner_id",
+            "id",
+            postgresql_where=sa.text(PENDING_ONLY),
+            sqlite_where=sa.text(PENDING_ONLY),
+        ),
+        sa.Index(
+            "ix_push_jobs_pending_queue",
+            "partner_id",
+            "queue_key",
+            "id",
+            postgresql_where=sa.text(PENDING_ONLY),
+            sqlite_where=sa.text(PENDING_ONLY),
+        ),
     )
 
     # BIGINT on PostgreSQL; SQLite needs INTEGER for an auto-incrementing rowid key.
