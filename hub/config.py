@@ -73,7 +73,7 @@ class PushSettings(BaseModel):
     enabled: bool = True
     # Most jobs one worker claims (and so has in flight) at once, over all partners; per partner
     # it claims at most max_in_flight_per_partner: only what it sends at once is leased.
-    batch_size: int = Field(default=200, ge=1, le=5000)
+    batch_size: int = Field(default=1000, ge=1, le=5000)
     # How long a claim is held without renewal; the worker renews its claims every third of
     # this while it sends. A worker that dies without restarting frees its jobs after this.
     lease_seconds: float = Field(default=15.0, gt=0)
@@ -82,7 +82,11 @@ class PushSettings(BaseModel):
     # meanwhile go in the same round: woken per change, rounds of one or two jobs cost the
     # OCPP handlers of the same process more CPU than the deliveries themselves.
     wake_delay_seconds: float = Field(default=0.05, ge=0)
-    max_in_flight_per_partner: int = Field(default=8, ge=1)
+    # Requests a worker has in flight to one partner at once (and so the jobs it holds leased
+    # for that partner). Measured with 7 partners and 2 workers on this 2-core machine, bursts
+    # drained at 414 PATCH/s with 8, 609-910 with 32, 858-1,065 with 64: each round costs a
+    # claim and a record whatever its size. A partner that limits concurrent requests gets less.
+    max_in_flight_per_partner: int = Field(default=64, ge=1)
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_cap_seconds: float = Field(default=600.0, gt=0)
     # Consecutive failed deliveries after which a partner is degraded (full resync on recovery).

@@ -335,11 +335,12 @@ class PushWorker:
 
     async def _idle(self, stop: asyncio.Event, finished: asyncio.Event) -> None:
         """Wait for the poll interval, a wake-up, the end of a round in flight (its partners
-        may have more due) or the stop signal, whichever comes first; after a wake-up or the
-        end of a round, ``wake_delay_seconds`` more (see there): the partners whose rounds end
-        meanwhile share the next claim instead of each costing one."""
+        may have more due) or the stop signal, whichever comes first; after a wake-up,
+        ``wake_delay_seconds`` more (see there): the changes committed meanwhile share the
+        round. The end of a round claims at once: its partner's next jobs are usually due
+        already (a burst), and a claim costs a few milliseconds."""
         await until_any(stop, self._wakeup, finished, at_most=self.settings.poll_interval_seconds)
-        woken = self._wakeup.is_set() or finished.is_set()
+        woken = self._wakeup.is_set() and not finished.is_set()
         if woken and not stop.is_set() and self.settings.wake_delay_seconds > 0:
             await until_any(stop, at_most=self.settings.wake_delay_seconds)
 

@@ -270,19 +270,9 @@ class PushService:
         with nothing to send, which say nothing of the partner's health). Returns the partners
         that were degraded and recovered now; the caller resynchronises them, once per recovery
         (in the same transaction)."""
-        now = self.clock()
+        touched = await self.jobs.mark_delivered(job_ids, worker, self.clock())
         recovered: list[int] = []
-        touched: set[int] = set()
-        for job in await self.jobs.get_many(job_ids):
-            if job.claimed_by != worker:
-                continue  # our lease expired and another worker took over
-            job.state = JobState.DELIVERED.value
-            job.delivered_at = now
-            job.attempts += 1
-            job.claimed_by = job.claimed_until = None
-            job.last_error = None
-            touched.add(job.partner_id)
-        for partner_id in sorted(touched) if answered else ():
+        for partner_id in touched if answered else ():
             if await self.health.success(partner_id):
                 recovered.append(partner_id)
         return recovered

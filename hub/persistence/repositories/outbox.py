@@ -189,6 +189,28 @@ class PushJobRepository:
         )
         return result.scalars().all()
 
+    async def mark_delivered(self, job_ids: Sequence[int], worker: str, now: datetime) -> list[int]:
+        """Record ``worker``'s jobs among ``job_ids`` delivered, in one statement (a job whose
+        claim another worker took over after ours expired is left alone); returns the partners
+        of the jobs recorded, in id order. Jobs this session loaded before are not refreshed."""
+        if not job_ids:
+            return []
+        result = await self.session.execute(
+            update(PushJob)
+            .where(col(PushJob.id).in_(list(job_ids)), col(PushJob.claimed_by) == worker)
+            .values(
+                state=JobState.DELIVERED.value,
+                delivered_at=now,
+                attempts=col(PushJob.attempts) + 1,
+                claimed_by=None,
+                claimed_until=None,
+                last_error=None,
+            )
+            .returning(col(PushJob.partner_id))
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(set(result.scalars()))
+
     async def renew(self, job_ids: Sequence[int], worker: str, until: datetime) -> int:
         """Extend ``worker``'s claims on ``job_ids`` that are still pending; returns how many.
 
