@@ -143,12 +143,18 @@ class PushJobRepository:
                     col(PushJob.next_attempt_at) <= now,
                     col(PushJob.held_for).is_(None),
                     or_(col(PushJob.claimed_until).is_(None), col(PushJob.claimed_until) < now),
-                    ~exists().where(
+                    # The head of its queue, as a correlated subquery: PostgreSQL runs it per
+                    # row on the index of pending queues. Written as NOT EXISTS, a planner with
+                    # stale statistics joined it on the partner alone: 473 ms instead of 6 ms
+                    # for one claim during a burst of 70,000 jobs.
+                    col(PushJob.id)
+                    == sa_select(func.min(col(earlier.id)))
+                    .where(
                         col(earlier.partner_id) == partner_id,
                         col(earlier.queue_key) == col(PushJob.queue_key),
                         col(earlier.state) == pending_literal(),
-                        col(earlier.id) < col(PushJob.id),
-                    ),
+                    )
+                    .scalar_subquery(),
                 )
                 .order_by(col(PushJob.id))
                 .limit(per_partner)
