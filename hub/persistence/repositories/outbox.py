@@ -197,8 +197,9 @@ class PushJobRepository:
 
     async def mark_delivered(self, job_ids: Sequence[int], worker: str, now: datetime) -> list[int]:
         """Record ``worker``'s jobs among ``job_ids`` delivered, in one statement (a job whose
-        claim another worker took over after ours expired is left alone); returns the partners
-        of the jobs recorded, in id order. Jobs this session loaded before are not refreshed."""
+        claim another worker took over after ours expired is left alone); returns the ids of the
+        partners of the jobs recorded, sorted. Jobs this session loaded before are not
+        refreshed."""
         if not job_ids:
             return []
         result = await self.session.execute(
